@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Installs the Debian packages fabricbench needs to build, test and compare against peer tools.
+# Idempotent; runs apt-get only for what is missing. Needs root (or sudo).
+set -euo pipefail
+
+packages=(
+  # build
+  build-essential cmake ninja-build pkg-config git clang-format
+  # libraries
+  libyaml-cpp-dev nlohmann-json3-dev libcli11-dev libfmt-dev libssl-dev
+  libgtest-dev libgmock-dev libbenchmark-dev
+  # optional parts: MPI launcher, verbs transport, topology
+  libopenmpi-dev openmpi-bin libibverbs-dev librdmacm-dev rdma-core ibverbs-providers
+  libhwloc-dev libnuma-dev
+  # tests and peer comparisons
+  python3 python3-jsonschema iperf3 sockperf iproute2 procps
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "install-deps: all ${#packages[@]} packages present"
+  exit 0
+fi
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO="sudo"
+echo "install-deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"

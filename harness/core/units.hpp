@@ -1,0 +1,27 @@
+#pragma once
+// Units of sizes, durations and rates, as written in experiment files and on the command line.
+// Parse functions throw core::Error(ErrorKind::config) with a message that names the bad text;
+// the caller (spec) adds file:line:column and the field.
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace fabricbench::core {
+
+// "8", "4KiB", "1MiB", "2GiB", "1KB" (=1000), "1k" (=1024)... returns bytes.
+std::uint64_t parse_size(std::string_view text);
+
+// A size list or sweep: "8..4MiB x2" (geometric, factor 2, both ends included),
+// "1KiB..8KiB +1KiB" (arithmetic). A plain size gives one element.
+std::vector<std::uint64_t> parse_size_sweep(std::string_view text);
+
+// "500ms", "10s", "2us", "100ns", "1m", "1.5s" -> nanoseconds. A bare number is an error.
+std::uint64_t parse_duration_ns(std::string_view text);
+
+// Human-readable forms used by the console: 4096 -> "4KiB", 1500 -> "1500B".
+std::string format_size(std::uint64_t bytes);
+// 1500000 -> "1.5ms".
+std::string format_duration_ns(std::uint64_t ns);
+
+}  // namespace fabricbench::core

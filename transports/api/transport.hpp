@@ -1,0 +1,111 @@
+#pragma once
+// The transport interface: post work and poll completions separately (fio's queue/getevents
+// split), so one loop drives sockets, verbs, libfabric and NCCL alike.
+//
+// Rules every transport follows (checked by the shared contract tests):
+//  - A transport never reads a clock for measurement; the engine's loop does.
+//  - post() never blocks. If the endpoint cannot take the request now it returns false (the
+//    caller polls and retries); it throws core::Error on a broken connection.
+//  - poll() never blocks; it makes progress and returns completed requests. wait() blocks
+//    until at least one completion or the timeout, returning 0 on timeout.
+//  - A failed operation (connection reset, completion in error) throws core::Error whose
+//    message names the peer rank and the cause (errno text, ibv_wc_status_str, ...).
+//  - Receives complete in posting order per endpoint; a message goes into the oldest posted
+//    receive buffer, which must be large enough (else error).
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "transports/api/memory.hpp"
+
+namespace fabricbench::bootstrap {
+class Bootstrap;
+}
+
+namespace fabricbench::transport {
+
+enum class Op : std::uint8_t { send, recv, write, write_imm, read, fetch_add, compare_swap };
+const char* op_name(Op op) noexcept;
+
+enum class CompletionMode { busy_poll, blocking };
+
+struct Capabilities {
+  bool send_recv = false;
+  bool write = false;
+  bool write_imm = false;
+  bool read = false;
+  bool atomics = false;
+  bool busy_poll = false;
+  bool blocking = false;
+  std::size_t max_message_size = 0;
+};
+
+// A registered buffer. Keys are transport-defined (verbs lkey/rkey; 0 for TCP).
+struct MemoryRegion {
+  Buffer buffer;
+  std::uint64_t local_key = 0;
+  std::uint64_t remote_key = 0;
+  std::uint64_t handle = 0;  // transport-private
+};
+
+// What a peer needs to target a region with one-sided operations.
+struct RemoteRegion {
+  std::uint64_t addr = 0;
+  std::uint64_t key = 0;
+  std::uint64_t length = 0;
+};
+
+struct WorkRequest {
+  Op op = Op::send;
+  std::uint64_t wr_id = 0;
+  const MemoryRegion* local = nullptr;
+  std::size_t offset = 0;  // into local
+  std::size_t length = 0;
+  RemoteRegion remote{};               // one-sided ops
+  std::uint64_t remote_offset = 0;     // one-sided ops
+  std::uint32_t imm = 0;               // write_imm, and a 32-bit tag carried by send
+  std::uint64_t compare_add = 0;       // atomics
+  std::uint64_t swap = 0;              // compare_swap
+  bool signaled = true;                // false: no completion is reported for it
+};
+
+struct Completion {
+  std::uint64_t wr_id = 0;
+  Op op = Op::send;
+  std::uint32_t bytes = 0;  // received length for recv
+  std::uint32_t imm = 0;    // tag/immediate delivered with a recv
+};
+
+// One connection (or queue pair) to one peer rank.
+class Endpoint {
+ public:
+  virtual ~Endpoint() = default;
+  virtual int peer() const = 0;
+  virtual bool post(const WorkRequest& request) = 0;
+  virtual std::size_t poll(std::span<Completion> out) = 0;
+  virtual std::size_t wait(std::span<Completion> out, std::uint64_t timeout_ns) = 0;
+  // Most requests that can be outstanding at once.
+  virtual std::size_t queue_depth() const = 0;
+  // Shown in the run document: addresses, ports, QPN, socket options as applied, ...
+  virtual std::string describe() const = 0;
+};
+
+class Transport {
+ public:
+  virtual ~Transport() = default;
+  virtual std::string name() const = 0;
+  virtual Capabilities capabilities() const = 0;
+  virtual MemoryRegion register_memory(const Buffer& buffer) = 0;
+  virtual void deregister_memory(MemoryRegion& region) noexcept = 0;
+  // Collective: every rank calls it with the same `connections_per_peer`. Connects this rank to
+  // each rank in `peers` (the relation must be symmetric) using the bootstrap exchange and
+  // returns connections_per_peer endpoints per peer, grouped by peer in `peers` order.
+  virtual std::vector<std::unique_ptr<Endpoint>> connect(bootstrap::Bootstrap& bootstrap,
+                                                         const std::vector<int>& peers,
+                                                         int connections_per_peer) = 0;
+};
+
+}  // namespace fabricbench::transport
