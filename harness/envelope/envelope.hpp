@@ -15,15 +15,26 @@ struct Context {
   std::string launcher;  // local | mpi | env
 };
 
-// Keys (docs/RESULTS.md): rank, hostname, pid, kernel{release,version,cmdline}, os_release,
-// cpu{model, cores_online, sockets, governor, frequency_khz{min,max,cur}}, numa{nodes:[{id, cpus,
-// mem_total_bytes}]}, placement{cpu (sched_getcpu), numa_node, affinity (cpu list)},
-// memory{total_bytes, thp_enabled, thp_defrag, swappiness, hugepages_total, hugepage_size_bytes},
-// sysctls{net.core.rmem_max, ... }, nics:[{name, driver, mtu, speed_mbps, operstate, numa_node,
-// mac, addresses}], rdma_devices:[{name, fw_ver, node_guid, ports:[{port, state, link_layer,
-// lid, gids:[...]}]}] or unavailable reason, gpus:[...] or unavailable reason,
-// libraries{libibverbs, librdmacm, libfabric, mpi, cuda, nccl, yaml_cpp, nlohmann_json, fmt,
-// openssl} (version or null), environment{NCCL_*, UCX_*, FI_*, OMPI_*, ... with secrets redacted}.
+// Keys (docs/RESULTS.md): rank, size, launcher, hostname, pid, kernel{release, version, machine,
+// cmdline}, os_release (PRETTY_NAME), cpu{model, cores_online, sockets, governor, frequency_cpu
+// (the CPU whose cpufreq was read: the current one), frequency_khz{min,max,cur}},
+// numa{nodes:[{id, cpus, mem_total_bytes}]}, placement{cpu (sched_getcpu), numa_node, affinity
+// (cpu list such as "0-3,8")}, memory{total_bytes, thp_enabled, thp_defrag, swappiness,
+// hugepages_total, hugepage_size_bytes}, sysctls{"net.core.rmem_max": 4194304, ...,
+// "net.ipv4.tcp_rmem": "4096 131072 6291456"} (a single integer stays a number, anything else is
+// a whitespace-normalized string), nics:[{name, driver, mtu, speed_mbps, operstate, numa_node,
+// mac, addresses:["192.0.2.2/24", "fe80::1/64"]}],
+// rdma_devices{available: true, devices:[{name, node_guid, fw_ver, vendor_id, vendor_part_id,
+// ports:[{port, state, link_layer (InfiniBand|Ethernet), lid, active_mtu (bytes), gid_table_len,
+// gids:[{index, gid, type}]}]}]} or {available: false, reason} (e.g. "ibv_get_device_list:
+// Function not implemented"), gpus{available: true, driver_version, devices:[{bus_id, model,
+// ...every field of /proc/driver/nvidia/gpus/*/information in snake_case}]} or {available: false,
+// reason}, libraries{libibverbs, librdmacm, libfabric, mpi, cuda, nccl, yaml_cpp, nlohmann_json,
+// fmt, openssl} (version string or null) with library_sources{name: where the version came
+// from}, environment{NCCL_*, UCX_*, FI_*, OMPI_*, PMIX_*, SLURM_*, MLX5_*, IBV_*, RDMAV_*, CUDA_*,
+// FABRICBENCH_*, UCC_*, I_MPI_*, MPICH_*, PSM3_*, NVSHMEM_*; "<redacted>" where looks_secret},
+// unavailable{"dotted.fact.path": "reason"} for every fact recorded as null (and for the
+// rdma_devices / gpus objects when they are unavailable).
 nlohmann::json capture(const Context& context);
 
 // True if an environment variable name looks like it holds a secret
