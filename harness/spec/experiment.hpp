@@ -14,19 +14,19 @@ enum class Mode { iterations, duration };
 
 struct TcpSettings {
   std::string address = "127.0.0.1";  // address to bind/advertise; "" = from `interface`
-  std::string interface;              // bind to this interface's first address (SO_BINDTODEVICE too)
-  std::string family = "auto";        // auto | ipv4 | ipv6
-  bool nodelay = true;                // TCP_NODELAY
-  std::uint64_t sndbuf = 0;           // SO_SNDBUF bytes, 0 = kernel default (autotuning)
-  std::uint64_t rcvbuf = 0;           // SO_RCVBUF bytes, 0 = kernel default (autotuning)
-  int connections = 1;                // connections per pair of ranks
+  std::string interface;        // bind to this interface's first address (SO_BINDTODEVICE too)
+  std::string family = "auto";  // auto | ipv4 | ipv6
+  bool nodelay = true;          // TCP_NODELAY
+  std::uint64_t sndbuf = 0;     // SO_SNDBUF bytes, 0 = kernel default (autotuning)
+  std::uint64_t rcvbuf = 0;     // SO_RCVBUF bytes, 0 = kernel default (autotuning)
+  int connections = 1;          // connections per pair of ranks
 };
 
 struct Case {
-  std::string id;         // stable and unique in the plan, e.g. "pingpong.tcp.64B.busy_poll"
-  std::string group;      // `name` of the case group in the file (or "cases[N]")
-  std::string suite;      // pingpong | stream
-  std::string transport;  // tcp
+  std::string id;     // stable, unique: "latency.pingpong.tcp.64B.completion=blocking" (CONFIG.md)
+  std::string group;  // `name` of the case group in the file (or "cases[N]")
+  std::string suite;  // pingpong | stream
+  std::string transport;           // tcp
   std::uint64_t message_size = 0;  // bytes
   Mode mode = Mode::iterations;
   std::uint64_t iterations = 0;         // iteration mode: measured ops (round trips / messages)
@@ -34,12 +34,12 @@ struct Case {
   std::uint64_t warmup_iterations = 0;  // iteration mode warm-up
   std::uint64_t warmup_ns = 0;          // duration mode warm-up
   int repetitions = 1;
-  std::string completion = "busy_poll";  // busy_poll | blocking
-  std::string direction = "uni";         // stream: uni | bidir
-  int window = 64;                       // stream: messages in flight per connection
+  std::string completion = "busy_poll";     // busy_poll | blocking
+  std::string direction = "uni";            // stream: uni | bidir
+  int window = 64;                          // stream: messages in flight per connection
   std::uint64_t interval_ns = 100'000'000;  // interval-series bin (duration mode)
-  std::string memory = "host";           // host | hugepage
-  bool verify = false;                   // receiver checks a data pattern
+  std::string memory = "host";              // host | hugepage
+  bool verify = false;                      // receiver checks a data pattern
   TcpSettings tcp;
   // The keys whose values came from a matrix list or a size sweep, and the value for this case,
   // in file order (used for display and ids), e.g. {"message_size": "64B", "completion": ...}.
@@ -50,15 +50,23 @@ struct Experiment {
   int schema_version = 1;
   std::string name;
   std::string description;
-  std::string source_path;  // as given on the command line
-  std::string source_text;  // the file as read (before --set)
-  std::vector<std::string> overrides;  // --set key=value, as given
-  int ranks = 2;                       // ranks the local launcher forks
-  std::string launcher = "auto";       // auto | local | mpi | env
+  std::string source_path;                         // as given on the command line
+  std::string source_text;                         // the file as read (before --set)
+  std::vector<std::string> overrides;              // --set key=value, as given
+  int ranks = 2;                                   // ranks the local launcher forks
+  std::string launcher = "auto";                   // auto | local | mpi | env
   std::uint64_t peer_timeout_ns = 30'000'000'000;  // rank loss detection bound
   std::vector<Case> cases;
   nlohmann::json resolved;  // the whole resolved plan (every case, every field), for documents
   std::string digest;       // SHA-256 (hex) of resolved.dump(): all ranks must agree
 };
+
+// "iterations" | "duration".
+const char* to_string(Mode mode) noexcept;
+
+// One case as it appears in Experiment::resolved["cases"]: every field, units in the names
+// (message_size_bytes, duration_ns, ...).
+nlohmann::json to_json(const Case& c);
+nlohmann::json to_json(const TcpSettings& tcp);
 
 }  // namespace fabricbench::spec

@@ -1,0 +1,1431 @@
+// Experiment files, schema v1 (docs/CONFIG.md): YAML -> a source tree that remembers where every
+// node came from -> --set overrides -> validation (all diagnostics collected) -> matrix
+// expansion -> resolved JSON and its SHA-256 digest.
+#include "harness/spec/loader.hpp"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <openssl/evp.h>
+
+#include <algorithm>
+#include <array>
+#include <cctype>
+#include <cerrno>
+#include <charconv>
+#include <fstream>
+#include <map>
+#include <optional>
+#include <set>
+#include <sstream>
+#include <string_view>
+#include <system_error>
+#include <utility>
+
+#include <fmt/format.h>
+#include <yaml-cpp/yaml.h>
+
+#include "harness/core/units.hpp"
+
+namespace fabricbench::spec {
+
+std::string Diagnostic::to_string() const {
+  std::string out = file;
+  if (line > 0) {
+    out += fmt::format(":{}", line);
+    if (column > 0) out += fmt::format(":{}", column);
+  }
+  out += ": ";
+  if (!field.empty()) out += field + ": ";
+  out += message;
+  return out;
+}
+
+namespace {
+
+std::string join_diagnostics(const std::vector<Diagnostic>& diagnostics) {
+  std::string out;
+  for (const auto& d : diagnostics) {
+    if (!out.empty()) out += '\n';
+    out += d.to_string();
+  }
+  return out;
+}
+
+}  // namespace
+
+ConfigError::ConfigError(std::vector<Diagnostic> diagnostics)
+    : core::Error(core::ErrorKind::config, join_diagnostics(diagnostics)),
+      diagnostics_(std::move(diagnostics)) {}
+
+namespace {
+
+constexpr int kSchemaVersion = 1;
+constexpr std::size_t kMaxCases = 10'000;
+constexpr std::uint64_t kNsPerMs = 1'000'000;
+constexpr std::uint64_t kNsPerS = 1'000'000'000;
+constexpr std::uint64_t kGiB = 1ULL << 30;
+
+// ---------------------------------------------------------------------------------------------
+// Source tree: the YAML document with the origin of every node, duplicate keys kept in order.
+
+struct Origin {
+  int source = -1;  // -1: the file; >= 0: index of the --set override that produced the node
+  int line = 0;     // 1-based, file only
+  int column = 0;
+};
+
+struct MapEntry;
+
+struct SNode {
+  enum class Kind { null, scalar, sequence, map };
+  Kind kind = Kind::null;
+  std::string text;  // scalar
+  Origin origin;
+  std::vector<SNode> items;       // sequence
+  std::vector<MapEntry> entries;  // map, in document order
+
+  const MapEntry* find(std::string_view key) const;
+  MapEntry* find(std::string_view key);
+};
+
+struct MapEntry {
+  std::string key;
+  Origin key_origin;
+  SNode value;
+};
+
+const MapEntry* SNode::find(std::string_view key) const {
+  for (const auto& e : entries) {
+    if (e.key == key) return &e;
+  }
+  return nullptr;
+}
+
+MapEntry* SNode::find(std::string_view key) {
+  for (auto& e : entries) {
+    if (e.key == key) return &e;
+  }
+  return nullptr;
+}
+
+std::string describe(const SNode& n) {
+  switch (n.kind) {
+    case SNode::Kind::null:
+      return "nothing (null)";
+    case SNode::Kind::sequence:
+      return "a sequence";
+    case SNode::Kind::map:
+      return "a mapping";
+    case SNode::Kind::scalar:
+      break;
+  }
+  return fmt::format("'{}'", n.text);
+}
+
+std::string child_field(const std::string& parent, std::string_view key) {
+  return parent.empty() ? std::string(key) : fmt::format("{}.{}", parent, key);
+}
+
+std::string index_field(const std::string& parent, std::size_t index) {
+  return fmt::format("{}[{}]", parent, index);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Suggestions: optimal string alignment distance (Damerau-Levenshtein with adjacent swaps).
+
+std::size_t edit_distance(std::string_view a, std::string_view b) {
+  std::vector<std::vector<std::size_t>> d(a.size() + 1, std::vector<std::size_t>(b.size() + 1));
+  for (std::size_t i = 0; i <= a.size(); ++i) d[i][0] = i;
+  for (std::size_t j = 0; j <= b.size(); ++j) d[0][j] = j;
+  for (std::size_t i = 1; i <= a.size(); ++i) {
+    for (std::size_t j = 1; j <= b.size(); ++j) {
+      const std::size_t cost = a[i - 1] == b[j - 1] ? 0 : 1;
+      d[i][j] = std::min({d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost});
+      if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1]) {
+        d[i][j] = std::min(d[i][j], d[i - 2][j - 2] + 1);
+      }
+    }
+  }
+  return d[a.size()][b.size()];
+}
+
+std::string lower(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+std::optional<std::string> closest(std::string_view word,
+                                   const std::vector<std::string_view>& candidates) {
+  const std::string w = lower(word);
+  const std::size_t limit = w.size() <= 3 ? 1 : 2;
+  std::optional<std::string> best;
+  std::size_t best_distance = limit + 1;
+  for (auto c : candidates) {
+    const std::size_t dist = edit_distance(w, lower(c));
+    if (dist < best_distance) {
+      best_distance = dist;
+      best = std::string(c);
+    }
+  }
+  return best;
+}
+
+std::string did_you_mean(std::string_view word, const std::vector<std::string_view>& candidates) {
+  const auto c = closest(word, candidates);
+  return c ? fmt::format("; did you mean '{}'?", *c) : std::string();
+}
+
+std::string list_values(const std::vector<std::string_view>& values) {
+  std::string out;
+  for (auto v : values) {
+    if (!out.empty()) out += ", ";
+    out += v;
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The keys of a case (group or defaults). `tcp.*` keys are written as a nested mapping.
+
+enum class Type { sizes, size, count, duration, warmup, boolean, choice, address, interface_name };
+
+struct KeySpec {
+  std::string_view name;  // "completion", "tcp.sndbuf"
+  Type type;
+  std::uint64_t lo = 0;
+  std::uint64_t hi = 0;
+  std::vector<std::string_view> choices;
+  bool stream_only = false;
+  bool tcp_only = false;
+};
+
+const std::vector<KeySpec>& case_keys() {
+  static const std::vector<KeySpec> keys = {
+      {"suite", Type::choice, 0, 0, {"pingpong", "stream"}},
+      {"transport", Type::choice, 0, 0, {"tcp"}},
+      {"sizes", Type::sizes, 1, kGiB, {}},
+      {"iterations", Type::count, 1, 1'000'000'000, {}},
+      {"duration", Type::duration, 10 * kNsPerMs, 3600 * kNsPerS, {}},
+      {"warmup", Type::warmup, 0, 0, {}},
+      {"repetitions", Type::count, 1, 1000, {}},
+      {"completion", Type::choice, 0, 0, {"busy_poll", "blocking"}},
+      {"direction", Type::choice, 0, 0, {"uni", "bidir"}, true},
+      {"window", Type::count, 1, 4096, {}, true},
+      {"interval", Type::duration, kNsPerMs, 10 * kNsPerS, {}},
+      {"memory", Type::choice, 0, 0, {"host", "hugepage"}},
+      {"verify", Type::boolean, 0, 0, {}},
+      {"tcp.address", Type::address, 0, 0, {}, false, true},
+      {"tcp.interface", Type::interface_name, 0, 0, {}, false, true},
+      {"tcp.family", Type::choice, 0, 0, {"auto", "ipv4", "ipv6"}, false, true},
+      {"tcp.nodelay", Type::boolean, 0, 0, {}, false, true},
+      {"tcp.sndbuf", Type::size, 0, kGiB, {}, false, true},
+      {"tcp.rcvbuf", Type::size, 0, kGiB, {}, false, true},
+      {"tcp.connections", Type::count, 1, 64, {}, false, true},
+  };
+  return keys;
+}
+
+constexpr std::uint64_t kMaxWarmupIterations = 1'000'000'000;
+constexpr std::uint64_t kMaxWarmupNs = 3600 * kNsPerS;
+
+const KeySpec* find_key(std::string_view name) {
+  for (const auto& k : case_keys()) {
+    if (k.name == name) return &k;
+  }
+  return nullptr;
+}
+
+// Keys valid directly in a case group (with_name) or under defaults (without).
+std::vector<std::string_view> group_key_names(bool with_name) {
+  std::vector<std::string_view> names;
+  if (with_name) names.push_back("name");
+  for (const auto& k : case_keys()) {
+    if (!k.tcp_only) names.push_back(k.name);
+  }
+  names.push_back("tcp");
+  return names;
+}
+
+std::vector<std::string_view> tcp_key_names() {
+  std::vector<std::string_view> names;
+  for (const auto& k : case_keys()) {
+    if (k.tcp_only) names.push_back(k.name.substr(4));
+  }
+  return names;
+}
+
+const std::vector<std::string_view> kTopLevelKeys = {
+    "fabricbench", "name", "description", "ranks", "launcher", "timeouts", "defaults", "cases"};
+
+// One parsed value of a case key.
+struct Value {
+  std::uint64_t number = 0;  // counts, sizes, durations
+  bool flag = false;         // booleans
+  bool is_duration = false;  // warmup: a duration rather than an iteration count
+  std::string text;          // choices and strings
+  std::string display;       // for ids and Case::varied
+};
+
+// A case key as written in one place (a group or defaults), parsed.
+struct Param {
+  const KeySpec* spec = nullptr;
+  std::string field;  // where it was written, e.g. "cases[1].completion"
+  Origin origin;
+  bool from_defaults = false;
+  bool is_list = false;  // written as a list (or, for sizes, a sweep): a matrix dimension
+  bool valid = false;
+  std::vector<Value> values;
+};
+
+// ---------------------------------------------------------------------------------------------
+
+class Loader {
+ public:
+  Loader(std::string display_path, std::vector<std::string> overrides)
+      : path_(std::move(display_path)), overrides_(std::move(overrides)) {}
+
+  Experiment load(const std::string& text) {
+    Experiment exp;
+    exp.source_path = path_;
+    exp.source_text = text;
+    exp.overrides = overrides_;
+
+    SNode root;
+    bool parsed = parse_document(text, root);
+    if (parsed) {
+      apply_overrides(root);
+      validate(root, exp);
+    } else {
+      check_override_syntax();
+    }
+    finish();
+    resolve(exp);
+    return exp;
+  }
+
+  [[noreturn]] void fail_unreadable(const std::string& reason) {
+    diagnostics_.push_back(Diagnostic{path_, 0, 0, "", reason});
+    throw ConfigError(diagnostics_);
+  }
+
+ private:
+  // --- diagnostics ---------------------------------------------------------------------------
+
+  void error(const Origin& o, const std::string& field, const std::string& message) {
+    if (o.source >= 0) {
+      diagnostics_.push_back(
+          Diagnostic{"--set", 0, 0, field,
+                     fmt::format("{} (from --set '{}')", message,
+                                 overrides_[static_cast<std::size_t>(o.source)])});
+    } else {
+      diagnostics_.push_back(Diagnostic{path_, o.line, o.column, field, message});
+    }
+  }
+
+  // File diagnostics by position, then --set ones in the order given; duplicates removed.
+  void finish() {
+    std::stable_sort(diagnostics_.begin(), diagnostics_.end(),
+                     [](const Diagnostic& a, const Diagnostic& b) {
+                       const bool a_set = a.file == "--set";
+                       const bool b_set = b.file == "--set";
+                       if (a_set != b_set) return b_set;
+                       if (a_set) return false;
+                       return std::pair(a.line, a.column) < std::pair(b.line, b.column);
+                     });
+    std::vector<Diagnostic> unique;
+    for (auto& d : diagnostics_) {
+      const bool seen = std::any_of(unique.begin(), unique.end(), [&](const Diagnostic& u) {
+        return u.file == d.file && u.line == d.line && u.column == d.column && u.field == d.field &&
+               u.message == d.message;
+      });
+      if (!seen) unique.push_back(std::move(d));
+    }
+    diagnostics_ = std::move(unique);
+    if (!diagnostics_.empty()) throw ConfigError(diagnostics_);
+  }
+
+  std::size_t error_count() const { return diagnostics_.size(); }
+
+  // --- YAML -> source tree -------------------------------------------------------------------
+
+  static Origin origin_of(const YAML::Mark& m, const Origin& fallback, int source) {
+    if (source >= 0) return Origin{source, 0, 0};
+    if (m.is_null() || m.line < 0) return fallback;
+    return Origin{-1, m.line + 1, m.column + 1};
+  }
+
+  // `fallback` is used for nodes without a mark (an empty value takes its key's position).
+  SNode convert(const YAML::Node& n, const Origin& fallback, int source, const std::string& field) {
+    SNode out;
+    switch (n.Type()) {
+      case YAML::NodeType::Undefined:
+      case YAML::NodeType::Null:
+        out.kind = SNode::Kind::null;
+        out.origin = fallback;
+        return out;
+      case YAML::NodeType::Scalar:
+        out.kind = SNode::Kind::scalar;
+        out.text = n.Scalar();
+        out.origin = origin_of(n.Mark(), fallback, source);
+        return out;
+      case YAML::NodeType::Sequence: {
+        out.kind = SNode::Kind::sequence;
+        out.origin = origin_of(n.Mark(), fallback, source);
+        std::size_t i = 0;
+        for (const auto& item : n) {
+          out.items.push_back(convert(item, out.origin, source, index_field(field, i)));
+          ++i;
+        }
+        return out;
+      }
+      case YAML::NodeType::Map:
+        break;
+    }
+    out.kind = SNode::Kind::map;
+    out.origin = origin_of(n.Mark(), fallback, source);
+    // YAML merge keys ("<<: *anchor", yaml-cpp 0.7 leaves them to us): the merged mapping's
+    // keys take the place of the '<<' entry unless the mapping sets them itself.
+    std::vector<std::pair<std::size_t, std::vector<MapEntry>>> merges;
+    for (auto it = n.begin(); it != n.end(); ++it) {
+      const Origin key_origin = origin_of(it->first.Mark(), out.origin, source);
+      if (!it->first.IsScalar()) {
+        error(key_origin, field, "mapping keys must be plain words, got a complex key");
+        continue;
+      }
+      const std::string key = it->first.Scalar();
+      const std::string f = child_field(field, key);
+      if (key == "<<" && it->first.Tag() == "?") {
+        merges.emplace_back(out.entries.size(), merge_source(it->second, key_origin, source, f));
+        continue;
+      }
+      if (const MapEntry* first = out.find(key)) {
+        error(key_origin, f,
+              first->key_origin.source < 0
+                  ? fmt::format("duplicate key '{}' (first given at line {})", key,
+                                first->key_origin.line)
+                  : fmt::format("duplicate key '{}'", key));
+        continue;
+      }
+      out.entries.push_back(MapEntry{key, key_origin, convert(it->second, key_origin, source, f)});
+    }
+    if (merges.empty()) return out;
+    std::vector<MapEntry> entries;
+    std::set<std::string> taken;
+    for (const auto& e : out.entries) taken.insert(e.key);
+    std::size_t next = 0;
+    for (auto& [position, merged] : merges) {
+      for (; next < position; ++next) entries.push_back(std::move(out.entries[next]));
+      for (auto& e : merged) {
+        if (taken.insert(e.key).second) entries.push_back(std::move(e));
+      }
+    }
+    for (; next < out.entries.size(); ++next) entries.push_back(std::move(out.entries[next]));
+    out.entries = std::move(entries);
+    return out;
+  }
+
+  // The entries a '<<' merge key brings: a mapping, or a list of mappings (earlier ones win).
+  std::vector<MapEntry> merge_source(const YAML::Node& value, const Origin& key_origin, int source,
+                                     const std::string& field) {
+    const SNode v = convert(value, key_origin, source, field);
+    std::vector<MapEntry> merged;
+    const auto add = [&](const SNode& m) {
+      for (const auto& e : m.entries) {
+        const bool seen = std::any_of(merged.begin(), merged.end(),
+                                      [&](const MapEntry& x) { return x.key == e.key; });
+        if (!seen) merged.push_back(e);
+      }
+    };
+    if (v.kind == SNode::Kind::map) {
+      add(v);
+    } else if (v.kind == SNode::Kind::sequence &&
+               std::all_of(v.items.begin(), v.items.end(),
+                           [](const SNode& i) { return i.kind == SNode::Kind::map; })) {
+      for (const auto& item : v.items) add(item);
+    } else {
+      error(v.origin, field,
+            fmt::format("a '<<' merge key needs a mapping or a list of mappings (such as "
+                        "*anchor), got {}",
+                        describe(v)));
+    }
+    return merged;
+  }
+
+  bool parse_document(const std::string& text, SNode& root) {
+    std::vector<YAML::Node> docs;
+    try {
+      docs = YAML::LoadAll(text);
+    } catch (const YAML::ParserException& e) {
+      error(Origin{-1, e.mark.line + 1, e.mark.column + 1}, "",
+            fmt::format("YAML syntax error: {}", e.msg));
+      return false;
+    }
+    if (docs.size() > 1) {
+      error(Origin{-1, 1, 1}, "",
+            fmt::format("the file holds {} YAML documents ('---'); an experiment is one document",
+                        docs.size()));
+      return false;
+    }
+    const Origin top{-1, 1, 1};
+    if (docs.empty()) {
+      root.kind = SNode::Kind::null;
+      root.origin = top;
+      return true;
+    }
+    root = convert(docs.front(), top, -1, "");
+    return true;
+  }
+
+  // --- --set overrides -----------------------------------------------------------------------
+
+  struct PathSegment {
+    std::string key;  // empty for an index
+    std::size_t index = 0;
+  };
+
+  // "cases[0].tcp.sndbuf" -> {cases}{[0]}{tcp}{sndbuf}; nullopt with `why` set when malformed.
+  static std::optional<std::vector<PathSegment>> parse_path(std::string_view path,
+                                                            std::string& why) {
+    std::vector<PathSegment> segments;
+    std::size_t i = 0;
+    const auto word_char = [](char c) {
+      return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '_' || c == '-';
+    };
+    while (true) {
+      const std::size_t start = i;
+      while (i < path.size() && word_char(path[i])) ++i;
+      if (i == start) {
+        why = i < path.size() ? fmt::format("unexpected '{}' at position {}", path[i], i + 1)
+                              : "a key is missing after '.'";
+        if (path.empty()) why = "the key path is empty";
+        return std::nullopt;
+      }
+      segments.push_back(PathSegment{std::string(path.substr(start, i - start)), 0});
+      while (i < path.size() && path[i] == '[') {
+        const std::size_t close = path.find(']', i);
+        if (close == std::string_view::npos) {
+          why = "'[' without a matching ']'";
+          return std::nullopt;
+        }
+        const std::string_view digits = path.substr(i + 1, close - i - 1);
+        std::size_t index = 0;
+        auto [p, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), index);
+        if (digits.empty() || ec != std::errc{} || p != digits.data() + digits.size()) {
+          why = fmt::format("expected a list index such as [0], got '[{}]'", digits);
+          return std::nullopt;
+        }
+        segments.push_back(PathSegment{"", index});
+        i = close + 1;
+      }
+      if (i == path.size()) break;
+      if (path[i] != '.') {
+        why = fmt::format("unexpected '{}' at position {}", path[i], i + 1);
+        return std::nullopt;
+      }
+      ++i;
+    }
+    return segments;
+  }
+
+  struct ParsedOverride {
+    std::vector<PathSegment> path;
+    std::string path_text;
+    std::string value_text;
+  };
+
+  // Splits and checks one override; reports and returns nullopt when malformed.
+  std::optional<ParsedOverride> parse_override(int index) {
+    const std::string& text = overrides_[static_cast<std::size_t>(index)];
+    const Origin o{index, 0, 0};
+    const std::size_t eq = text.find('=');
+    if (eq == std::string::npos) {
+      error(o, "", "expected key.path=value, e.g. defaults.repetitions=5");
+      return std::nullopt;
+    }
+    ParsedOverride p;
+    p.path_text = text.substr(0, eq);
+    p.value_text = text.substr(eq + 1);
+    std::string why;
+    auto path = parse_path(p.path_text, why);
+    if (!path) {
+      error(o, p.path_text, fmt::format("bad key path: {}", why));
+      return std::nullopt;
+    }
+    p.path = std::move(*path);
+    return p;
+  }
+
+  void check_override_syntax() {
+    for (std::size_t i = 0; i < overrides_.size(); ++i) parse_override(static_cast<int>(i));
+  }
+
+  void apply_overrides(SNode& root) {
+    for (std::size_t i = 0; i < overrides_.size(); ++i) {
+      const int index = static_cast<int>(i);
+      const Origin o{index, 0, 0};
+      auto p = parse_override(index);
+      if (!p) continue;
+      YAML::Node value_yaml;
+      try {
+        value_yaml = YAML::Load(p->value_text);
+      } catch (const YAML::ParserException& e) {
+        error(o, p->path_text, fmt::format("the value is not valid YAML: {}", e.msg));
+        continue;
+      }
+      SNode* cur = &root;
+      std::string walked;
+      bool ok = true;
+      for (const auto& seg : p->path) {
+        if (!seg.key.empty()) {
+          if (cur->kind == SNode::Kind::null) {
+            cur->kind = SNode::Kind::map;
+            cur->origin = o;
+          }
+          if (cur->kind != SNode::Kind::map) {
+            error(o, p->path_text,
+                  fmt::format("cannot set '{}' inside '{}': it is {}, not a mapping", seg.key,
+                              walked, describe(*cur)));
+            ok = false;
+            break;
+          }
+          MapEntry* e = cur->find(seg.key);
+          if (e == nullptr) {
+            SNode fresh;
+            fresh.origin = o;
+            cur->entries.push_back(MapEntry{seg.key, o, std::move(fresh)});
+            e = &cur->entries.back();
+          }
+          walked = child_field(walked, seg.key);
+          cur = &e->value;
+        } else {
+          if (cur->kind != SNode::Kind::sequence) {
+            error(o, p->path_text,
+                  fmt::format("'{}' is {}, not a list; it has no [{}]", walked, describe(*cur),
+                              seg.index));
+            ok = false;
+            break;
+          }
+          if (seg.index >= cur->items.size()) {
+            error(o, p->path_text,
+                  fmt::format("{}[{}] does not exist: '{}' has {} entr{}", walked, seg.index,
+                              walked, cur->items.size(), cur->items.size() == 1 ? "y" : "ies"));
+            ok = false;
+            break;
+          }
+          walked = index_field(walked, seg.index);
+          cur = &cur->items[seg.index];
+        }
+      }
+      if (!ok) continue;
+      *cur = convert(value_yaml, o, index, p->path_text);
+    }
+  }
+
+  // --- scalar parsing ------------------------------------------------------------------------
+
+  static std::string expected_what(const KeySpec& spec) {
+    switch (spec.type) {
+      case Type::sizes:
+        return "a size or a sweep such as 4KiB or 8..4MiB x2";
+      case Type::size:
+        return "a size such as 4KiB";
+      case Type::count:
+        return "an integer";
+      case Type::duration:
+        return "a duration such as 500ms";
+      case Type::warmup:
+        return "an iteration count such as 1000 or a duration such as 200ms";
+      case Type::boolean:
+        return "true or false";
+      case Type::choice:
+        return fmt::format("one of {}", list_values(spec.choices));
+      case Type::address:
+        return "an IP address such as 127.0.0.1 or ::1";
+      case Type::interface_name:
+        return "a network interface name such as eth0";
+    }
+    return "a value";
+  }
+
+  static std::string range_text(const KeySpec& spec, std::uint64_t v) {
+    if (spec.type == Type::size || spec.type == Type::sizes) return core::format_size(v);
+    if (spec.type == Type::duration) return core::format_duration_ns(v);
+    return std::to_string(v);
+  }
+
+  bool check_range(const KeySpec& spec, std::uint64_t v, const Origin& o,
+                   const std::string& field) {
+    if (v >= spec.lo && v <= spec.hi) return true;
+    error(o, field,
+          fmt::format("must be between {} and {}, got {}", range_text(spec, spec.lo),
+                      range_text(spec, spec.hi), range_text(spec, v)));
+    return false;
+  }
+
+  // A plain non-negative integer; reports and returns nullopt otherwise.
+  std::optional<std::uint64_t> parse_count(const SNode& n, const KeySpec& spec,
+                                           const std::string& field) {
+    const std::string& t = n.text;
+    const bool negative =
+        t.size() > 1 && t[0] == '-' &&
+        std::all_of(t.begin() + 1, t.end(), [](char c) { return c >= '0' && c <= '9'; });
+    if (negative) {
+      error(n.origin, field, fmt::format("must be between {} and {}, got {}", spec.lo, spec.hi, t));
+      return std::nullopt;
+    }
+    std::uint64_t v = 0;
+    auto [p, ec] = std::from_chars(t.data(), t.data() + t.size(), v);
+    if (t.empty() || p != t.data() + t.size() || ec == std::errc::invalid_argument) {
+      error(n.origin, field, fmt::format("expected an integer, got '{}'", t));
+      return std::nullopt;
+    }
+    if (ec == std::errc::result_out_of_range) {
+      error(n.origin, field, fmt::format("must be between {} and {}, got {}", spec.lo, spec.hi, t));
+      return std::nullopt;
+    }
+    if (!check_range(spec, v, n.origin, field)) return std::nullopt;
+    return v;
+  }
+
+  // Parses one scalar value of `spec` (sizes may give several: a sweep). Empty on error.
+  std::vector<Value> parse_value(const SNode& n, const KeySpec& spec, const std::string& field) {
+    const bool stringy = spec.type == Type::address || spec.type == Type::interface_name;
+    if (n.kind == SNode::Kind::null && stringy) return {Value{}};
+    if (n.kind != SNode::Kind::scalar) {
+      error(n.origin, field, fmt::format("expected {}, got {}", expected_what(spec), describe(n)));
+      return {};
+    }
+    const std::string& t = n.text;
+    Value v;
+    switch (spec.type) {
+      case Type::sizes: {
+        std::vector<std::uint64_t> sizes;
+        try {
+          sizes = core::parse_size_sweep(t);
+        } catch (const core::Error& e) {
+          error(n.origin, field, e.what());
+          return {};
+        }
+        std::vector<Value> out;
+        for (auto s : sizes) {
+          if (!check_range(spec, s, n.origin, field)) return {};
+          out.push_back(Value{s, false, false, "", core::format_size(s)});
+        }
+        return out;
+      }
+      case Type::size:
+        try {
+          v.number = core::parse_size(t);
+        } catch (const core::Error& e) {
+          error(n.origin, field, e.what());
+          return {};
+        }
+        if (!check_range(spec, v.number, n.origin, field)) return {};
+        v.display = core::format_size(v.number);
+        return {v};
+      case Type::count: {
+        auto c = parse_count(n, spec, field);
+        if (!c) return {};
+        v.number = *c;
+        v.display = std::to_string(*c);
+        return {v};
+      }
+      case Type::duration:
+        try {
+          v.number = core::parse_duration_ns(t);
+        } catch (const core::Error& e) {
+          error(n.origin, field, e.what());
+          return {};
+        }
+        if (!check_range(spec, v.number, n.origin, field)) return {};
+        v.display = core::format_duration_ns(v.number);
+        return {v};
+      case Type::warmup: {
+        const bool digits = !t.empty() && std::all_of(t.begin(), t.end(),
+                                                      [](char c) { return c >= '0' && c <= '9'; });
+        if (digits) {
+          const KeySpec count{"warmup", Type::count, 0, kMaxWarmupIterations, {}};
+          auto c = parse_count(n, count, field);
+          if (!c) return {};
+          v.number = *c;
+          v.display = std::to_string(*c);
+          return {v};
+        }
+        try {
+          v.number = core::parse_duration_ns(t);
+        } catch (const core::Error& e) {
+          error(n.origin, field,
+                fmt::format("expected an iteration count such as 1000 or a duration such as "
+                            "200ms: {}",
+                            e.what()));
+          return {};
+        }
+        const KeySpec dur{"warmup", Type::duration, 0, kMaxWarmupNs, {}};
+        if (!check_range(dur, v.number, n.origin, field)) return {};
+        v.is_duration = true;
+        v.display = core::format_duration_ns(v.number);
+        return {v};
+      }
+      case Type::boolean: {
+        const std::string l = lower(t);
+        if (l == "true" || l == "yes" || l == "on") {
+          v.flag = true;
+        } else if (l == "false" || l == "no" || l == "off") {
+          v.flag = false;
+        } else {
+          error(n.origin, field, fmt::format("expected true or false, got '{}'", t));
+          return {};
+        }
+        v.display = v.flag ? "true" : "false";
+        return {v};
+      }
+      case Type::choice:
+        if (std::find(spec.choices.begin(), spec.choices.end(), t) == spec.choices.end()) {
+          const auto near = closest(t, spec.choices);
+          error(n.origin, field,
+                fmt::format("unknown value '{}'; valid values: {}{}", t, list_values(spec.choices),
+                            near ? fmt::format(" (did you mean '{}'?)", *near) : ""));
+          return {};
+        }
+        v.text = t;
+        v.display = t;
+        return {v};
+      case Type::address: {
+        if (!t.empty()) {
+          in6_addr buf{};
+          if (inet_pton(AF_INET, t.c_str(), &buf) != 1 &&
+              inet_pton(AF_INET6, t.c_str(), &buf) != 1) {
+            error(n.origin, field,
+                  fmt::format("expected an IPv4 or IPv6 address such as 127.0.0.1 or ::1, got '{}' "
+                              "(host names are not resolved; use tcp.interface to pick a NIC)",
+                              t));
+            return {};
+          }
+        }
+        v.text = t;
+        v.display = t;
+        return {v};
+      }
+      case Type::interface_name: {
+        const bool bad =
+            t.size() > 15 || t == "." || t == ".." || std::any_of(t.begin(), t.end(), [](char c) {
+              return c == '/' || c == ':' || std::isspace(static_cast<unsigned char>(c)) != 0;
+            });
+        if (bad) {
+          error(n.origin, field,
+                fmt::format("'{}' is not a valid interface name (at most 15 characters, no '/', "
+                            "':' or spaces)",
+                            t));
+          return {};
+        }
+        v.text = t;
+        v.display = t;
+        return {v};
+      }
+    }
+    return {};
+  }
+
+  // A case key's value: a scalar, or a list (a matrix dimension).
+  Param parse_param(const SNode& n, const KeySpec& spec, const std::string& field,
+                    bool from_defaults) {
+    Param p;
+    p.spec = &spec;
+    p.field = field;
+    p.origin = n.origin;
+    p.from_defaults = from_defaults;
+    const std::size_t before = error_count();
+    if (n.kind == SNode::Kind::sequence) {
+      p.is_list = true;
+      if (n.items.empty()) {
+        error(n.origin, field, "an empty list gives no cases; give at least one value");
+        return p;
+      }
+      std::map<std::string, std::size_t> seen;  // display -> item index
+      for (std::size_t i = 0; i < n.items.size(); ++i) {
+        const std::string f = index_field(field, i);
+        for (auto& v : parse_value(n.items[i], spec, f)) {
+          auto [it, inserted] = seen.emplace(v.display, i);
+          if (!inserted) {
+            error(
+                n.items[i].origin, f,
+                fmt::format("{} '{}' is already in the list (as {}[{}])",
+                            spec.name == "sizes" ? "size" : "value", v.display, field, it->second));
+            continue;
+          }
+          p.values.push_back(std::move(v));
+        }
+      }
+    } else {
+      p.values = parse_value(n, spec, field);
+      if (spec.type == Type::sizes && n.kind == SNode::Kind::scalar) {
+        p.is_list = p.values.size() > 1 || n.text.find("..") != std::string::npos ||
+                    n.text.find(',') != std::string::npos;
+        std::set<std::string> seen;
+        for (const auto& v : p.values) {
+          if (!seen.insert(v.display).second) {
+            error(n.origin, field, fmt::format("size {} appears more than once", v.display));
+          }
+        }
+      }
+    }
+    p.valid = error_count() == before && !p.values.empty();
+    return p;
+  }
+
+  // Reports keys of `map` not in `valid`, with the closest valid one.
+  void check_unknown_keys(const SNode& map, const std::string& field,
+                          const std::vector<std::string_view>& valid, std::string_view where) {
+    for (const auto& e : map.entries) {
+      if (std::find(valid.begin(), valid.end(), e.key) != valid.end()) continue;
+      error(e.key_origin, child_field(field, e.key),
+            fmt::format("unknown key '{}'{}{}", e.key, where, did_you_mean(e.key, valid)));
+    }
+  }
+
+  // Case keys of a group or of defaults, in order, with tcp sub-keys flattened ("tcp.nodelay").
+  std::vector<Param> parse_case_keys(const SNode& map, const std::string& field,
+                                     bool from_defaults) {
+    std::vector<Param> params;
+    for (const auto& e : map.entries) {
+      const std::string f = child_field(field, e.key);
+      if (e.key == "tcp") {
+        if (e.value.kind != SNode::Kind::map) {
+          error(e.value.origin, f,
+                fmt::format("expected a mapping of TCP settings such as {{nodelay: true}}, got {}",
+                            describe(e.value)));
+          continue;
+        }
+        check_unknown_keys(e.value, f, tcp_key_names(), " in tcp");
+        for (const auto& t : e.value.entries) {
+          const KeySpec* spec = find_key("tcp." + t.key);
+          if (spec == nullptr) continue;
+          params.push_back(parse_param(t.value, *spec, child_field(f, t.key), from_defaults));
+        }
+        continue;
+      }
+      const KeySpec* spec = find_key(e.key);
+      if (spec == nullptr) continue;  // unknown keys are reported by check_unknown_keys
+      params.push_back(parse_param(e.value, *spec, f, from_defaults));
+    }
+    return params;
+  }
+
+  // --- top level -----------------------------------------------------------------------------
+
+  const SNode* get(const SNode& map, std::string_view key) {
+    const MapEntry* e = map.find(key);
+    return e == nullptr ? nullptr : &e->value;
+  }
+
+  void validate(const SNode& root, Experiment& exp) {
+    if (root.kind == SNode::Kind::null) {
+      error(root.origin, "",
+            "the experiment file is empty; it needs at least 'fabricbench: 1', 'name' and "
+            "'cases' (see configs/quickstart.yaml)");
+      return;
+    }
+    if (root.kind != SNode::Kind::map) {
+      error(root.origin, "",
+            fmt::format("expected a mapping at the top level (fabricbench:, name:, cases: ...), "
+                        "got {}",
+                        describe(root)));
+      return;
+    }
+    // Schema version first: with a different version nothing else is meaningful.
+    const SNode* version = get(root, "fabricbench");
+    if (version == nullptr) {
+      error(root.origin, "",
+            "missing required key 'fabricbench' (the schema version; add 'fabricbench: 1')");
+    } else {
+      const KeySpec spec{"fabricbench", Type::count, 0, 1'000'000, {}};
+      if (version->kind != SNode::Kind::scalar) {
+        error(version->origin, "fabricbench",
+              fmt::format("expected the schema version 1, got {}", describe(*version)));
+        return;
+      }
+      auto v = parse_count(*version, spec, "fabricbench");
+      if (!v) return;
+      if (*v != kSchemaVersion) {
+        error(version->origin, "fabricbench",
+              fmt::format("unsupported schema version {}; this fabricbench reads version {}", *v,
+                          kSchemaVersion));
+        return;
+      }
+    }
+
+    for (const auto& e : root.entries) {
+      if (std::find(kTopLevelKeys.begin(), kTopLevelKeys.end(), e.key) != kTopLevelKeys.end()) {
+        continue;
+      }
+      if (e.key.rfind("x-", 0) == 0) continue;  // extension keys: a home for YAML anchors
+      std::string hint = did_you_mean(e.key, kTopLevelKeys);
+      if (hint.empty() && (find_key(e.key) != nullptr || e.key == "tcp")) {
+        hint =
+            fmt::format("; '{}' is a case key: put it under 'defaults' or in a case group", e.key);
+      }
+      error(e.key_origin, e.key, fmt::format("unknown key '{}' at the top level{}", e.key, hint));
+    }
+
+    // name
+    if (const SNode* name = get(root, "name")) {
+      if (name->kind != SNode::Kind::scalar) {
+        error(name->origin, "name", fmt::format("expected a name, got {}", describe(*name)));
+      } else if (!valid_name(name->text, true)) {
+        error(name->origin, "name",
+              fmt::format("'{}' is not a valid name: use letters, digits, '_', '.' and '-' only",
+                          name->text));
+      } else {
+        exp.name = name->text;
+      }
+    } else {
+      error(root.origin, "",
+            "missing required key 'name' (the experiment's name, e.g. quickstart)");
+    }
+    if (const SNode* d = get(root, "description")) {
+      if (d->kind == SNode::Kind::scalar) {
+        exp.description = d->text;
+      } else if (d->kind != SNode::Kind::null) {
+        error(d->origin, "description", fmt::format("expected a text, got {}", describe(*d)));
+      }
+    }
+    if (const SNode* r = get(root, "ranks")) {
+      const KeySpec spec{"ranks", Type::count, 2, 64, {}};
+      auto v = parse_value(*r, spec, "ranks");
+      if (!v.empty()) exp.ranks = static_cast<int>(v.front().number);
+    }
+    if (const SNode* l = get(root, "launcher")) {
+      const KeySpec spec{"launcher", Type::choice, 0, 0, {"auto", "local", "mpi", "env"}};
+      auto v = parse_value(*l, spec, "launcher");
+      if (!v.empty()) exp.launcher = v.front().text;
+    }
+    if (const SNode* t = get(root, "timeouts")) {
+      if (t->kind == SNode::Kind::map) {
+        check_unknown_keys(*t, "timeouts", {"peer"}, " in timeouts");
+        if (const SNode* peer = get(*t, "peer")) {
+          const KeySpec spec{"peer", Type::duration, kNsPerS, 3600 * kNsPerS, {}};
+          auto v = parse_value(*peer, spec, "timeouts.peer");
+          if (!v.empty()) exp.peer_timeout_ns = v.front().number;
+        }
+      } else if (t->kind != SNode::Kind::null) {
+        error(t->origin, "timeouts",
+              fmt::format("expected a mapping such as {{peer: 30s}}, got {}", describe(*t)));
+      }
+    }
+
+    std::vector<Param> defaults;
+    if (const SNode* d = get(root, "defaults")) {
+      if (d->kind == SNode::Kind::map) {
+        for (const auto& e : d->entries) {
+          if (e.key == "name") {
+            error(e.key_origin, "defaults.name",
+                  "'name' names one case group and cannot be set in defaults");
+          }
+        }
+        std::vector<std::string_view> valid = group_key_names(false);
+        valid.push_back("name");  // reported above, not as unknown
+        check_unknown_keys(*d, "defaults", valid, " in defaults");
+        defaults = parse_case_keys(*d, "defaults", true);
+        const Param* iter = find_param(defaults, "iterations");
+        const Param* dur = find_param(defaults, "duration");
+        if (iter != nullptr && dur != nullptr) {
+          const Param* later = std::pair(iter->origin.line, iter->origin.column) >
+                                       std::pair(dur->origin.line, dur->origin.column)
+                                   ? iter
+                                   : dur;
+          error(later->origin, later->field,
+                "set either 'iterations' or 'duration', not both (a case runs for a number of "
+                "iterations or for a length of time)");
+        }
+      } else if (d->kind != SNode::Kind::null) {
+        error(d->origin, "defaults",
+              fmt::format("expected a mapping of case keys, got {}", describe(*d)));
+      }
+    }
+
+    const SNode* cases = get(root, "cases");
+    if (cases == nullptr) {
+      error(root.origin, "", "missing required key 'cases' (the list of case groups)");
+      return;
+    }
+    if (cases->kind != SNode::Kind::sequence) {
+      error(cases->origin, "cases",
+            fmt::format("expected a list of case groups, got {}", describe(*cases)));
+      return;
+    }
+    if (cases->items.empty()) {
+      error(cases->origin, "cases", "the list of case groups is empty; give at least one");
+      return;
+    }
+    std::map<std::string, int> group_lines;
+    for (std::size_t i = 0; i < cases->items.size(); ++i) {
+      expand_group(cases->items[i], i, defaults, group_lines, exp);
+    }
+    if (exp.cases.size() > kMaxCases) {
+      error(cases->origin, "cases",
+            fmt::format("the plan has {} cases, more than the limit of {}; shrink the sweeps or "
+                        "matrices",
+                        exp.cases.size(), kMaxCases));
+    }
+  }
+
+  static bool valid_name(const std::string& s, bool allow_dot) {
+    if (s.empty() || s.size() > 128) return false;
+    return std::all_of(s.begin(), s.end(), [&](char c) {
+      return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '_' || c == '-' ||
+             (allow_dot && c == '.');
+    });
+  }
+
+  static const Param* find_param(const std::vector<Param>& params, std::string_view key) {
+    for (const auto& p : params) {
+      if (p.spec->name == key) return &p;
+    }
+    return nullptr;
+  }
+
+  // --- one case group ------------------------------------------------------------------------
+
+  void expand_group(const SNode& g, std::size_t index, const std::vector<Param>& defaults,
+                    std::map<std::string, int>& group_lines, Experiment& exp) {
+    const std::string field = index_field("cases", index);
+    if (g.kind != SNode::Kind::map) {
+      error(g.origin, field,
+            fmt::format("expected a mapping (a case group with suite:, sizes: ...), got {}",
+                        describe(g)));
+      return;
+    }
+    const std::size_t before = error_count();
+    check_unknown_keys(g, field, group_key_names(true), "");
+
+    std::string group = field;
+    if (const SNode* name = get(g, "name")) {
+      const std::string f = child_field(field, "name");
+      if (name->kind != SNode::Kind::scalar) {
+        error(name->origin, f, fmt::format("expected a group name, got {}", describe(*name)));
+      } else if (!valid_name(name->text, false)) {
+        error(name->origin, f,
+              fmt::format("'{}' is not a valid group name: use letters, digits, '_' and '-' only "
+                          "(it starts every case id)",
+                          name->text));
+      } else {
+        auto [it, inserted] = group_lines.emplace(name->text, name->origin.line);
+        if (!inserted) {
+          error(name->origin, f,
+                it->second > 0 ? fmt::format("duplicate group name '{}' (first used at line {})",
+                                             name->text, it->second)
+                               : fmt::format("duplicate group name '{}'", name->text));
+        }
+        group = name->text;
+      }
+    }
+
+    // Merge: keys inherited from defaults (in defaults order), then the group's own keys.
+    std::vector<Param> own = parse_case_keys(g, field, false);
+    const bool own_mode =
+        find_param(own, "iterations") != nullptr || find_param(own, "duration") != nullptr;
+    std::vector<Param> params;
+    for (const auto& d : defaults) {
+      const std::string_view key = d.spec->name;
+      if (find_param(own, key) != nullptr) continue;
+      if (own_mode && (key == "iterations" || key == "duration")) continue;
+      params.push_back(d);
+    }
+    for (auto& p : own) params.push_back(std::move(p));
+
+    const Param* iter = find_param(params, "iterations");
+    const Param* dur = find_param(params, "duration");
+    bool mode_known = true;
+    if (iter != nullptr && dur != nullptr) {
+      mode_known = false;
+      if (!iter->from_defaults) {  // both from defaults is reported once, at defaults
+        error(dur->origin, dur->field,
+              "set either 'iterations' or 'duration', not both (a case runs for a number of "
+              "iterations or for a length of time)");
+      }
+    } else if (iter == nullptr && dur == nullptr) {
+      mode_known = false;
+      error(g.origin, field,
+            "missing 'iterations' or 'duration' (here or in defaults): a case runs for a number "
+            "of iterations or for a length of time");
+    }
+    const Mode mode = dur != nullptr ? Mode::duration : Mode::iterations;
+
+    const Param* suite = find_param(params, "suite");
+    if (suite == nullptr) {
+      error(g.origin, field, "missing required key 'suite' (pingpong or stream)");
+    }
+    if (find_param(params, "sizes") == nullptr) {
+      error(g.origin, field,
+            "missing required key 'sizes' (a size, a sweep such as 8..64KiB x4, or a list)");
+    }
+
+    // Applicability: stream-only keys and tcp.* keys (checked once suite/transport are known).
+    const auto has_value = [](const Param* p, std::string_view v, std::string_view fallback) {
+      if (p == nullptr) return v == fallback;
+      return std::any_of(p->values.begin(), p->values.end(),
+                         [&](const Value& x) { return x.text == v; });
+    };
+    const Param* transport = find_param(params, "transport");
+    const bool suite_known = suite != nullptr && suite->valid;
+    const bool transport_known = transport == nullptr || transport->valid;
+    const bool any_stream = has_value(suite, "stream", "");
+    const bool any_tcp = has_value(transport, "tcp", "tcp");
+    const std::string suite_text = suite_known ? suite->values.front().text : std::string();
+    std::vector<Param> kept;
+    for (auto& p : params) {
+      std::string why;
+      if (p.spec->stream_only && suite_known && !any_stream) {
+        why = fmt::format("'{}' applies only to suite stream; this group's suite is {}",
+                          p.spec->name, suite_text);
+      }
+      if (p.spec->tcp_only && transport_known && !any_tcp) {
+        why = fmt::format("'{}' applies only to transport tcp", p.spec->name);
+      }
+      if (why.empty()) {
+        kept.push_back(std::move(p));
+      } else if (!p.from_defaults) {
+        error(p.origin, p.field, why);
+      }
+    }
+    params = std::move(kept);
+
+    // Warm-up must match the group's mode.
+    const Param* w = find_param(params, "warmup");
+    for (std::size_t i = 0; mode_known && w != nullptr && i < w->values.size(); ++i) {
+      const Value& v = w->values[i];
+      if (v.is_duration == (mode == Mode::duration)) continue;
+      const std::string need =
+          mode == Mode::duration ? "a duration such as 200ms" : "an iteration count such as 1000";
+      const std::string why =
+          mode == Mode::duration ? "it sets 'duration'" : "it sets 'iterations'";
+      if (w->from_defaults) {
+        error(w->origin, w->field,
+              fmt::format("group '{}' runs in {} mode ({}), so warmup must be {}, got {}; set "
+                          "warmup in that group",
+                          group, to_string(mode), why, need, v.display));
+      } else {
+        error(w->origin, w->field,
+              fmt::format("this group runs in {} mode ({}), so warmup must be {}, got {}",
+                          to_string(mode), why, need, v.display));
+      }
+      break;
+    }
+    if (error_count() != before) return;
+    if (std::any_of(params.begin(), params.end(), [](const Param& p) { return !p.valid; })) return;
+
+    // Dimensions in order, sizes innermost.
+    std::vector<const Param*> dims;
+    const Param* sizes = nullptr;
+    std::vector<std::size_t> file_order;  // indices into dims, in the order the keys were written
+    for (const auto& p : params) {
+      if (p.spec->name == "sizes") {
+        sizes = &p;
+        file_order.push_back(params.size() - 1);  // sizes goes last in dims
+      } else {
+        file_order.push_back(dims.size());
+        dims.push_back(&p);
+      }
+    }
+    dims.push_back(sizes);
+
+    std::size_t total = 1;
+    for (const auto* d : dims) {
+      total *= d->values.size();
+      if (total > kMaxCases) {
+        error(g.origin, field,
+              fmt::format("this group expands to more than {} cases; shrink its sweeps or lists",
+                          kMaxCases));
+        return;
+      }
+    }
+
+    std::set<std::string> group_ids;
+    std::vector<std::size_t> pick(dims.size(), 0);
+    for (std::size_t n = 0; n < total; ++n) {
+      Case c = build_case(group, mode, dims, file_order, pick, field);
+      if (group_ids.insert(c.id).second) {
+        const bool clash = std::any_of(exp.cases.begin(), exp.cases.end(),
+                                       [&](const Case& other) { return other.id == c.id; });
+        if (clash) {
+          error(g.origin, field, fmt::format("case id '{}' is used twice", c.id));
+          return;
+        }
+        exp.cases.push_back(std::move(c));
+      }
+      // Odometer: the last dimension (sizes) turns fastest.
+      for (std::size_t d = dims.size(); d-- > 0;) {
+        if (++pick[d] < dims[d]->values.size()) break;
+        pick[d] = 0;
+      }
+    }
+  }
+
+  Case build_case(const std::string& group, Mode mode, const std::vector<const Param*>& dims,
+                  const std::vector<std::size_t>& file_order, const std::vector<std::size_t>& pick,
+                  const std::string& field) {
+    Case c;
+    c.group = group;
+    c.mode = mode;
+    c.transport = "tcp";
+    // suite and transport first: applicability of the other keys depends on them.
+    for (std::size_t d = 0; d < dims.size(); ++d) {
+      const auto& v = dims[d]->values[pick[d]];
+      if (dims[d]->spec->name == "suite") c.suite = v.text;
+      if (dims[d]->spec->name == "transport") c.transport = v.text;
+    }
+    bool warmup_set = false;
+    const Param* interval = nullptr;
+    const Param* address_param = nullptr;
+    for (std::size_t d = 0; d < dims.size(); ++d) {
+      const Param& p = *dims[d];
+      const Value& v = p.values[pick[d]];
+      const std::string_view key = p.spec->name;
+      if (p.spec->stream_only && c.suite != "stream") continue;
+      if (p.spec->tcp_only && c.transport != "tcp") continue;
+      if (key == "sizes") {
+        c.message_size = v.number;
+      } else if (key == "iterations") {
+        c.iterations = v.number;
+      } else if (key == "duration") {
+        c.duration_ns = v.number;
+      } else if (key == "warmup") {
+        warmup_set = true;
+        (v.is_duration ? c.warmup_ns : c.warmup_iterations) = v.number;
+      } else if (key == "repetitions") {
+        c.repetitions = static_cast<int>(v.number);
+      } else if (key == "completion") {
+        c.completion = v.text;
+      } else if (key == "direction") {
+        c.direction = v.text;
+      } else if (key == "window") {
+        c.window = static_cast<int>(v.number);
+      } else if (key == "interval") {
+        c.interval_ns = v.number;
+        interval = &p;
+      } else if (key == "memory") {
+        c.memory = v.text;
+      } else if (key == "verify") {
+        c.verify = v.flag;
+      } else if (key == "tcp.address") {
+        c.tcp.address = v.text;
+        address_param = &p;
+      } else if (key == "tcp.interface") {
+        c.tcp.interface = v.text;
+      } else if (key == "tcp.family") {
+        c.tcp.family = v.text;
+      } else if (key == "tcp.nodelay") {
+        c.tcp.nodelay = v.flag;
+      } else if (key == "tcp.sndbuf") {
+        c.tcp.sndbuf = v.number;
+      } else if (key == "tcp.rcvbuf") {
+        c.tcp.rcvbuf = v.number;
+      } else if (key == "tcp.connections") {
+        c.tcp.connections = static_cast<int>(v.number);
+      }
+    }
+    // Case::varied and the id follow file order (the dimensions put sizes last).
+    for (const std::size_t d : file_order) {
+      const Param& p = *dims[d];
+      if (!p.is_list) continue;
+      if (p.spec->stream_only && c.suite != "stream") continue;
+      if (p.spec->tcp_only && c.transport != "tcp") continue;
+      const std::string_view key = p.spec->name;
+      c.varied.emplace_back(key == "sizes" ? "message_size" : std::string(key),
+                            p.values[pick[d]].display);
+    }
+    if (!warmup_set) {  // default: a tenth of the measured phase
+      c.warmup_iterations = mode == Mode::iterations ? c.iterations / 10 : 0;
+      c.warmup_ns = mode == Mode::duration ? c.duration_ns / 10 : 0;
+    }
+    // Cross-field checks (reported once per place thanks to de-duplication).
+    if (mode == Mode::duration && interval != nullptr && c.interval_ns > c.duration_ns) {
+      error(interval->origin, interval->field,
+            fmt::format("interval {} is longer than the case's duration {}",
+                        core::format_duration_ns(c.interval_ns),
+                        core::format_duration_ns(c.duration_ns)));
+    }
+    if (c.transport == "tcp") {
+      const Origin o = address_param != nullptr ? address_param->origin : Origin{};
+      const std::string f = address_param != nullptr ? address_param->field : field + ".tcp";
+      if (c.tcp.address.empty() && c.tcp.interface.empty()) {
+        error(o, f, "set tcp.address or tcp.interface: both are empty");
+      }
+      const bool v6 = c.tcp.address.find(':') != std::string::npos;
+      if (!c.tcp.address.empty() &&
+          ((c.tcp.family == "ipv4" && v6) || (c.tcp.family == "ipv6" && !v6))) {
+        error(o, f,
+              fmt::format("tcp.address {} is not an {} address (tcp.family is {})", c.tcp.address,
+                          c.tcp.family == "ipv4" ? "IPv4" : "IPv6", c.tcp.family));
+      }
+    }
+    c.id =
+        fmt::format("{}.{}.{}.{}", group, c.suite, c.transport, core::format_size(c.message_size));
+    for (const auto& [key, value] : c.varied) {
+      if (key == "message_size" || key == "suite" || key == "transport") continue;
+      c.id += fmt::format(".{}={}", key, value);
+    }
+    return c;
+  }
+
+  // --- resolved plan and digest --------------------------------------------------------------
+
+  static std::string sha256_hex(const std::string& data) {
+    std::array<unsigned char, EVP_MAX_MD_SIZE> md{};
+    unsigned int len = 0;
+    if (EVP_Digest(data.data(), data.size(), md.data(), &len, EVP_sha256(), nullptr) != 1) {
+      throw core::Error(core::ErrorKind::runtime, "SHA-256 of the experiment plan failed");
+    }
+    std::string hex;
+    for (unsigned int i = 0; i < len; ++i) hex += fmt::format("{:02x}", md[i]);
+    return hex;
+  }
+
+  static void resolve(Experiment& exp) {
+    nlohmann::json cases = nlohmann::json::array();
+    for (const auto& c : exp.cases) cases.push_back(to_json(c));
+    exp.resolved = nlohmann::json{
+        {"fabricbench", exp.schema_version},
+        {"name", exp.name},
+        {"description", exp.description},
+        {"ranks", exp.ranks},
+        {"launcher", exp.launcher},
+        {"timeouts", {{"peer_ns", exp.peer_timeout_ns}}},
+        {"cases", cases},
+    };
+    exp.digest = sha256_hex(exp.resolved.dump());
+  }
+
+  std::string path_;
+  std::vector<std::string> overrides_;
+  std::vector<Diagnostic> diagnostics_;
+};
+
+}  // namespace
+
+Experiment load_experiment_text(const std::string& text, const std::string& display_path,
+                                const std::vector<std::string>& overrides) {
+  Loader loader(display_path, overrides);
+  return loader.load(text);
+}
+
+Experiment load_experiment_file(const std::string& path,
+                                const std::vector<std::string>& overrides) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    const int err = errno;
+    Loader loader(path, overrides);
+    loader.fail_unreadable(fmt::format("cannot read the experiment file: {}",
+                                       std::error_code(err, std::generic_category()).message()));
+  }
+  std::ostringstream buffer;
+  buffer << in.rdbuf();
+  if (in.bad()) {
+    Loader loader(path, overrides);
+    loader.fail_unreadable("cannot read the experiment file: read error");
+  }
+  return load_experiment_text(buffer.str(), path, overrides);
+}
+
+}  // namespace fabricbench::spec
