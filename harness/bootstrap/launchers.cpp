@@ -1,0 +1,341 @@
+#include "harness/bootstrap/launchers.hpp"
+
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <charconv>
+#include <chrono>
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <optional>
+#include <sstream>
+#include <thread>
+#include <vector>
+
+#include "harness/bootstrap/net.hpp"
+#include "harness/bootstrap/side_channel.hpp"
+#include "harness/core/error.hpp"
+
+namespace fabricbench::bootstrap {
+
+namespace {
+
+using core::Error;
+using core::ErrorKind;
+
+std::optional<std::string> env(const char* name) {
+  const char* value = std::getenv(name);
+  if (value == nullptr) return std::nullopt;
+  return std::string(value);
+}
+
+bool env_set(const char* name) {
+  const char* value = std::getenv(name);
+  return value != nullptr && value[0] != '\0';
+}
+
+constexpr const char* kEnvHelp =
+    " (the env launcher needs FABRICBENCH_RANK, FABRICBENCH_SIZE, FABRICBENCH_ROOT=host:port and "
+    "FABRICBENCH_SECRET or FABRICBENCH_SECRET_FILE)";
+
+std::string require_env(const char* name) {
+  const auto value = env(name);
+  if (!value) throw Error(ErrorKind::usage, std::string(name) + " is not set" + kEnvHelp);
+  if (value->empty()) throw Error(ErrorKind::usage, std::string(name) + " is set but empty");
+  return *value;
+}
+
+int parse_count(const char* name, const std::string& text, int minimum) {
+  int value = 0;
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc() || end != text.data() + text.size()) {
+    throw Error(ErrorKind::usage, std::string(name) + "='" + text + "' is not a whole number");
+  }
+  if (value < minimum) {
+    throw Error(ErrorKind::usage,
+                std::string(name) + "=" + text + " must be at least " + std::to_string(minimum));
+  }
+  return value;
+}
+
+std::string read_secret_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    const int err = errno;
+    throw Error(ErrorKind::usage,
+                "FABRICBENCH_SECRET_FILE=" + path + " cannot be read: " + net::errno_text(err));
+  }
+  std::ostringstream content;
+  content << in.rdbuf();
+  std::string secret = content.str();
+  while (!secret.empty() && std::strchr(" \t\r\n", secret.back()) != nullptr) secret.pop_back();
+  if (secret.empty()) {
+    throw Error(ErrorKind::usage, "FABRICBENCH_SECRET_FILE=" + path + " holds an empty secret");
+  }
+  return secret;
+}
+
+// ---------------------------------------------------------------------------------------------
+// run_local's signal forwarding. A signal handler can only talk through static storage; this is
+// the one piece of mutable global state of the library, live only while run_local waits.
+volatile std::sig_atomic_t g_signal = 0;   // last SIGINT/SIGTERM received
+volatile std::sig_atomic_t g_forward = 0;  // it came from kill(), not from the terminal
+
+extern "C" void record_signal(int sig, siginfo_t* info, void* /*context*/) {
+  g_signal = sig;
+  // The terminal sends SIGINT to the whole foreground process group, children included: forward
+  // only signals sent to this process alone (kill, Slurm, a batch system), so no rank gets two.
+  if (info == nullptr || info->si_code != SI_KERNEL) g_forward = 1;
+}
+
+class SignalScope {
+ public:
+  SignalScope() {
+    g_signal = 0;
+    g_forward = 0;
+    struct sigaction action {};
+    action.sa_sigaction = record_signal;
+    action.sa_flags = SA_SIGINFO | SA_RESTART;
+    sigemptyset(&action.sa_mask);
+    ::sigaction(SIGINT, &action, &old_int_);
+    ::sigaction(SIGTERM, &action, &old_term_);
+  }
+  ~SignalScope() { restore(); }
+  SignalScope(const SignalScope&) = delete;
+  SignalScope& operator=(const SignalScope&) = delete;
+
+  // Around fork(): a signal arriving between fork and the child's restore() must reach the
+  // caller's own disposition, not the parent's recorder.
+  void block() {
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    ::pthread_sigmask(SIG_BLOCK, &set, &saved_mask_);
+  }
+  void unblock() { ::pthread_sigmask(SIG_SETMASK, &saved_mask_, nullptr); }
+
+  void restore() noexcept {
+    ::sigaction(SIGINT, &old_int_, nullptr);
+    ::sigaction(SIGTERM, &old_term_, nullptr);
+  }
+
+ private:
+  struct sigaction old_int_ {};
+  struct sigaction old_term_ {};
+  sigset_t saved_mask_{};
+};
+
+std::string signal_name(int sig) {
+  const char* abbrev = ::sigabbrev_np(sig);
+  return abbrev != nullptr ? "SIG" + std::string(abbrev) : "signal " + std::to_string(sig);
+}
+
+[[noreturn]] void child_main(int rank, int nranks, int listen_fd, const std::string& address,
+                             const std::string& secret, const Options& options,
+                             const std::function<int(Bootstrap&)>& body) {
+  int code = 1;
+  try {
+    SideChannelConfig config;
+    config.rank = rank;
+    config.size = nranks;
+    config.launcher = "local";
+    config.root_address = address;
+    config.secret = secret;
+    config.options = options;
+    if (rank == 0) {
+      config.listen_fd = listen_fd;
+    } else {
+      ::close(listen_fd);
+    }
+    auto bootstrap = connect_side_channel(config);
+    code = body(*bootstrap);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "rank %d: %s\n", rank, e.what());
+    code = 1;
+  } catch (...) {
+    std::fprintf(stderr, "rank %d: unknown exception\n", rank);
+    code = 1;
+  }
+  std::fflush(nullptr);
+  ::_exit(code >= 0 && code <= 255 ? code : 1);
+}
+
+}  // namespace
+
+std::string detect_launcher() {
+  if (env_set("OMPI_COMM_WORLD_SIZE") || env_set("PMI_SIZE") || env_set("PMIX_RANK") ||
+      (env_set("SLURM_NTASKS") && env_set("SLURM_PROCID"))) {
+    return "mpi";
+  }
+  if (env_set("FABRICBENCH_RANK")) return "env";
+  return "local";
+}
+
+std::unique_ptr<Bootstrap> make_env_bootstrap(const Options& options) {
+  SideChannelConfig config;
+  config.launcher = "env";
+  config.options = options;
+  config.rank = parse_count("FABRICBENCH_RANK", require_env("FABRICBENCH_RANK"), 0);
+  config.size = parse_count("FABRICBENCH_SIZE", require_env("FABRICBENCH_SIZE"), 1);
+  if (config.rank >= config.size) {
+    throw Error(ErrorKind::usage,
+                "FABRICBENCH_RANK=" + std::to_string(config.rank) +
+                    " must be below FABRICBENCH_SIZE=" + std::to_string(config.size));
+  }
+  config.root_address = require_env("FABRICBENCH_ROOT");
+  net::parse_host_port(config.root_address, "FABRICBENCH_ROOT", false);  // validates
+  const auto secret = env("FABRICBENCH_SECRET");
+  const auto secret_file = env("FABRICBENCH_SECRET_FILE");
+  if (secret && secret_file) {
+    throw Error(ErrorKind::usage,
+                "both FABRICBENCH_SECRET and FABRICBENCH_SECRET_FILE are set; set one");
+  }
+  if (secret) {
+    if (secret->empty()) throw Error(ErrorKind::usage, "FABRICBENCH_SECRET is set but empty");
+    config.secret = *secret;
+  } else if (secret_file) {
+    if (secret_file->empty()) {
+      throw Error(ErrorKind::usage, "FABRICBENCH_SECRET_FILE is set but empty");
+    }
+    config.secret = read_secret_file(*secret_file);
+  } else {
+    throw Error(
+        ErrorKind::usage,
+        std::string("neither FABRICBENCH_SECRET nor FABRICBENCH_SECRET_FILE is set") + kEnvHelp);
+  }
+  if (options.timeout <= std::chrono::milliseconds(0)) {
+    throw Error(ErrorKind::usage, "bootstrap: timeout must be positive");
+  }
+  return connect_side_channel(config);
+}
+
+int run_local(int nranks, const Options& options, const std::function<int(Bootstrap&)>& body,
+              std::string* report) {
+  using Clock = std::chrono::steady_clock;
+  if (report != nullptr) report->clear();
+  if (nranks < 1) {
+    throw Error(ErrorKind::usage,
+                "local launcher: need at least 1 rank, got " + std::to_string(nranks));
+  }
+  if (options.timeout <= std::chrono::milliseconds(0)) {
+    throw Error(ErrorKind::usage, "local launcher: timeout must be positive");
+  }
+  net::Fd listener = net::listen_on(net::HostPort{"127.0.0.1", 0});
+  const std::string address = net::local_address(listener.get());
+  const std::string secret = generate_secret();
+
+  const auto n = static_cast<std::size_t>(nranks);
+  std::vector<pid_t> pids(n, -1);
+  SignalScope signals;
+  std::fflush(nullptr);  // no buffered output may be written twice
+  for (std::size_t i = 0; i < n; ++i) {
+    signals.block();
+    const pid_t pid = ::fork();
+    if (pid == 0) {
+      signals.restore();
+      signals.unblock();
+      child_main(static_cast<int>(i), nranks, listener.get(), address, secret, options, body);
+    }
+    const int fork_errno = errno;
+    signals.unblock();
+    if (pid < 0) {
+      for (std::size_t j = 0; j < i; ++j) ::kill(pids[j], SIGKILL);
+      for (std::size_t j = 0; j < i; ++j) ::waitpid(pids[j], nullptr, 0);
+      throw Error(ErrorKind::runtime, "local launcher: fork of rank " + std::to_string(i) +
+                                          " failed: " + net::errno_text(fork_errno));
+    }
+    pids[i] = pid;
+  }
+  listener.reset();
+
+  std::vector<std::optional<int>> status(n);
+  std::vector<bool> killed_by_us(n, false);
+  std::size_t alive = n;
+  std::optional<Clock::time_point> kill_at;
+  std::optional<int> interrupted;
+  const auto grace = options.timeout + std::chrono::seconds(5);
+  const auto failed = [](int st) {
+    return WIFSIGNALED(st) || (WIFEXITED(st) && WEXITSTATUS(st) != 0);
+  };
+  while (alive > 0) {
+    if (g_signal != 0) {
+      interrupted = static_cast<int>(g_signal);
+      g_signal = 0;
+      if (g_forward != 0) {
+        g_forward = 0;
+        for (std::size_t i = 0; i < n; ++i) {
+          if (!status[i]) ::kill(pids[i], *interrupted);
+        }
+      }
+      if (!kill_at) kill_at = Clock::now() + grace;
+    }
+    for (std::size_t i = 0; i < n; ++i) {
+      if (status[i]) continue;
+      int st = 0;
+      const pid_t r = ::waitpid(pids[i], &st, WNOHANG);
+      if (r == pids[i]) {
+        status[i] = st;
+        --alive;
+        if (failed(st) && !kill_at) kill_at = Clock::now() + grace;
+      } else if (r < 0 && errno == ECHILD) {
+        status[i] = 1 << 8;  // reaped elsewhere (SIGCHLD ignored?): count it as failed
+        --alive;
+      }
+    }
+    if (alive == 0) break;
+    if (kill_at && Clock::now() >= *kill_at) {
+      for (std::size_t i = 0; i < n; ++i) {
+        if (status[i]) continue;
+        ::kill(pids[i], SIGKILL);
+        killed_by_us[i] = true;
+      }
+      for (std::size_t i = 0; i < n; ++i) {
+        if (status[i]) continue;
+        int st = 0;
+        while (::waitpid(pids[i], &st, 0) < 0 && errno == EINTR) {
+        }
+        status[i] = st;
+      }
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  signals.restore();
+
+  int worst = 0;
+  std::string lines;
+  if (interrupted) {
+    lines += "interrupted by " + signal_name(*interrupted) + "\n";
+  }
+  for (std::size_t i = 0; i < n; ++i) {
+    const int st = *status[i];
+    if (WIFEXITED(st) && WEXITSTATUS(st) != 0) {
+      worst = std::max(worst, WEXITSTATUS(st));
+      lines += "rank " + std::to_string(i) + " exited with code " +
+               std::to_string(WEXITSTATUS(st)) + "\n";
+    } else if (WIFSIGNALED(st)) {
+      worst = std::max(worst, 1);
+      const int sig = WTERMSIG(st);
+      lines += "rank " + std::to_string(i) + " killed by signal " + std::to_string(sig) + " (" +
+               signal_name(sig) + ")";
+      if (killed_by_us[i]) {
+        lines +=
+            ", by the launcher after the others had failed and " +
+            std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(grace).count()) +
+            " ms had passed";
+      }
+      lines += "\n";
+    }
+  }
+  if (report != nullptr) *report = std::move(lines);
+  return worst;
+}
+
+}  // namespace fabricbench::bootstrap

@@ -1,0 +1,218 @@
+// The mpi launcher: MPI gives rank and size and carries rank 0's address and the secret; every
+// collective then goes over the side channel, so timeouts and lost-rank reports behave as with
+// the other launchers.
+#include <cstdlib>
+#include <memory>
+#include <string>
+
+#include "harness/bootstrap/launchers.hpp"
+#include "harness/bootstrap/side_channel.hpp"
+#include "harness/core/error.hpp"
+
+#if defined(FABRICBENCH_HAVE_MPI) && FABRICBENCH_HAVE_MPI
+// The C API only: Open MPI's and MPICH's mpi.h otherwise drag in their deprecated C++ bindings,
+// which need libmpi_cxx.
+#define OMPI_SKIP_MPICXX 1
+#define MPICH_SKIP_MPICXX 1
+#include <mpi.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include <algorithm>
+#include <array>
+#include <cstdint>
+#include <cstring>
+#include <vector>
+
+#include "harness/bootstrap/net.hpp"
+#endif
+
+namespace fabricbench::bootstrap {
+
+#if defined(FABRICBENCH_HAVE_MPI) && FABRICBENCH_HAVE_MPI
+
+namespace {
+
+using core::Error;
+using core::ErrorKind;
+
+constexpr int kHostBytes = 256;
+
+void check_mpi(int rc, const char* call) {
+  if (rc == MPI_SUCCESS) return;
+  std::array<char, MPI_MAX_ERROR_STRING> text{};
+  int len = 0;
+  MPI_Error_string(rc, text.data(), &len);
+  throw Error(ErrorKind::runtime,
+              std::string("mpi launcher: ") + call + " failed: " + std::string(text.data(), len));
+}
+
+// The first non-loopback IPv4 address `host` resolves to.
+std::string first_ipv4(const std::string& host) {
+  addrinfo hints{};
+  hints.ai_family = AF_INET;
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* found = nullptr;
+  if (::getaddrinfo(host.c_str(), nullptr, &hints, &found) != 0) return {};
+  std::string out;
+  for (addrinfo* ai = found; ai != nullptr && out.empty(); ai = ai->ai_next) {
+    sockaddr_in sin{};
+    std::memcpy(&sin, ai->ai_addr, sizeof sin);
+    if ((ntohl(sin.sin_addr.s_addr) >> 24) == 127) continue;
+    std::array<char, NI_MAXHOST> text{};
+    if (::getnameinfo(ai->ai_addr, ai->ai_addrlen, text.data(), text.size(), nullptr, 0,
+                      NI_NUMERICHOST) == 0) {
+      out = text.data();
+    }
+  }
+  ::freeaddrinfo(found);
+  return out;
+}
+
+// Rank 0: a listener and the "host:port" the other ranks connect to.
+std::string listen_for_peers(const std::vector<std::string>& hosts, net::Fd& listener) {
+  bool one_host = true;
+  for (const auto& h : hosts) one_host = one_host && h == hosts[0];
+  net::HostPort bind_to{"127.0.0.1", 0};
+  if (!one_host) {
+    const char* configured = std::getenv("FABRICBENCH_BOOTSTRAP_ADDRESS");
+    if (configured != nullptr && configured[0] != '\0') {
+      const std::string text(configured);
+      // "10.0.0.1", "[fd00::1]", or either with ":port".
+      const bool bracketed = text.front() == '[';
+      const bool has_port = bracketed ? text.find("]:") != std::string::npos
+                                      : std::count(text.begin(), text.end(), ':') == 1;
+      if (has_port) {
+        bind_to = net::parse_host_port(text, "FABRICBENCH_BOOTSTRAP_ADDRESS", true);
+      } else {
+        bind_to.host = bracketed ? text.substr(1, text.size() - 2) : text;
+      }
+    } else {
+      bind_to.host = first_ipv4(hosts[0]);
+      if (bind_to.host.empty()) {
+        throw Error(ErrorKind::unavailable,
+                    "mpi launcher: cannot find a non-loopback IPv4 address for rank 0's host '" +
+                        hosts[0] +
+                        "'; set FABRICBENCH_BOOTSTRAP_ADDRESS to one the other hosts "
+                        "reach");
+      }
+    }
+  }
+  listener = net::listen_on(bind_to);
+  return net::format_host_port(bind_to.host, net::local_port(listener.get()));
+}
+
+class MpiBootstrap final : public Bootstrap {
+ public:
+  MpiBootstrap(std::unique_ptr<SideChannel> channel, bool finalize)
+      : channel_(std::move(channel)), finalize_(finalize) {}
+  ~MpiBootstrap() override {
+    const bool failed = channel_->failed();
+    channel_.reset();
+    // MPI_Finalize is collective: after a failure another rank may never reach it, and no wait
+    // may be unbounded, so a failed run leaves it to the process exit.
+    int finalized = 0;
+    MPI_Finalized(&finalized);
+    if (finalize_ && !failed && finalized == 0) MPI_Finalize();
+  }
+  MpiBootstrap(const MpiBootstrap&) = delete;
+  MpiBootstrap& operator=(const MpiBootstrap&) = delete;
+
+  int rank() const override { return channel_->rank(); }
+  int size() const override { return channel_->size(); }
+  std::string launcher() const override { return "mpi"; }
+  void barrier() override { channel_->barrier(); }
+  std::vector<std::string> allgather(const std::string& mine) override {
+    return channel_->allgather(mine);
+  }
+  std::string broadcast(int root, const std::string& data) override {
+    return channel_->broadcast(root, data);
+  }
+  void abort(const std::string& reason) noexcept override { channel_->abort(reason); }
+
+ private:
+  std::unique_ptr<SideChannel> channel_;
+  bool finalize_;
+};
+
+}  // namespace
+
+bool mpi_available() noexcept {
+  return true;
+}
+
+std::unique_ptr<Bootstrap> make_mpi_bootstrap(const Options& options) {
+  int initialized = 0;
+  check_mpi(MPI_Initialized(&initialized), "MPI_Initialized");
+  bool finalize = false;
+  if (initialized == 0) {
+    int provided = 0;
+    check_mpi(MPI_Init_thread(nullptr, nullptr, MPI_THREAD_FUNNELED, &provided), "MPI_Init_thread");
+    finalize = true;
+  }
+  int rank = 0;
+  int size = 0;
+  check_mpi(MPI_Comm_rank(MPI_COMM_WORLD, &rank), "MPI_Comm_rank");
+  check_mpi(MPI_Comm_size(MPI_COMM_WORLD, &size), "MPI_Comm_size");
+
+  std::array<char, kHostBytes> mine{};
+  const std::string host = net::hostname();
+  std::strncpy(mine.data(), host.c_str(), mine.size() - 1);
+  std::vector<char> all(static_cast<std::size_t>(kHostBytes) * static_cast<std::size_t>(size));
+  check_mpi(MPI_Allgather(mine.data(), kHostBytes, MPI_CHAR, all.data(), kHostBytes, MPI_CHAR,
+                          MPI_COMM_WORLD),
+            "MPI_Allgather");
+  std::vector<std::string> hosts;
+  for (int r = 0; r < size; ++r) {
+    const char* entry = all.data() + static_cast<std::ptrdiff_t>(r) * kHostBytes;
+    hosts.emplace_back(entry, strnlen(entry, kHostBytes));
+  }
+
+  // Rank 0 sends "+address\nsecret", or "!reason" when it could not listen, so that every rank
+  // fails with the reason instead of waiting.
+  net::Fd listener;
+  std::string message;
+  if (rank == 0) {
+    try {
+      const std::string address = listen_for_peers(hosts, listener);
+      message = "+" + address + "\n" + generate_secret();
+    } catch (const std::exception& e) {
+      message = std::string("!") + e.what();
+    }
+  }
+  std::uint64_t length = message.size();
+  check_mpi(MPI_Bcast(&length, 1, MPI_UINT64_T, 0, MPI_COMM_WORLD), "MPI_Bcast");
+  message.resize(static_cast<std::size_t>(length));
+  check_mpi(MPI_Bcast(message.data(), static_cast<int>(length), MPI_CHAR, 0, MPI_COMM_WORLD),
+            "MPI_Bcast");
+  if (message.empty() || message[0] != '+') {
+    throw Error(ErrorKind::unavailable,
+                "mpi launcher: rank 0 could not open the side channel: " +
+                    (message.empty() ? std::string("no reason given") : message.substr(1)));
+  }
+  const auto newline = message.find('\n');
+  SideChannelConfig config;
+  config.rank = rank;
+  config.size = size;
+  config.launcher = "mpi";
+  config.root_address = message.substr(1, newline - 1);
+  config.secret = message.substr(newline + 1);
+  config.listen_fd = rank == 0 ? listener.release() : -1;
+  config.options = options;
+  return std::make_unique<MpiBootstrap>(open_side_channel(config), finalize);
+}
+
+#else
+
+bool mpi_available() noexcept {
+  return false;
+}
+
+std::unique_ptr<Bootstrap> make_mpi_bootstrap(const Options& /*options*/) {
+  throw core::Error(core::ErrorKind::unavailable, "mpi launcher: built without MPI");
+}
+
+#endif
+
+}  // namespace fabricbench::bootstrap

@@ -1,0 +1,422 @@
+// Who may join: the per-job secret keeps strangers out and impostor roots away; garbage on the
+// listening port does not disturb the real ranks.
+#include <gtest/gtest.h>
+#include <netdb.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+
+#include <condition_variable>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "harness/bootstrap/net.hpp"
+#include "harness/bootstrap/side_channel.hpp"
+#include "harness/bootstrap/wire.hpp"
+#include "harness/core/error.hpp"
+#include "tests/bootstrap/test_support.hpp"
+
+namespace fabricbench::bootstrap {
+namespace {
+
+using namespace std::chrono_literals;
+
+void set_io_timeout(int fd, std::chrono::seconds limit) {
+  timeval tv{};
+  tv.tv_sec = static_cast<time_t>(limit.count());
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+}
+
+// A blocking client socket with 5 s send/receive timeouts.
+net::Fd raw_connect(const std::string& address) {
+  const net::HostPort where = net::parse_host_port(address, "address", false);
+  addrinfo hints{};
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* found = nullptr;
+  const std::string port = std::to_string(where.port);
+  if (::getaddrinfo(where.host.c_str(), port.c_str(), &hints, &found) != 0) return net::Fd();
+  net::Fd fd(::socket(found->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  set_io_timeout(fd.get(), 5s);
+  if (::connect(fd.get(), found->ai_addr, found->ai_addrlen) != 0) fd.reset();
+  ::freeaddrinfo(found);
+  return fd;
+}
+
+void send_all(int fd, const std::string& bytes) {
+  std::size_t off = 0;
+  while (off < bytes.size()) {
+    const ssize_t n = ::send(fd, bytes.data() + off, bytes.size() - off, MSG_NOSIGNAL);
+    if (n <= 0) return;
+    off += static_cast<std::size_t>(n);
+  }
+}
+
+// True when the other side closed (or reset) the connection within the socket's timeout.
+bool closed_by_peer(int fd) {
+  char buf[4096];
+  for (;;) {
+    const ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+    if (n == 0) return true;
+    if (n < 0) return errno == ECONNRESET;
+  }
+}
+
+// The next frame from a blocking socket, or nullopt at EOF/timeout.
+std::optional<wire::Frame> read_frame(int fd, std::string& buf) {
+  for (;;) {
+    std::size_t pos = 0;
+    if (auto f = wire::take_frame(buf, pos, wire::kMaxPayload)) {
+      buf.erase(0, pos);
+      return f;
+    }
+    char chunk[4096];
+    const ssize_t n = ::recv(fd, chunk, sizeof chunk, 0);
+    if (n <= 0) return std::nullopt;
+    buf.append(chunk, static_cast<std::size_t>(n));
+  }
+}
+
+// Plays a peer by hand: "welcome", "reject: <reason>" or "closed".
+std::string raw_handshake(const std::string& address, const std::string& secret, std::uint32_t rank,
+                          std::uint32_t size, std::uint32_t version = wire::kVersion) {
+  net::Fd fd = raw_connect(address);
+  if (!fd.valid()) return "connect failed";
+  std::string buf;
+  const auto challenge_frame = read_frame(fd.get(), buf);
+  if (!challenge_frame || challenge_frame->type != wire::Type::challenge) return "no challenge";
+  const auto challenge = wire::decode_challenge(challenge_frame->payload);
+  wire::Hello hello;
+  hello.version = version;
+  hello.rank = rank;
+  hello.size = size;
+  hello.pid = 1;
+  hello.host = "stranger";
+  hello.nonce = wire::random_bytes(wire::kNonceBytes);
+  hello.mac = wire::peer_proof(secret, challenge.nonce, hello.nonce, rank, size);
+  send_all(fd.get(), wire::encode_frame(wire::Type::hello, wire::encode(hello)));
+  const auto answer = read_frame(fd.get(), buf);
+  if (!answer) return "closed";
+  if (answer->type == wire::Type::reject) return "reject: " + wire::decode_reject(answer->payload);
+  if (answer->type == wire::Type::welcome) return "welcome";
+  return "unexpected";
+}
+
+struct Ranks {
+  net::Fd listener = net::listen_on(net::HostPort{"127.0.0.1", 0});
+  std::string address = net::local_address(listener.get());
+  std::string secret = generate_secret();
+
+  SideChannelConfig config(int rank, int size, std::chrono::milliseconds timeout) {
+    SideChannelConfig c;
+    c.rank = rank;
+    c.size = size;
+    c.root_address = address;
+    c.secret = secret;
+    c.options.timeout = timeout;
+    if (rank == 0) c.listen_fd = listener.release();
+    return c;
+  }
+};
+
+bool any_reason(const std::vector<RefusedConnection>& refused, const std::string& text) {
+  for (const auto& r : refused) {
+    if (r.reason.find(text) != std::string::npos) return true;
+  }
+  return false;
+}
+
+std::string all_reasons(const std::vector<RefusedConnection>& refused) {
+  std::string out;
+  for (const auto& r : refused) out += r.peer + ": " + r.reason + "\n";
+  return out;
+}
+
+TEST(Authentication, StrangersAreRefusedWhileTheRealRankJoins) {
+  Ranks ranks;
+  std::mutex mu;
+  std::condition_variable cv;
+  std::vector<RefusedConnection> seen;
+  std::vector<RefusedConnection> refused_at_end;
+  std::vector<std::string> root_all;
+  std::string root_error;
+  std::thread root([&] {
+    auto config = ranks.config(0, 2, 10s);
+    config.on_refused = [&](const RefusedConnection& r) {
+      std::lock_guard lock(mu);
+      seen.push_back(r);
+      cv.notify_all();
+    };
+    try {
+      auto b = open_side_channel(config);
+      b->barrier();
+      root_all = b->allgather("root");
+      refused_at_end = b->refused_connections();
+    } catch (const core::Error& e) {
+      root_error = e.what();
+    }
+  });
+
+  // 1. Connect and close at once.
+  { net::Fd fd = raw_connect(ranks.address); }
+  // 2. Garbage: an HTTP request.
+  {
+    net::Fd fd = raw_connect(ranks.address);
+    send_all(fd.get(), "GET / HTTP/1.0\r\n\r\n");
+    EXPECT_TRUE(closed_by_peer(fd.get())) << "rank 0 keeps talking to an HTTP client";
+  }
+  // 3. A well-formed header announcing a 1 GiB hello.
+  {
+    net::Fd fd = raw_connect(ranks.address);
+    std::string header = wire::encode_frame(wire::Type::hello, "");
+    header[5] = 0x00;
+    header[9] = 0x40;  // length 2^30
+    send_all(fd.get(), header);
+    EXPECT_TRUE(closed_by_peer(fd.get()));
+  }
+  // 4. The wrong secret, through the real client.
+  {
+    SideChannelConfig stranger;
+    stranger.rank = 1;
+    stranger.size = 2;
+    stranger.root_address = ranks.address;
+    stranger.secret = "not the job's secret";
+    stranger.options.timeout = 5s;
+    try {
+      open_side_channel(stranger);
+      ADD_FAILURE() << "a rank with the wrong secret joined";
+    } catch (const core::Error& e) {
+      EXPECT_EQ(e.kind(), core::ErrorKind::runtime);
+      EXPECT_NE(std::string(e.what()).find("authentication failed"), std::string::npos) << e.what();
+    }
+  }
+  // 5. The right secret but a rank outside the job, and the wrong job size.
+  EXPECT_EQ(raw_handshake(ranks.address, ranks.secret, 5, 2), "reject: rank 5 is outside 1..1");
+  EXPECT_NE(raw_handshake(ranks.address, ranks.secret, 1, 3).find("says the job has 3 ranks"),
+            std::string::npos);
+  // 6. Another protocol version.
+  EXPECT_NE(raw_handshake(ranks.address, ranks.secret, 1, 2, 99).find("protocol version 99"),
+            std::string::npos);
+  // 7. A wrong secret by hand: the stranger learns nothing but "authentication failed".
+  EXPECT_EQ(raw_handshake(ranks.address, "guess", 1, 2),
+            "reject: authentication failed (wrong secret)");
+
+  {
+    std::unique_lock lock(mu);
+    cv.wait_for(lock, 10s, [&] { return seen.size() >= 8; });
+    EXPECT_EQ(seen.size(), 8u) << all_reasons(seen);
+  }
+
+  std::vector<std::string> peer_all;
+  std::thread peer([&] {
+    try {
+      auto b = open_side_channel(ranks.config(1, 2, 10s));
+      b->barrier();
+      peer_all = b->allgather("peer");
+    } catch (const core::Error& e) {
+      ADD_FAILURE() << "the genuine rank 1 failed: " << e.what();
+    }
+  });
+  root.join();
+  peer.join();
+  EXPECT_EQ(root_error, "");
+  const std::vector<std::string> expected{"root", "peer"};
+  EXPECT_EQ(root_all, expected);
+  EXPECT_EQ(peer_all, expected);
+  EXPECT_EQ(refused_at_end.size(), 8u) << all_reasons(refused_at_end);
+  EXPECT_TRUE(any_reason(refused_at_end, "before the handshake")) << all_reasons(refused_at_end);
+  EXPECT_TRUE(any_reason(refused_at_end, "bad frame magic")) << all_reasons(refused_at_end);
+  EXPECT_TRUE(any_reason(refused_at_end, "exceeds the limit")) << all_reasons(refused_at_end);
+  EXPECT_TRUE(any_reason(refused_at_end, "authentication failed")) << all_reasons(refused_at_end);
+  for (const auto& r : refused_at_end) EXPECT_NE(r.peer.find("127.0.0.1:"), std::string::npos);
+}
+
+TEST(Authentication, PeerRefusesAnImpostorRoot) {
+  net::Fd listener = net::listen_on(net::HostPort{"127.0.0.1", 0});
+  set_io_timeout(listener.get(), 5s);  // bounds accept()
+  const std::string address = net::local_address(listener.get());
+  std::string hello_rank;
+  bool peer_hung_up = false;
+  std::thread impostor([&] {
+    net::Fd c(::accept(listener.get(), nullptr, nullptr));
+    if (!c.valid()) return;
+    set_io_timeout(c.get(), 5s);
+    const std::string nonce = wire::random_bytes(wire::kNonceBytes);
+    send_all(c.get(), wire::encode_frame(wire::Type::challenge,
+                                         wire::encode(wire::Challenge{wire::kVersion, nonce})));
+    std::string buf;
+    const auto hello_frame = read_frame(c.get(), buf);
+    if (!hello_frame) return;
+    const auto hello = wire::decode_hello(hello_frame->payload);
+    hello_rank = std::to_string(hello.rank);
+    // Admits anyone, but cannot compute the proof without the secret.
+    const std::string proof =
+        wire::root_proof("the impostor's guess", nonce, hello.nonce, hello.rank, hello.size);
+    send_all(c.get(), wire::encode_frame(wire::Type::welcome,
+                                         wire::encode(wire::Welcome{4242, "evil", proof})));
+    peer_hung_up = closed_by_peer(c.get());
+  });
+  SideChannelConfig config;
+  config.rank = 1;
+  config.size = 2;
+  config.root_address = address;
+  config.secret = generate_secret();
+  config.options.timeout = 3s;
+  try {
+    open_side_channel(config);
+    ADD_FAILURE() << "the peer accepted an impostor root";
+  } catch (const core::Error& e) {
+    EXPECT_EQ(e.kind(), core::ErrorKind::runtime);
+    EXPECT_NE(std::string(e.what()).find("authentication failed"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("does not prove it knows"), std::string::npos) << e.what();
+  }
+  impostor.join();
+  EXPECT_EQ(hello_rank, "1");
+  EXPECT_TRUE(peer_hung_up);
+}
+
+TEST(Authentication, RankTakenTwiceIsRefusedOnce) {
+  Ranks ranks;
+  std::string errors[2];
+  const auto run = [&](int rank) {
+    try {
+      open_side_channel(ranks.config(rank, 3, 10s))->barrier();
+    } catch (const core::Error& e) {
+      ADD_FAILURE() << "rank " << rank << ": " << e.what();
+    }
+  };
+  std::thread root(run, 0);
+  std::thread first([&] {
+    try {
+      open_side_channel(ranks.config(1, 3, 10s))->barrier();
+    } catch (const core::Error& e) {
+      errors[0] = e.what();
+    }
+  });
+  std::thread second([&] {
+    try {
+      open_side_channel(ranks.config(1, 3, 10s))->barrier();
+    } catch (const core::Error& e) {
+      errors[1] = e.what();
+    }
+  });
+  // Rank 2 only once one of the two rank 1s has been refused: otherwise rank 0 may be complete
+  // (and stop listening) before the second rank 1 knocks.
+  const auto start = std::chrono::steady_clock::now();
+  while (errors[0].empty() && errors[1].empty() && std::chrono::steady_clock::now() - start < 10s) {
+    std::this_thread::sleep_for(10ms);
+  }
+  std::thread last(run, 2);
+  root.join();
+  first.join();
+  second.join();
+  last.join();
+  const std::string& refused = errors[0].empty() ? errors[1] : errors[0];
+  EXPECT_TRUE(errors[0].empty() != errors[1].empty()) << errors[0] << " / " << errors[1];
+  EXPECT_NE(refused.find("rank 1 has joined already as rank 1 ("), std::string::npos) << refused;
+}
+
+TEST(Addresses, PeerReachesRankZeroOverIpv6) {
+  net::Fd listener;
+  try {
+    listener = net::listen_on(net::HostPort{"::1", 0});
+  } catch (const core::Error& e) {
+    GTEST_SKIP() << "no IPv6 loopback here: " << e.what();
+  }
+  const std::string address = net::local_address(listener.get());
+  ASSERT_EQ(address.rfind("[::1]:", 0), 0u) << address;
+  const std::string secret = generate_secret();
+  std::vector<std::string> got;
+  std::thread root([&] {
+    SideChannelConfig c;
+    c.rank = 0;
+    c.size = 2;
+    c.listen_fd = listener.release();
+    c.secret = secret;
+    c.options.timeout = 5s;
+    got = open_side_channel(c)->allgather("zero");
+  });
+  SideChannelConfig c;
+  c.rank = 1;
+  c.size = 2;
+  c.root_address = address;
+  c.secret = secret;
+  c.options.timeout = 5s;
+  const auto mine = open_side_channel(c)->allgather("one");
+  root.join();
+  const std::vector<std::string> expected{"zero", "one"};
+  EXPECT_EQ(mine, expected);
+  EXPECT_EQ(got, expected);
+}
+
+// Rank 0 binds "127.0.0.1:port" itself; the peer finds it by name, and retries until rank 0
+// listens (it starts later).
+TEST(Addresses, RankZeroBindsItsAddressAndThePeerResolvesANameAndRetries) {
+  std::uint16_t port = 0;
+  {
+    net::Fd probe = net::listen_on(net::HostPort{"127.0.0.1", 0});
+    port = net::local_port(probe.get());
+  }
+  const std::string secret = generate_secret();
+  std::vector<std::string> peer_got;
+  std::thread peer([&] {
+    SideChannelConfig c;
+    c.rank = 1;
+    c.size = 2;
+    c.root_address = "localhost:" + std::to_string(port);
+    c.secret = secret;
+    c.options.timeout = 10s;
+    peer_got = open_side_channel(c)->allgather("one");
+  });
+  std::this_thread::sleep_for(300ms);  // the peer knocks on a closed port first
+  SideChannelConfig c;
+  c.rank = 0;
+  c.size = 2;
+  c.root_address = "127.0.0.1:" + std::to_string(port);
+  c.secret = secret;
+  c.options.timeout = 10s;
+  const auto got = open_side_channel(c)->allgather("zero");
+  peer.join();
+  const std::vector<std::string> expected{"zero", "one"};
+  EXPECT_EQ(got, expected);
+  EXPECT_EQ(peer_got, expected);
+}
+
+TEST(Config, BadConfigurationsAreUsageErrors) {
+  const auto kind_of = [](SideChannelConfig c) {
+    try {
+      open_side_channel(c);
+    } catch (const core::Error& e) {
+      return e.kind();
+    }
+    return core::ErrorKind::config;  // "did not throw"
+  };
+  SideChannelConfig good;
+  good.rank = 1;
+  good.size = 2;
+  good.root_address = "127.0.0.1:1";
+  good.secret = "s";
+  good.options.timeout = 100ms;
+
+  auto c = good;
+  c.secret = "";
+  EXPECT_EQ(kind_of(c), core::ErrorKind::usage);
+  c = good;
+  c.rank = 2;
+  EXPECT_EQ(kind_of(c), core::ErrorKind::usage);
+  c = good;
+  c.size = 0;
+  EXPECT_EQ(kind_of(c), core::ErrorKind::usage);
+  c = good;
+  c.options.timeout = 0ms;
+  EXPECT_EQ(kind_of(c), core::ErrorKind::usage);
+  for (const char* bad :
+       {"127.0.0.1", "::1:5000", "[::1]5000", "host:", "host:70000", ":5000", "host:0", "[::1"}) {
+    c = good;
+    c.root_address = bad;
+    EXPECT_EQ(kind_of(c), core::ErrorKind::usage) << bad;
+  }
+}
+
+}  // namespace
+}  // namespace fabricbench::bootstrap
