@@ -34,8 +34,8 @@ struct Repetition {
 };
 
 struct CaseError {
-  int rank = -1;  // rank that reported it (-1: harness)
-  std::string kind;   // "peer_lost", "timeout", "runtime", ...
+  int rank = -1;     // rank that reported it (-1: harness)
+  std::string kind;  // "peer_lost", "timeout", "runtime", ...
   std::string message;
 };
 
@@ -49,7 +49,7 @@ struct CaseResult {
   nlohmann::json params;  // the resolved case, as in the plan
   CaseStatus status = CaseStatus::ok;
   std::string skip_reason;
-  std::uint64_t started_ns = 0;   // wall clock, ns since epoch
+  std::uint64_t started_ns = 0;  // wall clock, ns since epoch
   std::uint64_t finished_ns = 0;
   std::vector<Repetition> repetitions;
   // Across repetitions: the merged latency histogram's summary, and the median/min/max of each
@@ -57,7 +57,7 @@ struct CaseResult {
   // implementation.
   nlohmann::json summary;
   std::vector<CaseError> errors;
-  nlohmann::json endpoints;  // per-rank Endpoint::describe() strings
+  nlohmann::json endpoints;  // per-rank Endpoint::describe() strings (array, index = rank)
 };
 
 enum class RunStatus { running, complete, interrupted, failed };
@@ -67,16 +67,16 @@ struct RunDocument {
   std::string run_id;  // e.g. "20261123T101500Z-quickstart-3f2a"
   std::string tool_version;
   std::string tool_revision;
-  std::uint64_t started_ns = 0;   // wall clock
+  std::uint64_t started_ns = 0;  // wall clock
   std::uint64_t finished_ns = 0;
   RunStatus status = RunStatus::running;
-  std::string interrupted_case;   // id of the case that was running when interrupted/failed
-  std::string launcher;           // local | mpi | env
+  std::string interrupted_case;  // id of the case that was running when interrupted/failed
+  std::string launcher;          // local | mpi | env
   int ranks = 0;
-  nlohmann::json config;          // {"path", "text", "overrides", "resolved", "digest"}
-  nlohmann::json envelope;        // {"ranks": [ {rank envelope}, ... ]}
+  nlohmann::json config;    // {"path", "text", "overrides", "resolved", "digest"}
+  nlohmann::json envelope;  // {"ranks": [ {rank envelope}, ... ]}
   std::vector<CaseResult> cases;
-  nlohmann::json events;          // array of {t_ns, rank, kind, detail}
+  nlohmann::json events;  // array of {t_ns, rank, kind, detail}
 };
 
 // Conversions (round trip: from_json(to_json(d)) == d, histograms bin-exact).
@@ -98,6 +98,8 @@ class RunWriter {
   RunWriter(std::string dir, RunDocument header);
   const std::string& dir() const noexcept { return dir_; }
   std::string document_path() const;
+  // Rewrites run.json with run.interrupted_case = id while running (the case in progress), so a
+  // killed run's file names the case; finish(interrupted/failed) keeps it, add_case clears it.
   void set_current_case(const std::string& id);
   // Journal the case and rewrite run.json with it included.
   void add_case(CaseResult result);
@@ -117,5 +119,22 @@ class RunWriter {
 void write_file_atomic(const std::string& path, const std::string& content);
 // Reads run.json (or, if given a directory, <dir>/run.json).
 RunDocument read_run_document(const std::string& path);
+
+// --- Additions (docs/RESULTS.md) ---
+
+// File names inside a run directory.
+inline constexpr const char* kDocumentFileName = "run.json";
+inline constexpr const char* kJournalFileName = "journal.jsonl";
+
+// RFC 3339 UTC timestamp with milliseconds, e.g. "2026-11-23T10:15:00.123Z", of a wall-clock
+// time in ns since the epoch (the `*_at` companions of the `*_ns` fields).
+std::string format_rfc3339_ms(std::uint64_t wall_ns);
+
+// Rebuilds the document of a run that stopped without finish() (e.g. SIGKILL): the last run.json
+// plus every case in journal.jsonl that it lacks, with status "interrupted" and a "recovered"
+// event. A run.json whose status is not "running" is returned as read. Works without run.json
+// (header fields then "unknown"). A torn last journal line (no newline) is ignored. Does not write.
+// Throws core::Error(config) for a malformed journal or a journal of another run.
+RunDocument recover_from_journal(const std::string& dir);
 
 }  // namespace fabricbench::results

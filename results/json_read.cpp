@@ -1,0 +1,144 @@
+#include "results/json_read.hpp"
+
+#include <limits>
+
+#include "harness/core/error.hpp"
+
+namespace fabricbench::results::detail {
+
+using nlohmann::json;
+
+void fail(const std::string& path, const std::string& what) {
+  throw core::Error(
+      core::ErrorKind::config,
+      "run document: " + (path.empty() ? std::string("(top level)") : path) + ": " + what);
+}
+
+std::string describe_value(const json& v) {
+  if (v.is_null()) return "null";
+  std::string text = v.dump(-1, ' ', false, json::error_handler_t::replace);
+  constexpr std::size_t kMax = 40;
+  if (text.size() > kMax) text = text.substr(0, kMax) + "...";
+  return std::string(v.type_name()) + " " + text;
+}
+
+std::string child_path(const std::string& path, std::string_view key) {
+  if (path.empty()) return std::string(key);
+  std::string out = path;
+  out += '.';
+  out += key;
+  return out;
+}
+
+std::string index_path(const std::string& path, std::size_t index) {
+  return path + "[" + std::to_string(index) + "]";
+}
+
+std::uint64_t as_u64(const json& v, const std::string& path) {
+  if (v.is_number_unsigned()) return v.get<std::uint64_t>();
+  if (v.is_number_integer() && v.get<std::int64_t>() >= 0) {
+    return static_cast<std::uint64_t>(v.get<std::int64_t>());
+  }
+  fail(path, "expected a non-negative integer, got " + describe_value(v));
+}
+
+int as_int(const json& v, const std::string& path) {
+  if (v.is_number_integer()) {
+    if (v.is_number_unsigned()) {
+      const auto u = v.get<std::uint64_t>();
+      if (u <= static_cast<std::uint64_t>(std::numeric_limits<int>::max())) {
+        return static_cast<int>(u);
+      }
+    } else {
+      const auto i = v.get<std::int64_t>();
+      if (i >= std::numeric_limits<int>::min() && i <= std::numeric_limits<int>::max()) {
+        return static_cast<int>(i);
+      }
+    }
+    fail(path, "integer out of range: " + describe_value(v));
+  }
+  fail(path, "expected an integer, got " + describe_value(v));
+}
+
+double as_number(const json& v, const std::string& path) {
+  if (v.is_number()) return v.get<double>();
+  fail(path, "expected a number, got " + describe_value(v));
+}
+
+const std::string& as_string(const json& v, const std::string& path) {
+  if (v.is_string()) return v.get_ref<const std::string&>();
+  fail(path, "expected a string, got " + describe_value(v));
+}
+
+const json& as_array(const json& v, const std::string& path) {
+  if (v.is_array()) return v;
+  fail(path, "expected an array, got " + describe_value(v));
+}
+
+ObjectReader::ObjectReader(const json& value, std::string path)
+    : value_(value), path_(std::move(path)) {
+  if (!value_.is_object()) fail(path_, "expected an object, got " + describe_value(value_));
+}
+
+const json& ObjectReader::required(std::string_view key) const {
+  const auto it = value_.find(std::string(key));
+  if (it == value_.end()) fail(path_of(key), "missing required field");
+  return *it;
+}
+
+const json* ObjectReader::optional(std::string_view key) const {
+  const auto it = value_.find(std::string(key));
+  return it == value_.end() ? nullptr : &*it;
+}
+
+std::uint64_t ObjectReader::u64(std::string_view key) const {
+  return as_u64(required(key), path_of(key));
+}
+
+std::optional<std::uint64_t> ObjectReader::u64_or_null(std::string_view key) const {
+  const json& v = required(key);
+  if (v.is_null()) return std::nullopt;
+  return as_u64(v, path_of(key));
+}
+
+int ObjectReader::i32(std::string_view key) const {
+  return as_int(required(key), path_of(key));
+}
+
+double ObjectReader::number(std::string_view key) const {
+  return as_number(required(key), path_of(key));
+}
+
+std::optional<double> ObjectReader::optional_number(std::string_view key) const {
+  const json* v = optional(key);
+  if (v == nullptr) return std::nullopt;
+  return as_number(*v, path_of(key));
+}
+
+std::optional<double> ObjectReader::number_or_null(std::string_view key) const {
+  const json& v = required(key);
+  if (v.is_null()) return std::nullopt;
+  return as_number(v, path_of(key));
+}
+
+std::string ObjectReader::string(std::string_view key) const {
+  return as_string(required(key), path_of(key));
+}
+
+std::string ObjectReader::string_or_null(std::string_view key) const {
+  const json& v = required(key);
+  if (v.is_null()) return {};
+  return as_string(v, path_of(key));
+}
+
+const json& ObjectReader::object(std::string_view key) const {
+  const json& v = required(key);
+  if (!v.is_object()) fail(path_of(key), "expected an object, got " + describe_value(v));
+  return v;
+}
+
+const json& ObjectReader::array(std::string_view key) const {
+  return as_array(required(key), path_of(key));
+}
+
+}  // namespace fabricbench::results::detail

@@ -1,0 +1,54 @@
+#pragma once
+// Internal to fb_results: strict reading of JSON values with errors that name the JSON path
+// ("run document: cases[1].repetitions[0].bytes: expected a non-negative integer, got string").
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include <nlohmann/json.hpp>
+
+namespace fabricbench::results::detail {
+
+// Throws core::Error(config) "run document: <path>: <what>".
+[[noreturn]] void fail(const std::string& path, const std::string& what);
+// "string \"abc\"", "number -3", "null", ... (value shortened) for error messages.
+std::string describe_value(const nlohmann::json& v);
+
+std::string child_path(const std::string& path, std::string_view key);
+std::string index_path(const std::string& path, std::size_t index);
+
+std::uint64_t as_u64(const nlohmann::json& v, const std::string& path);
+int as_int(const nlohmann::json& v, const std::string& path);
+double as_number(const nlohmann::json& v, const std::string& path);
+const std::string& as_string(const nlohmann::json& v, const std::string& path);
+const nlohmann::json& as_array(const nlohmann::json& v, const std::string& path);
+
+// A JSON object being read; every accessor names the field's path when it fails.
+class ObjectReader {
+ public:
+  ObjectReader(const nlohmann::json& value, std::string path);
+  const std::string& path() const noexcept { return path_; }
+  std::string path_of(std::string_view key) const { return child_path(path_, key); }
+  const nlohmann::json& value() const noexcept { return value_; }
+
+  const nlohmann::json& required(std::string_view key) const;
+  const nlohmann::json* optional(std::string_view key) const;  // nullptr when absent
+
+  std::uint64_t u64(std::string_view key) const;
+  std::optional<std::uint64_t> u64_or_null(std::string_view key) const;  // required, may be null
+  int i32(std::string_view key) const;
+  double number(std::string_view key) const;
+  std::optional<double> optional_number(std::string_view key) const;  // may be absent
+  std::optional<double> number_or_null(std::string_view key) const;   // required, may be null
+  std::string string(std::string_view key) const;
+  std::string string_or_null(std::string_view key) const;  // required; null reads as ""
+  const nlohmann::json& object(std::string_view key) const;
+  const nlohmann::json& array(std::string_view key) const;
+
+ private:
+  const nlohmann::json& value_;
+  std::string path_;
+};
+
+}  // namespace fabricbench::results::detail
