@@ -25,9 +25,8 @@ class HostProvider final : public MemoryProvider {
     void* p = mmap(nullptr, bytes == 0 ? 1 : bytes, PROT_READ | PROT_WRITE,
                    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (p == MAP_FAILED) {
-      throw Error(ErrorKind::runtime,
-                  "host memory: mmap of " + std::to_string(bytes) + " bytes failed: " +
-                      std::strerror(errno));
+      throw Error(ErrorKind::runtime, "host memory: mmap of " + std::to_string(bytes) +
+                                          " bytes failed: " + std::strerror(errno));
     }
     return Buffer{p, bytes, MemoryKind::host};
   }
@@ -64,10 +63,10 @@ class HugePageProvider final : public MemoryProvider {
       std::string reserved = "unknown";
       std::ifstream nr("/proc/sys/vm/nr_hugepages");
       if (nr) std::getline(nr, reserved);
-      throw Error(ErrorKind::unavailable,
-                  "hugepage memory: mmap(MAP_HUGETLB) of " + std::to_string(rounded) +
-                      " bytes failed: " + std::strerror(err) +
-                      " (/proc/sys/vm/nr_hugepages is " + reserved + ")");
+      throw Error(ErrorKind::unavailable, "hugepage memory: mmap(MAP_HUGETLB) of " +
+                                              std::to_string(rounded) +
+                                              " bytes failed: " + std::strerror(err) +
+                                              " (/proc/sys/vm/nr_hugepages is " + reserved + ")");
     }
     return Buffer{p, rounded, MemoryKind::hugepage};
   }

@@ -64,12 +64,12 @@ struct WorkRequest {
   const MemoryRegion* local = nullptr;
   std::size_t offset = 0;  // into local
   std::size_t length = 0;
-  RemoteRegion remote{};               // one-sided ops
-  std::uint64_t remote_offset = 0;     // one-sided ops
-  std::uint32_t imm = 0;               // write_imm, and a 32-bit tag carried by send
-  std::uint64_t compare_add = 0;       // atomics
-  std::uint64_t swap = 0;              // compare_swap
-  bool signaled = true;                // false: no completion is reported for it
+  RemoteRegion remote{};            // one-sided ops
+  std::uint64_t remote_offset = 0;  // one-sided ops
+  std::uint32_t imm = 0;            // write_imm, and a 32-bit tag carried by send
+  std::uint64_t compare_add = 0;    // atomics
+  std::uint64_t swap = 0;           // compare_swap
+  bool signaled = true;             // false: no completion is reported for it
 };
 
 struct Completion {

@@ -1,0 +1,425 @@
+#include "transports/tcp/tcp_endpoint.hpp"
+
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <limits>
+
+#include "harness/core/clock.hpp"
+
+namespace fabricbench::transport::tcp {
+namespace {
+
+using core::Error;
+using core::ErrorKind;
+
+constexpr std::uint32_t to_wire(std::uint32_t v) noexcept {
+  if constexpr (std::endian::native == std::endian::big) return __builtin_bswap32(v);
+  return v;
+}
+
+int int_option(int fd, int level, int name) {
+  int value = 0;
+  socklen_t len = sizeof value;
+  if (::getsockopt(fd, level, name, &value, &len) != 0) return -1;
+  return value;
+}
+
+std::string requested_text(std::uint64_t bytes) {
+  return bytes == 0 ? std::string("default") : std::to_string(bytes);
+}
+
+}  // namespace
+
+TcpEndpoint::TcpEndpoint(UniqueFd fd, EndpointInfo info, const Options& options)
+    : fd_(std::move(fd)),
+      info_(std::move(info)),
+      depth_(options.queue_depth),
+      mode_(options.completion),
+      sends_(options.queue_depth),
+      recvs_(options.queue_depth),
+      completions_(2 * options.queue_depth),
+      staging_(std::make_unique<std::byte[]>(kStagingBytes)),
+      sndbuf_requested_(options.sndbuf),
+      rcvbuf_requested_(options.rcvbuf) {
+  nodelay_ = int_option(fd_.get(), IPPROTO_TCP, TCP_NODELAY) > 0;
+  sndbuf_ = int_option(fd_.get(), SOL_SOCKET, SO_SNDBUF);
+  rcvbuf_ = int_option(fd_.get(), SOL_SOCKET, SO_RCVBUF);
+}
+
+std::string TcpEndpoint::describe() const {
+  std::string out =
+      "tcp local=" + info_.local + " remote=" + info_.remote +
+      " peer=" + std::to_string(info_.peer) + " connection=" + std::to_string(info_.index) +
+      " nodelay=" + (nodelay_ ? "on" : "off") + " sndbuf=" + std::to_string(sndbuf_) +
+      " sndbuf_requested=" + requested_text(sndbuf_requested_) +
+      " rcvbuf=" + std::to_string(rcvbuf_) +
+      " rcvbuf_requested=" + requested_text(rcvbuf_requested_) +
+      " completion=" + (mode_ == CompletionMode::busy_poll ? "busy_poll" : "blocking") +
+      " queue_depth=" + std::to_string(depth_);
+  if (!info_.device.empty()) out += " device=" + info_.device;
+  if (info_.rejected_handshakes != 0) {
+    out += " rejected_handshakes=" + std::to_string(info_.rejected_handshakes);
+  }
+  return out;
+}
+
+// ---- errors ----
+
+void TcpEndpoint::check_broken() const {
+  if (!broken_.empty()) throw Error(broken_kind_, broken_);
+}
+
+void TcpEndpoint::fail(ErrorKind kind, const std::string& message) {
+  broken_kind_ = kind;
+  broken_ = message;
+  throw Error(kind, message);
+}
+
+void TcpEndpoint::fail_io(int err, const char* what) {
+  const std::string who = "rank " + std::to_string(info_.peer) + " (" + info_.remote + ")";
+  if (err == ECONNRESET || err == EPIPE || err == ENOTCONN || err == ETIMEDOUT ||
+      err == EHOSTUNREACH || err == ENETUNREACH) {
+    fail(ErrorKind::peer_lost,
+         "tcp: connection to " + who + " lost during " + what + ": " + errno_text(err));
+  }
+  fail(ErrorKind::runtime,
+       std::string("tcp: ") + what + " on connection to " + who + " failed: " + errno_text(err));
+}
+
+void TcpEndpoint::fail_closed() {
+  std::string message = "tcp: connection to rank " + std::to_string(info_.peer) + " (" +
+                        info_.remote + ") closed by peer";
+  if (rx_state_ == RxState::payload) {
+    message += " in the middle of a " + std::to_string(rx_length_) + "-byte message (" +
+               std::to_string(rx_got_) + " bytes received)";
+  }
+  fail(ErrorKind::peer_lost, message);
+}
+
+// ---- posting ----
+
+const std::byte* TcpEndpoint::request_bytes(const WorkRequest& request, const char* what) const {
+  if (request.length > kMaxMessageBytes) {
+    throw Error(ErrorKind::runtime, std::string("tcp: post(") + what + ") of " +
+                                        std::to_string(request.length) +
+                                        " bytes exceeds the maximum message size of " +
+                                        std::to_string(kMaxMessageBytes) + " bytes");
+  }
+  if (request.local == nullptr) {
+    if (request.length == 0) return nullptr;
+    throw Error(ErrorKind::runtime, std::string("tcp: post(") + what + ") of " +
+                                        std::to_string(request.length) +
+                                        " bytes has no memory region");
+  }
+  const Buffer& buffer = request.local->buffer;
+  if (request.offset > buffer.length || request.length > buffer.length - request.offset) {
+    throw Error(ErrorKind::runtime,
+                std::string("tcp: post(") + what + ") range [" + std::to_string(request.offset) +
+                    ", +" + std::to_string(request.length) + ") is outside its region of " +
+                    std::to_string(buffer.length) + " bytes");
+  }
+  if (buffer.addr == nullptr) {
+    if (request.length == 0) return nullptr;
+    throw Error(ErrorKind::runtime, std::string("tcp: post(") + what + ") region has no address");
+  }
+  return static_cast<const std::byte*>(buffer.addr) + request.offset;
+}
+
+bool TcpEndpoint::post(const WorkRequest& request) {
+  switch (request.op) {
+    case Op::send:
+      check_broken();
+      return post_send(request);
+    case Op::recv:
+      check_broken();
+      return post_recv(request);
+    case Op::write:
+    case Op::write_imm:
+    case Op::read:
+    case Op::fetch_add:
+    case Op::compare_swap:
+      break;
+  }
+  throw Error(ErrorKind::unavailable, std::string("tcp: operation '") + op_name(request.op) +
+                                          "' is not supported (the tcp transport does send and "
+                                          "recv only)");
+}
+
+bool TcpEndpoint::post_send(const WorkRequest& request) {
+  const std::byte* data = request_bytes(request, "send");
+  if (send_outstanding_ >= depth_) return false;
+  PendingSend& s = sends_.push();
+  const auto length = static_cast<std::uint32_t>(request.length);
+  s.header = {to_wire(length), to_wire(request.imm), 0, 0};
+  s.data = data;
+  s.wr_id = request.wr_id;
+  s.length = length;
+  s.done = 0;
+  s.signaled = request.signaled;
+  ++send_outstanding_;
+  // Older sends still queued means the socket was full: keep order, poll() continues.
+  if (sends_.size() == 1) flush_sends();
+  return true;
+}
+
+bool TcpEndpoint::post_recv(const WorkRequest& request) {
+  const std::byte* data = request_bytes(request, "recv");
+  if (recv_outstanding_ >= depth_) return false;
+  PostedRecv& r = recvs_.push();
+  r.data = const_cast<std::byte*>(data);
+  r.wr_id = request.wr_id;
+  r.capacity = static_cast<std::uint32_t>(request.length);
+  ++recv_outstanding_;
+  return true;
+}
+
+// ---- sending ----
+
+void TcpEndpoint::flush_sends() {
+  if (send_blocked_) {
+    // The socket was full. Write again only once it reports POLLOUT (a third of the buffer
+    // free: the point where the kernel would wake a blocking writer). Retrying on every sliver
+    // of freed space makes a busy poller emit tiny segments and fight the ACK path for the
+    // socket lock; the poll check is lockless.
+    pollfd p{fd_.get(), POLLOUT, 0};
+    if (::poll(&p, 1, 0) <= 0) return;
+    send_blocked_ = false;
+  }
+  while (!sends_.empty()) {
+    iovec iov[kMaxIov];
+    int count = 0;
+    std::size_t offered = 0;
+    for (std::size_t i = 0; i < sends_.size() && count + 2 <= kMaxIov; ++i) {
+      PendingSend& s = sends_.at(i);
+      if (s.done < kHeaderBytes) {
+        auto* header = reinterpret_cast<std::byte*>(s.header.data());
+        iov[count].iov_base = header + s.done;
+        iov[count].iov_len = kHeaderBytes - s.done;
+        offered += iov[count++].iov_len;
+      }
+      const std::size_t payload_done = s.done > kHeaderBytes ? s.done - kHeaderBytes : 0;
+      if (s.length > payload_done) {
+        iov[count].iov_base = const_cast<std::byte*>(s.data) + payload_done;
+        iov[count].iov_len = s.length - payload_done;
+        offered += iov[count++].iov_len;
+      }
+    }
+    msghdr msg{};
+    msg.msg_iov = iov;
+    msg.msg_iovlen = static_cast<std::size_t>(count);
+    const ssize_t written = ::sendmsg(fd_.get(), &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (written < 0) {
+      const int err = errno;
+      if (err == EINTR) continue;
+      if (err == EAGAIN || err == EWOULDBLOCK) {
+        send_blocked_ = true;
+        return;
+      }
+      fail_io(err, "send");
+    }
+    auto left = static_cast<std::size_t>(written);
+    while (!sends_.empty()) {
+      PendingSend& s = sends_.front();
+      const std::size_t need = kHeaderBytes + s.length - s.done;
+      if (left < need) {
+        s.done += static_cast<std::uint32_t>(left);
+        break;
+      }
+      left -= need;
+      if (s.signaled) {
+        completions_.push() = Completion{s.wr_id, Op::send, s.length, 0};
+      } else {
+        --send_outstanding_;
+      }
+      sends_.pop();
+    }
+    if (static_cast<std::size_t>(written) < offered) {  // socket buffer full
+      send_blocked_ = true;
+      return;
+    }
+  }
+}
+
+// ---- receiving ----
+
+void TcpEndpoint::on_header() {
+  std::array<std::uint32_t, 4> h{};
+  std::memcpy(h.data(), rx_header_.data(), kHeaderBytes);
+  rx_length_ = to_wire(h[0]);
+  rx_tag_ = to_wire(h[1]);
+  const std::uint32_t flags = to_wire(h[2]);
+  const std::uint32_t reserved = to_wire(h[3]);
+  if (flags != 0 || reserved != 0 || rx_length_ > kMaxMessageBytes) {
+    fail(ErrorKind::runtime, "tcp: corrupt frame header from rank " + std::to_string(info_.peer) +
+                                 " (" + info_.remote + "): length " + std::to_string(rx_length_) +
+                                 ", flags " + std::to_string(flags) + ", reserved " +
+                                 std::to_string(reserved));
+  }
+  rx_header_got_ = 0;
+  rx_state_ = RxState::header_ready;
+}
+
+bool TcpEndpoint::start_payload() {
+  if (recvs_.empty()) return false;
+  const PostedRecv& r = recvs_.front();
+  if (rx_length_ > r.capacity) {
+    fail(ErrorKind::runtime, "tcp: message of " + std::to_string(rx_length_) + " bytes from rank " +
+                                 std::to_string(info_.peer) + " (" + info_.remote +
+                                 ") does not fit the posted receive buffer of " +
+                                 std::to_string(r.capacity) + " bytes (wr_id " +
+                                 std::to_string(r.wr_id) + ")");
+  }
+  rx_got_ = 0;
+  rx_state_ = RxState::payload;
+  if (rx_length_ == 0) finish_recv();
+  return true;
+}
+
+void TcpEndpoint::finish_recv() {
+  const PostedRecv& r = recvs_.front();
+  completions_.push() = Completion{r.wr_id, Op::recv, rx_length_, rx_tag_};
+  recvs_.pop();
+  rx_state_ = RxState::header;
+}
+
+void TcpEndpoint::consume_staged() {
+  while (staged_begin_ < staged_end_) {
+    const std::size_t avail = staged_end_ - staged_begin_;
+    const std::byte* src = staging_.get() + staged_begin_;
+    if (rx_state_ == RxState::header) {
+      const std::size_t take = std::min(kHeaderBytes - rx_header_got_, avail);
+      std::memcpy(rx_header_.data() + rx_header_got_, src, take);
+      rx_header_got_ += take;
+      staged_begin_ += take;
+      if (rx_header_got_ == kHeaderBytes) on_header();
+    } else if (rx_state_ == RxState::header_ready) {
+      if (!start_payload()) return;  // no receive posted: leave the bytes staged
+    } else {
+      const std::size_t take = std::min<std::size_t>(rx_length_ - rx_got_, avail);
+      std::memcpy(recvs_.front().data + rx_got_, src, take);
+      rx_got_ += static_cast<std::uint32_t>(take);
+      staged_begin_ += take;
+      if (rx_got_ == rx_length_) finish_recv();
+    }
+  }
+  staged_begin_ = staged_end_ = 0;
+  if (rx_state_ == RxState::header_ready) start_payload();
+}
+
+void TcpEndpoint::pump_recv() {
+  consume_staged();
+  // Read only into posted receives: with none posted, TCP backpressure holds the sender.
+  if (recvs_.empty() || staged_begin_ != staged_end_) return;
+  ssize_t got = 0;
+  if (rx_state_ != RxState::payload) {
+    // Between frames (where a busy poller spins): one plain recv() into the staging area takes
+    // the header, a small payload and any frames behind it. recv() is the cheapest read call,
+    // which matters when most calls find nothing (EAGAIN).
+    do {
+      got = ::recv(fd_.get(), staging_.get(), kStagingBytes, 0);
+    } while (got < 0 && errno == EINTR);
+    if (got > 0) {
+      staged_end_ = static_cast<std::size_t>(got);
+      consume_staged();
+      return;
+    }
+  } else {
+    // Inside a payload: the rest goes straight into the receive buffer, what follows into
+    // staging.
+    iovec iov[2];
+    iov[0].iov_base = recvs_.front().data + rx_got_;
+    iov[0].iov_len = rx_length_ - rx_got_;
+    iov[1].iov_base = staging_.get();
+    iov[1].iov_len = kStagingBytes;
+    do {
+      got = ::readv(fd_.get(), iov, 2);
+    } while (got < 0 && errno == EINTR);
+    if (got > 0) {
+      const std::size_t direct = std::min(static_cast<std::size_t>(got), iov[0].iov_len);
+      rx_got_ += static_cast<std::uint32_t>(direct);
+      if (rx_got_ == rx_length_) finish_recv();
+      staged_end_ = static_cast<std::size_t>(got) - direct;
+      consume_staged();
+      return;
+    }
+  }
+  if (got == 0) fail_closed();
+  const int err = errno;
+  if (err == EAGAIN || err == EWOULDBLOCK) return;
+  fail_io(err, "recv");
+}
+
+// ---- completions ----
+
+std::size_t TcpEndpoint::deliver(std::span<Completion> out) noexcept {
+  const std::size_t n = std::min(out.size(), completions_.size());
+  for (std::size_t i = 0; i < n; ++i) {
+    out[i] = completions_.front();
+    completions_.pop();
+    if (out[i].op == Op::send) {
+      --send_outstanding_;
+    } else {
+      --recv_outstanding_;
+    }
+  }
+  return n;
+}
+
+std::size_t TcpEndpoint::poll(std::span<Completion> out) {
+  check_broken();
+  if (!sends_.empty()) flush_sends();
+  if (!recvs_.empty()) pump_recv();
+  return deliver(out);
+}
+
+std::size_t TcpEndpoint::wait(std::span<Completion> out, std::uint64_t timeout_ns) {
+  std::size_t n = poll(out);
+  if (n != 0 || timeout_ns == 0 || out.empty()) return n;
+  const std::uint64_t start = core::now_ns();
+  const std::uint64_t deadline = timeout_ns > std::numeric_limits<std::uint64_t>::max() - start
+                                     ? std::numeric_limits<std::uint64_t>::max()
+                                     : start + timeout_ns;
+  if (mode_ == CompletionMode::busy_poll) {
+    while (true) {
+      n = poll(out);
+      if (n != 0) return n;
+      if (core::now_ns() >= deadline) return 0;
+    }
+  }
+  while (true) {
+    const std::uint64_t now = core::now_ns();
+    if (now >= deadline) return 0;
+    const std::uint64_t remaining = deadline - now;
+    pollfd p{};
+    p.fd = fd_.get();
+    if (!recvs_.empty()) p.events |= POLLIN;
+    if (!sends_.empty()) p.events |= POLLOUT;
+    timespec ts{};
+    ts.tv_sec = static_cast<time_t>(
+        std::min<std::uint64_t>(remaining / 1'000'000'000ULL, std::numeric_limits<int>::max()));
+    ts.tv_nsec = static_cast<long>(remaining % 1'000'000'000ULL);
+    const int rc = ::ppoll(&p, 1, &ts, nullptr);
+    if (rc < 0) {
+      if (errno == EINTR) continue;
+      fail_io(errno, "wait");
+    }
+    if (rc > 0 && p.events == 0 && (p.revents & (POLLERR | POLLHUP)) != 0) {
+      // Nothing pending, but the connection broke: say so rather than sleep on it.
+      const int err = int_option(fd_.get(), SOL_SOCKET, SO_ERROR);
+      if (err > 0) fail_io(err, "wait");
+      fail_closed();
+    }
+    if ((p.revents & POLLOUT) != 0) send_blocked_ = false;
+    n = poll(out);
+    if (n != 0) return n;
+  }
+}
+
+}  // namespace fabricbench::transport::tcp

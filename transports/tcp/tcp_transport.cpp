@@ -1,0 +1,663 @@
+#include "transports/tcp/tcp_transport.hpp"
+
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <array>
+#include <cerrno>
+#include <climits>
+#include <cstring>
+#include <limits>
+#include <random>
+#include <sstream>
+#include <utility>
+
+#include "harness/bootstrap/bootstrap.hpp"
+#include "harness/core/clock.hpp"
+#include "harness/core/error.hpp"
+#include "transports/tcp/socket_util.hpp"
+#include "transports/tcp/tcp_endpoint.hpp"
+
+namespace fabricbench::transport::tcp {
+namespace {
+
+using core::Error;
+using core::ErrorKind;
+
+constexpr const char* kRecordVersion = "fbtcp1";
+constexpr std::uint32_t kHelloMagic = 0x43544246;  // "FBTC"
+constexpr std::uint16_t kHelloVersion = 1;
+constexpr std::uint16_t kKindHello = 0;
+constexpr std::uint16_t kKindAck = 1;
+constexpr std::size_t kHelloBytes = 32;
+
+// ---- the 32-byte connection hello (little-endian) ----
+
+struct Hello {
+  std::uint16_t kind = kKindHello;
+  std::uint32_t rank = 0;   // sender's rank
+  std::uint32_t index = 0;  // connection index within the pair
+  std::uint64_t acceptor_token = 0;
+  std::uint64_t connector_token = 0;
+};
+
+using HelloBytes = std::array<std::byte, kHelloBytes>;
+
+void put(HelloBytes& b, std::size_t at, std::uint64_t v, std::size_t width) {
+  for (std::size_t i = 0; i < width; ++i) b[at + i] = static_cast<std::byte>((v >> (8 * i)) & 0xff);
+}
+std::uint64_t get(const HelloBytes& b, std::size_t at, std::size_t width) {
+  std::uint64_t v = 0;
+  for (std::size_t i = 0; i < width; ++i) v |= std::to_integer<std::uint64_t>(b[at + i]) << (8 * i);
+  return v;
+}
+
+HelloBytes encode(const Hello& h) {
+  HelloBytes b{};
+  put(b, 0, kHelloMagic, 4);
+  put(b, 4, kHelloVersion, 2);
+  put(b, 6, h.kind, 2);
+  put(b, 8, h.rank, 4);
+  put(b, 12, h.index, 4);
+  put(b, 16, h.acceptor_token, 8);
+  put(b, 24, h.connector_token, 8);
+  return b;
+}
+
+bool decode(const HelloBytes& b, Hello& h) {
+  if (get(b, 0, 4) != kHelloMagic || get(b, 4, 2) != kHelloVersion) return false;
+  h.kind = static_cast<std::uint16_t>(get(b, 6, 2));
+  h.rank = static_cast<std::uint32_t>(get(b, 8, 4));
+  h.index = static_cast<std::uint32_t>(get(b, 12, 4));
+  h.acceptor_token = get(b, 16, 8);
+  h.connector_token = get(b, 24, 8);
+  return true;
+}
+
+// ---- small helpers ----
+
+std::string ms_text(std::uint64_t ns) {
+  return std::to_string(ns / 1'000'000) + " ms";
+}
+
+std::string hex64(std::uint64_t v) {
+  static constexpr char kDigits[] = "0123456789abcdef";
+  std::string out(16, '0');
+  for (int i = 15; i >= 0; --i) {
+    out[static_cast<std::size_t>(i)] = kDigits[v & 0xf];
+    v >>= 4;
+  }
+  return out;
+}
+
+std::uint64_t random_token() {
+  std::random_device device;
+  const std::uint64_t hi = device();
+  const std::uint64_t lo = device();
+  return (hi << 32) ^ lo ^ (core::now_ns() * 0x9e3779b97f4a7c15ULL);
+}
+
+void set_int_option(int fd, int level, int name, int value, const char* what) {
+  if (::setsockopt(fd, level, name, &value, sizeof value) != 0) {
+    throw Error(ErrorKind::runtime,
+                std::string("tcp: setsockopt(") + what + ") failed: " + errno_text(errno));
+  }
+}
+
+// What each rank published through the allgather.
+struct Record {
+  bool ok = false;
+  std::string error;  // when !ok
+  ErrorKind error_kind = ErrorKind::runtime;
+  std::uint64_t token = 0;
+  int connections = 0;
+  std::string address;  // "addr:port" or "-"
+  std::vector<int> peers;
+};
+
+std::string format_record(std::uint64_t token, int connections, const std::string& address,
+                          const std::vector<int>& peers) {
+  std::string out = std::string(kRecordVersion) + " ok " + hex64(token) + " " +
+                    std::to_string(connections) + " " + address + " ";
+  if (peers.empty()) return out + "-";
+  for (std::size_t i = 0; i < peers.size(); ++i) {
+    if (i != 0) out += ',';
+    out += std::to_string(peers[i]);
+  }
+  return out;
+}
+
+std::string format_error_record(ErrorKind kind, const std::string& message) {
+  return std::string(kRecordVersion) + " error " + std::to_string(static_cast<int>(kind)) + " " +
+         message;
+}
+
+bool parse_record(const std::string& text, Record& out) {
+  std::istringstream in(text);
+  std::string version;
+  std::string status;
+  if (!(in >> version >> status) || version != kRecordVersion) return false;
+  if (status == "error") {
+    int kind = 0;
+    in >> kind;
+    out.ok = false;
+    out.error_kind = static_cast<ErrorKind>(kind);
+    std::getline(in >> std::ws, out.error);
+    return true;
+  }
+  std::string token;
+  std::string peers;
+  if (status != "ok" || !(in >> token >> out.connections >> out.address >> peers)) return false;
+  out.ok = true;
+  try {
+    out.token = std::stoull(token, nullptr, 16);
+    if (peers != "-") {
+      std::istringstream list(peers);
+      std::string item;
+      while (std::getline(list, item, ',')) out.peers.push_back(std::stoi(item));
+    }
+  } catch (const std::exception&) {
+    return false;
+  }
+  return true;
+}
+
+bool lists(const Record& record, int rank) {
+  return std::find(record.peers.begin(), record.peers.end(), rank) != record.peers.end();
+}
+
+// Non-blocking transfer of a fixed-size handshake buffer.
+enum class Io { progress, would_block, closed, error };
+Io step(int fd, HelloBytes& buffer, std::size_t& done, bool writing, int& err) {
+  while (done < kHelloBytes) {
+    const ssize_t n =
+        writing ? ::send(fd, buffer.data() + done, kHelloBytes - done, MSG_NOSIGNAL | MSG_DONTWAIT)
+                : ::recv(fd, buffer.data() + done, kHelloBytes - done, MSG_DONTWAIT);
+    if (n > 0) {
+      done += static_cast<std::size_t>(n);
+      continue;
+    }
+    if (n == 0 && !writing) return Io::closed;
+    err = errno;
+    if (err == EINTR) continue;
+    if (err == EAGAIN || err == EWOULDBLOCK) return Io::would_block;
+    return Io::error;
+  }
+  return Io::progress;
+}
+
+// ---- the transport ----
+
+class TcpTransport final : public Transport {
+ public:
+  explicit TcpTransport(const Options& options)
+      : options_(options),
+        local_(resolve_local_address(options.address, options.interface, options.family)) {
+    if (options.queue_depth == 0) {
+      throw Error(ErrorKind::config, "tcp: queue_depth must be at least 1");
+    }
+    if (options.queue_depth > (std::size_t{1} << 24)) {
+      throw Error(ErrorKind::config, "tcp: queue_depth " + std::to_string(options.queue_depth) +
+                                         " is larger than the limit of 16777216");
+    }
+    if (options.sndbuf > INT_MAX || options.rcvbuf > INT_MAX) {
+      throw Error(ErrorKind::config,
+                  "tcp: sndbuf/rcvbuf must be at most " + std::to_string(INT_MAX) + " bytes");
+    }
+  }
+
+  std::string name() const override { return "tcp"; }
+
+  Capabilities capabilities() const override {
+    Capabilities c;
+    c.send_recv = true;
+    c.busy_poll = true;
+    c.blocking = true;
+    c.max_message_size = kMaxMessageBytes;
+    return c;
+  }
+
+  MemoryRegion register_memory(const Buffer& buffer) override {
+    if (buffer.kind == MemoryKind::cuda) {
+      throw Error(ErrorKind::unavailable,
+                  "tcp: cannot register CUDA device memory (sockets need host memory); use the "
+                  "host or hugepage memory provider");
+    }
+    MemoryRegion region;
+    region.buffer = buffer;
+    return region;
+  }
+
+  void deregister_memory(MemoryRegion& region) noexcept override { region = MemoryRegion{}; }
+
+  std::vector<std::unique_ptr<Endpoint>> connect(bootstrap::Bootstrap& bootstrap,
+                                                 const std::vector<int>& peers,
+                                                 int connections_per_peer) override;
+
+ private:
+  UniqueFd open_socket(int family) const;
+  void bind_device(int fd);
+
+  Options options_;
+  LocalAddress local_;
+  std::string device_note_;
+};
+
+UniqueFd TcpTransport::open_socket(int family) const {
+  UniqueFd fd(::socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+  if (!fd.valid()) {
+    throw Error(ErrorKind::runtime, "tcp: socket() failed: " + errno_text(errno));
+  }
+  // Buffer sizes before connect/listen, so the window scale is negotiated for them.
+  if (options_.sndbuf != 0) {
+    set_int_option(fd.get(), SOL_SOCKET, SO_SNDBUF, static_cast<int>(options_.sndbuf), "SO_SNDBUF");
+  }
+  if (options_.rcvbuf != 0) {
+    set_int_option(fd.get(), SOL_SOCKET, SO_RCVBUF, static_cast<int>(options_.rcvbuf), "SO_RCVBUF");
+  }
+  set_int_option(fd.get(), IPPROTO_TCP, TCP_NODELAY, options_.nodelay ? 1 : 0, "TCP_NODELAY");
+  return fd;
+}
+
+void TcpTransport::bind_device(int fd) {
+  if (local_.interface.empty()) return;
+  const std::string& name = local_.interface;
+  if (::setsockopt(fd, SOL_SOCKET, SO_BINDTODEVICE, name.c_str(),
+                   static_cast<socklen_t>(name.size())) == 0) {
+    device_note_ = name;
+    return;
+  }
+  const int err = errno;
+  if (err == EPERM || err == EACCES) {
+    // Not permitted here: the address binding alone selects the interface.
+    device_note_ = name + "(not-bound:" + errno_text(err) + ")";
+    std::replace(device_note_.begin(), device_note_.end(), ' ', '_');
+    return;
+  }
+  throw Error(ErrorKind::config, "tcp: SO_BINDTODEVICE " + name + " failed: " + errno_text(err));
+}
+
+std::vector<std::unique_ptr<Endpoint>> TcpTransport::connect(bootstrap::Bootstrap& bootstrap,
+                                                             const std::vector<int>& peers,
+                                                             int connections_per_peer) {
+  const int me = bootstrap.rank();
+  const int size = bootstrap.size();
+
+  // 1. Check the arguments and open the listener. A failure here still takes part in the
+  //    allgather (as an error record), so the other ranks fail at once, not after a timeout.
+  std::string local_error;
+  ErrorKind local_error_kind = ErrorKind::config;
+  UniqueFd listener;
+  std::string advertised = "-";
+  try {
+    if (connections_per_peer < 1) {
+      throw Error(ErrorKind::config, "tcp: connections_per_peer must be at least 1, got " +
+                                         std::to_string(connections_per_peer));
+    }
+    for (std::size_t i = 0; i < peers.size(); ++i) {
+      const int p = peers[i];
+      if (p < 0 || p >= size || p == me) {
+        throw Error(ErrorKind::config, "tcp: rank " + std::to_string(me) + " was given peer " +
+                                           std::to_string(p) + " (valid: 0.." +
+                                           std::to_string(size - 1) + " except itself)");
+      }
+      if (std::find(peers.begin(), peers.begin() + static_cast<std::ptrdiff_t>(i), p) !=
+          peers.begin() + static_cast<std::ptrdiff_t>(i)) {
+        throw Error(ErrorKind::config, "tcp: peer " + std::to_string(p) + " is listed twice");
+      }
+    }
+    if (!peers.empty()) {
+      listener = open_socket(local_.address.family());
+      bind_device(listener.get());
+      SockAddr bind_to = local_.address;
+      if (::bind(listener.get(), bind_to.get(), bind_to.length) != 0) {
+        const int err = errno;
+        throw Error(
+            err == EADDRNOTAVAIL ? ErrorKind::config : ErrorKind::runtime,
+            "tcp: cannot bind listener to " + bind_to.to_string(false) + ": " + errno_text(err));
+      }
+      const int backlog =
+          std::clamp(connections_per_peer * static_cast<int>(peers.size()) + 16, 16, 4096);
+      if (::listen(listener.get(), backlog) != 0) {
+        throw Error(ErrorKind::runtime, "tcp: listen() failed: " + errno_text(errno));
+      }
+      SockAddr bound;
+      bound.length = sizeof bound.storage;
+      ::getsockname(listener.get(), bound.get(), &bound.length);
+      advertised = bound.to_string();
+    }
+  } catch (const Error& e) {
+    local_error = e.what();
+    local_error_kind = e.kind();
+  }
+
+  const std::uint64_t token = random_token();
+  const std::vector<std::string> all = bootstrap.allgather(
+      local_error.empty() ? format_record(token, connections_per_peer, advertised, peers)
+                          : format_error_record(local_error_kind, local_error));
+  if (!local_error.empty()) throw Error(local_error_kind, local_error);
+
+  // 2. Check what the others published against what this rank expects.
+  std::vector<Record> records(static_cast<std::size_t>(size));
+  for (int r = 0; r < size; ++r) {
+    if (r == me) continue;
+    const bool related = std::find(peers.begin(), peers.end(), r) != peers.end();
+    Record& rec = records[static_cast<std::size_t>(r)];
+    const bool parsed = static_cast<std::size_t>(r) < all.size() && parse_record(all[r], rec);
+    if (!parsed) {
+      if (!related) continue;
+      throw Error(ErrorKind::runtime, "tcp: rank " + std::to_string(r) +
+                                          " published an unrecognised endpoint record '" +
+                                          (static_cast<std::size_t>(r) < all.size() ? all[r] : "") +
+                                          "' (a different fabricbench version?)");
+    }
+    if (!rec.ok) {
+      if (!related) continue;
+      throw Error(
+          rec.error_kind == ErrorKind::config ? ErrorKind::config : ErrorKind::runtime,
+          "tcp: peer rank " + std::to_string(r) + " failed to set up its listener: " + rec.error);
+    }
+    const bool lists_me = lists(rec, me);
+    if (related && !lists_me) {
+      throw Error(ErrorKind::config, "tcp: peer lists are not symmetric: rank " +
+                                         std::to_string(me) + " lists rank " + std::to_string(r) +
+                                         " but rank " + std::to_string(r) + " does not list rank " +
+                                         std::to_string(me));
+    }
+    if (!related && lists_me) {
+      throw Error(ErrorKind::config, "tcp: peer lists are not symmetric: rank " +
+                                         std::to_string(r) + " lists rank " + std::to_string(me) +
+                                         " but rank " + std::to_string(me) +
+                                         " does not list rank " + std::to_string(r));
+    }
+    if (related && rec.connections != connections_per_peer) {
+      throw Error(ErrorKind::config,
+                  "tcp: connections_per_peer differs: rank " + std::to_string(me) + " uses " +
+                      std::to_string(connections_per_peer) + ", rank " + std::to_string(r) +
+                      " uses " + std::to_string(rec.connections));
+    }
+  }
+  if (peers.empty()) return {};
+
+  // 3. Establish the connections: the lower rank of each pair connects. connect_timeout_ns
+  //    bounds this phase (waiting for slower ranks to reach the exchange is the bootstrap's).
+  const std::uint64_t start = core::now_ns();
+  const std::uint64_t deadline =
+      options_.connect_timeout_ns > std::numeric_limits<std::uint64_t>::max() - start
+          ? std::numeric_limits<std::uint64_t>::max()
+          : start + options_.connect_timeout_ns;
+  const auto n = static_cast<std::size_t>(connections_per_peer);
+  const std::size_t total = peers.size() * n;
+  std::vector<UniqueFd> slots(total);
+  std::size_t established = 0;
+  std::size_t rejected = 0;
+
+  enum class Stage { connecting, send_hello, await_ack, await_hello, send_ack };
+  struct Pending {
+    UniqueFd fd;
+    Stage stage;
+    std::size_t slot;  // peer position * n + index; for accepted sockets known after the hello
+    HelloBytes out{};
+    std::size_t out_done = 0;
+    HelloBytes in{};
+    std::size_t in_got = 0;
+  };
+  std::vector<Pending> pending;
+  pending.reserve(total + 16);
+
+  auto peer_address = [&](std::size_t pos) {
+    return records[static_cast<std::size_t>(peers[pos])].address;
+  };
+  auto who = [&](std::size_t slot) {
+    const std::size_t pos = slot / n;
+    return "rank " + std::to_string(peers[pos]) + " (" + peer_address(pos) + ")";
+  };
+
+  std::size_t expected_incoming = 0;
+  for (std::size_t pos = 0; pos < peers.size(); ++pos) {
+    const int p = peers[pos];
+    if (p < me) {
+      expected_incoming += n;
+      continue;
+    }
+    SockAddr target;
+    if (!parse_endpoint(peer_address(pos), target)) {
+      throw Error(ErrorKind::runtime, "tcp: rank " + std::to_string(p) +
+                                          " advertised an unusable address '" + peer_address(pos) +
+                                          "'");
+    }
+    for (std::size_t i = 0; i < n; ++i) {
+      Pending c{open_socket(target.family()), Stage::connecting, pos * n + i};
+      bind_device(c.fd.get());
+      if (target.family() == local_.address.family() &&
+          (!local_.interface.empty() || !local_.address.is_loopback())) {
+        SockAddr source = local_.address;
+        if (::bind(c.fd.get(), source.get(), source.length) != 0) {
+          throw Error(ErrorKind::runtime, "tcp: cannot bind to " + source.to_string(false) +
+                                              " to connect to " + who(c.slot) + ": " +
+                                              errno_text(errno));
+        }
+      }
+      c.out =
+          encode(Hello{kKindHello, static_cast<std::uint32_t>(me), static_cast<std::uint32_t>(i),
+                       records[static_cast<std::size_t>(p)].token, token});
+      if (::connect(c.fd.get(), target.get(), target.length) != 0 && errno != EINPROGRESS) {
+        throw Error(ErrorKind::runtime, "tcp: rank " + std::to_string(me) +
+                                            " could not connect to " + who(c.slot) + ": " +
+                                            errno_text(errno));
+      }
+      pending.push_back(std::move(c));
+    }
+  }
+  std::size_t accepted_identified = 0;
+
+  auto timeout_error = [&]() {
+    std::string missing;
+    for (std::size_t pos = 0; pos < peers.size(); ++pos) {
+      std::size_t have = 0;
+      for (std::size_t i = 0; i < n; ++i) have += slots[pos * n + i].valid() ? 1 : 0;
+      if (have == n) continue;
+      std::string state;
+      if (peers[pos] < me) {
+        state = "waiting for it to connect";
+      } else {
+        state = "no handshake reply";
+        for (const auto& c : pending) {
+          if (c.slot / n == pos && c.stage == Stage::connecting) state = "TCP connect pending";
+        }
+      }
+      if (!missing.empty()) missing += "; ";
+      missing += who(pos * n) + ": " + std::to_string(have) + " of " + std::to_string(n) +
+                 " connections, " + state;
+    }
+    return Error(ErrorKind::timeout, "tcp: rank " + std::to_string(me) + " timed out after " +
+                                         ms_text(options_.connect_timeout_ns) +
+                                         " setting up connections: " + missing);
+  };
+
+  std::vector<pollfd> fds;
+  while (established < total) {
+    const std::uint64_t now = core::now_ns();
+    if (now >= deadline) throw timeout_error();
+    fds.clear();
+    const bool want_accept = accepted_identified < expected_incoming;
+    if (want_accept) fds.push_back(pollfd{listener.get(), POLLIN, 0});
+    for (const auto& c : pending) {
+      const short events =
+          (c.stage == Stage::await_ack || c.stage == Stage::await_hello) ? POLLIN : POLLOUT;
+      fds.push_back(pollfd{c.fd.get(), events, 0});
+    }
+    const auto wait_ms =
+        static_cast<int>(std::min<std::uint64_t>((deadline - now + 999'999) / 1'000'000, 1000));
+    const int rc = ::poll(fds.data(), fds.size(), wait_ms);
+    if (rc < 0) {
+      if (errno == EINTR) continue;
+      throw Error(ErrorKind::runtime,
+                  "tcp: poll() during connection setup failed: " + errno_text(errno));
+    }
+    if (rc == 0) continue;
+
+    const std::size_t first = want_accept ? 1 : 0;
+    // Existing sockets first (indices stay valid), then new accepts.
+    for (std::size_t k = 0; k < pending.size(); ++k) {
+      Pending& c = pending[k];
+      const short revents = fds[first + k].revents;
+      if (revents == 0) continue;
+      int err = 0;
+      bool drop = false;
+      bool done = false;
+      switch (c.stage) {
+        case Stage::connecting: {
+          socklen_t len = sizeof err;
+          ::getsockopt(c.fd.get(), SOL_SOCKET, SO_ERROR, &err, &len);
+          if (err != 0) {
+            throw Error(ErrorKind::runtime,
+                        "tcp: rank " + std::to_string(me) + " could not connect to " + who(c.slot) +
+                            " (connection " + std::to_string(c.slot % n) + "): " + errno_text(err));
+          }
+          c.stage = Stage::send_hello;
+          [[fallthrough]];
+        }
+        case Stage::send_hello: {
+          const Io io = step(c.fd.get(), c.out, c.out_done, true, err);
+          if (io == Io::error) {
+            throw Error(ErrorKind::peer_lost, "tcp: sending the handshake to " + who(c.slot) +
+                                                  " failed: " + errno_text(err));
+          }
+          if (io == Io::progress) c.stage = Stage::await_ack;
+          break;
+        }
+        case Stage::await_ack: {
+          const Io io = step(c.fd.get(), c.in, c.in_got, false, err);
+          if (io == Io::closed || io == Io::error) {
+            throw Error(ErrorKind::peer_lost,
+                        "tcp: " + who(c.slot) + " closed connection " + std::to_string(c.slot % n) +
+                            " during the handshake" +
+                            (io == Io::error ? ": " + errno_text(err) : std::string()) +
+                            " (it did not accept this rank's hello: another job?)");
+          }
+          if (io != Io::progress) break;
+          Hello ack;
+          const int p = peers[c.slot / n];
+          if (!decode(c.in, ack) || ack.kind != kKindAck ||
+              ack.rank != static_cast<std::uint32_t>(p) || ack.index != c.slot % n ||
+              ack.connector_token != token ||
+              ack.acceptor_token != records[static_cast<std::size_t>(p)].token) {
+            throw Error(ErrorKind::runtime, "tcp: " + who(c.slot) +
+                                                " answered the handshake with an unexpected "
+                                                "reply (not a fabricbench tcp endpoint of this "
+                                                "job?)");
+          }
+          done = true;
+          break;
+        }
+        case Stage::await_hello: {
+          const Io io = step(c.fd.get(), c.in, c.in_got, false, err);
+          if (io == Io::closed || io == Io::error) {
+            drop = true;
+            break;
+          }
+          if (io != Io::progress) break;
+          Hello hello;
+          const bool valid = decode(c.in, hello) && hello.kind == kKindHello &&
+                             hello.rank < static_cast<std::uint32_t>(me) && hello.index < n &&
+                             hello.acceptor_token == token;
+          std::size_t pos = peers.size();
+          if (valid) {
+            pos = static_cast<std::size_t>(
+                std::find(peers.begin(), peers.end(), static_cast<int>(hello.rank)) -
+                peers.begin());
+          }
+          if (pos == peers.size() || hello.connector_token != records[hello.rank].token ||
+              slots[pos * n + hello.index].valid() ||
+              std::any_of(pending.begin(), pending.end(), [&](const Pending& o) {
+                return &o != &c && o.stage == Stage::send_ack && o.slot == pos * n + hello.index;
+              })) {
+            drop = true;  // a stranger, a replay or a duplicate: close it, never admit it
+            break;
+          }
+          c.slot = pos * n + hello.index;
+          c.out = encode(Hello{kKindAck, static_cast<std::uint32_t>(me), hello.index, token,
+                               hello.connector_token});
+          c.stage = Stage::send_ack;
+          ++accepted_identified;
+          [[fallthrough]];
+        }
+        case Stage::send_ack: {
+          const Io io = step(c.fd.get(), c.out, c.out_done, true, err);
+          if (io == Io::error) {
+            throw Error(ErrorKind::peer_lost, "tcp: answering the handshake of " + who(c.slot) +
+                                                  " failed: " + errno_text(err));
+          }
+          if (io == Io::progress) done = true;
+          break;
+        }
+      }
+      if (drop) {
+        ++rejected;
+        c.fd.reset();
+      } else if (done) {
+        slots[c.slot] = std::move(c.fd);
+        ++established;
+      }
+    }
+    pending.erase(std::remove_if(pending.begin(), pending.end(),
+                                 [](const Pending& c) { return !c.fd.valid(); }),
+                  pending.end());
+
+    if (want_accept && (fds[0].revents & POLLIN) != 0) {
+      while (true) {
+        UniqueFd fd(::accept4(listener.get(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC));
+        if (!fd.valid()) {
+          const int err = errno;
+          if (err == EINTR || err == ECONNABORTED) continue;
+          if (err == EAGAIN || err == EWOULDBLOCK) break;
+          throw Error(ErrorKind::runtime, "tcp: accept() failed: " + errno_text(err));
+        }
+        // Bound what unidentified sockets may hold open.
+        if (pending.size() >= total + 64) {
+          ++rejected;
+          continue;
+        }
+        pending.push_back(Pending{std::move(fd), Stage::await_hello, total});
+      }
+    }
+  }
+  listener.reset();
+
+  // 4. Wrap the connections.
+  std::vector<std::unique_ptr<Endpoint>> endpoints;
+  endpoints.reserve(total);
+  for (std::size_t s = 0; s < total; ++s) {
+    const int fd = slots[s].get();
+    // Accepted sockets inherit the listener's options; apply again so every socket is explicit.
+    if (options_.sndbuf != 0) {
+      set_int_option(fd, SOL_SOCKET, SO_SNDBUF, static_cast<int>(options_.sndbuf), "SO_SNDBUF");
+    }
+    if (options_.rcvbuf != 0) {
+      set_int_option(fd, SOL_SOCKET, SO_RCVBUF, static_cast<int>(options_.rcvbuf), "SO_RCVBUF");
+    }
+    set_int_option(fd, IPPROTO_TCP, TCP_NODELAY, options_.nodelay ? 1 : 0, "TCP_NODELAY");
+    EndpointInfo info;
+    info.peer = peers[s / n];
+    info.index = static_cast<int>(s % n);
+    info.local = local_name(fd);
+    info.remote = peer_name(fd);
+    info.device = device_note_;
+    info.rejected_handshakes = peers[s / n] < me ? rejected : 0;
+    endpoints.push_back(std::make_unique<TcpEndpoint>(std::move(slots[s]), info, options_));
+  }
+  return endpoints;
+}
+
+}  // namespace
+
+std::unique_ptr<Transport> make_tcp_transport(const Options& options) {
+  return std::make_unique<TcpTransport>(options);
+}
+
+}  // namespace fabricbench::transport::tcp
