@@ -1,0 +1,129 @@
+#include "suites/api/measure.hpp"
+
+#include <cstring>
+#include <string>
+
+#include "harness/core/error.hpp"
+
+namespace fabricbench::suites {
+
+using core::Error;
+using core::ErrorKind;
+
+namespace {
+// In blocking mode with several endpoints, each wait is a short slice so no endpoint starves.
+constexpr std::uint64_t kBlockingSliceNs = 1'000'000;
+// Only read the clock for the watchdog every so many empty polls (keeps the busy loop light).
+constexpr std::uint32_t kSpinsPerClockRead = 64;
+}  // namespace
+
+Completer::Completer(const Context& context)
+    : context_(context), last_progress_ns_(core::now_ns()) {}
+
+void Completer::check(std::uint64_t now) {
+  if (context_.stop_requested != nullptr &&
+      context_.stop_requested->load(std::memory_order_relaxed)) {
+    throw Error(ErrorKind::runtime, "interrupted");
+  }
+  if (now - last_progress_ns_ > context_.params.peer_timeout_ns) {
+    throw Error(ErrorKind::timeout,
+                "rank " + std::to_string(context_.peer) + " stopped answering: no completion for " +
+                    std::to_string(context_.params.peer_timeout_ns / 1'000'000) + " ms");
+  }
+}
+
+std::size_t Completer::next(std::size_t index, std::span<transport::Completion> out) {
+  transport::Endpoint& ep = *context_.endpoints[index];
+  const bool blocking = context_.params.completion == transport::CompletionMode::blocking;
+  for (;;) {
+    std::size_t n = 0;
+    if (blocking) {
+      n = ep.wait(out, context_.params.peer_timeout_ns / 4 + 1);
+      if (n > 0) {
+        last_progress_ns_ = core::now_ns();
+        return n;
+      }
+      check(core::now_ns());
+    } else {
+      n = ep.poll(out);
+      if (n > 0) {
+        spins_ = 0;
+        // The watchdog only needs progress times at coarse granularity; the workload reads the
+        // clock itself for measurement, so avoid a second clock read here.
+        last_progress_ns_ = 0;
+        return n;
+      }
+      if (++spins_ % kSpinsPerClockRead == 0) {
+        const std::uint64_t now = core::now_ns();
+        if (last_progress_ns_ == 0) last_progress_ns_ = now;
+        check(now);
+      }
+    }
+  }
+}
+
+std::size_t Completer::next_any(std::span<transport::Completion> out, std::size_t* which) {
+  const std::size_t count = context_.endpoints.size();
+  if (count == 1) {
+    *which = 0;
+    return next(0, out);
+  }
+  const bool blocking = context_.params.completion == transport::CompletionMode::blocking;
+  for (;;) {
+    for (std::size_t i = 0; i < count; ++i) {
+      const std::size_t idx = (cursor_ + i) % count;
+      transport::Endpoint& ep = *context_.endpoints[idx];
+      const std::size_t n = blocking && i == 0 ? ep.wait(out, kBlockingSliceNs) : ep.poll(out);
+      if (n > 0) {
+        cursor_ = (idx + 1) % count;
+        *which = idx;
+        spins_ = 0;
+        last_progress_ns_ = 0;
+        return n;
+      }
+    }
+    cursor_ = (cursor_ + 1) % count;
+    if (blocking || ++spins_ % kSpinsPerClockRead == 0) {
+      const std::uint64_t now = core::now_ns();
+      if (last_progress_ns_ == 0) last_progress_ns_ = now;
+      check(now);
+    }
+  }
+}
+
+void post_or_throw(transport::Endpoint& endpoint, const transport::WorkRequest& request) {
+  if (!endpoint.post(request)) {
+    throw Error(ErrorKind::runtime, std::string("endpoint to rank ") +
+                                        std::to_string(endpoint.peer()) + " refused a " +
+                                        transport::op_name(request.op) +
+                                        ": queue full (workload exceeded the queue depth)");
+  }
+}
+
+void stamp_pattern(void* data, std::size_t length, std::uint64_t sequence) noexcept {
+  auto* bytes = static_cast<unsigned char*>(data);
+  unsigned char seq[8];
+  std::memcpy(seq, &sequence, sizeof seq);
+  for (std::size_t i = 0; i < length; ++i) {
+    bytes[i] = i < 8 ? seq[i] : static_cast<unsigned char>((sequence * 31 + i) & 0xff);
+  }
+}
+
+void verify_pattern(const void* data, std::size_t length, std::uint64_t sequence, int peer) {
+  const auto* bytes = static_cast<const unsigned char*>(data);
+  unsigned char seq[8];
+  std::memcpy(seq, &sequence, sizeof seq);
+  for (std::size_t i = 0; i < length; ++i) {
+    const unsigned char want =
+        i < 8 ? seq[i] : static_cast<unsigned char>((sequence * 31 + i) & 0xff);
+    if (bytes[i] != want) {
+      throw Error(ErrorKind::runtime, "data integrity: message " + std::to_string(sequence) +
+                                          " from rank " + std::to_string(peer) +
+                                          " differs at byte " + std::to_string(i) + " (expected " +
+                                          std::to_string(want) + ", got " +
+                                          std::to_string(bytes[i]) + ")");
+    }
+  }
+}
+
+}  // namespace fabricbench::suites

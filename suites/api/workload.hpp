@@ -1,0 +1,77 @@
+#pragma once
+// Workloads: which operations a case issues between a pair of ranks, and what each rank
+// measures. The engine sets up transport, endpoints and memory, then calls run() once per
+// repetition on every rank of the pair; it gathers every rank's RankResult and merges them.
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "harness/stats/histogram.hpp"
+#include "harness/stats/interval_series.hpp"
+#include "transports/api/transport.hpp"
+
+namespace fabricbench::suites {
+
+// The resolved parameters a workload needs (filled by the engine from the experiment's case).
+struct Params {
+  std::uint64_t message_size = 0;
+  bool duration_mode = false;
+  std::uint64_t iterations = 0;
+  std::uint64_t duration_ns = 0;
+  std::uint64_t warmup_iterations = 0;
+  std::uint64_t warmup_ns = 0;
+  bool bidirectional = false;  // stream
+  int window = 1;              // stream: messages in flight per endpoint
+  std::uint64_t interval_ns = 100'000'000;
+  bool verify = false;
+  transport::CompletionMode completion = transport::CompletionMode::busy_poll;
+  std::uint64_t peer_timeout_ns = 30'000'000'000;  // no completion for this long -> error
+};
+
+// The buffers the engine allocated and registered for this rank.
+struct Memory {
+  // send_slots() * message_size bytes per endpoint, endpoint-major (slot s of endpoint e at
+  // offset (e * send_slots + s) * message_size); recv likewise with recv_slots().
+  transport::MemoryRegion send;
+  transport::MemoryRegion recv;
+};
+
+struct Context {
+  const Params& params;
+  int rank = 0;
+  int peer = 0;
+  bool initiator = false;                       // the lower rank of the pair
+  std::vector<transport::Endpoint*> endpoints;  // to `peer`, connections_per_peer of them
+  Memory memory;
+  const std::atomic<bool>* stop_requested = nullptr;  // set on SIGINT/SIGTERM
+};
+
+// What one rank measured in one repetition.
+struct RankResult {
+  bool measured = false;  // this rank's figures count (pingpong: initiator; stream: receivers)
+  std::uint64_t elapsed_ns = 0;                 // measured phase
+  std::uint64_t bytes = 0;                      // payload bytes counted
+  std::uint64_t ops = 0;                        // messages or round trips counted
+  stats::Histogram latency;                     // per-op latency (pingpong: RTT/2), empty if none
+  std::vector<stats::IntervalPoint> intervals;  // duration mode
+};
+
+// One instance per case on each rank; run() is called once per repetition, so a workload may
+// keep per-endpoint state (e.g. receives still posted) from one repetition to the next.
+class Workload {
+ public:
+  virtual ~Workload() = default;
+  virtual std::string name() const = 0;
+  // Buffer slots per endpoint the engine must provide (message_size bytes each).
+  virtual int send_slots(const Params& params) const = 0;
+  virtual int recv_slots(const Params& params) const = 0;
+  // Whether the result carries bandwidth figures (stream) or latency (pingpong).
+  virtual bool reports_bandwidth() const = 0;
+  // One repetition. Throws core::Error on a transport failure, a lost peer (no completion within
+  // peer_timeout_ns), a data-integrity failure, or an interrupt.
+  virtual RankResult run(Context& context) = 0;
+};
+
+}  // namespace fabricbench::suites

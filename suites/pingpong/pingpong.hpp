@@ -1,0 +1,13 @@
+#pragma once
+// pingpong: one message in flight between a pair of ranks (the latency floor). The initiator
+// sends, the responder echoes the same size back; latency per iteration = RTT / 2, as
+// perftest's *_lat and OSU's osu_latency report it.
+#include <memory>
+
+#include "suites/api/workload.hpp"
+
+namespace fabricbench::suites {
+
+std::unique_ptr<Workload> make_pingpong();
+
+}  // namespace fabricbench::suites

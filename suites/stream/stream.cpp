@@ -1,0 +1,173 @@
+#include "suites/stream/stream.hpp"
+
+#include <array>
+#include <vector>
+
+#include "harness/core/error.hpp"
+#include "suites/api/measure.hpp"
+
+namespace fabricbench::suites {
+namespace {
+
+using transport::Completion;
+using transport::Op;
+using transport::WorkRequest;
+
+constexpr std::uint64_t kNoLimit = ~0ULL;
+
+class Stream final : public Workload {
+ public:
+  std::string name() const override { return "stream"; }
+  int send_slots(const Params& p) const override { return p.window; }
+  int recv_slots(const Params& p) const override { return p.window; }
+  bool reports_bandwidth() const override { return true; }
+
+  RankResult run(Context& ctx) override {
+    const Params& p = ctx.params;
+    const std::size_t conns = ctx.endpoints.size();
+    const bool sender = ctx.initiator || p.bidirectional;
+    const bool receiver = !ctx.initiator || p.bidirectional;
+    const auto window = static_cast<std::uint64_t>(p.window);
+    if (recv_posted_.size() != conns) {
+      recv_posted_.assign(conns, 0);
+      recv_completed_.assign(conns, 0);
+    }
+
+    Completer completer(ctx);
+    auto* send_base = static_cast<unsigned char*>(ctx.memory.send.buffer.addr);
+    auto* recv_base = static_cast<unsigned char*>(ctx.memory.recv.buffer.addr);
+
+    // Receiver state. Receives stay posted across repetitions: top each endpoint up to window.
+    std::vector<std::uint64_t> recv_seen(conns, 0);  // this repetition, per endpoint
+    std::vector<bool> recv_last(conns, !receiver);
+    std::size_t recv_open = receiver ? conns : 0;
+    auto post_recv = [&](std::size_t e) {
+      WorkRequest wr;
+      wr.op = Op::recv;
+      wr.local = &ctx.memory.recv;
+      wr.offset = (e * window + recv_posted_[e] % window) * p.message_size;
+      wr.length = p.message_size;
+      wr.wr_id = recv_posted_[e];
+      post_or_throw(*ctx.endpoints[e], wr);
+      ++recv_posted_[e];
+    };
+    if (receiver) {
+      for (std::size_t e = 0; e < conns; ++e) {
+        while (recv_posted_[e] - recv_completed_[e] < window) post_recv(e);
+      }
+    }
+    RankResult result;
+    result.measured = receiver;
+    stats::IntervalSeries series(p.interval_ns);
+    std::uint64_t first_ns = 0;
+    std::uint64_t last_ns = 0;
+    bool counting = false;
+
+    // Sender state.
+    std::vector<std::uint64_t> send_posted(conns, 0);
+    std::vector<std::uint64_t> send_done(conns, 0);
+    std::uint64_t next = 0;                       // global message sequence
+    std::uint64_t total = sender ? kNoLimit : 0;  // messages to send, once known
+    if (sender && !p.duration_mode) total = p.warmup_iterations + p.iterations;
+    const std::uint64_t phase_start = core::now_ns();
+    std::uint64_t measure_start = 0;
+    bool measuring = false;
+    std::uint64_t inflight = 0;
+
+    std::array<Completion, 64> out{};
+    while (next < total || inflight > 0 || recv_open > 0) {
+      // Post as many sends as the windows allow.
+      while (next < total) {
+        const std::size_t e = next % conns;
+        if (send_posted[e] - send_done[e] >= window) break;
+        if (!measuring) {
+          const std::uint64_t now = core::now_ns();
+          if (p.duration_mode ? now - phase_start >= p.warmup_ns : next >= p.warmup_iterations) {
+            measuring = true;
+            measure_start = now;
+          }
+        } else if (p.duration_mode && total == kNoLimit &&
+                   core::now_ns() - measure_start >= p.duration_ns) {
+          total = next + conns;  // one final, flagged message on every endpoint
+        }
+        const bool last = next + conns >= total;
+        WorkRequest wr;
+        wr.op = Op::send;
+        wr.local = &ctx.memory.send;
+        wr.offset = (e * window + send_posted[e] % window) * p.message_size;
+        wr.length = p.message_size;
+        wr.wr_id = next;
+        wr.imm = (last ? kTagLast : 0u) | (measuring ? 0u : kTagWarmup);
+        if (p.verify) stamp_pattern(send_base + wr.offset, p.message_size, next);
+        post_or_throw(*ctx.endpoints[e], wr);
+        ++send_posted[e];
+        ++inflight;
+        ++next;
+      }
+      if (inflight == 0 && recv_open == 0 && next >= total) break;
+
+      std::size_t e = 0;
+      const std::size_t n = completer.next_any(out, &e);
+      const std::uint64_t now = core::now_ns();
+      for (std::size_t i = 0; i < n; ++i) {
+        const Completion& c = out[i];
+        if (c.op == Op::send) {
+          ++send_done[e];
+          --inflight;
+          continue;
+        }
+        if (c.op != Op::recv) continue;
+        if (c.bytes != p.message_size) {
+          throw core::Error(core::ErrorKind::runtime, "stream: rank " + std::to_string(ctx.peer) +
+                                                          " sent " + std::to_string(c.bytes) +
+                                                          " bytes, expected " +
+                                                          std::to_string(p.message_size));
+        }
+        const std::uint64_t slot = recv_completed_[e] % window;
+        ++recv_completed_[e];
+        const std::uint64_t sequence = recv_seen[e] * conns + e;
+        ++recv_seen[e];
+        if (p.verify) {
+          verify_pattern(recv_base + (e * window + slot) * p.message_size, p.message_size, sequence,
+                         ctx.peer);
+        }
+        if ((c.imm & kTagWarmup) == 0) {
+          if (!counting) {
+            // The first measured arrival opens the interval; its bytes arrived before it.
+            counting = true;
+            first_ns = now;
+          } else {
+            result.bytes += c.bytes;
+            ++result.ops;
+            if (p.duration_mode) series.add(now - first_ns, c.bytes, 1);
+          }
+          last_ns = now;
+        }
+        if ((c.imm & kTagLast) != 0) {
+          recv_last[e] = true;
+          --recv_open;
+        } else {
+          post_recv(e);
+        }
+      }
+    }
+    if (receiver) {
+      result.elapsed_ns = last_ns - first_ns;
+      if (p.duration_mode) result.intervals = series.points(result.elapsed_ns);
+    }
+    return result;
+  }
+
+ private:
+  // Per endpoint, over all repetitions of the case.
+  std::vector<std::uint64_t> recv_posted_;
+  std::vector<std::uint64_t> recv_completed_;
+};
+
+}  // namespace
+
+std::unique_ptr<Workload> make_stream() {
+  return std::make_unique<Stream>();
+}
+
+}  // namespace fabricbench::suites
