@@ -1,0 +1,432 @@
+#include "harness/engine/engine.hpp"
+
+#include <openssl/rand.h>
+
+#include <algorithm>
+#include <ctime>
+#include <memory>
+#include <optional>
+#include <utility>
+
+#include "harness/core/clock.hpp"
+#include "harness/core/version.hpp"
+#include "harness/envelope/envelope.hpp"
+
+namespace fabricbench::engine {
+
+using core::Error;
+using core::ErrorKind;
+using nlohmann::json;
+
+const TransportEntry* Registry::transport(const std::string& name) const {
+  for (const auto& t : transports) {
+    if (t.name == name) return &t;
+  }
+  return nullptr;
+}
+
+const SuiteEntry* Registry::suite(const std::string& name) const {
+  for (const auto& s : suites) {
+    if (s.name == name) return &s;
+  }
+  return nullptr;
+}
+
+namespace {
+
+const char* kind_name(ErrorKind kind) {
+  switch (kind) {
+    case ErrorKind::config:
+      return "config";
+    case ErrorKind::usage:
+      return "usage";
+    case ErrorKind::unavailable:
+      return "unavailable";
+    case ErrorKind::runtime:
+      return "runtime";
+    case ErrorKind::peer_lost:
+      return "peer_lost";
+    case ErrorKind::timeout:
+      return "timeout";
+  }
+  return "runtime";
+}
+
+std::string make_run_id(const std::string& name) {
+  const std::time_t now = std::time(nullptr);
+  std::tm tm{};
+  gmtime_r(&now, &tm);
+  char stamp[32];
+  std::strftime(stamp, sizeof stamp, "%Y%m%dT%H%M%SZ", &tm);
+  unsigned char rnd[2] = {0, 0};
+  RAND_bytes(rnd, sizeof rnd);
+  char suffix[8];
+  std::snprintf(suffix, sizeof suffix, "%02x%02x", rnd[0], rnd[1]);
+  return std::string(stamp) + "-" + name + "-" + suffix;
+}
+
+suites::Params to_params(const spec::Case& c, const spec::Experiment& e) {
+  suites::Params p;
+  p.message_size = c.message_size;
+  p.duration_mode = c.mode == spec::Mode::duration;
+  p.iterations = c.iterations;
+  p.duration_ns = c.duration_ns;
+  p.warmup_iterations = c.warmup_iterations;
+  p.warmup_ns = c.warmup_ns;
+  p.bidirectional = c.direction == "bidir";
+  p.window = c.window;
+  p.interval_ns = c.interval_ns;
+  p.verify = c.verify;
+  p.completion = c.completion == "blocking" ? transport::CompletionMode::blocking
+                                            : transport::CompletionMode::busy_poll;
+  p.peer_timeout_ns = e.peer_timeout_ns;
+  return p;
+}
+
+// Everything one case holds on one rank; torn down in reverse order.
+struct CaseSetup {
+  std::unique_ptr<suites::Workload> workload;
+  std::unique_ptr<transport::Transport> transport;
+  std::unique_ptr<transport::MemoryProvider> provider;
+  transport::Buffer send_buffer;
+  transport::Buffer recv_buffer;
+  transport::MemoryRegion send_region;
+  transport::MemoryRegion recv_region;
+  bool registered = false;
+  std::vector<std::unique_ptr<transport::Endpoint>> endpoints;
+
+  CaseSetup() = default;
+  CaseSetup(const CaseSetup&) = delete;
+  CaseSetup& operator=(const CaseSetup&) = delete;
+  ~CaseSetup() {
+    endpoints.clear();
+    if (registered) {
+      transport->deregister_memory(send_region);
+      transport->deregister_memory(recv_region);
+    }
+    if (provider) {
+      provider->release(send_buffer);
+      provider->release(recv_buffer);
+    }
+  }
+};
+
+// Local set-up of one case: everything before the first collective of the transport.
+void prepare(CaseSetup& s, const spec::Case& c, const suites::Params& p, const Registry& registry,
+             int size) {
+  const SuiteEntry* suite = registry.suite(c.suite);
+  if (suite == nullptr) throw Error(ErrorKind::unavailable, "suite '" + c.suite + "' is not built");
+  const TransportEntry* tentry = registry.transport(c.transport);
+  if (tentry == nullptr) {
+    throw Error(ErrorKind::unavailable, "transport '" + c.transport + "' is not built");
+  }
+  if (auto why = tentry->unavailable_reason ? tentry->unavailable_reason() : std::nullopt) {
+    throw Error(ErrorKind::unavailable, "transport '" + c.transport + "' unavailable: " + *why);
+  }
+  if (size < 2 || size % 2 != 0) {
+    throw Error(ErrorKind::config, c.suite +
+                                       " runs between pairs of ranks (r, r + N/2) and needs "
+                                       "an even number of ranks; this run has " +
+                                       std::to_string(size));
+  }
+  const int connections = c.tcp.connections;
+  if (!p.duration_mode &&
+      p.iterations + p.warmup_iterations < static_cast<std::uint64_t>(connections)) {
+    throw Error(ErrorKind::config, "iterations (" + std::to_string(p.iterations) +
+                                       ") must be at least the number of connections (" +
+                                       std::to_string(connections) + ")");
+  }
+  s.workload = suite->make();
+  s.transport = tentry->make(c, p.peer_timeout_ns);
+  const auto caps = s.transport->capabilities();
+  if (c.message_size > caps.max_message_size) {
+    throw Error(ErrorKind::unavailable, "message size " + std::to_string(c.message_size) +
+                                            " exceeds " + c.transport + "'s maximum of " +
+                                            std::to_string(caps.max_message_size) + " bytes");
+  }
+  if (p.completion == transport::CompletionMode::blocking ? !caps.blocking : !caps.busy_poll) {
+    throw Error(ErrorKind::unavailable,
+                c.transport + " does not support completion mode '" + c.completion + "'");
+  }
+  s.provider = transport::make_memory_provider(c.memory);
+  const std::size_t msg = std::max<std::uint64_t>(c.message_size, 1);
+  const auto conns = static_cast<std::size_t>(connections);
+  s.send_buffer =
+      s.provider->allocate(msg * static_cast<std::size_t>(s.workload->send_slots(p)) * conns);
+  s.recv_buffer =
+      s.provider->allocate(msg * static_cast<std::size_t>(s.workload->recv_slots(p)) * conns);
+  s.send_region = s.transport->register_memory(s.send_buffer);
+  s.recv_region = s.transport->register_memory(s.recv_buffer);
+  s.registered = true;
+}
+
+json intervals_to_json(const std::vector<stats::IntervalPoint>& points) {
+  json out = json::array();
+  for (const auto& pt : points) {
+    out.push_back({{"start_ns", pt.start_ns},
+                   {"length_ns", pt.length_ns},
+                   {"bytes", pt.bytes},
+                   {"ops", pt.ops},
+                   {"latency_count", pt.latency_count},
+                   {"lat_p50_ns", pt.lat_p50_ns ? json(*pt.lat_p50_ns) : json(nullptr)},
+                   {"lat_p99_ns", pt.lat_p99_ns ? json(*pt.lat_p99_ns) : json(nullptr)}});
+  }
+  return out;
+}
+
+std::vector<stats::IntervalPoint> intervals_from_json(const json& j) {
+  std::vector<stats::IntervalPoint> out;
+  for (const auto& e : j) {
+    stats::IntervalPoint pt;
+    pt.start_ns = e.at("start_ns").get<std::uint64_t>();
+    pt.length_ns = e.at("length_ns").get<std::uint64_t>();
+    pt.bytes = e.at("bytes").get<std::uint64_t>();
+    pt.ops = e.at("ops").get<std::uint64_t>();
+    pt.latency_count = e.at("latency_count").get<std::uint64_t>();
+    if (!e.at("lat_p50_ns").is_null()) pt.lat_p50_ns = e.at("lat_p50_ns").get<std::uint64_t>();
+    if (!e.at("lat_p99_ns").is_null()) pt.lat_p99_ns = e.at("lat_p99_ns").get<std::uint64_t>();
+    out.push_back(pt);
+  }
+  return out;
+}
+
+std::string serialize(const suites::RankResult& r) {
+  return json{{"measured", r.measured},
+              {"elapsed_ns", r.elapsed_ns},
+              {"bytes", r.bytes},
+              {"ops", r.ops},
+              {"latency", results::histogram_to_json(r.latency)},
+              {"intervals", intervals_to_json(r.intervals)}}
+      .dump();
+}
+
+// Merges what every rank measured into one repetition (rank 0).
+results::Repetition merge(int index, const std::vector<std::string>& per_rank, bool bandwidth) {
+  results::Repetition rep;
+  rep.index = index;
+  for (const auto& text : per_rank) {
+    const json r = json::parse(text);
+    if (!r.at("measured").get<bool>()) continue;
+    rep.elapsed_ns = std::max(rep.elapsed_ns, r.at("elapsed_ns").get<std::uint64_t>());
+    rep.bytes += r.at("bytes").get<std::uint64_t>();
+    rep.ops += r.at("ops").get<std::uint64_t>();
+    rep.latency.merge(results::histogram_from_json(r.at("latency")));
+    // Intervals: bytes and ops add up bin by bin; latency percentiles keep the worst pair.
+    const auto points = intervals_from_json(r.at("intervals"));
+    if (rep.intervals.size() < points.size()) rep.intervals.resize(points.size());
+    for (std::size_t i = 0; i < points.size(); ++i) {
+      auto& dst = rep.intervals[i];
+      const auto& src = points[i];
+      dst.start_ns = src.start_ns;
+      dst.length_ns = std::max(dst.length_ns, src.length_ns);
+      dst.bytes += src.bytes;
+      dst.ops += src.ops;
+      dst.latency_count += src.latency_count;
+      if (src.lat_p50_ns) dst.lat_p50_ns = std::max(dst.lat_p50_ns.value_or(0), *src.lat_p50_ns);
+      if (src.lat_p99_ns) dst.lat_p99_ns = std::max(dst.lat_p99_ns.value_or(0), *src.lat_p99_ns);
+    }
+  }
+  if (bandwidth && rep.elapsed_ns > 0) {
+    const double seconds = static_cast<double>(rep.elapsed_ns) / 1e9;
+    const double bytes = static_cast<double>(rep.bytes);
+    rep.bw_gbps = bytes * 8.0 / seconds / 1e9;
+    rep.bw_gibps = bytes / seconds / static_cast<double>(1ULL << 30);
+    rep.msg_rate_mops = static_cast<double>(rep.ops) / seconds / 1e6;
+  }
+  return rep;
+}
+
+// Every rank learns every rank's local status ("" = ok, else "kind\tmessage").
+std::vector<std::string> agree(bootstrap::Bootstrap& bs, const std::optional<Error>& local) {
+  return bs.allgather(local ? std::string(kind_name(local->kind())) + "\t" + local->what() : "");
+}
+
+}  // namespace
+
+RunOutcome run_experiment(bootstrap::Bootstrap& bs, const spec::Experiment& exp,
+                          const Registry& registry, const RunOptions& options, Observer* observer) {
+  const int rank = bs.rank();
+  const int size = bs.size();
+  const bool root = rank == 0;
+
+  // 1. Same tool, same plan, on every rank, before anything is measured.
+  const std::string identity =
+      std::string(core::kVersion) + " (" + core::kRevision + "), plan digest " + exp.digest;
+  const auto identities = bs.allgather(identity);
+  for (int r = 1; r < size; ++r) {
+    if (identities[static_cast<std::size_t>(r)] != identities[0]) {
+      throw Error(ErrorKind::config, "ranks disagree: rank " + std::to_string(r) +
+                                         " runs fabricbench " +
+                                         identities[static_cast<std::size_t>(r)] +
+                                         "; rank 0 runs fabricbench " + identities[0]);
+    }
+  }
+
+  // 2. The envelope of every rank.
+  const auto envelopes = bs.allgather(envelope::capture({rank, size, bs.launcher()}).dump());
+  const std::string run_id = bs.broadcast(0, root ? make_run_id(exp.name) : std::string());
+
+  RunOutcome outcome;
+  std::unique_ptr<results::RunWriter> writer;
+  if (root) {
+    results::RunDocument doc;
+    doc.run_id = run_id;
+    doc.tool_version = core::kVersion;
+    doc.tool_revision = core::kRevision;
+    doc.started_ns = core::wall_clock_ns();
+    doc.launcher = bs.launcher();
+    doc.ranks = size;
+    doc.config = {{"path", exp.source_path},
+                  {"text", exp.source_text},
+                  {"overrides", exp.overrides},
+                  {"resolved", exp.resolved},
+                  {"digest", exp.digest}};
+    json ranks = json::array();
+    for (const auto& e : envelopes) ranks.push_back(json::parse(e));
+    doc.envelope = {{"ranks", ranks}};
+    doc.events = json::array();
+    const std::string dir =
+        options.output_dir.empty() ? options.output_root + "/" + run_id : options.output_dir;
+    writer = std::make_unique<results::RunWriter>(dir, std::move(doc));
+    outcome.run_dir = writer->dir();
+    if (observer) observer->on_run_start(writer->document(), writer->dir());
+  }
+
+  auto stop_requested = [&] {
+    return options.stop_requested != nullptr && options.stop_requested->load();
+  };
+  results::RunStatus final_status = results::RunStatus::complete;
+  const std::size_t total = exp.cases.size();
+  for (std::size_t index = 0; index < total; ++index) {
+    const spec::Case& c = exp.cases[index];
+    if (stop_requested()) {
+      final_status = results::RunStatus::interrupted;
+      if (writer) writer->set_current_case(c.id);
+      break;
+    }
+    if (observer) observer->on_case_start(index, total, c);
+    if (writer) writer->set_current_case(c.id);
+    results::CaseResult result;
+    result.id = c.id;
+    result.suite = c.suite;
+    result.transport = c.transport;
+    if (exp.resolved.contains("cases") && exp.resolved["cases"].size() > index) {
+      result.params = exp.resolved["cases"][index];
+    }
+    result.started_ns = core::wall_clock_ns();
+
+    const suites::Params params = to_params(c, exp);
+    CaseSetup setup;
+    std::optional<Error> local;
+    try {
+      prepare(setup, c, params, registry, size);
+    } catch (const Error& e) {
+      local = e;
+    }
+    // All ranks agree whether the case can run: a case that cannot run on some rank is
+    // skipped (unavailable) or fails (anything else) on every rank alike.
+    const auto statuses = agree(bs, local);
+    std::string skip_reason;
+    bool setup_failed = false;
+    for (int r = 0; r < size; ++r) {
+      const std::string& s = statuses[static_cast<std::size_t>(r)];
+      if (s.empty()) continue;
+      const auto tab = s.find('\t');
+      const std::string kind = s.substr(0, tab);
+      const std::string msg = "rank " + std::to_string(r) + ": " + s.substr(tab + 1);
+      if (kind == "unavailable") {
+        if (skip_reason.empty()) skip_reason = msg;
+      } else {
+        setup_failed = true;
+        result.errors.push_back({r, kind, s.substr(tab + 1)});
+      }
+    }
+    if (!setup_failed && !skip_reason.empty()) {
+      result.status = results::CaseStatus::skipped;
+      result.skip_reason = skip_reason;
+      result.finished_ns = core::wall_clock_ns();
+      if (writer) {
+        if (observer) observer->on_case_done(c, result);
+        writer->add_case(std::move(result));
+      }
+      continue;
+    }
+    if (setup_failed) {
+      result.status = results::CaseStatus::failed;
+      result.finished_ns = core::wall_clock_ns();
+      outcome.exit_code = core::ExitCode::run_failed;
+      outcome.error = c.id + ": " + result.errors.front().message;
+      final_status = results::RunStatus::failed;
+      if (writer) {
+        if (observer) observer->on_case_done(c, result);
+        writer->add_case(std::move(result));
+        writer->set_current_case(c.id);
+      }
+      break;
+    }
+
+    const int half = size / 2;
+    suites::Context ctx{params,
+                        rank,
+                        rank < half ? rank + half : rank - half,
+                        rank < half,
+                        {},
+                        {},
+                        options.stop_requested};
+    try {
+      setup.endpoints = setup.transport->connect(bs, {ctx.peer}, c.tcp.connections);
+      for (auto& ep : setup.endpoints) ctx.endpoints.push_back(ep.get());
+      ctx.memory = {setup.send_region, setup.recv_region};
+      // One line per rank (index = rank): its connections, as the transport describes them.
+      std::string described;
+      for (auto& ep : setup.endpoints) {
+        described += (described.empty() ? "" : "; ") + ep->describe();
+      }
+      result.endpoints = bs.allgather(described);
+      for (int rep = 0; rep < c.repetitions; ++rep) {
+        bs.barrier();
+        const suites::RankResult mine = setup.workload->run(ctx);
+        const auto gathered = bs.allgather(serialize(mine));
+        if (root) {
+          result.repetitions.push_back(merge(rep, gathered, setup.workload->reports_bandwidth()));
+          if (observer) observer->on_repetition(c, rep + 1);
+        }
+      }
+    } catch (const Error& e) {
+      // Tell the other ranks at once (they may be blocked on this one), then record and stop.
+      const bool interrupted = stop_requested();
+      bs.abort("rank " + std::to_string(rank) + " failed in case " + c.id + ": " + e.what());
+      result.status = results::CaseStatus::failed;
+      result.errors.push_back({rank, interrupted ? "interrupted" : kind_name(e.kind()), e.what()});
+      result.finished_ns = core::wall_clock_ns();
+      outcome.exit_code = core::ExitCode::run_failed;
+      outcome.error = "rank " + std::to_string(rank) + ", case " + c.id + ": " + e.what();
+      final_status = interrupted ? results::RunStatus::interrupted : results::RunStatus::failed;
+      if (writer) {
+        if (!interrupted) {
+          if (observer) observer->on_case_done(c, result);
+          writer->add_case(std::move(result));
+        }
+        writer->set_current_case(c.id);  // the document names the case the run stopped in
+      }
+      break;
+    }
+    result.finished_ns = core::wall_clock_ns();
+    if (writer) {
+      results::summarize_case(result);
+      if (observer) observer->on_case_done(c, result);
+      writer->add_case(std::move(result));
+    }
+  }
+  if (writer) {
+    writer->finish(final_status);
+    if (observer) observer->on_run_done(writer->document(), writer->dir());
+  }
+  if (final_status == results::RunStatus::interrupted && outcome.exit_code == core::ExitCode::ok) {
+    outcome.exit_code = core::ExitCode::run_failed;
+    outcome.error = "interrupted";
+  }
+  return outcome;
+}
+
+}  // namespace fabricbench::engine
