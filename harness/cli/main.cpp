@@ -1,0 +1,196 @@
+// fabricbench: the command line. Parses arguments, loads experiments, picks the launcher and
+// prints; everything else lives in the libraries.
+#include <sys/prctl.h>
+
+#include <atomic>
+#include <csignal>
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include <fmt/core.h>
+#include <CLI/CLI.hpp>
+
+#include "harness/bootstrap/launchers.hpp"
+#include "harness/cli/table.hpp"
+#include "harness/core/error.hpp"
+#include "harness/core/version.hpp"
+#include "harness/engine/engine.hpp"
+#include "harness/envelope/envelope.hpp"
+#include "harness/spec/loader.hpp"
+
+namespace fb = fabricbench;
+
+namespace {
+
+std::atomic<bool> g_stop{false};
+
+extern "C" void on_stop_signal(int) {
+  g_stop.store(true);
+}
+
+void install_stop_handlers() {
+  struct sigaction sa {};
+  sa.sa_handler = on_stop_signal;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGINT, &sa, nullptr);
+  sigaction(SIGTERM, &sa, nullptr);
+}
+
+constexpr const char* kExitCodes =
+    "Exit codes: 0 ok; 1 run failed (a case failed, a peer was lost or timed out, "
+    "interrupted); 2 usage or experiment-file error (nothing measured, no run document); "
+    "3 reserved for regressions found by `diff`.";
+
+std::string version_string() {
+  return fmt::format("fabricbench {} (revision {})", fb::core::kVersion, fb::core::kRevision);
+}
+
+// Loads an experiment; on error prints every diagnostic and returns nullopt.
+std::optional<fb::spec::Experiment> load(const std::string& path,
+                                         const std::vector<std::string>& sets) {
+  try {
+    return fb::spec::load_experiment_file(path, sets);
+  } catch (const fb::spec::ConfigError& e) {
+    for (const auto& d : e.diagnostics()) fmt::print(stderr, "{}\n", d.to_string());
+    fmt::print(stderr, "fabricbench: {} error(s) in {}; nothing was run\n", e.diagnostics().size(),
+               path);
+  }
+  return std::nullopt;
+}
+
+int cmd_validate(const std::string& path, const std::vector<std::string>& sets) {
+  const auto exp = load(path, sets);
+  if (!exp) return static_cast<int>(fb::core::ExitCode::usage);
+  fmt::print("{}: valid (schema {}), experiment '{}', {} case(s), plan digest {}\n", path,
+             exp->schema_version, exp->name, exp->cases.size(), exp->digest.substr(0, 16));
+  for (const auto& c : exp->cases) {
+    fmt::print("  {}  ({} over {}, {} B, {} x {})\n", c.id, c.suite, c.transport, c.message_size,
+               c.repetitions,
+               c.mode == fb::spec::Mode::duration ? fmt::format("{} ms", c.duration_ns / 1'000'000)
+                                                  : fmt::format("{} iterations", c.iterations));
+  }
+  return 0;
+}
+
+int cmd_list() {
+  const auto registry = fb::cli::make_registry();
+  fmt::print("transports:\n");
+  for (const auto& t : registry.transports) {
+    const auto why = t.unavailable_reason ? t.unavailable_reason() : std::nullopt;
+    fmt::print("  {:<8} built, {}  {}\n", t.name, why ? "unavailable here: " + *why : "available",
+               t.description);
+  }
+  fmt::print("suites:\n");
+  for (const auto& s : registry.suites) fmt::print("  {:<8} {}\n", s.name, s.description);
+  fmt::print("components:\n");
+  for (const auto& c : fb::cli::components()) {
+    fmt::print("  {:<16} {:<10} {}\n", c.name, c.built ? "built" : "not built", c.detail);
+  }
+  fmt::print("launcher detected here: {}\n", fb::bootstrap::detect_launcher());
+  return 0;
+}
+
+int cmd_envelope() {
+  fmt::print("{}\n", fb::envelope::capture({0, 1, "local"}).dump(2));
+  return 0;
+}
+
+int cmd_run(const std::string& path, const std::vector<std::string>& sets,
+            const std::string& output) {
+  const auto exp = load(path, sets);
+  if (!exp) return static_cast<int>(fb::core::ExitCode::usage);
+  const auto registry = fb::cli::make_registry();
+  const std::string launcher =
+      exp->launcher == "auto" ? fb::bootstrap::detect_launcher() : exp->launcher;
+  fb::bootstrap::Options bopts;
+  bopts.timeout = std::chrono::milliseconds(exp->peer_timeout_ns / 1'000'000);
+  fb::engine::RunOptions ropts;
+  ropts.output_dir = output;
+  ropts.stop_requested = &g_stop;
+
+  auto body = [&](fb::bootstrap::Bootstrap& bs) -> int {
+    install_stop_handlers();
+    // Name the rank's process so `ps`/`top` (and tests) can tell ranks apart: "fabricbench r1".
+    const std::string comm = "fabricbench r" + std::to_string(bs.rank());
+    prctl(PR_SET_NAME, comm.c_str(), 0, 0, 0);
+    auto console = bs.rank() == 0 ? fb::cli::make_console(stdout, stderr) : nullptr;
+    try {
+      const auto outcome = fb::engine::run_experiment(bs, *exp, registry, ropts, console.get());
+      if (outcome.exit_code != fb::core::ExitCode::ok) {
+        fmt::print(stderr, "fabricbench: rank {}: {}\n", bs.rank(), outcome.error);
+      }
+      std::fflush(stdout);
+      return static_cast<int>(outcome.exit_code);
+    } catch (const fb::core::Error& e) {
+      fmt::print(stderr, "fabricbench: rank {}: {}\n", bs.rank(), e.what());
+      bs.abort(e.what());
+      std::fflush(stdout);
+      return static_cast<int>(fb::core::exit_code_for(e.kind()));
+    }
+  };
+
+  try {
+    if (launcher == "local") {
+      std::string report;
+      const int rc = fb::bootstrap::run_local(exp->ranks, bopts, body, &report);
+      if (!report.empty()) fmt::print(stderr, "{}", report);
+      return rc;
+    }
+    auto bs = launcher == "mpi" ? fb::bootstrap::make_mpi_bootstrap(bopts)
+                                : fb::bootstrap::make_env_bootstrap(bopts);
+    return body(*bs);
+  } catch (const fb::core::Error& e) {
+    fmt::print(stderr, "fabricbench: {}\n", e.what());
+    return static_cast<int>(fb::core::exit_code_for(e.kind()));
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{
+      "fabricbench: benchmarks for the fabrics that feed GPU clusters (TCP now; verbs, "
+      "libfabric and NCCL to come). Runs declarative YAML experiments on one host (forked "
+      "ranks) or across nodes (mpirun, srun, or FABRICBENCH_* variables) and writes one "
+      "self-describing run document per run.",
+      "fabricbench"};
+  app.set_version_flag("--version", version_string());
+  app.require_subcommand(1);
+  app.footer(kExitCodes);
+
+  std::string config;
+  std::string output;
+  std::vector<std::string> sets;
+
+  auto* run = app.add_subcommand("run", "Run an experiment file and write its run document");
+  run->add_option("CONFIG", config, "experiment file (YAML, docs/CONFIG.md)")->required();
+  run->add_option("-o,--output", output,
+                  "directory for this run's documents (default fabricbench-runs/<run id>)");
+  run->add_option("--set", sets, "override a key: --set defaults.repetitions=5 (repeatable)")
+      ->take_all();
+  run->footer(
+      "Launcher: `launcher` in the file, or detected: under mpirun/srun ranks use MPI, with "
+      "FABRICBENCH_RANK/SIZE/ROOT/SECRET the env launcher, otherwise `ranks` are forked here.\n" +
+      std::string(kExitCodes));
+
+  auto* validate = app.add_subcommand("validate", "Check an experiment file; report every error");
+  validate->add_option("CONFIG", config, "experiment file (YAML)")->required();
+  validate->add_option("--set", sets, "override a key as `run` would (repeatable)")->take_all();
+
+  auto* list = app.add_subcommand(
+      "list", "List transports, suites and launchers built in, and why any cannot run here");
+  auto* env = app.add_subcommand("envelope", "Print this host's experiment envelope as JSON");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    const int rc = app.exit(e);
+    return rc == 0 ? 0 : static_cast<int>(fb::core::ExitCode::usage);
+  }
+  if (run->parsed()) return cmd_run(config, sets, output);
+  if (validate->parsed()) return cmd_validate(config, sets);
+  if (list->parsed()) return cmd_list();
+  if (env->parsed()) return cmd_envelope();
+  return static_cast<int>(fb::core::ExitCode::usage);
+}

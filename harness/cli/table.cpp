@@ -1,0 +1,198 @@
+#include "harness/cli/table.hpp"
+
+#include <unistd.h>
+
+#include <fmt/core.h>
+
+#include "harness/bootstrap/launchers.hpp"
+#include "suites/pingpong/pingpong.hpp"
+#include "suites/stream/stream.hpp"
+#include "transports/tcp/tcp_transport.hpp"
+
+namespace fabricbench::cli {
+
+namespace {
+
+transport::tcp::Options tcp_options(const spec::Case& c, std::uint64_t connect_timeout_ns) {
+  transport::tcp::Options o;
+  o.address = c.tcp.address;
+  o.interface = c.tcp.interface;
+  o.family = c.tcp.family;
+  o.nodelay = c.tcp.nodelay;
+  o.sndbuf = c.tcp.sndbuf;
+  o.rcvbuf = c.tcp.rcvbuf;
+  o.completion = c.completion == "blocking" ? transport::CompletionMode::blocking
+                                            : transport::CompletionMode::busy_poll;
+  o.connect_timeout_ns = connect_timeout_ns;
+  return o;
+}
+
+}  // namespace
+
+engine::Registry make_registry() {
+  engine::Registry r;
+  r.transports.push_back({"tcp",
+                          "TCP sockets: send/recv, busy-poll or blocking completions, IPv4/IPv6",
+                          true, [] { return std::optional<std::string>(); },
+                          [](const spec::Case& c, std::uint64_t timeout_ns) {
+                            return transport::tcp::make_tcp_transport(tcp_options(c, timeout_ns));
+                          }});
+  r.suites.push_back({"pingpong", "one message in flight; one-way latency = RTT/2",
+                      [] { return suites::make_pingpong(); }});
+  r.suites.push_back({"stream", "uni/bidirectional bandwidth with a window of messages in flight",
+                      [] { return suites::make_stream(); }});
+  return r;
+}
+
+std::vector<Component> components() {
+  std::vector<Component> out;
+  out.push_back({"launcher local", true, "forks ranks on this host"});
+  out.push_back({"launcher env", true, "FABRICBENCH_RANK/SIZE/ROOT/SECRET from the environment"});
+  out.push_back({"launcher mpi", bootstrap::mpi_available(),
+                 bootstrap::mpi_available() ? "mpirun / srun (MPI broadcasts the side channel)"
+                                            : "not built: MPI was not found at configure time"});
+  out.push_back(
+      {"transport verbs", false, "not built: the verbs transport is not part of this build yet"});
+  return out;
+}
+
+namespace {
+
+class Console final : public engine::Observer {
+ public:
+  Console(std::FILE* out, std::FILE* progress) : out_(out), progress_(progress) {
+    tty_ = progress_ != nullptr && isatty(fileno(progress_)) != 0;
+  }
+
+  void on_run_start(const results::RunDocument& doc, const std::string& dir) override {
+    fmt::print(out_, "# fabricbench {} ({}) run {}\n# {} ranks, launcher {}, output {}\n",
+               doc.tool_version, doc.tool_revision, doc.run_id, doc.ranks, doc.launcher, dir);
+  }
+
+  void on_case_start(std::size_t index, std::size_t total, const spec::Case& c) override {
+    index_ = index;
+    total_ = total;
+    show_progress(c, 0);
+  }
+
+  void on_repetition(const spec::Case& c, int done) override { show_progress(c, done); }
+
+  void on_case_done(const spec::Case& c, const results::CaseResult& r) override {
+    clear_progress();
+    const std::string header_key = c.group + "|" + c.suite + "|" + c.transport + "|" + others(c);
+    if (header_key != last_header_) {
+      last_header_ = header_key;
+      print_header(c);
+    }
+    if (r.status == results::CaseStatus::skipped) {
+      fmt::print(out_, "{:>10}  skipped: {}\n", c.message_size, r.skip_reason);
+    } else if (r.status == results::CaseStatus::failed) {
+      fmt::print(out_, "{:>10}  FAILED: {}\n", c.message_size,
+                 r.errors.empty() ? std::string("unknown error") : r.errors.front().message);
+    } else if (c.suite == "stream") {
+      print_stream_row(c, r);
+    } else {
+      print_latency_row(c, r);
+    }
+    std::fflush(out_);
+  }
+
+  void on_run_done(const results::RunDocument& doc, const std::string& dir) override {
+    clear_progress();
+    fmt::print(out_, "# run {}: {} cases; document {}/run.json\n", results::to_string(doc.status),
+               doc.cases.size(), dir);
+    std::fflush(out_);
+  }
+
+ private:
+  static std::string others(const spec::Case& c) {
+    std::string s;
+    for (const auto& [k, v] : c.varied) {
+      if (k == "message_size" || k == "size" || k == "sizes") continue;
+      s += (s.empty() ? "" : ", ") + k + "=" + v;
+    }
+    return s;
+  }
+
+  void print_header(const spec::Case& c) {
+    const std::string extra = others(c);
+    const std::string mode =
+        c.mode == spec::Mode::duration
+            ? fmt::format("{:.3g} s per repetition", static_cast<double>(c.duration_ns) / 1e9)
+            : fmt::format("{} iterations per repetition", c.iterations);
+    if (c.suite == "stream") {
+      fmt::print(
+          out_,
+          "\n# {} ({} over {}{}{}): {}, window {}, {} connection(s), {}, {} repetitions\n"
+          "# bandwidth counted by the receiver; BW is the median over repetitions "
+          "(Gb/s = 1e9 bit/s, GiB/s = 2^30 B/s)\n",
+          c.group, c.suite, c.transport, extra.empty() ? "" : ", ", extra,
+          c.direction == "bidir" ? "bidirectional (sum of both directions)" : "unidirectional",
+          c.window, c.tcp.connections, mode, c.repetitions);
+      fmt::print(out_, "{:>10} {:>12} {:>12} {:>12} {:>14} {:>22}\n", "#bytes", "#msgs", "BW[Gb/s]",
+                 "BW[GiB/s]", "rate[Mmsg/s]", "BW min..max[Gb/s]");
+    } else {
+      fmt::print(out_,
+                 "\n# {} ({} over {}{}{}): one-way latency = RTT/2 in usec, completion {}, {}, "
+                 "{} repetitions merged\n",
+                 c.group, c.suite, c.transport, extra.empty() ? "" : ", ", extra, c.completion,
+                 mode, c.repetitions);
+      fmt::print(out_, "{:>10} {:>10} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>10}\n", "#bytes",
+                 "#samples", "t_min", "t_mean", "t_stdev", "t_p50", "t_p90", "t_p99", "t_p99.9",
+                 "t_max");
+    }
+  }
+
+  void print_latency_row(const spec::Case& c, const results::CaseResult& r) {
+    stats::Histogram merged;
+    for (const auto& rep : r.repetitions) merged.merge(rep.latency);
+    const auto s = stats::summarize(merged);
+    auto us = [](double ns) { return ns / 1e3; };
+    fmt::print(out_,
+               "{:>10} {:>10} {:>9.2f} {:>9.2f} {:>9.2f} {:>9.2f} {:>9.2f} {:>9.2f} {:>9.2f} "
+               "{:>10.2f}\n",
+               c.message_size, s.count, us(static_cast<double>(s.min)), us(s.mean), us(s.stdev),
+               us(static_cast<double>(s.p50)), us(static_cast<double>(s.p90)),
+               us(static_cast<double>(s.p99)), us(static_cast<double>(s.p999)),
+               us(static_cast<double>(s.max)));
+  }
+
+  void print_stream_row(const spec::Case& c, const results::CaseResult& r) {
+    auto num = [&](const char* key) {
+      return r.summary.contains(key) && r.summary[key].is_number() ? r.summary[key].get<double>()
+                                                                   : 0.0;
+    };
+    std::uint64_t msgs = 0;
+    for (const auto& rep : r.repetitions) msgs += rep.ops;
+    fmt::print(out_, "{:>10} {:>12} {:>12.3f} {:>12.3f} {:>14.4f} {:>10.3f}..{:<10.3f}\n",
+               c.message_size, msgs, num("bw_gbps_median"), num("bw_gibps_median"),
+               num("msg_rate_mops_median"), num("bw_gbps_min"), num("bw_gbps_max"));
+  }
+
+  void show_progress(const spec::Case& c, int done) {
+    if (!tty_) return;
+    fmt::print(progress_, "\r\033[K[{}/{}] {}  repetition {}/{}", index_ + 1, total_, c.id,
+               std::min(done + 1, c.repetitions), c.repetitions);
+    std::fflush(progress_);
+  }
+  void clear_progress() {
+    if (!tty_) return;
+    fmt::print(progress_, "\r\033[K");
+    std::fflush(progress_);
+  }
+
+  std::FILE* out_;
+  std::FILE* progress_;
+  bool tty_ = false;
+  std::size_t index_ = 0;
+  std::size_t total_ = 0;
+  std::string last_header_;
+};
+
+}  // namespace
+
+std::unique_ptr<engine::Observer> make_console(std::FILE* out, std::FILE* progress) {
+  return std::make_unique<Console>(out, progress);
+}
+
+}  // namespace fabricbench::cli
