@@ -58,7 +58,7 @@ rep = case["repetitions"][0]
 if sys.argv[2] == "bw":
     print(rep["bw_gbps"])
 else:
-    print(rep["latency"]["summary"]["lat_p50_ns"] / 1000.0)
+    print(rep["latency"]["lat_p50_ns"] / 1000.0)
 PY
 }
 
