@@ -14,12 +14,33 @@ nlohmann::json to_json(const TcpSettings& tcp) {
   };
 }
 
+nlohmann::json to_json(const VerbsSettings& v) {
+  return nlohmann::json{
+      {"device", v.device},
+      {"netdev", v.netdev},
+      {"port", v.port},
+      {"gid_index", v.gid_index},
+      {"qp_type", v.qp_type},
+      {"mtu_bytes", v.mtu},
+      {"queue_depth", v.queue_depth},
+      {"inline_bytes", v.inline_size},
+      {"cq_moderation", v.cq_moderation},
+      {"sl", v.sl},
+      {"traffic_class", v.traffic_class},
+      {"timeout", v.timeout},
+      {"retry_count", v.retry_count},
+      {"rnr_retry", v.rnr_retry},
+      {"qps", v.qps},
+      {"rdma_cm", v.rdma_cm},
+  };
+}
+
 nlohmann::json to_json(const Case& c) {
   nlohmann::json varied = nlohmann::json::array();
   for (const auto& [key, value] : c.varied) {
     varied.push_back(nlohmann::json{{"key", key}, {"value", value}});
   }
-  return nlohmann::json{
+  nlohmann::json out{
       {"id", c.id},
       {"group", c.group},
       {"suite", c.suite},
@@ -37,9 +58,13 @@ nlohmann::json to_json(const Case& c) {
       {"interval_ns", c.interval_ns},
       {"memory", c.memory},
       {"verify", c.verify},
-      {"tcp", to_json(c.tcp)},
+      {"op", c.op},
       {"varied", varied},
   };
+  // Only the settings of the case's own transport: a TCP case does not depend on verbs knobs.
+  if (c.transport == "tcp") out["tcp"] = to_json(c.tcp);
+  if (c.transport == "verbs") out["verbs"] = to_json(c.verbs);
+  return out;
 }
 
 }  // namespace fabricbench::spec

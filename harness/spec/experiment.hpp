@@ -22,6 +22,25 @@ struct TcpSettings {
   int connections = 1;          // connections per pair of ranks
 };
 
+struct VerbsSettings {
+  std::string device;          // "" = automatic (first device with an ACTIVE port)
+  std::string netdev;          // pick the device whose port is backed by this netdev
+  int port = 0;                // 0 = first ACTIVE port
+  int gid_index = -1;          // -1 = automatic (RoCEv2 IPv4-mapped first)
+  std::string qp_type = "rc";  // rc | uc | ud
+  int mtu = 0;                 // 0 = the port's active MTU
+  int queue_depth = 128;       // send/receive queue size per QP
+  int inline_size = 0;         // max inline bytes
+  int cq_moderation = 1;       // signal one send in N (window-bounded)
+  int sl = 0;
+  int traffic_class = 0;
+  int timeout = 14;  // local ACK timeout exponent (4.096 us * 2^timeout)
+  int retry_count = 7;
+  int rnr_retry = 7;
+  int qps = 1;           // queue pairs per pair of ranks
+  bool rdma_cm = false;  // connect through rdma_cm instead of the bootstrap exchange
+};
+
 struct Case {
   std::string id;     // stable, unique: "latency.pingpong.tcp.64B.completion=blocking" (CONFIG.md)
   std::string group;  // `name` of the case group in the file (or "cases[N]")
@@ -40,7 +59,13 @@ struct Case {
   std::uint64_t interval_ns = 100'000'000;  // interval-series bin (duration mode)
   std::string memory = "host";              // host | hugepage
   bool verify = false;                      // receiver checks a data pattern
+  // The operation the workload issues: send | write | write_imm | read | fetch_add |
+  // compare_swap (transports refuse what they cannot do: TCP offers send only).
+  std::string op = "send";
   TcpSettings tcp;
+  VerbsSettings verbs;
+  // Connections (TCP) or queue pairs (verbs) per pair of ranks.
+  int connections() const noexcept { return transport == "verbs" ? verbs.qps : tcp.connections; }
   // The keys whose values came from a matrix list or a size sweep, and the value for this case,
   // in file order (used for display and ids), e.g. {"message_size": "64B", "completion": ...}.
   std::vector<std::pair<std::string, std::string>> varied;
@@ -68,5 +93,6 @@ const char* to_string(Mode mode) noexcept;
 // (message_size_bytes, duration_ns, ...).
 nlohmann::json to_json(const Case& c);
 nlohmann::json to_json(const TcpSettings& tcp);
+nlohmann::json to_json(const VerbsSettings& verbs);
 
 }  // namespace fabricbench::spec

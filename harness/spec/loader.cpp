@@ -186,9 +186,24 @@ std::string list_values(const std::vector<std::string_view>& values) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// The keys of a case (group or defaults). `tcp.*` keys are written as a nested mapping.
+// The keys of a case (group or defaults). Transport settings (`tcp.*`, `verbs.*`) are written
+// as a nested mapping named after the transport.
 
-enum class Type { sizes, size, count, duration, warmup, boolean, choice, address, interface_name };
+enum class Type {
+  sizes,
+  size,
+  count,
+  duration,
+  warmup,
+  boolean,
+  choice,
+  address,
+  interface_name,
+  device_name
+};
+
+// Transports with a settings section of their own.
+const std::vector<std::string_view> kSections = {"tcp", "verbs"};
 
 struct KeySpec {
   std::string_view name;  // "completion", "tcp.sndbuf"
@@ -197,13 +212,18 @@ struct KeySpec {
   std::uint64_t hi = 0;
   std::vector<std::string_view> choices;
   bool stream_only = false;
-  bool tcp_only = false;
+  std::string_view section{};  // "tcp" or "verbs": applies only to that transport
 };
 
 const std::vector<KeySpec>& case_keys() {
   static const std::vector<KeySpec> keys = {
       {"suite", Type::choice, 0, 0, {"pingpong", "stream"}},
-      {"transport", Type::choice, 0, 0, {"tcp"}},
+      {"transport", Type::choice, 0, 0, {"tcp", "verbs"}},
+      {"op",
+       Type::choice,
+       0,
+       0,
+       {"send", "write", "write_imm", "read", "fetch_add", "compare_swap"}},
       {"sizes", Type::sizes, 1, kGiB, {}},
       {"iterations", Type::count, 1, 1'000'000'000, {}},
       {"duration", Type::duration, 10 * kNsPerMs, 3600 * kNsPerS, {}},
@@ -215,13 +235,35 @@ const std::vector<KeySpec>& case_keys() {
       {"interval", Type::duration, kNsPerMs, 10 * kNsPerS, {}},
       {"memory", Type::choice, 0, 0, {"host", "hugepage"}},
       {"verify", Type::boolean, 0, 0, {}},
-      {"tcp.address", Type::address, 0, 0, {}, false, true},
-      {"tcp.interface", Type::interface_name, 0, 0, {}, false, true},
-      {"tcp.family", Type::choice, 0, 0, {"auto", "ipv4", "ipv6"}, false, true},
-      {"tcp.nodelay", Type::boolean, 0, 0, {}, false, true},
-      {"tcp.sndbuf", Type::size, 0, kGiB, {}, false, true},
-      {"tcp.rcvbuf", Type::size, 0, kGiB, {}, false, true},
-      {"tcp.connections", Type::count, 1, 64, {}, false, true},
+      {"tcp.address", Type::address, 0, 0, {}, false, "tcp"},
+      {"tcp.interface", Type::interface_name, 0, 0, {}, false, "tcp"},
+      {"tcp.family", Type::choice, 0, 0, {"auto", "ipv4", "ipv6"}, false, "tcp"},
+      {"tcp.nodelay", Type::boolean, 0, 0, {}, false, "tcp"},
+      {"tcp.sndbuf", Type::size, 0, kGiB, {}, false, "tcp"},
+      {"tcp.rcvbuf", Type::size, 0, kGiB, {}, false, "tcp"},
+      {"tcp.connections", Type::count, 1, 64, {}, false, "tcp"},
+      {"verbs.device", Type::device_name, 0, 0, {}, false, "verbs"},
+      {"verbs.netdev", Type::interface_name, 0, 0, {}, false, "verbs"},
+      {"verbs.port", Type::count, 0, 255, {}, false, "verbs"},
+      {"verbs.gid_index", Type::count, 0, 1023, {}, false, "verbs"},
+      {"verbs.qp_type", Type::choice, 0, 0, {"rc", "uc", "ud"}, false, "verbs"},
+      {"verbs.mtu",
+       Type::choice,
+       0,
+       0,
+       {"auto", "256", "512", "1024", "2048", "4096"},
+       false,
+       "verbs"},
+      {"verbs.queue_depth", Type::count, 1, 32768, {}, false, "verbs"},
+      {"verbs.inline", Type::count, 0, 4096, {}, false, "verbs"},
+      {"verbs.cq_moderation", Type::count, 1, 4096, {}, false, "verbs"},
+      {"verbs.sl", Type::count, 0, 15, {}, false, "verbs"},
+      {"verbs.traffic_class", Type::count, 0, 255, {}, false, "verbs"},
+      {"verbs.timeout", Type::count, 0, 31, {}, false, "verbs"},
+      {"verbs.retry_count", Type::count, 0, 7, {}, false, "verbs"},
+      {"verbs.rnr_retry", Type::count, 0, 7, {}, false, "verbs"},
+      {"verbs.qps", Type::count, 1, 64, {}, false, "verbs"},
+      {"verbs.rdma_cm", Type::boolean, 0, 0, {}, false, "verbs"},
   };
   return keys;
 }
@@ -241,16 +283,17 @@ std::vector<std::string_view> group_key_names(bool with_name) {
   std::vector<std::string_view> names;
   if (with_name) names.push_back("name");
   for (const auto& k : case_keys()) {
-    if (!k.tcp_only) names.push_back(k.name);
+    if (k.section.empty()) names.push_back(k.name);
   }
-  names.push_back("tcp");
+  names.insert(names.end(), kSections.begin(), kSections.end());
   return names;
 }
 
-std::vector<std::string_view> tcp_key_names() {
+// The keys of one transport's section, without the "section." prefix.
+std::vector<std::string_view> section_key_names(std::string_view section) {
   std::vector<std::string_view> names;
   for (const auto& k : case_keys()) {
-    if (k.tcp_only) names.push_back(k.name.substr(4));
+    if (k.section == section) names.push_back(k.name.substr(section.size() + 1));
   }
   return names;
 }
@@ -644,6 +687,8 @@ class Loader {
         return "an IP address such as 127.0.0.1 or ::1";
       case Type::interface_name:
         return "a network interface name such as eth0";
+      case Type::device_name:
+        return "an RDMA device name such as mlx5_0 or rxe0";
     }
     return "a value";
   }
@@ -690,7 +735,8 @@ class Loader {
 
   // Parses one scalar value of `spec` (sizes may give several: a sweep). Empty on error.
   std::vector<Value> parse_value(const SNode& n, const KeySpec& spec, const std::string& field) {
-    const bool stringy = spec.type == Type::address || spec.type == Type::interface_name;
+    const bool stringy = spec.type == Type::address || spec.type == Type::interface_name ||
+                         spec.type == Type::device_name;
     if (n.kind == SNode::Kind::null && stringy) return {Value{}};
     if (n.kind != SNode::Kind::scalar) {
       error(n.origin, field, fmt::format("expected {}, got {}", expected_what(spec), describe(n)));
@@ -823,6 +869,22 @@ class Loader {
         v.display = t;
         return {v};
       }
+      case Type::device_name: {
+        const bool bad = t.empty() || t.size() > 63 || std::any_of(t.begin(), t.end(), [](char c) {
+                           return !(std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '_' ||
+                                    c == '-' || c == '.');
+                         });
+        if (bad) {
+          error(n.origin, field,
+                fmt::format("'{}' is not a valid RDMA device name (1-63 letters, digits, '_', '-', "
+                            "'.')",
+                            t));
+          return {};
+        }
+        v.text = t;
+        v.display = t;
+        return {v};
+      }
     }
     return {};
   }
@@ -890,16 +952,17 @@ class Loader {
     std::vector<Param> params;
     for (const auto& e : map.entries) {
       const std::string f = child_field(field, e.key);
-      if (e.key == "tcp") {
+      if (std::find(kSections.begin(), kSections.end(), e.key) != kSections.end()) {
         if (e.value.kind != SNode::Kind::map) {
           error(e.value.origin, f,
-                fmt::format("expected a mapping of TCP settings such as {{nodelay: true}}, got {}",
+                fmt::format("expected a mapping of {} settings such as {}, got {}", e.key,
+                            e.key == "tcp" ? "{nodelay: true}" : "{device: rxe0}",
                             describe(e.value)));
           continue;
         }
-        check_unknown_keys(e.value, f, tcp_key_names(), " in tcp");
+        check_unknown_keys(e.value, f, section_key_names(e.key), " in " + e.key);
         for (const auto& t : e.value.entries) {
-          const KeySpec* spec = find_key("tcp." + t.key);
+          const KeySpec* spec = find_key(e.key + "." + t.key);
           if (spec == nullptr) continue;
           params.push_back(parse_param(t.value, *spec, child_field(f, t.key), from_defaults));
         }
@@ -961,7 +1024,9 @@ class Loader {
       }
       if (e.key.rfind("x-", 0) == 0) continue;  // extension keys: a home for YAML anchors
       std::string hint = did_you_mean(e.key, kTopLevelKeys);
-      if (hint.empty() && (find_key(e.key) != nullptr || e.key == "tcp")) {
+      if (hint.empty() &&
+          (find_key(e.key) != nullptr ||
+           std::find(kSections.begin(), kSections.end(), e.key) != kSections.end())) {
         hint =
             fmt::format("; '{}' is a case key: put it under 'defaults' or in a case group", e.key);
       }
@@ -1161,7 +1226,7 @@ class Loader {
             "missing required key 'sizes' (a size, a sweep such as 8..64KiB x4, or a list)");
     }
 
-    // Applicability: stream-only keys and tcp.* keys (checked once suite/transport are known).
+    // Applicability: stream-only keys and transport sections (once suite/transport are known).
     const auto has_value = [](const Param* p, std::string_view v, std::string_view fallback) {
       if (p == nullptr) return v == fallback;
       return std::any_of(p->values.begin(), p->values.end(),
@@ -1171,7 +1236,13 @@ class Loader {
     const bool suite_known = suite != nullptr && suite->valid;
     const bool transport_known = transport == nullptr || transport->valid;
     const bool any_stream = has_value(suite, "stream", "");
-    const bool any_tcp = has_value(transport, "tcp", "tcp");
+    // The transports this group names (computed before the loop below moves the params).
+    std::vector<std::string> transports;
+    if (transport == nullptr) transports.emplace_back("tcp");
+    for (std::size_t i = 0; transport != nullptr && i < transport->values.size(); ++i) {
+      transports.push_back(transport->values[i].text);
+    }
+
     const std::string suite_text = suite_known ? suite->values.front().text : std::string();
     std::vector<Param> kept;
     for (auto& p : params) {
@@ -1180,8 +1251,9 @@ class Loader {
         why = fmt::format("'{}' applies only to suite stream; this group's suite is {}",
                           p.spec->name, suite_text);
       }
-      if (p.spec->tcp_only && transport_known && !any_tcp) {
-        why = fmt::format("'{}' applies only to transport tcp", p.spec->name);
+      if (!p.spec->section.empty() && transport_known &&
+          std::find(transports.begin(), transports.end(), p.spec->section) == transports.end()) {
+        why = fmt::format("'{}' applies only to transport {}", p.spec->name, p.spec->section);
       }
       if (why.empty()) {
         kept.push_back(std::move(p));
@@ -1262,6 +1334,26 @@ class Loader {
     }
   }
 
+  static void set_verbs(VerbsSettings& s, std::string_view key, const Value& v) {
+    const auto n = static_cast<int>(v.number);
+    if (key == "device") s.device = v.text;
+    if (key == "netdev") s.netdev = v.text;
+    if (key == "port") s.port = n;
+    if (key == "gid_index") s.gid_index = n;
+    if (key == "qp_type") s.qp_type = v.text;
+    if (key == "mtu") s.mtu = v.text == "auto" ? 0 : std::stoi(v.text);
+    if (key == "queue_depth") s.queue_depth = n;
+    if (key == "inline") s.inline_size = n;
+    if (key == "cq_moderation") s.cq_moderation = n;
+    if (key == "sl") s.sl = n;
+    if (key == "traffic_class") s.traffic_class = n;
+    if (key == "timeout") s.timeout = n;
+    if (key == "retry_count") s.retry_count = n;
+    if (key == "rnr_retry") s.rnr_retry = n;
+    if (key == "qps") s.qps = n;
+    if (key == "rdma_cm") s.rdma_cm = v.flag;
+  }
+
   Case build_case(const std::string& group, Mode mode, const std::vector<const Param*>& dims,
                   const std::vector<std::size_t>& file_order, const std::vector<std::size_t>& pick,
                   const std::string& field) {
@@ -1283,7 +1375,7 @@ class Loader {
       const Value& v = p.values[pick[d]];
       const std::string_view key = p.spec->name;
       if (p.spec->stream_only && c.suite != "stream") continue;
-      if (p.spec->tcp_only && c.transport != "tcp") continue;
+      if (!p.spec->section.empty() && c.transport != p.spec->section) continue;
       if (key == "sizes") {
         c.message_size = v.number;
       } else if (key == "iterations") {
@@ -1323,6 +1415,10 @@ class Loader {
         c.tcp.rcvbuf = v.number;
       } else if (key == "tcp.connections") {
         c.tcp.connections = static_cast<int>(v.number);
+      } else if (key == "op") {
+        c.op = v.text;
+      } else if (key.substr(0, 6) == "verbs.") {
+        set_verbs(c.verbs, key.substr(6), v);
       }
     }
     // Case::varied and the id follow file order (the dimensions put sizes last).
@@ -1330,7 +1426,7 @@ class Loader {
       const Param& p = *dims[d];
       if (!p.is_list) continue;
       if (p.spec->stream_only && c.suite != "stream") continue;
-      if (p.spec->tcp_only && c.transport != "tcp") continue;
+      if (!p.spec->section.empty() && c.transport != p.spec->section) continue;
       const std::string_view key = p.spec->name;
       c.varied.emplace_back(key == "sizes" ? "message_size" : std::string(key),
                             p.values[pick[d]].display);

@@ -1,0 +1,92 @@
+// Experiment keys for the verbs transport and the `op` key.
+#include <gtest/gtest.h>
+
+#include "harness/spec/loader.hpp"
+#include "tests/spec/spec_test_util.hpp"
+
+namespace fabricbench::spec {
+namespace {
+
+using testing::diagnostics_of;
+using testing::dump;
+using testing::has_diagnostic;
+
+const std::string kVerbs =
+    "fabricbench: 1\n"
+    "name: v\n"
+    "cases:\n"
+    "  - suite: pingpong\n"
+    "    transport: verbs\n"
+    "    sizes: 8\n"
+    "    iterations: 10\n";
+
+TEST(SpecVerbs, SettingsResolve) {
+  const Experiment e = load_experiment_text(
+      kVerbs +
+          "    op: [send, write, read]\n"
+          "    verbs: {device: rxe0, gid_index: 1, mtu: 1024, qps: 2, inline: 64, "
+          "rdma_cm: true}\n",
+      "t.yaml");
+  ASSERT_EQ(e.cases.size(), 3U);
+  EXPECT_EQ(e.cases[0].op, "send");
+  EXPECT_EQ(e.cases[2].op, "read");
+  EXPECT_EQ(e.cases[1].id, "cases[0].pingpong.verbs.8B.op=write");
+  const auto& v = e.cases[0].verbs;
+  EXPECT_EQ(v.device, "rxe0");
+  EXPECT_EQ(v.gid_index, 1);
+  EXPECT_EQ(v.mtu, 1024);
+  EXPECT_EQ(v.qps, 2);
+  EXPECT_EQ(e.cases[0].connections(), 2);
+  EXPECT_EQ(v.inline_size, 64);
+  EXPECT_TRUE(v.rdma_cm);
+  // Defaults where not given.
+  EXPECT_EQ(v.port, 0);
+  EXPECT_EQ(v.qp_type, "rc");
+  const auto& r = e.resolved["cases"][0];
+  EXPECT_EQ(r["verbs"]["mtu_bytes"], 1024);
+  EXPECT_FALSE(r.contains("tcp"));
+}
+
+TEST(SpecVerbs, DefaultsAreAutomatic) {
+  const Experiment e = load_experiment_text(kVerbs, "t.yaml");
+  ASSERT_EQ(e.cases.size(), 1U);
+  EXPECT_EQ(e.cases[0].verbs.device, "");
+  EXPECT_EQ(e.cases[0].verbs.gid_index, -1);
+  EXPECT_EQ(e.cases[0].verbs.mtu, 0);
+  EXPECT_EQ(e.cases[0].op, "send");
+}
+
+TEST(SpecVerbs, VerbsKeysOnTcpAreErrors) {
+  const std::string text =
+      "fabricbench: 1\nname: v\ncases:\n  - suite: pingpong\n    transport: tcp\n"
+      "    sizes: 8\n    iterations: 10\n    verbs: {device: rxe0}\n";
+  const auto ds = diagnostics_of(text);
+  EXPECT_TRUE(has_diagnostic(ds, "t.yaml", 8, 21, "cases[0].verbs.device",
+                             "applies only to transport verbs"))
+      << dump(ds);
+}
+
+TEST(SpecVerbs, BadValuesNameTheField) {
+  const auto ds = diagnostics_of(kVerbs + "    verbs: {mtu: 1500, sl: 16, qp_typ: rc}\n");
+  EXPECT_TRUE(has_diagnostic(ds, "t.yaml", 8, 18, "cases[0].verbs.mtu", "1024")) << dump(ds);
+  EXPECT_TRUE(has_diagnostic(ds, "t.yaml", 8, 28, "cases[0].verbs.sl", "between 0 and 15"))
+      << dump(ds);
+  EXPECT_TRUE(
+      has_diagnostic(ds, "t.yaml", 8, 32, "cases[0].verbs.qp_typ", "did you mean 'qp_type'?"))
+      << dump(ds);
+}
+
+TEST(SpecVerbs, UnknownOpListsChoices) {
+  const auto ds = diagnostics_of(kVerbs + "    op: rdma_write\n");
+  EXPECT_TRUE(has_diagnostic(ds, "t.yaml", 8, 9, "cases[0].op", "write_imm")) << dump(ds);
+}
+
+TEST(SpecVerbs, BadDeviceName) {
+  const auto ds = diagnostics_of(kVerbs + "    verbs: {device: \"mlx5 0\"}\n");
+  EXPECT_TRUE(
+      has_diagnostic(ds, "t.yaml", 8, 21, "cases[0].verbs.device", "not a valid RDMA device name"))
+      << dump(ds);
+}
+
+}  // namespace
+}  // namespace fabricbench::spec
