@@ -128,7 +128,7 @@ class Console final : public engine::Observer {
           "(Gb/s = 1e9 bit/s, GiB/s = 2^30 B/s)\n",
           c.group, c.suite, c.transport, extra.empty() ? "" : ", ", extra,
           c.direction == "bidir" ? "bidirectional (sum of both directions)" : "unidirectional",
-          c.window, c.tcp.connections, mode, c.repetitions);
+          c.window, c.connections(), mode, c.repetitions);
       fmt::print(out_, "{:>10} {:>12} {:>12} {:>12} {:>14} {:>22}\n", "#bytes", "#msgs", "BW[Gb/s]",
                  "BW[GiB/s]", "rate[Mmsg/s]", "BW min..max[Gb/s]");
     } else {

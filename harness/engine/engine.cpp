@@ -11,6 +11,7 @@
 #include "harness/core/clock.hpp"
 #include "harness/core/version.hpp"
 #include "harness/envelope/envelope.hpp"
+#include "suites/api/measure.hpp"
 
 namespace fabricbench::engine {
 
@@ -65,8 +66,36 @@ std::string make_run_id(const std::string& name) {
   return std::string(stamp) + "-" + name + "-" + suffix;
 }
 
+transport::Op parse_op(const std::string& op) {
+  using transport::Op;
+  for (Op o : {Op::send, Op::write, Op::write_imm, Op::read, Op::fetch_add, Op::compare_swap}) {
+    if (op == transport::op_name(o)) return o;
+  }
+  throw Error(ErrorKind::config, "unknown op '" + op + "'");
+}
+
+bool supports(const transport::Capabilities& caps, transport::Op op) {
+  using transport::Op;
+  switch (op) {
+    case Op::send:
+    case Op::recv:
+      return caps.send_recv;
+    case Op::write:
+      return caps.write;
+    case Op::write_imm:
+      return caps.write_imm;
+    case Op::read:
+      return caps.read;
+    case Op::fetch_add:
+    case Op::compare_swap:
+      return caps.atomics;
+  }
+  return false;
+}
+
 suites::Params to_params(const spec::Case& c, const spec::Experiment& e) {
   suites::Params p;
+  p.op = parse_op(c.op);
   p.message_size = c.message_size;
   p.duration_mode = c.mode == spec::Mode::duration;
   p.iterations = c.iterations;
@@ -129,7 +158,7 @@ void prepare(CaseSetup& s, const spec::Case& c, const suites::Params& p, const R
                                        "an even number of ranks; this run has " +
                                        std::to_string(size));
   }
-  const int connections = c.tcp.connections;
+  const int connections = c.connections();
   if (!p.duration_mode &&
       p.iterations + p.warmup_iterations < static_cast<std::uint64_t>(connections)) {
     throw Error(ErrorKind::config, "iterations (" + std::to_string(p.iterations) +
@@ -144,6 +173,13 @@ void prepare(CaseSetup& s, const spec::Case& c, const suites::Params& p, const R
                                             " exceeds " + c.transport + "'s maximum of " +
                                             std::to_string(caps.max_message_size) + " bytes");
   }
+  if (!supports(caps, p.op)) {
+    throw Error(ErrorKind::unavailable, c.transport + " does not support op '" + c.op + "'");
+  }
+  if (suites::is_atomic(p.op) && c.message_size != 8) {
+    throw Error(ErrorKind::config, "op " + c.op + " works on 8-byte words; set sizes: 8 (got " +
+                                       std::to_string(c.message_size) + ")");
+  }
   if (p.completion == transport::CompletionMode::blocking ? !caps.blocking : !caps.busy_poll) {
     throw Error(ErrorKind::unavailable,
                 c.transport + " does not support completion mode '" + c.completion + "'");
@@ -155,6 +191,12 @@ void prepare(CaseSetup& s, const spec::Case& c, const suites::Params& p, const R
       s.provider->allocate(msg * static_cast<std::size_t>(s.workload->send_slots(p)) * conns);
   s.recv_buffer =
       s.provider->allocate(msg * static_cast<std::size_t>(s.workload->recv_slots(p)) * conns);
+  if (p.verify) {
+    // One-sided reads check what they fetch against this pattern (sequence 0 in every slot).
+    auto* base = static_cast<unsigned char*>(s.send_buffer.addr);
+    const std::size_t slots = s.send_buffer.length / msg;
+    for (std::size_t i = 0; i < slots; ++i) suites::stamp_pattern(base + i * msg, msg, 0);
+  }
   s.send_region = s.transport->register_memory(s.send_buffer);
   s.recv_region = s.transport->register_memory(s.recv_buffer);
   s.registered = true;
@@ -366,17 +408,40 @@ RunOutcome run_experiment(bootstrap::Bootstrap& bs, const spec::Experiment& exp,
     }
 
     const int half = size / 2;
-    suites::Context ctx{params,
-                        rank,
-                        rank < half ? rank + half : rank - half,
-                        rank < half,
-                        {},
-                        {},
-                        options.stop_requested};
+    suites::Context ctx{params, rank, rank < half ? rank + half : rank - half, rank < half};
+    ctx.stop_requested = options.stop_requested;
     try {
-      setup.endpoints = setup.transport->connect(bs, {ctx.peer}, c.tcp.connections);
-      for (auto& ep : setup.endpoints) ctx.endpoints.push_back(ep.get());
+      setup.endpoints = setup.transport->connect(bs, {ctx.peer}, c.connections());
+      for (auto& ep : setup.endpoints) {
+        ctx.endpoints.push_back(ep.get());
+        // The stream window, plus room for control messages, must fit the endpoint's queue.
+        const auto needed = static_cast<std::size_t>(c.suite == "stream" ? c.window : 1) + 2;
+        if (needed > ep->queue_depth()) {
+          throw Error(ErrorKind::config, "window " + std::to_string(c.window) +
+                                             " (+2 control messages) exceeds the endpoint queue "
+                                             "depth " +
+                                             std::to_string(ep->queue_depth()));
+        }
+      }
       ctx.memory = {setup.send_region, setup.recv_region};
+      // Exchange registered regions for one-sided operations.
+      const json mine_regions = {
+          {"send",
+           {setup.send_region.buffer.addr == nullptr
+                ? 0
+                : reinterpret_cast<std::uintptr_t>(setup.send_region.buffer.addr),
+            setup.send_region.remote_key, setup.send_region.buffer.length}},
+          {"recv",
+           {reinterpret_cast<std::uintptr_t>(setup.recv_region.buffer.addr),
+            setup.recv_region.remote_key, setup.recv_region.buffer.length}}};
+      const auto regions = bs.allgather(mine_regions.dump());
+      const json peer_regions = json::parse(regions[static_cast<std::size_t>(ctx.peer)]);
+      auto remote = [](const json& r) {
+        return transport::RemoteRegion{r[0].get<std::uint64_t>(), r[1].get<std::uint64_t>(),
+                                       r[2].get<std::uint64_t>()};
+      };
+      ctx.peer_send = remote(peer_regions.at("send"));
+      ctx.peer_recv = remote(peer_regions.at("recv"));
       // One line per rank (index = rank): its connections, as the transport describes them.
       std::string described;
       for (auto& ep : setup.endpoints) {

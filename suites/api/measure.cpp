@@ -91,6 +91,62 @@ std::size_t Completer::next_any(std::span<transport::Completion> out, std::size_
   }
 }
 
+void Completer::idle() {
+  if (++spins_ % kSpinsPerClockRead == 0) {
+    const std::uint64_t now = core::now_ns();
+    if (last_progress_ns_ == 0) last_progress_ns_ = now;
+    check(now);
+  }
+}
+
+transport::WorkRequest make_request(const Context& context, transport::Op op, std::size_t offset,
+                                    std::size_t length, std::uint32_t tag, bool signaled) {
+  using transport::Op;
+  transport::WorkRequest wr;
+  wr.op = op;
+  wr.wr_id = offset;
+  wr.offset = offset;
+  wr.length = length;
+  wr.imm = tag;
+  wr.signaled = signaled;
+  switch (op) {
+    case Op::send:
+    case Op::write:
+    case Op::write_imm:
+      wr.local = &context.memory.send;
+      wr.remote = context.peer_recv;
+      break;
+    case Op::read:
+    case Op::fetch_add:
+    case Op::compare_swap:
+      // Read into our receive region from the peer's send region.
+      wr.local = &context.memory.recv;
+      wr.remote = context.peer_send;
+      break;
+    case Op::recv:
+      wr.local = &context.memory.recv;
+      break;
+  }
+  wr.remote_offset = offset;
+  if (op == Op::fetch_add) wr.compare_add = 1;
+  if (op == Op::compare_swap) {
+    wr.compare_add = 0;
+    wr.swap = 0;  // compare 0, swap 0: always succeeds, leaves the word unchanged
+  }
+  return wr;
+}
+
+void post_control(const Context& context, std::size_t endpoint, std::uint32_t tag, bool signaled) {
+  transport::WorkRequest wr;
+  wr.op = transport::Op::send;
+  wr.wr_id = ~0ULL;
+  wr.local = &context.memory.send;
+  wr.length = 0;
+  wr.imm = tag;
+  wr.signaled = signaled;
+  post_or_throw(*context.endpoints[endpoint], wr);
+}
+
 void post_or_throw(transport::Endpoint& endpoint, const transport::WorkRequest& request) {
   if (!endpoint.post(request)) {
     throw Error(ErrorKind::runtime, std::string("endpoint to rank ") +

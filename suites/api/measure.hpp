@@ -13,6 +13,9 @@ namespace fabricbench::suites {
 // Tag bits carried in WorkRequest::imm / Completion::imm by the workloads.
 inline constexpr std::uint32_t kTagLast = 1u << 0;    // last message of this endpoint
 inline constexpr std::uint32_t kTagWarmup = 1u << 1;  // warm-up message: not counted
+// Keep-alive from the active side of a one-sided workload, so the passive side (whose CPU sees
+// no completions) can still tell a live peer from a lost one.
+inline constexpr std::uint32_t kTagHeartbeat = 1u << 2;
 
 // Collects completions from a set of endpoints honouring the completion mode, a watchdog and
 // the interrupt flag.
@@ -26,6 +29,10 @@ class Completer {
   // Any endpoint: polls all (busy), or waits on each in turn for a short slice (blocking).
   // `which` receives the endpoint index of the completions returned.
   std::size_t next_any(std::span<transport::Completion> out, std::size_t* which);
+  // For loops that wait on memory rather than on completions (RDMA write ping-pong): call once
+  // per empty spin; applies the same watchdog and interrupt checks. progress() resets it.
+  void idle();
+  void progress() noexcept { last_progress_ns_ = 0; }
 
  private:
   void check(std::uint64_t now);
@@ -37,6 +44,15 @@ class Completer {
 
 // Posts; the workloads keep within the endpoint queue depth, so a refused post is an error.
 void post_or_throw(transport::Endpoint& endpoint, const transport::WorkRequest& request);
+
+// Builds the request for `op` on slot bytes [offset, offset + length) of the local region, aimed
+// at the same offset of the peer's region: the peer's receive region for send/write/write_imm,
+// its send region for read and atomics (8 bytes).
+transport::WorkRequest make_request(const Context& context, transport::Op op, std::size_t offset,
+                                    std::size_t length, std::uint32_t tag, bool signaled);
+
+// A zero-byte send carrying only `tag` (heartbeat or last-message flag of one-sided workloads).
+void post_control(const Context& context, std::size_t endpoint, std::uint32_t tag, bool signaled);
 
 // Data pattern: the first 8 bytes hold the message sequence number, the rest a byte pattern
 // derived from it. verify_pattern throws core::Error(runtime) naming the first bad offset.

@@ -16,6 +16,9 @@ namespace fabricbench::suites {
 
 // The resolved parameters a workload needs (filled by the engine from the experiment's case).
 struct Params {
+  // send and write_imm are two-sided (the peer posts receives and sees completions); write,
+  // read and the atomics are one-sided (the peer's CPU takes no part).
+  transport::Op op = transport::Op::send;
   std::uint64_t message_size = 0;
   bool duration_mode = false;
   std::uint64_t iterations = 0;
@@ -42,11 +45,21 @@ struct Context {
   const Params& params;
   int rank = 0;
   int peer = 0;
-  bool initiator = false;                       // the lower rank of the pair
-  std::vector<transport::Endpoint*> endpoints;  // to `peer`, connections_per_peer of them
-  Memory memory;
+  bool initiator = false;                         // the lower rank of the pair
+  std::vector<transport::Endpoint*> endpoints{};  // to `peer`, connections_per_peer of them
+  Memory memory{};
+  // The peer's registered regions, for one-sided operations (same layout as `memory`).
+  transport::RemoteRegion peer_send{};
+  transport::RemoteRegion peer_recv{};
   const std::atomic<bool>* stop_requested = nullptr;  // set on SIGINT/SIGTERM
 };
+
+inline bool is_two_sided(transport::Op op) noexcept {
+  return op == transport::Op::send || op == transport::Op::write_imm;
+}
+inline bool is_atomic(transport::Op op) noexcept {
+  return op == transport::Op::fetch_add || op == transport::Op::compare_swap;
+}
 
 // What one rank measured in one repetition.
 struct RankResult {

@@ -23,6 +23,15 @@ class Stream final : public Workload {
   bool reports_bandwidth() const override { return true; }
 
   RankResult run(Context& ctx) override {
+    if (!is_two_sided(ctx.params.op)) {
+      if (ctx.params.bidirectional) {
+        throw core::Error(core::ErrorKind::config,
+                          std::string("stream: direction bidir needs a two-sided op (send or "
+                                      "write_imm); op ") +
+                              transport::op_name(ctx.params.op) + " is one-sided");
+      }
+      return ctx.initiator ? one_sided_active(ctx) : passive(ctx);
+    }
     const Params& p = ctx.params;
     const std::size_t conns = ctx.endpoints.size();
     const bool sender = ctx.initiator || p.bidirectional;
@@ -31,7 +40,13 @@ class Stream final : public Workload {
     if (recv_posted_.size() != conns) {
       recv_posted_.assign(conns, 0);
       recv_completed_.assign(conns, 0);
+      send_posted_.assign(conns, 0);
+      send_done_.assign(conns, 0);
     }
+    // Send slots run on across repetitions like receive slots, so that with write_imm the slot
+    // a sender writes is the slot its peer's next receive completion names.
+    std::vector<std::uint64_t>& send_posted = send_posted_;
+    std::vector<std::uint64_t>& send_done = send_done_;
 
     Completer completer(ctx);
     auto* send_base = static_cast<unsigned char*>(ctx.memory.send.buffer.addr);
@@ -64,8 +79,6 @@ class Stream final : public Workload {
     bool counting = false;
 
     // Sender state.
-    std::vector<std::uint64_t> send_posted(conns, 0);
-    std::vector<std::uint64_t> send_done(conns, 0);
     std::uint64_t next = 0;                       // global message sequence
     std::uint64_t total = sender ? kNoLimit : 0;  // messages to send, once known
     if (sender && !p.duration_mode) total = p.warmup_iterations + p.iterations;
@@ -91,13 +104,9 @@ class Stream final : public Workload {
           total = next + conns;  // one final, flagged message on every endpoint
         }
         const bool last = next + conns >= total;
-        WorkRequest wr;
-        wr.op = Op::send;
-        wr.local = &ctx.memory.send;
-        wr.offset = (e * window + send_posted[e] % window) * p.message_size;
-        wr.length = p.message_size;
-        wr.wr_id = next;
-        wr.imm = (last ? kTagLast : 0u) | (measuring ? 0u : kTagWarmup);
+        const std::size_t offset = (e * window + send_posted[e] % window) * p.message_size;
+        const std::uint32_t tag = (last ? kTagLast : 0u) | (measuring ? 0u : kTagWarmup);
+        const WorkRequest wr = make_request(ctx, p.op, offset, p.message_size, tag, true);
         if (p.verify) stamp_pattern(send_base + wr.offset, p.message_size, next);
         post_or_throw(*ctx.endpoints[e], wr);
         ++send_posted[e];
@@ -117,7 +126,7 @@ class Stream final : public Workload {
           continue;
         }
         if (c.op != Op::recv) continue;
-        if (c.bytes != p.message_size) {
+        if (p.op == Op::send && c.bytes != p.message_size) {
           throw core::Error(core::ErrorKind::runtime, "stream: rank " + std::to_string(ctx.peer) +
                                                           " sent " + std::to_string(c.bytes) +
                                                           " bytes, expected " +
@@ -131,15 +140,16 @@ class Stream final : public Workload {
           verify_pattern(recv_base + (e * window + slot) * p.message_size, p.message_size, sequence,
                          ctx.peer);
         }
+        const std::uint64_t bytes = p.message_size;
         if ((c.imm & kTagWarmup) == 0) {
           if (!counting) {
             // The first measured arrival opens the interval; its bytes arrived before it.
             counting = true;
             first_ns = now;
           } else {
-            result.bytes += c.bytes;
+            result.bytes += bytes;
             ++result.ops;
-            if (p.duration_mode) series.add(now - first_ns, c.bytes, 1);
+            if (p.duration_mode) series.add(now - first_ns, bytes, 1);
           }
           last_ns = now;
         }
@@ -159,9 +169,112 @@ class Stream final : public Workload {
   }
 
  private:
+  // One-sided ops (write, read, atomics; perftest's *_bw): the active side keeps `window`
+  // operations in flight per endpoint and counts its own completions, from the post of the
+  // first measured operation to the completion of the last. The passive side's CPU takes no
+  // part; it only waits for heartbeats and the final message on endpoint 0.
+  static RankResult one_sided_active(Context& ctx) {
+    const Params& p = ctx.params;
+    const std::size_t conns = ctx.endpoints.size();
+    const auto window = static_cast<std::uint64_t>(p.window);
+    Completer completer(ctx);
+    const std::uint64_t heartbeat_ns =
+        std::min<std::uint64_t>(1'000'000'000, p.peer_timeout_ns / 4);
+    std::vector<std::uint64_t> posted(conns, 0);
+    std::vector<std::uint64_t> done(conns, 0);
+    RankResult result;
+    result.measured = true;
+    stats::IntervalSeries series(p.interval_ns);
+    std::uint64_t total = p.duration_mode ? kNoLimit : p.warmup_iterations + p.iterations;
+    std::uint64_t next = 0;
+    std::uint64_t first_measured = kNoLimit;  // sequence of the first measured operation
+    std::uint64_t measure_start = 0;
+    std::uint64_t last_done = 0;
+    std::uint64_t inflight = 0;
+    const std::uint64_t phase_start = core::now_ns();
+    std::uint64_t last_heartbeat = phase_start;
+    std::array<Completion, 64> out{};
+    while (next < total || inflight > 0) {
+      while (next < total) {
+        const std::size_t e = next % conns;
+        if (posted[e] - done[e] >= window) break;
+        const std::uint64_t now = core::now_ns();
+        if (first_measured == kNoLimit &&
+            (p.duration_mode ? now - phase_start >= p.warmup_ns : next >= p.warmup_iterations)) {
+          first_measured = next;
+          measure_start = now;
+        }
+        if (p.duration_mode && first_measured != kNoLimit && now - measure_start >= p.duration_ns &&
+            next > first_measured) {
+          total = next;
+          break;
+        }
+        const std::size_t offset = (e * window + posted[e] % window) * p.message_size;
+        WorkRequest wr = make_request(ctx, p.op, offset, p.message_size, 0, true);
+        wr.wr_id = next;
+        post_or_throw(*ctx.endpoints[e], wr);
+        ++posted[e];
+        ++inflight;
+        ++next;
+      }
+      if (inflight == 0) break;
+      std::size_t e = 0;
+      const std::size_t n = completer.next_any(out, &e);
+      const std::uint64_t now = core::now_ns();
+      for (std::size_t i = 0; i < n; ++i) {
+        if (out[i].op != p.op) continue;  // heartbeats are unsignaled; nothing else completes
+        ++done[e];
+        --inflight;
+        if (out[i].wr_id < first_measured) continue;
+        if (p.verify && p.op == Op::read) {
+          const std::size_t slot = (e * window + (done[e] - 1) % window) * p.message_size;
+          verify_pattern(static_cast<unsigned char*>(ctx.memory.recv.buffer.addr) + slot,
+                         p.message_size, 0, ctx.peer);
+        }
+        result.bytes += p.message_size;
+        ++result.ops;
+        last_done = now;
+        if (p.duration_mode) series.add(now - measure_start, p.message_size, 1);
+      }
+      if (now - last_heartbeat >= heartbeat_ns) {
+        post_control(ctx, 0, kTagHeartbeat, false);
+        last_heartbeat = now;
+      }
+    }
+    post_control(ctx, 0, kTagLast, true);
+    for (bool sent = false; !sent;) {
+      const std::size_t n = completer.next(0, out);
+      for (std::size_t i = 0; i < n; ++i) sent = sent || out[i].op == Op::send;
+    }
+    result.elapsed_ns = last_done > measure_start ? last_done - measure_start : 0;
+    if (p.duration_mode) result.intervals = series.points(result.elapsed_ns);
+    return result;
+  }
+
+  static RankResult passive(Context& ctx) {
+    transport::Endpoint& ep = *ctx.endpoints.at(0);
+    Completer completer(ctx);
+    const WorkRequest recv = make_request(ctx, Op::recv, 0, 0, 0, true);
+    std::array<Completion, 8> out{};
+    for (bool last = false; !last;) {
+      post_or_throw(ep, recv);
+      for (bool got = false; !got;) {
+        const std::size_t n = completer.next(0, out);
+        for (std::size_t i = 0; i < n; ++i) {
+          if (out[i].op != Op::recv) continue;
+          got = true;
+          last = (out[i].imm & kTagLast) != 0;
+        }
+      }
+    }
+    return RankResult{};
+  }
+
   // Per endpoint, over all repetitions of the case.
   std::vector<std::uint64_t> recv_posted_;
   std::vector<std::uint64_t> recv_completed_;
+  std::vector<std::uint64_t> send_posted_;
+  std::vector<std::uint64_t> send_done_;
 };
 
 }  // namespace
