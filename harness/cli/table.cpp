@@ -8,6 +8,9 @@
 #include "suites/pingpong/pingpong.hpp"
 #include "suites/stream/stream.hpp"
 #include "transports/tcp/tcp_transport.hpp"
+#ifdef FABRICBENCH_HAVE_VERBS_TRANSPORT
+#include "transports/verbs/verbs_transport.hpp"
+#endif
 
 namespace fabricbench::cli {
 
@@ -27,6 +30,44 @@ transport::tcp::Options tcp_options(const spec::Case& c, std::uint64_t connect_t
   return o;
 }
 
+#ifdef FABRICBENCH_HAVE_VERBS_TRANSPORT
+transport::verbs::Options verbs_options(const spec::Case& c, std::uint64_t connect_timeout_ns) {
+  transport::verbs::Options o;
+  o.device = c.verbs.device;
+  o.netdev = c.verbs.netdev;
+  o.port = c.verbs.port;
+  o.gid_index = c.verbs.gid_index;
+  o.qp_type = c.verbs.qp_type;
+  o.mtu = c.verbs.mtu;
+  o.queue_depth = static_cast<std::uint32_t>(c.verbs.queue_depth);
+  o.inline_size = static_cast<std::uint32_t>(c.verbs.inline_size);
+  o.cq_moderation = static_cast<std::uint32_t>(c.verbs.cq_moderation);
+  o.sl = static_cast<std::uint8_t>(c.verbs.sl);
+  o.traffic_class = static_cast<std::uint8_t>(c.verbs.traffic_class);
+  o.timeout = static_cast<std::uint8_t>(c.verbs.timeout);
+  o.retry_count = static_cast<std::uint8_t>(c.verbs.retry_count);
+  o.rnr_retry = static_cast<std::uint8_t>(c.verbs.rnr_retry);
+  o.completion = c.completion == "blocking" ? transport::CompletionMode::blocking
+                                            : transport::CompletionMode::busy_poll;
+  o.use_rdma_cm = c.verbs.rdma_cm;
+  o.connect_timeout_ns = connect_timeout_ns;
+  return o;
+}
+
+nlohmann::json verbs_events(transport::Transport& t) {
+  nlohmann::json out = nlohmann::json::array();
+  if (auto* source = dynamic_cast<transport::verbs::EventSource*>(&t)) {
+    for (const auto& e : source->drain_events()) {
+      out.push_back({{"wall_ns", e.wall_ns},
+                     {"mono_ns", e.mono_ns},
+                     {"kind", e.type},
+                     {"detail", {{"device", e.device}, {"port", e.port}, {"qp_num", e.qp_num}}}});
+    }
+  }
+  return out;
+}
+#endif
+
 }  // namespace
 
 engine::Registry make_registry() {
@@ -37,6 +78,15 @@ engine::Registry make_registry() {
                           [](const spec::Case& c, std::uint64_t timeout_ns) {
                             return transport::tcp::make_tcp_transport(tcp_options(c, timeout_ns));
                           }});
+#ifdef FABRICBENCH_HAVE_VERBS_TRANSPORT
+  r.transports.push_back(
+      {"verbs", "InfiniBand/RoCE verbs: RC/UC/UD QPs; send, write, write_imm, read, atomics", true,
+       [] { return transport::verbs::unavailable_reason(); },
+       [](const spec::Case& c, std::uint64_t timeout_ns) {
+         return transport::verbs::make_verbs_transport(verbs_options(c, timeout_ns));
+       },
+       verbs_events});
+#endif
   r.suites.push_back({"pingpong", "one message in flight; one-way latency = RTT/2",
                       [] { return suites::make_pingpong(); }});
   r.suites.push_back({"stream", "uni/bidirectional bandwidth with a window of messages in flight",
@@ -51,8 +101,10 @@ std::vector<Component> components() {
   out.push_back({"launcher mpi", bootstrap::mpi_available(),
                  bootstrap::mpi_available() ? "mpirun / srun (MPI broadcasts the side channel)"
                                             : "not built: MPI was not found at configure time"});
-  out.push_back(
-      {"transport verbs", false, "not built: the verbs transport is not part of this build yet"});
+#ifndef FABRICBENCH_HAVE_VERBS_TRANSPORT
+  out.push_back({"transport verbs", false,
+                 "not built: libibverbs/librdmacm were not found at configure time"});
+#endif
   return out;
 }
 
@@ -120,23 +172,29 @@ class Console final : public engine::Observer {
         c.mode == spec::Mode::duration
             ? fmt::format("{:.3g} s per repetition", static_cast<double>(c.duration_ns) / 1e9)
             : fmt::format("{} iterations per repetition", c.iterations);
+    const bool two_sided = c.op == "send" || c.op == "write_imm";
+    const std::string unit = c.transport == "verbs" ? "QP(s)" : "connection(s)";
     if (c.suite == "stream") {
       fmt::print(
           out_,
-          "\n# {} ({} over {}{}{}): {}, window {}, {} connection(s), {}, {} repetitions\n"
-          "# bandwidth counted by the receiver; BW is the median over repetitions "
+          "\n# {} ({} over {}, op {}{}{}): {}, window {}, {} {}, {}, {} repetitions\n"
+          "# bandwidth counted by the {}; BW is the median over repetitions "
           "(Gb/s = 1e9 bit/s, GiB/s = 2^30 B/s)\n",
-          c.group, c.suite, c.transport, extra.empty() ? "" : ", ", extra,
+          c.group, c.suite, c.transport, c.op, extra.empty() ? "" : ", ", extra,
           c.direction == "bidir" ? "bidirectional (sum of both directions)" : "unidirectional",
-          c.window, c.connections(), mode, c.repetitions);
+          c.window, c.connections(), unit, mode, c.repetitions,
+          two_sided ? "receiver" : "initiator, first post to last completion (one-sided op)");
       fmt::print(out_, "{:>10} {:>12} {:>12} {:>12} {:>14} {:>22}\n", "#bytes", "#msgs", "BW[Gb/s]",
                  "BW[GiB/s]", "rate[Mmsg/s]", "BW min..max[Gb/s]");
     } else {
+      const bool halved = two_sided || c.op == "write";
       fmt::print(out_,
-                 "\n# {} ({} over {}{}{}): one-way latency = RTT/2 in usec, completion {}, {}, "
+                 "\n# {} ({} over {}, op {}{}{}): {} in usec, completion {}, {}, "
                  "{} repetitions merged\n",
-                 c.group, c.suite, c.transport, extra.empty() ? "" : ", ", extra, c.completion,
-                 mode, c.repetitions);
+                 c.group, c.suite, c.transport, c.op, extra.empty() ? "" : ", ", extra,
+                 halved ? "one-way latency = RTT/2"
+                        : "latency of the whole operation (a round trip; not halved)",
+                 c.completion, mode, c.repetitions);
       fmt::print(out_, "{:>10} {:>10} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>10}\n", "#bytes",
                  "#samples", "t_min", "t_mean", "t_stdev", "t_p50", "t_p90", "t_p99", "t_p99.9",
                  "t_max");

@@ -202,6 +202,12 @@ void prepare(CaseSetup& s, const spec::Case& c, const suites::Params& p, const R
   s.registered = true;
 }
 
+json drain_events(const Registry& registry, const spec::Case& c, CaseSetup& setup) {
+  const TransportEntry* entry = registry.transport(c.transport);
+  if (entry == nullptr || !entry->drain_events || !setup.transport) return json::array();
+  return entry->drain_events(*setup.transport);
+}
+
 json intervals_to_json(const std::vector<stats::IntervalPoint>& points) {
   json out = json::array();
   for (const auto& pt : points) {
@@ -463,6 +469,13 @@ RunOutcome run_experiment(bootstrap::Bootstrap& bs, const spec::Experiment& exp,
       bs.abort("rank " + std::to_string(rank) + " failed in case " + c.id + ": " + e.what());
       result.status = results::CaseStatus::failed;
       result.errors.push_back({rank, interrupted ? "interrupted" : kind_name(e.kind()), e.what()});
+      if (writer) {  // the other ranks may be gone: keep at least this rank's events
+        for (auto ev : drain_events(registry, c, setup)) {
+          ev["rank"] = rank;
+          ev["case"] = c.id;
+          writer->document().events.push_back(std::move(ev));
+        }
+      }
       result.finished_ns = core::wall_clock_ns();
       outcome.exit_code = core::ExitCode::run_failed;
       outcome.error = "rank " + std::to_string(rank) + ", case " + c.id + ": " + e.what();
@@ -477,6 +490,18 @@ RunOutcome run_experiment(bootstrap::Bootstrap& bs, const spec::Experiment& exp,
       break;
     }
     result.finished_ns = core::wall_clock_ns();
+    // Transport events of every rank (link state changes, QP errors), tagged with rank and case.
+    const auto all_events = bs.allgather(drain_events(registry, c, setup).dump());
+    if (writer) {
+      auto& events = writer->document().events;
+      for (int r = 0; r < size; ++r) {
+        for (auto e : json::parse(all_events[static_cast<std::size_t>(r)])) {
+          e["rank"] = r;
+          e["case"] = c.id;
+          events.push_back(std::move(e));
+        }
+      }
+    }
     if (writer) {
       results::summarize_case(result);
       if (observer) observer->on_case_done(c, result);

@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "harness/spec/experiment.hpp"
 #include "suites/api/workload.hpp"
 #include "transports/api/transport.hpp"
@@ -23,6 +25,9 @@ struct TransportEntry {
   // timeout_ns bounds connection set-up (the experiment's peer timeout).
   std::function<std::unique_ptr<transport::Transport>(const spec::Case&, std::uint64_t timeout_ns)>
       make;
+  // Optional: events the transport saw (link down/up, QP errors) since the last call, as a JSON
+  // array of {"wall_ns", "mono_ns", "kind", "detail"}. Collected after every case.
+  std::function<nlohmann::json(transport::Transport&)> drain_events{};
 };
 
 struct SuiteEntry {
