@@ -1,0 +1,150 @@
+#pragma once
+// One queue pair to one peer rank (internal to the verbs transport).
+//
+// Hot path: no allocation, no locks. Send-queue requests get a sequence number (the ibv wr_id);
+// a ring indexed by it keeps what the caller posted, so a signaled completion retires every
+// request before it (RC/UC complete in order) and reports only those the caller asked for.
+// Receives carry their own sequence (wr_id with the top bit set) and complete in posting order.
+#include <infiniband/verbs.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "harness/core/error.hpp"
+#include "transports/api/transport.hpp"
+#include "transports/verbs/verbs_device.hpp"
+#include "transports/verbs/verbs_transport.hpp"
+
+struct rdma_cm_id;
+
+namespace fabricbench::transport::verbs {
+
+// What the peer published about its side of this connection.
+struct RemoteQp {
+  std::uint32_t qpn = 0;
+  std::uint32_t psn = 0;
+  ibv_gid gid{};
+  std::uint16_t lid = 0;
+  ibv_mtu mtu = IBV_MTU_1024;
+  std::uint64_t scratch_addr = 0;  // liveness-probe target
+  std::uint32_t scratch_rkey = 0;
+  std::uint32_t qkey = 0;  // UD
+};
+
+class VerbsEndpoint final : public Endpoint {
+ public:
+  // Creates the CQ (and completion channel in blocking mode) and the QP, and moves it to INIT.
+  // With `cm_id` (the rdma_cm path) the INIT attributes come from rdma_init_qp_attr on that id,
+  // which the endpoint owns from then on (also when the constructor throws).
+  VerbsEndpoint(std::shared_ptr<Device> device, const Options& options, QpKind kind, int peer,
+                int index, std::uint32_t psn, rdma_cm_id* cm_id = nullptr);
+  ~VerbsEndpoint() override;
+  VerbsEndpoint(const VerbsEndpoint&) = delete;
+  VerbsEndpoint& operator=(const VerbsEndpoint&) = delete;
+
+  std::uint32_t qp_num() const noexcept { return qp_->qp_num; }
+  std::uint32_t psn() const noexcept { return psn_; }
+  const std::shared_ptr<Fault>& fault() const noexcept { return fault_; }
+  // INIT -> RTR -> RTS towards `remote` (bootstrap path). Throws core::Error naming the peer
+  // and the QP.
+  void connect_to(const RemoteQp& remote);
+  // The rdma_cm path: RTR and RTS with the attributes librdmacm negotiated on the id (path MTU
+  // capped at the configured one; timeout and retries from the options). `remote` carries the
+  // peer's internal region from the connection's private data.
+  void connect_by_cm(const RemoteQp& remote);
+  // Something that must outlive this endpoint's cm id (its event channel).
+  void keep_alive(std::shared_ptr<void> owner) { keepalive_ = std::move(owner); }
+
+  int peer() const override { return peer_; }
+  bool post(const WorkRequest& request) override;
+  std::size_t poll(std::span<Completion> out) override;
+  std::size_t wait(std::span<Completion> out, std::uint64_t timeout_ns) override;
+  std::size_t queue_depth() const override { return depth_; }
+  std::string describe() const override;
+
+ private:
+  enum class SlotKind : std::uint8_t { signaled, unsignaled, probe };
+  struct SendSlot {
+    std::uint64_t wr_id = 0;
+    std::uint64_t remote_addr = 0;
+    std::uint32_t length = 0;
+    std::uint32_t rkey = 0;
+    Op op = Op::send;
+    SlotKind kind = SlotKind::signaled;
+  };
+  struct RecvSlot {
+    std::uint64_t wr_id = 0;
+    std::uint32_t capacity = 0;
+  };
+  static constexpr std::uint64_t kRecvBit = std::uint64_t{1} << 63;
+  static constexpr int kPollBatch = 32;
+
+  void modify(ibv_qp_attr& attr, int mask, const char* what);
+  int cm_attr(ibv_qp_attr& attr, ibv_qp_state state, const char* what);
+  ibv_ah_attr address(const RemoteQp& remote) const;
+  std::byte* local_bytes(const WorkRequest& request, const char* what) const;
+  bool post_recv(const WorkRequest& request);
+  bool post_send_queue(const WorkRequest& request);
+  void post_probe();
+  void maybe_probe(std::uint64_t now);
+  bool retire_sends(std::uint64_t seq, Completion& out);
+  void check_broken() const {
+    if (!broken_.empty() || fault_->raised.load(std::memory_order_acquire)) rethrow();
+  }
+  [[noreturn]] void rethrow() const;
+  [[noreturn]] void fail(core::ErrorKind kind, const std::string& message);
+  [[noreturn]] void fail_completion(const ibv_wc& wc);
+  std::string who() const;
+
+  std::shared_ptr<Device> device_;
+  QpKind kind_;
+  int peer_;
+  int index_;
+  std::size_t depth_;
+  CompletionMode mode_;
+  std::uint32_t moderation_;
+  std::uint32_t inline_size_;
+  std::uint64_t probe_interval_ns_;
+  std::uint32_t overflow_bytes_;
+  std::uint32_t psn_;
+  const Options options_;
+
+  ibv_comp_channel* channel_ = nullptr;
+  ibv_cq* cq_ = nullptr;
+  ibv_qp* qp_ = nullptr;
+  ibv_ah* ah_ = nullptr;             // UD
+  std::shared_ptr<void> keepalive_;  // released after cm_id_ is destroyed
+  rdma_cm_id* cm_id_ = nullptr;
+  std::shared_ptr<Fault> fault_;
+
+  RemoteQp remote_{};
+  ibv_mtu path_mtu_ = IBV_MTU_1024;
+  std::size_t max_message_ = 0;
+  std::string via_;         // "bootstrap" or "rdma_cm"
+  int cm_sgid_index_ = -1;  // the source GID rdma_cm chose
+
+  std::vector<SendSlot> send_ring_;
+  std::uint64_t send_mask_ = 0;
+  std::uint64_t send_next_ = 0;     // next sequence number
+  std::uint64_t send_retired_ = 0;  // oldest not yet retired
+  std::size_t send_user_ = 0;       // caller requests posted and not retired
+  std::uint32_t unsignaled_run_ = 0;
+  std::vector<RecvSlot> recv_ring_;
+  std::uint64_t recv_mask_ = 0;
+  std::uint64_t recv_next_ = 0;
+  std::uint64_t recv_done_ = 0;
+
+  bool armed_ = false;  // blocking: ibv_req_notify_cq is pending
+  bool probe_in_flight_ = false;
+  std::uint64_t idle_since_ns_ = 0;  // wait() found nothing since then; 0 = not idle
+  std::uint64_t probes_ = 0;
+
+  core::ErrorKind broken_kind_ = core::ErrorKind::runtime;
+  std::string broken_;  // non-empty once the endpoint failed: every later call rethrows
+};
+
+}  // namespace fabricbench::transport::verbs

@@ -1,0 +1,511 @@
+#include "transports/verbs/verbs_transport.hpp"
+
+#include <infiniband/verbs.h>
+#include <sys/resource.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <random>
+#include <sstream>
+#include <utility>
+
+#include "harness/bootstrap/bootstrap.hpp"
+#include "harness/core/clock.hpp"
+#include "harness/core/error.hpp"
+#include "transports/verbs/verbs_cm.hpp"
+#include "transports/verbs/verbs_device.hpp"
+#include "transports/verbs/verbs_endpoint.hpp"
+
+namespace fabricbench::transport::verbs {
+namespace {
+
+using core::Error;
+using core::ErrorKind;
+
+constexpr const char* kRecordVersion = "fbverbs1";
+
+std::string gid_hex(const ibv_gid& gid) {
+  static constexpr char kDigits[] = "0123456789abcdef";
+  std::string out;
+  for (const auto b : gid.raw) {
+    out += kDigits[b >> 4];
+    out += kDigits[b & 0xf];
+  }
+  return out;
+}
+
+bool parse_gid_hex(const std::string& text, ibv_gid& gid) {
+  if (text.size() != 32) return false;
+  for (std::size_t i = 0; i < 16; ++i) {
+    unsigned value = 0;
+    for (std::size_t k = 0; k < 2; ++k) {
+      const char c = text[2 * i + k];
+      unsigned d = 0;
+      if (c >= '0' && c <= '9') {
+        d = static_cast<unsigned>(c - '0');
+      } else if (c >= 'a' && c <= 'f') {
+        d = static_cast<unsigned>(c - 'a' + 10);
+      } else {
+        return false;
+      }
+      value = value * 16 + d;
+    }
+    gid.raw[i] = static_cast<std::uint8_t>(value);
+  }
+  return true;
+}
+
+// What each rank publishes through the first allgather.
+struct Record {
+  bool ok = false;
+  ErrorKind error_kind = ErrorKind::runtime;
+  std::string error;
+  std::string qp_type;
+  bool ethernet = false;
+  std::uint16_t lid = 0;
+  ibv_gid gid{};
+  int mtu = 0;  // ibv_mtu value
+  int connections = 0;
+  std::uint64_t scratch_addr = 0;
+  std::uint32_t scratch_rkey = 0;
+  std::vector<int> peers;
+  // Bootstrap path: per listed peer, (qpn, psn) per connection.
+  std::vector<std::pair<int, std::vector<std::pair<std::uint32_t, std::uint32_t>>>> qps;
+  // rdma_cm path.
+  std::string cm_address = "-";
+  int cm_port = 0;
+  std::uint64_t token = 0;
+};
+
+std::string format_error(ErrorKind kind, const std::string& message) {
+  return std::string(kRecordVersion) + " error " + std::to_string(static_cast<int>(kind)) + " " +
+         message;
+}
+
+bool parse_error(std::istringstream& in, Record& out) {
+  int kind = 0;
+  if (!(in >> kind)) return false;
+  out.ok = false;
+  out.error_kind = static_cast<ErrorKind>(kind);
+  std::getline(in >> std::ws, out.error);
+  return true;
+}
+
+bool parse_record(const std::string& text, Record& out) {
+  std::istringstream in(text);
+  std::string version;
+  std::string status;
+  if (!(in >> version >> status) || version != kRecordVersion) return false;
+  if (status == "error") return parse_error(in, out);
+  if (status != "ok") return false;
+  std::string link;
+  std::string gid;
+  std::string addr;
+  std::string peers;
+  std::string qps;
+  std::string token;
+  if (!(in >> out.qp_type >> link >> out.lid >> gid >> out.mtu >> out.connections >> addr >>
+        out.scratch_rkey >> peers >> qps >> out.cm_address >> out.cm_port >> token)) {
+    return false;
+  }
+  out.ok = true;
+  out.ethernet = link == "E";
+  if (!parse_gid_hex(gid, out.gid)) return false;
+  try {
+    out.scratch_addr = std::stoull(addr, nullptr, 16);
+    out.token = std::stoull(token, nullptr, 16);
+    if (peers != "-") {
+      std::istringstream list(peers);
+      std::string item;
+      while (std::getline(list, item, ',')) out.peers.push_back(std::stoi(item));
+    }
+    if (qps != "-") {
+      std::istringstream groups(qps);
+      std::string group;
+      while (std::getline(groups, group, ';')) {
+        const auto eq = group.find('=');
+        if (eq == std::string::npos) return false;
+        std::pair<int, std::vector<std::pair<std::uint32_t, std::uint32_t>>> entry;
+        entry.first = std::stoi(group.substr(0, eq));
+        std::istringstream items(group.substr(eq + 1));
+        std::string item;
+        while (std::getline(items, item, ',')) {
+          const auto dot = item.find('.');
+          if (dot == std::string::npos) return false;
+          entry.second.emplace_back(static_cast<std::uint32_t>(std::stoul(item.substr(0, dot))),
+                                    static_cast<std::uint32_t>(std::stoul(item.substr(dot + 1))));
+        }
+        out.qps.push_back(std::move(entry));
+      }
+    }
+  } catch (const std::exception&) {
+    return false;
+  }
+  return true;
+}
+
+std::string join_ints(const std::vector<int>& v) {
+  if (v.empty()) return "-";
+  std::string out;
+  for (std::size_t i = 0; i < v.size(); ++i) {
+    if (i != 0) out += ',';
+    out += std::to_string(v[i]);
+  }
+  return out;
+}
+
+bool lists(const Record& record, int rank) {
+  return std::find(record.peers.begin(), record.peers.end(), rank) != record.peers.end();
+}
+
+std::string memlock_text() {
+  rlimit limit{};
+  if (::getrlimit(RLIMIT_MEMLOCK, &limit) != 0) return "unknown";
+  if (limit.rlim_cur == RLIM_INFINITY) return "unlimited";
+  return std::to_string(limit.rlim_cur) + " bytes";
+}
+
+const char* kind_text(MemoryKind kind) noexcept {
+  switch (kind) {
+    case MemoryKind::host:
+      return "host";
+    case MemoryKind::hugepage:
+      return "hugepage";
+    case MemoryKind::cuda:
+      return "cuda";
+  }
+  return "?";
+}
+
+// ---- the transport ----
+
+class VerbsTransport final : public Transport, public EventSource {
+ public:
+  explicit VerbsTransport(const Options& options)
+      : options_(options),
+        kind_(validate_options(options)),
+        device_(std::make_shared<Device>(options, kind_)),
+        random_(std::random_device{}()) {}
+
+  std::string name() const override { return "verbs"; }
+
+  Capabilities capabilities() const override {
+    Capabilities c;
+    c.send_recv = true;
+    c.write = kind_ != QpKind::ud;
+    c.write_imm = kind_ != QpKind::ud;
+    c.read = kind_ == QpKind::rc;
+    c.atomics = kind_ == QpKind::rc && device_->atomics;
+    c.busy_poll = true;
+    c.blocking = true;
+    c.max_message_size = kind_ == QpKind::ud
+                             ? static_cast<std::size_t>(mtu_bytes(device_->mtu))
+                             : static_cast<std::size_t>(device_->port_attr().max_msg_sz);
+    return c;
+  }
+
+  MemoryRegion register_memory(const Buffer& buffer) override {
+    if (buffer.addr == nullptr || buffer.length == 0) {
+      throw Error(ErrorKind::runtime, "verbs: cannot register an empty buffer (" +
+                                          std::to_string(buffer.length) + " bytes at " +
+                                          hex(reinterpret_cast<std::uintptr_t>(buffer.addr)) + ")");
+    }
+    int access = IBV_ACCESS_LOCAL_WRITE | IBV_ACCESS_REMOTE_WRITE | IBV_ACCESS_REMOTE_READ;
+    if (device_->atomics) access |= IBV_ACCESS_REMOTE_ATOMIC;
+    ibv_mr* mr = ibv_reg_mr(device_->pd(), buffer.addr, buffer.length, access);
+    if (mr == nullptr) {
+      const int err = errno;
+      std::string hint;
+      if (err == ENOMEM || err == EPERM || err == EAGAIN) {
+        hint = " (locked-memory limit RLIMIT_MEMLOCK is " + memlock_text() + ")";
+      } else if (buffer.kind == MemoryKind::cuda) {
+        hint = " (GPU memory needs the nvidia-peermem module or dma-buf support)";
+      }
+      throw Error(ErrorKind::runtime, "verbs: ibv_reg_mr of " + std::to_string(buffer.length) +
+                                          " bytes of " + kind_text(buffer.kind) + " memory on " +
+                                          device_->name + ": " + errno_text(err) + hint);
+    }
+    MemoryRegion region;
+    region.buffer = buffer;
+    region.local_key = mr->lkey;
+    region.remote_key = mr->rkey;
+    region.handle = reinterpret_cast<std::uintptr_t>(mr);
+    return region;
+  }
+
+  void deregister_memory(MemoryRegion& region) noexcept override {
+    if (region.handle != 0) ibv_dereg_mr(reinterpret_cast<ibv_mr*>(region.handle));
+    region = MemoryRegion{};
+  }
+
+  std::vector<std::unique_ptr<Endpoint>> connect(bootstrap::Bootstrap& bootstrap,
+                                                 const std::vector<int>& peers,
+                                                 int connections_per_peer) override;
+
+  std::vector<AsyncEvent> drain_events() override { return device_->drain_events(); }
+
+ private:
+  void check_arguments(int me, int size, const std::vector<int>& peers, int n) const;
+  std::string format_ok(const std::vector<int>& peers, int n,
+                        const std::vector<std::unique_ptr<VerbsEndpoint>>& endpoints,
+                        const CmListener* listener) const;
+  std::vector<Record> check_records(const std::vector<std::string>& all, int me,
+                                    const std::vector<int>& peers, int n) const;
+  void agree(bootstrap::Bootstrap& bootstrap, const std::vector<int>& peers,
+             const std::string& local_error, ErrorKind local_kind, const char* stage) const;
+
+  Options options_;
+  QpKind kind_;
+  std::shared_ptr<Device> device_;
+  std::mt19937_64 random_;
+};
+
+void VerbsTransport::check_arguments(int me, int size, const std::vector<int>& peers, int n) const {
+  if (n < 1) {
+    throw Error(ErrorKind::config,
+                "verbs: connections_per_peer must be at least 1, got " + std::to_string(n));
+  }
+  for (std::size_t i = 0; i < peers.size(); ++i) {
+    const int p = peers[i];
+    if (p < 0 || p >= size || p == me) {
+      throw Error(ErrorKind::config, "verbs: rank " + std::to_string(me) + " was given peer " +
+                                         std::to_string(p) + " (valid: 0.." +
+                                         std::to_string(size - 1) + " except itself)");
+    }
+    if (std::find(peers.begin(), peers.begin() + static_cast<std::ptrdiff_t>(i), p) !=
+        peers.begin() + static_cast<std::ptrdiff_t>(i)) {
+      throw Error(ErrorKind::config, "verbs: peer " + std::to_string(p) + " is listed twice");
+    }
+  }
+}
+
+std::string VerbsTransport::format_ok(const std::vector<int>& peers, int n,
+                                      const std::vector<std::unique_ptr<VerbsEndpoint>>& endpoints,
+                                      const CmListener* listener) const {
+  std::string qps;
+  if (listener == nullptr && !peers.empty()) {
+    for (std::size_t i = 0; i < peers.size(); ++i) {
+      if (i != 0) qps += ';';
+      qps += std::to_string(peers[i]) + "=";
+      for (int k = 0; k < n; ++k) {
+        const VerbsEndpoint& ep =
+            *endpoints[i * static_cast<std::size_t>(n) + static_cast<std::size_t>(k)];
+        if (k != 0) qps += ',';
+        qps += std::to_string(ep.qp_num()) + "." + std::to_string(ep.psn());
+      }
+    }
+  }
+  std::ostringstream out;
+  out << kRecordVersion << " ok " << qp_kind_name(kind_) << ' ' << (device_->ethernet ? "E" : "I")
+      << ' ' << device_->lid << ' ' << gid_hex(device_->gid) << ' '
+      << static_cast<int>(device_->mtu) << ' ' << n << ' ' << std::hex << device_->scratch_addr()
+      << std::dec << ' ' << device_->scratch()->rkey << ' ' << join_ints(peers) << ' '
+      << (qps.empty() ? "-" : qps) << ' '
+      << (listener != nullptr ? listener->address() : std::string("-")) << ' '
+      << (listener != nullptr ? listener->port() : 0) << ' ' << std::hex
+      << (listener != nullptr ? listener->token() : 0);
+  return out.str();
+}
+
+std::vector<Record> VerbsTransport::check_records(const std::vector<std::string>& all, int me,
+                                                  const std::vector<int>& peers, int n) const {
+  const int size = static_cast<int>(all.size());
+  std::vector<Record> records(all.size());
+  for (int r = 0; r < size; ++r) {
+    if (r == me) continue;
+    const bool related = std::find(peers.begin(), peers.end(), r) != peers.end();
+    Record& rec = records[static_cast<std::size_t>(r)];
+    if (!parse_record(all[static_cast<std::size_t>(r)], rec)) {
+      if (!related) continue;
+      throw Error(ErrorKind::runtime, "verbs: rank " + std::to_string(r) +
+                                          " published an unrecognised endpoint record '" +
+                                          all[static_cast<std::size_t>(r)] +
+                                          "' (a different fabricbench version?)");
+    }
+    if (!rec.ok) {
+      if (!related) continue;
+      throw Error(rec.error_kind == ErrorKind::config ? ErrorKind::config : ErrorKind::runtime,
+                  "verbs: peer rank " + std::to_string(r) +
+                      " failed to set up its queue pairs: " + rec.error);
+    }
+    const bool lists_me = lists(rec, me);
+    if (related != lists_me) {
+      const int a = related ? me : r;
+      const int b = related ? r : me;
+      throw Error(ErrorKind::config, "verbs: peer lists are not symmetric: rank " +
+                                         std::to_string(a) + " lists rank " + std::to_string(b) +
+                                         " but rank " + std::to_string(b) + " does not list rank " +
+                                         std::to_string(a));
+    }
+    if (!related) continue;
+    if (rec.connections != n) {
+      throw Error(ErrorKind::config, "verbs: connections_per_peer differs: rank " +
+                                         std::to_string(me) + " uses " + std::to_string(n) +
+                                         ", rank " + std::to_string(r) + " uses " +
+                                         std::to_string(rec.connections));
+    }
+    if (rec.qp_type != qp_kind_name(kind_)) {
+      throw Error(ErrorKind::config, "verbs: qp_type differs: rank " + std::to_string(me) +
+                                         " uses " + qp_kind_name(kind_) + ", rank " +
+                                         std::to_string(r) + " uses " + rec.qp_type);
+    }
+    if (rec.ethernet != device_->ethernet) {
+      throw Error(ErrorKind::config,
+                  "verbs: link layers differ: rank " + std::to_string(me) + " uses " +
+                      (device_->ethernet ? "Ethernet (RoCE)" : "InfiniBand") + " on " +
+                      device_->name + ", rank " + std::to_string(r) + " uses " +
+                      (rec.ethernet ? "Ethernet (RoCE)" : "InfiniBand"));
+    }
+    if ((rec.cm_address != "-") != options_.use_rdma_cm) {
+      throw Error(ErrorKind::config, "verbs: use_rdma_cm differs between rank " +
+                                         std::to_string(me) + " and rank " + std::to_string(r));
+    }
+  }
+  return records;
+}
+
+void VerbsTransport::agree(bootstrap::Bootstrap& bootstrap, const std::vector<int>& peers,
+                           const std::string& local_error, ErrorKind local_kind,
+                           const char* stage) const {
+  const std::vector<std::string> all =
+      bootstrap.allgather(local_error.empty() ? std::string(kRecordVersion) + " ready"
+                                              : format_error(local_kind, local_error));
+  if (!local_error.empty()) throw Error(local_kind, local_error);
+  for (const int p : peers) {
+    Record rec;
+    std::istringstream in(
+        static_cast<std::size_t>(p) < all.size() ? all[static_cast<std::size_t>(p)] : "");
+    std::string version;
+    std::string status;
+    in >> version >> status;
+    if (status == "ready") continue;
+    if (status == "error" && parse_error(in, rec)) {
+      throw Error(
+          rec.error_kind == ErrorKind::config ? ErrorKind::config : ErrorKind::runtime,
+          "verbs: peer rank " + std::to_string(p) + " failed to " + stage + ": " + rec.error);
+    }
+    throw Error(ErrorKind::runtime, "verbs: rank " + std::to_string(p) + " answered the " + stage +
+                                        " step with '" + all[static_cast<std::size_t>(p)] + "'");
+  }
+}
+
+std::vector<std::unique_ptr<Endpoint>> VerbsTransport::connect(bootstrap::Bootstrap& bootstrap,
+                                                               const std::vector<int>& peers,
+                                                               int connections_per_peer) {
+  const int me = bootstrap.rank();
+  const int size = bootstrap.size();
+  const int n = connections_per_peer;
+
+  // 1. Local resources. A failure here still takes part in both exchanges (as an error record),
+  //    so the other ranks fail at once, not after a timeout.
+  std::string local_error;
+  ErrorKind local_kind = ErrorKind::runtime;
+  std::vector<std::unique_ptr<VerbsEndpoint>> endpoints;
+  std::unique_ptr<CmListener> listener;
+  try {
+    check_arguments(me, size, peers, n);
+    if (options_.use_rdma_cm) {
+      if (!peers.empty()) listener = std::make_unique<CmListener>(device_, options_);
+    } else {
+      for (const int p : peers) {
+        for (int k = 0; k < n; ++k) {
+          const auto psn = static_cast<std::uint32_t>(random_() & 0xffffff);
+          endpoints.push_back(std::make_unique<VerbsEndpoint>(device_, options_, kind_, p, k, psn));
+        }
+      }
+    }
+  } catch (const Error& e) {
+    local_error = e.what();
+    local_kind = e.kind();
+    endpoints.clear();
+  }
+  const std::vector<std::string> all =
+      bootstrap.allgather(local_error.empty() ? format_ok(peers, n, endpoints, listener.get())
+                                              : format_error(local_kind, local_error));
+  if (!local_error.empty()) throw Error(local_kind, local_error);
+
+  // 2. What the others published.
+  const std::vector<Record> records = check_records(all, me, peers, n);
+
+  // 3. Bring the queue pairs up, then agree that everyone did before anything is sent (a QP that
+  //    is not yet RTR drops what arrives).
+  try {
+    if (options_.use_rdma_cm) {
+      if (!peers.empty()) {
+        std::vector<CmPeer> cm_peers;
+        for (const int p : peers) {
+          const Record& rec = records[static_cast<std::size_t>(p)];
+          cm_peers.push_back(CmPeer{p, rec.cm_address, rec.cm_port, rec.token});
+        }
+        endpoints = listener->connect_all(me, cm_peers, n, kind_);
+      }
+    } else {
+      for (std::size_t i = 0; i < peers.size(); ++i) {
+        const int p = peers[i];
+        const Record& rec = records[static_cast<std::size_t>(p)];
+        const auto mine = std::find_if(rec.qps.begin(), rec.qps.end(),
+                                       [&](const auto& e) { return e.first == me; });
+        if (mine == rec.qps.end() || mine->second.size() != static_cast<std::size_t>(n)) {
+          throw Error(ErrorKind::runtime, "verbs: rank " + std::to_string(p) + " published no " +
+                                              std::to_string(n) + " queue pairs for rank " +
+                                              std::to_string(me));
+        }
+        for (int k = 0; k < n; ++k) {
+          RemoteQp remote;
+          remote.qpn = mine->second[static_cast<std::size_t>(k)].first;
+          remote.psn = mine->second[static_cast<std::size_t>(k)].second;
+          remote.gid = rec.gid;
+          remote.lid = rec.lid;
+          remote.mtu = static_cast<ibv_mtu>(rec.mtu);
+          remote.scratch_addr = rec.scratch_addr;
+          remote.scratch_rkey = rec.scratch_rkey;
+          endpoints[i * static_cast<std::size_t>(n) + static_cast<std::size_t>(k)]->connect_to(
+              remote);
+        }
+      }
+    }
+  } catch (const Error& e) {
+    local_error = e.what();
+    local_kind = e.kind();
+    endpoints.clear();
+  }
+  agree(bootstrap, peers, local_error, local_kind, "connect its queue pairs");
+
+  std::vector<std::unique_ptr<Endpoint>> out;
+  out.reserve(endpoints.size());
+  for (auto& ep : endpoints) out.push_back(std::move(ep));
+  return out;
+}
+
+}  // namespace
+
+std::unique_ptr<Transport> make_verbs_transport(const Options& options) {
+  return std::make_unique<VerbsTransport>(options);
+}
+
+std::optional<std::string> unavailable_reason() {
+  int count = 0;
+  errno = 0;
+  ibv_device** list = ibv_get_device_list(&count);
+  if (list == nullptr) {
+    return "ibv_get_device_list: " + errno_text(errno != 0 ? errno : ENODEV);
+  }
+  std::string failures;
+  bool opened = false;
+  for (int i = 0; i < count && !opened; ++i) {
+    ibv_context* ctx = ibv_open_device(list[i]);
+    if (ctx != nullptr) {
+      ibv_close_device(ctx);
+      opened = true;
+    } else {
+      if (!failures.empty()) failures += "; ";
+      failures += std::string(ibv_get_device_name(list[i])) + ": " + errno_text(errno);
+    }
+  }
+  ibv_free_device_list(list);
+  if (opened) return std::nullopt;
+  if (count == 0) return std::string("ibv_get_device_list: no RDMA devices found");
+  return "ibv_open_device failed for every device: " + failures;
+}
+
+}  // namespace fabricbench::transport::verbs
