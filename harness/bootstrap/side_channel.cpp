@@ -975,6 +975,17 @@ void SideChannelImpl::wait_ready() {
     ready = true;
     return false;
   };
+  // The ready frame may have arrived with the welcome and already sit in the buffer: the
+  // handshake read both at once when this rank was the last to join. Poll would never fire.
+  try {
+    while (!ready) {
+      auto f = hub.next_frame();
+      if (!f) break;
+      on_frame(hub, *f);
+    }
+  } catch (const wire::MalformedFrame& e) {
+    malformed(hub, what, e.what());
+  }
   while (!ready) {
     const int ms = net::poll_ms(deadline);
     if (ms == 0) {

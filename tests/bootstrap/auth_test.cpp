@@ -420,3 +420,54 @@ TEST(Config, BadConfigurationsAreUsageErrors) {
 
 }  // namespace
 }  // namespace fabricbench::bootstrap
+
+namespace fabricbench::bootstrap {
+namespace {
+
+// The last rank to join may read the root's "welcome" and "ready" in one recv (seen between
+// two emulated guests): the ready frame then sits in the peer's buffer, and the peer must take
+// it from there instead of waiting on the socket until its timeout.
+TEST(Join, ReadyArrivingWithTheWelcomeIsNotMissed) {
+  net::Fd listener = net::listen_on(net::HostPort{"127.0.0.1", 0});
+  set_io_timeout(listener.get(), 5s);
+  const std::string address = net::local_address(listener.get());
+  const std::string secret = generate_secret();
+  std::thread root([&] {
+    net::Fd c(::accept(listener.get(), nullptr, nullptr));
+    if (!c.valid()) return;
+    set_io_timeout(c.get(), 5s);
+    const std::string nonce = wire::random_bytes(wire::kNonceBytes);
+    send_all(c.get(), wire::encode_frame(wire::Type::challenge,
+                                         wire::encode(wire::Challenge{wire::kVersion, nonce})));
+    std::string buf;
+    const auto hello_frame = read_frame(c.get(), buf);
+    if (!hello_frame) return;
+    const auto hello = wire::decode_hello(hello_frame->payload);
+    const std::string proof = wire::root_proof(secret, nonce, hello.nonce, hello.rank, hello.size);
+    // Welcome and ready in a single send.
+    const std::vector<wire::Member> table = {{1111, "root-host"}, {hello.pid, hello.host}};
+    send_all(c.get(), wire::encode_frame(wire::Type::welcome,
+                                         wire::encode(wire::Welcome{1111, "root-host", proof})) +
+                          wire::encode_frame(wire::Type::ready, wire::encode_ready(table)));
+    closed_by_peer(c.get());  // hold the connection until the peer is done
+  });
+  SideChannelConfig config;
+  config.rank = 1;
+  config.size = 2;
+  config.root_address = address;
+  config.secret = secret;
+  // A missed ready frame shows up as a timeout error after this.
+  config.options.timeout = 3s;
+  std::unique_ptr<SideChannel> channel;
+  try {
+    channel = open_side_channel(config);
+  } catch (const core::Error& e) {
+    ADD_FAILURE() << "joining failed: " << e.what();
+  }
+  EXPECT_NE(channel, nullptr);
+  channel.reset();
+  root.join();
+}
+
+}  // namespace
+}  // namespace fabricbench::bootstrap
