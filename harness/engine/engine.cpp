@@ -104,6 +104,7 @@ suites::Params to_params(const spec::Case& c, const spec::Experiment& e) {
   p.warmup_ns = c.warmup_ns;
   p.bidirectional = c.direction == "bidir";
   p.window = c.window;
+  p.cq_moderation = c.transport == "verbs" ? c.verbs.cq_moderation : 1;
   p.interval_ns = c.interval_ns;
   p.verify = c.verify;
   p.completion = c.completion == "blocking" ? transport::CompletionMode::blocking

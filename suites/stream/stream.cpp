@@ -1,5 +1,6 @@
 #include "suites/stream/stream.hpp"
 
+#include <algorithm>
 #include <array>
 #include <vector>
 
@@ -35,6 +36,7 @@ class Stream final : public Workload {
     const Params& p = ctx.params;
     const std::size_t conns = ctx.endpoints.size();
     const bool sender = ctx.initiator || p.bidirectional;
+    const std::uint64_t moderation = moderation_for(p);
     const bool receiver = !ctx.initiator || p.bidirectional;
     const auto window = static_cast<std::uint64_t>(p.window);
     if (recv_posted_.size() != conns) {
@@ -106,7 +108,11 @@ class Stream final : public Workload {
         const bool last = next + conns >= total;
         const std::size_t offset = (e * window + send_posted[e] % window) * p.message_size;
         const std::uint32_t tag = (last ? kTagLast : 0u) | (measuring ? 0u : kTagWarmup);
-        const WorkRequest wr = make_request(ctx, p.op, offset, p.message_size, tag, true);
+        // Completion moderation: one signaled send in `moderation` (and every endpoint's last),
+        // as perftest's --cq-mod; a completion retires every earlier send of its endpoint.
+        WorkRequest wr = make_request(ctx, p.op, offset, p.message_size, tag,
+                                      last || (send_posted[e] + 1) % moderation == 0);
+        wr.wr_id = send_posted[e] + 1;
         if (p.verify) stamp_pattern(send_base + wr.offset, p.message_size, next);
         post_or_throw(*ctx.endpoints[e], wr);
         ++send_posted[e];
@@ -121,8 +127,8 @@ class Stream final : public Workload {
       for (std::size_t i = 0; i < n; ++i) {
         const Completion& c = out[i];
         if (c.op == Op::send) {
-          ++send_done[e];
-          --inflight;
+          inflight -= c.wr_id - send_done[e];
+          send_done[e] = c.wr_id;
           continue;
         }
         if (c.op != Op::recv) continue;
@@ -169,6 +175,11 @@ class Stream final : public Workload {
   }
 
  private:
+  // Signal one operation in this many (at most the window, or the sender would stall).
+  static std::uint64_t moderation_for(const Params& p) {
+    return std::clamp<std::uint64_t>(p.cq_moderation, 1, static_cast<std::uint64_t>(p.window));
+  }
+
   // One-sided ops (write, read, atomics; perftest's *_bw): the active side keeps `window`
   // operations in flight per endpoint and counts its own completions, from the post of the
   // first measured operation to the completion of the last. The passive side's CPU takes no
@@ -182,6 +193,7 @@ class Stream final : public Workload {
         std::min<std::uint64_t>(1'000'000'000, p.peer_timeout_ns / 4);
     std::vector<std::uint64_t> posted(conns, 0);
     std::vector<std::uint64_t> done(conns, 0);
+    const std::uint64_t moderation = moderation_for(p);
     RankResult result;
     result.measured = true;
     stats::IntervalSeries series(p.interval_ns);
@@ -204,14 +216,16 @@ class Stream final : public Workload {
           first_measured = next;
           measure_start = now;
         }
-        if (p.duration_mode && first_measured != kNoLimit && now - measure_start >= p.duration_ns &&
-            next > first_measured) {
-          total = next;
-          break;
+        if (p.duration_mode && total == kNoLimit && first_measured != kNoLimit &&
+            now - measure_start >= p.duration_ns && next > first_measured) {
+          total = next + conns;  // one final, signaled operation on every endpoint
         }
+        // Completion moderation as in the two-sided sender; the wr_id is the endpoint's count.
+        const bool last = next + conns >= total;
         const std::size_t offset = (e * window + posted[e] % window) * p.message_size;
-        WorkRequest wr = make_request(ctx, p.op, offset, p.message_size, 0, true);
-        wr.wr_id = next;
+        WorkRequest wr = make_request(ctx, p.op, offset, p.message_size, 0,
+                                      last || (posted[e] + 1) % moderation == 0);
+        wr.wr_id = posted[e] + 1;
         post_or_throw(*ctx.endpoints[e], wr);
         ++posted[e];
         ++inflight;
@@ -223,18 +237,25 @@ class Stream final : public Workload {
       const std::uint64_t now = core::now_ns();
       for (std::size_t i = 0; i < n; ++i) {
         if (out[i].op != p.op) continue;  // heartbeats are unsignaled; nothing else completes
-        ++done[e];
-        --inflight;
-        if (out[i].wr_id < first_measured) continue;
-        if (p.verify && p.op == Op::read) {
-          const std::size_t slot = (e * window + (done[e] - 1) % window) * p.message_size;
-          verify_pattern(static_cast<unsigned char*>(ctx.memory.recv.buffer.addr) + slot,
-                         p.message_size, 0, ctx.peer);
+        // Retires the endpoint's operations done[e] .. wr_id - 1 (per-endpoint indices); the
+        // global sequence of index j on endpoint e is j * conns + e.
+        std::uint64_t counted = 0;
+        for (std::uint64_t j = done[e]; j < out[i].wr_id; ++j) {
+          if (j * conns + e < first_measured) continue;
+          if (p.verify && p.op == Op::read) {
+            const std::size_t slot = (e * window + j % window) * p.message_size;
+            verify_pattern(static_cast<unsigned char*>(ctx.memory.recv.buffer.addr) + slot,
+                           p.message_size, 0, ctx.peer);
+          }
+          ++counted;
         }
-        result.bytes += p.message_size;
-        ++result.ops;
+        inflight -= out[i].wr_id - done[e];
+        done[e] = out[i].wr_id;
+        if (counted == 0) continue;
+        result.bytes += counted * p.message_size;
+        result.ops += counted;
         last_done = now;
-        if (p.duration_mode) series.add(now - measure_start, p.message_size, 1);
+        if (p.duration_mode) series.add(now - measure_start, counted * p.message_size, counted);
       }
       if (now - last_heartbeat >= heartbeat_ns) {
         post_control(ctx, 0, kTagHeartbeat, false);
