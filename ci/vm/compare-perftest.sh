@@ -30,15 +30,21 @@ cat >"$tmp/guest.sh" <<GUEST
 set -u
 out=\$FABRIC_OUT
 common=(-d \$FABRIC_RDMA_DEV -x \$FABRIC_GID_INDEX)
-perf() { # name round args...
+port=18515
+perf() { # name round args...: each test on its own port, so a client that is ahead can never
+         # reach the previous test's server
   local name=\$1 r=\$2; shift 2
+  port=\$((port + 1))
   if [ "\$FABRIC_GUEST" = 0 ]; then
-    timeout 180 "\$name" "\${common[@]}" "\$@" >"\$out/\$name.\$r.server.txt" 2>&1
+    timeout 180 "\$name" "\${common[@]}" -p \$port "\$@" >"\$out/\$name.\$r.server.txt" 2>&1 && return 0
+    cat "\$out/\$name.\$r.server.txt"
+    return 1
   else
     for i in \$(seq 1 240); do   # the server may not be listening yet: retry for up to 2 min
-      timeout 180 "\$name" "\${common[@]}" "\$@" "\$FABRIC_PEER_IP" >"\$out/\$name.\$r.txt" 2>&1 && return 0
+      timeout 180 "\$name" "\${common[@]}" -p \$port "\$@" "\$FABRIC_PEER_IP" >"\$out/\$name.\$r.txt" 2>&1 && return 0
       sleep 0.5
     done
+    cat "\$out/\$name.\$r.txt"
     return 1
   fi
 }

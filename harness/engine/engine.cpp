@@ -422,12 +422,16 @@ RunOutcome run_experiment(bootstrap::Bootstrap& bs, const spec::Experiment& exp,
       for (auto& ep : setup.endpoints) {
         ctx.endpoints.push_back(ep.get());
         // The stream window, plus room for control messages, must fit the endpoint's queue.
-        const auto needed = static_cast<std::size_t>(c.suite == "stream" ? c.window : 1) + 2;
+        const auto needed =
+            std::max<std::size_t>(static_cast<std::size_t>(c.suite == "stream" ? c.window : 1) + 2,
+                                  static_cast<std::size_t>(setup.workload->recv_slots(params)));
         if (needed > ep->queue_depth()) {
-          throw Error(ErrorKind::config, "window " + std::to_string(c.window) +
-                                             " (+2 control messages) exceeds the endpoint queue "
-                                             "depth " +
-                                             std::to_string(ep->queue_depth()));
+          throw Error(ErrorKind::config,
+                      "this case needs " + std::to_string(needed) +
+                          " queue entries per endpoint (stream: window + 2 control messages, "
+                          "and 2 x window receives) but the endpoint queue depth is " +
+                          std::to_string(ep->queue_depth()) +
+                          " (verbs.queue_depth); lower window or raise the queue depth");
         }
       }
       ctx.memory = {setup.send_region, setup.recv_region};

@@ -1,7 +1,10 @@
 #include "suites/api/measure.hpp"
 
+#include <array>
+#include <chrono>
 #include <cstring>
 #include <string>
+#include <thread>
 
 #include "harness/core/error.hpp"
 
@@ -91,6 +94,21 @@ std::size_t Completer::next_any(std::span<transport::Completion> out, std::size_
   }
 }
 
+std::size_t Completer::next_relaxed(std::size_t index, std::span<transport::Completion> out) {
+  transport::Endpoint& ep = *context_.endpoints[index];
+  for (;;) {
+    const std::size_t n = ep.poll(out);
+    if (n > 0) {
+      last_progress_ns_ = 0;
+      return n;
+    }
+    const std::uint64_t now = core::now_ns();
+    if (last_progress_ns_ == 0) last_progress_ns_ = now;
+    check(now);
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+}
+
 void Completer::idle() {
   if (++spins_ % kSpinsPerClockRead == 0) {
     const std::uint64_t now = core::now_ns();
@@ -134,6 +152,23 @@ transport::WorkRequest make_request(const Context& context, transport::Op op, st
     wr.swap = 0;  // compare 0, swap 0: always succeeds, leaves the word unchanged
   }
   return wr;
+}
+
+void await_last_message(const Context& context, Completer& completer) {
+  transport::Endpoint& ep = *context.endpoints.at(0);
+  const transport::WorkRequest recv = make_request(context, transport::Op::recv, 0, 0, 0, true);
+  std::array<transport::Completion, 8> out{};
+  for (bool last = false; !last;) {
+    post_or_throw(ep, recv);
+    for (bool got = false; !got;) {
+      const std::size_t n = completer.next_relaxed(0, out);
+      for (std::size_t i = 0; i < n; ++i) {
+        if (out[i].op != transport::Op::recv) continue;
+        got = true;
+        last = (out[i].imm & kTagLast) != 0;
+      }
+    }
+  }
 }
 
 void post_control(const Context& context, std::size_t endpoint, std::uint32_t tag, bool signaled) {

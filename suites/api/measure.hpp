@@ -29,6 +29,11 @@ class Completer {
   // Any endpoint: polls all (busy), or waits on each in turn for a short slice (blocking).
   // `which` receives the endpoint index of the completions returned.
   std::size_t next_any(std::span<transport::Completion> out, std::size_t* which);
+  // For a rank with nothing to measure (the passive side of a one-sided workload): polls, and
+  // sleeps 10 ms between empty polls whatever the completion mode, leaving the CPU to the
+  // fabric's own work (a software RDMA device such as rxe runs on the host's CPU; perftest's
+  // passive side sleeps too).
+  std::size_t next_relaxed(std::size_t index, std::span<transport::Completion> out);
   // For loops that wait on memory rather than on completions (RDMA write ping-pong): call once
   // per empty spin; applies the same watchdog and interrupt checks. progress() resets it.
   void idle();
@@ -50,6 +55,11 @@ void post_or_throw(transport::Endpoint& endpoint, const transport::WorkRequest& 
 // its send region for read and atomics (8 bytes).
 transport::WorkRequest make_request(const Context& context, transport::Op op, std::size_t offset,
                                     std::size_t length, std::uint32_t tag, bool signaled);
+
+// The passive side of a one-sided workload: keeps one zero-byte receive posted on endpoint 0
+// and waits (relaxed, see Completer::next_relaxed) until a message tagged kTagLast arrives;
+// heartbeats in between prove the active side is alive.
+void await_last_message(const Context& context, Completer& completer);
 
 // A zero-byte send carrying only `tag` (heartbeat or last-message flag of one-sided workloads).
 void post_control(const Context& context, std::size_t endpoint, std::uint32_t tag, bool signaled);

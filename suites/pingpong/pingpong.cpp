@@ -279,13 +279,8 @@ class PingPong final : public Workload {
   }
 
   static RankResult passive(Context& ctx) {
-    transport::Endpoint& ep = *ctx.endpoints.at(0);
     Completer completer(ctx);
-    WorkRequest recv = make_request(ctx, Op::recv, 0, 0, 0, true);
-    for (;;) {
-      post_or_throw(ep, recv);
-      if ((await_recv(completer, 0, ctx.peer, false) & kTagLast) != 0) break;
-    }
+    await_last_message(ctx, completer);
     return RankResult{};
   }
 

@@ -20,7 +20,9 @@ class Stream final : public Workload {
  public:
   std::string name() const override { return "stream"; }
   int send_slots(const Params& p) const override { return p.window; }
-  int recv_slots(const Params& p) const override { return p.window; }
+  // Twice the sender's window: a receive consumed by one message is reposted only after its
+  // completion is seen, and a receiver that runs dry makes a verbs sender back off (RNR).
+  int recv_slots(const Params& p) const override { return 2 * p.window; }
   bool reports_bandwidth() const override { return true; }
 
   RankResult run(Context& ctx) override {
@@ -39,6 +41,7 @@ class Stream final : public Workload {
     const std::uint64_t moderation = moderation_for(p);
     const bool receiver = !ctx.initiator || p.bidirectional;
     const auto window = static_cast<std::uint64_t>(p.window);
+    const auto rwindow = static_cast<std::uint64_t>(recv_slots(p));
     if (recv_posted_.size() != conns) {
       recv_posted_.assign(conns, 0);
       recv_completed_.assign(conns, 0);
@@ -54,7 +57,7 @@ class Stream final : public Workload {
     auto* send_base = static_cast<unsigned char*>(ctx.memory.send.buffer.addr);
     auto* recv_base = static_cast<unsigned char*>(ctx.memory.recv.buffer.addr);
 
-    // Receiver state. Receives stay posted across repetitions: top each endpoint up to window.
+    // Receiver state. Receives stay posted across repetitions: top each endpoint up to rwindow.
     std::vector<std::uint64_t> recv_seen(conns, 0);  // this repetition, per endpoint
     std::vector<bool> recv_last(conns, !receiver);
     std::size_t recv_open = receiver ? conns : 0;
@@ -62,7 +65,7 @@ class Stream final : public Workload {
       WorkRequest wr;
       wr.op = Op::recv;
       wr.local = &ctx.memory.recv;
-      wr.offset = (e * window + recv_posted_[e] % window) * p.message_size;
+      wr.offset = (e * rwindow + recv_posted_[e] % rwindow) * p.message_size;
       wr.length = p.message_size;
       wr.wr_id = recv_posted_[e];
       post_or_throw(*ctx.endpoints[e], wr);
@@ -70,7 +73,7 @@ class Stream final : public Workload {
     };
     if (receiver) {
       for (std::size_t e = 0; e < conns; ++e) {
-        while (recv_posted_[e] - recv_completed_[e] < window) post_recv(e);
+        while (recv_posted_[e] - recv_completed_[e] < rwindow) post_recv(e);
       }
     }
     RankResult result;
@@ -138,13 +141,16 @@ class Stream final : public Workload {
                                                           " bytes, expected " +
                                                           std::to_string(p.message_size));
         }
-        const std::uint64_t slot = recv_completed_[e] % window;
+        // send lands in the receive's own slot; write_imm where the sender aimed it (the
+        // sender's slot layout, which the receive count reproduces).
+        const std::uint64_t k = recv_completed_[e];
+        const std::uint64_t slot =
+            p.op == Op::send ? e * rwindow + k % rwindow : e * window + k % window;
         ++recv_completed_[e];
         const std::uint64_t sequence = recv_seen[e] * conns + e;
         ++recv_seen[e];
         if (p.verify) {
-          verify_pattern(recv_base + (e * window + slot) * p.message_size, p.message_size, sequence,
-                         ctx.peer);
+          verify_pattern(recv_base + slot * p.message_size, p.message_size, sequence, ctx.peer);
         }
         const std::uint64_t bytes = p.message_size;
         if ((c.imm & kTagWarmup) == 0) {
@@ -273,21 +279,8 @@ class Stream final : public Workload {
   }
 
   static RankResult passive(Context& ctx) {
-    transport::Endpoint& ep = *ctx.endpoints.at(0);
     Completer completer(ctx);
-    const WorkRequest recv = make_request(ctx, Op::recv, 0, 0, 0, true);
-    std::array<Completion, 8> out{};
-    for (bool last = false; !last;) {
-      post_or_throw(ep, recv);
-      for (bool got = false; !got;) {
-        const std::size_t n = completer.next(0, out);
-        for (std::size_t i = 0; i < n; ++i) {
-          if (out[i].op != Op::recv) continue;
-          got = true;
-          last = (out[i].imm & kTagLast) != 0;
-        }
-      }
-    }
+    await_last_message(ctx, completer);
     return RankResult{};
   }
 

@@ -1,5 +1,9 @@
 #include "transports/api/transport.hpp"
 
+#include <string>
+
+#include "harness/core/error.hpp"
+
 namespace fabricbench::transport {
 
 const char* op_name(Op op) noexcept {
@@ -20,6 +24,29 @@ const char* op_name(Op op) noexcept {
       return "compare_swap";
   }
   return "unknown";
+}
+
+std::byte* local_range(const WorkRequest& request, const char* transport, const char* what) {
+  using core::Error;
+  using core::ErrorKind;
+  const std::string where = std::string(transport) + ": post(" + what + ")";
+  if (request.local == nullptr) {
+    if (request.length == 0) return nullptr;
+    throw Error(ErrorKind::runtime,
+                where + " of " + std::to_string(request.length) + " bytes has no memory region");
+  }
+  const Buffer& buffer = request.local->buffer;
+  if (request.offset > buffer.length || request.length > buffer.length - request.offset) {
+    throw Error(ErrorKind::runtime, where + " range [" + std::to_string(request.offset) + ", +" +
+                                        std::to_string(request.length) +
+                                        ") is outside its region of " +
+                                        std::to_string(buffer.length) + " bytes");
+  }
+  if (buffer.addr == nullptr) {
+    if (request.length == 0) return nullptr;
+    throw Error(ErrorKind::runtime, where + " region has no address");
+  }
+  return static_cast<std::byte*>(buffer.addr) + request.offset;
 }
 
 }  // namespace fabricbench::transport

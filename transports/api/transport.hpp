@@ -93,6 +93,12 @@ class Endpoint {
   virtual std::string describe() const = 0;
 };
 
+// The first byte of a request's local range [offset, offset + length) in its region, for
+// transports' post(). nullptr for a zero-length request without memory. Throws
+// core::Error(runtime) "<transport>: post(<what>) ..." when there is no region, the range is
+// outside it, or the region has no address.
+std::byte* local_range(const WorkRequest& request, const char* transport, const char* what);
+
 class Transport {
  public:
   virtual ~Transport() = default;

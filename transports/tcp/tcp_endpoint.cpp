@@ -112,24 +112,7 @@ const std::byte* TcpEndpoint::request_bytes(const WorkRequest& request, const ch
                                         " bytes exceeds the maximum message size of " +
                                         std::to_string(kMaxMessageBytes) + " bytes");
   }
-  if (request.local == nullptr) {
-    if (request.length == 0) return nullptr;
-    throw Error(ErrorKind::runtime, std::string("tcp: post(") + what + ") of " +
-                                        std::to_string(request.length) +
-                                        " bytes has no memory region");
-  }
-  const Buffer& buffer = request.local->buffer;
-  if (request.offset > buffer.length || request.length > buffer.length - request.offset) {
-    throw Error(ErrorKind::runtime,
-                std::string("tcp: post(") + what + ") range [" + std::to_string(request.offset) +
-                    ", +" + std::to_string(request.length) + ") is outside its region of " +
-                    std::to_string(buffer.length) + " bytes");
-  }
-  if (buffer.addr == nullptr) {
-    if (request.length == 0) return nullptr;
-    throw Error(ErrorKind::runtime, std::string("tcp: post(") + what + ") region has no address");
-  }
-  return static_cast<const std::byte*>(buffer.addr) + request.offset;
+  return local_range(request, "tcp", what);
 }
 
 bool TcpEndpoint::post(const WorkRequest& request) {

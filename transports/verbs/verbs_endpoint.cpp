@@ -383,24 +383,12 @@ void VerbsEndpoint::fail_completion(const ibv_wc& wc) {
 // ---- posting ----
 
 std::byte* VerbsEndpoint::local_bytes(const WorkRequest& request, const char* what) const {
-  if (request.local == nullptr) {
-    if (request.length == 0) return nullptr;
-    throw Error(ErrorKind::runtime, std::string("verbs: post(") + what + ") of " +
-                                        std::to_string(request.length) +
-                                        " bytes has no memory region");
-  }
-  const Buffer& buffer = request.local->buffer;
-  if (request.offset > buffer.length || request.length > buffer.length - request.offset) {
-    throw Error(ErrorKind::runtime,
-                std::string("verbs: post(") + what + ") range [" + std::to_string(request.offset) +
-                    ", +" + std::to_string(request.length) + ") is outside its region of " +
-                    std::to_string(buffer.length) + " bytes");
-  }
-  if (request.local->handle == 0) {
+  std::byte* data = local_range(request, "verbs", what);
+  if (request.local != nullptr && request.local->handle == 0) {
     throw Error(ErrorKind::runtime, std::string("verbs: post(") + what +
                                         ") region was not registered by this transport");
   }
-  return static_cast<std::byte*>(buffer.addr) + request.offset;
+  return data;
 }
 
 bool VerbsEndpoint::post(const WorkRequest& request) {
