@@ -55,16 +55,20 @@ for r in \$(seq 1 $rounds); do
   perf ib_write_lat \$r -s 8 -n 200 || exit 1
   perf ib_read_lat \$r -s 8 -n 200 || exit 1
   FABRICBENCH_RANK=\$FABRIC_GUEST FABRICBENCH_SIZE=2 FABRICBENCH_ROOT=198.51.100.1:\$((29500 + r)) \\
-    FABRICBENCH_SECRET_FILE=\$out/secret "$bin" run "$config" -o "\$out/fb.\$r" \\
+    FABRICBENCH_SECRET_FILE=\$out/secret \$out/fabricbench run \$out/compare.yaml -o "\$out/fb.\$r" \\
     >"\$out/fb.\$r.log" 2>&1 || { cat "\$out/fb.\$r.log"; exit 1; }
   echo "round \$r done"
 done
 GUEST
-chmod a+r "$tmp/guest.sh" "$tmp/secret"
+# The guests' /tmp is their own: the binary and config travel through the out share.
+cp "$bin" "$tmp/fabricbench"
+cp "$config" "$tmp/compare.yaml"
+chmod a+r "$tmp/guest.sh" "$tmp/secret" "$tmp/compare.yaml"
 
 echo "compare-perftest: $rounds rounds on two guests (several minutes under emulation)" >&2
 "$here/fabric.sh" --timeout 1500 --tail 20 --out "$tmp/out" "$@" \
-  --put "$tmp/guest.sh" --put "$tmp/secret" -- 'bash $FABRIC_OUT/guest.sh'
+  --put "$tmp/guest.sh" --put "$tmp/secret" --put "$tmp/fabricbench" --put "$tmp/compare.yaml" \
+  -- 'bash $FABRIC_OUT/guest.sh'
 
 python3 - "$tmp/out" "$rounds" <<'PY'
 import glob, json, os, statistics, sys

@@ -20,14 +20,18 @@ for t in "${tests[@]}"; do
     exit 1
   }
 done
+# The guests see the host's files at the same paths, except /tmp (their own tmpfs): the build
+# tree may be there (a CI clone), so the test binaries travel through the out share.
 cmd="rc=0"
+puts=()
 for t in "${tests[@]}"; do
-  cmd+="; $t >\$FABRIC_OUT/$(basename "$t").txt 2>&1 || rc=1"
+  puts+=(--put "$t")
+  cmd+="; \$FABRIC_OUT/$(basename "$t") >\$FABRIC_OUT/$(basename "$t").txt 2>&1 || rc=1"
 done
 cmd+="; exit \$rc"
 
 "$repo/ci/vm/fabric.sh" --build-dir "$vm_dir" --timeout 900 --tail 0 --out "$out/g" \
-  --env FABRICBENCH_VERBS_FAULT_NETDEV=eth0 -- "$cmd" ::: true
+  "${puts[@]}" --env FABRICBENCH_VERBS_FAULT_NETDEV=eth0 -- "$cmd" ::: true
 rc=$?
 [ $rc -eq 77 ] && exit 77
 status=0
