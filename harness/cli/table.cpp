@@ -58,10 +58,13 @@ nlohmann::json verbs_events(transport::Transport& t) {
   nlohmann::json out = nlohmann::json::array();
   if (auto* source = dynamic_cast<transport::verbs::EventSource*>(&t)) {
     for (const auto& e : source->drain_events()) {
-      out.push_back({{"wall_ns", e.wall_ns},
-                     {"mono_ns", e.mono_ns},
+      out.push_back({{"t_ns", e.wall_ns},
                      {"kind", e.type},
-                     {"detail", {{"device", e.device}, {"port", e.port}, {"qp_num", e.qp_num}}}});
+                     {"detail",
+                      {{"device", e.device},
+                       {"port", e.port},
+                       {"qp_num", e.qp_num},
+                       {"mono_ns", e.mono_ns}}}});
     }
   }
   return out;

@@ -477,7 +477,7 @@ RunOutcome run_experiment(bootstrap::Bootstrap& bs, const spec::Experiment& exp,
       if (writer) {  // the other ranks may be gone: keep at least this rank's events
         for (auto ev : drain_events(registry, c, setup)) {
           ev["rank"] = rank;
-          ev["case"] = c.id;
+          ev["detail"]["case"] = c.id;
           writer->document().events.push_back(std::move(ev));
         }
       }
@@ -502,7 +502,7 @@ RunOutcome run_experiment(bootstrap::Bootstrap& bs, const spec::Experiment& exp,
       for (int r = 0; r < size; ++r) {
         for (auto e : json::parse(all_events[static_cast<std::size_t>(r)])) {
           e["rank"] = r;
-          e["case"] = c.id;
+          e["detail"]["case"] = c.id;
           events.push_back(std::move(e));
         }
       }

@@ -26,7 +26,8 @@ struct TransportEntry {
   std::function<std::unique_ptr<transport::Transport>(const spec::Case&, std::uint64_t timeout_ns)>
       make;
   // Optional: events the transport saw (link down/up, QP errors) since the last call, as a JSON
-  // array of {"wall_ns", "mono_ns", "kind", "detail"}. Collected after every case.
+  // array of run-document events without the rank: {"t_ns" (wall clock), "kind", "detail"
+  // (an object)}. Collected after every case; the engine adds "rank" and detail.case.
   std::function<nlohmann::json(transport::Transport&)> drain_events{};
 };
 

@@ -7,8 +7,10 @@
 #include <algorithm>
 #include <bit>
 #include <cerrno>
+#include <chrono>
 #include <ctime>
 #include <limits>
+#include <thread>
 #include <utility>
 
 #include "harness/core/clock.hpp"
@@ -368,14 +370,20 @@ void VerbsEndpoint::fail_completion(const ibv_wc& wc) {
       break;
     case IBV_WC_WR_FLUSH_ERR:
       message += ": the queue pair was already in the error state";
-      if (fault_->raised.load(std::memory_order_acquire)) {
-        std::lock_guard lock(fault_->mutex);
-        message += " (" + fault_->reason + ")";
-        kind = fault_->kind;
-      }
       break;
     default:
       break;
+  }
+  // A link fault often shows up first as a failed completion and only a moment later as the
+  // async event that explains it (the event thread runs on its own). Give it a short while, so
+  // the error names the cause ("port 1 of rxe0 went down") instead of a bare status.
+  for (int i = 0; i < 40 && !fault_->raised.load(std::memory_order_acquire); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  if (fault_->raised.load(std::memory_order_acquire)) {
+    std::lock_guard lock(fault_->mutex);
+    message += " (" + fault_->reason + ")";
+    kind = fault_->kind;
   }
   fail(kind, message);
 }
