@@ -9,21 +9,9 @@ repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
   echo "usage: $0 FABRICBENCH_BINARY BUILD_DIR" >&2
   exit 2
 }
-bin="$1" build_dir="$2"
-out="$(mktemp -d /tmp/fabricbench-env-test.XXXXXX)"
-trap 'rm -rf "$out"' EXIT
-
-"$repo/ci/vm/run-experiment.sh" --build-dir "$build_dir" --timeout 240 \
-  "$bin" "$repo/tests/vm/vm-tcp.yaml" "$out/run"
-rc=$?
-[ $rc -eq 77 ] && exit 77
-[ $rc -eq 0 ] || {
-  echo "FAIL: run-experiment.sh exited $rc"
-  exit 1
-}
-if python3 -c 'import jsonschema' 2>/dev/null; then
-  python3 "$repo/ci/validate-run.py" "$repo/results/schema/run-v1.schema.json" "$out/run" || exit 1
-fi
+# shellcheck source=tests/vm/run-checked.sh
+source "$repo/tests/vm/run-checked.sh"
+run_checked "$1" "$2" "$repo/tests/vm/vm-tcp.yaml" 240
 python3 - "$out/run/run.json" <<'EOF' || exit 1
 import json, sys
 doc = json.load(open(sys.argv[1]))
