@@ -436,15 +436,12 @@ RunOutcome run_experiment(bootstrap::Bootstrap& bs, const spec::Experiment& exp,
       }
       ctx.memory = {setup.send_region, setup.recv_region};
       // Exchange registered regions for one-sided operations.
-      const json mine_regions = {
-          {"send",
-           {setup.send_region.buffer.addr == nullptr
-                ? 0
-                : reinterpret_cast<std::uintptr_t>(setup.send_region.buffer.addr),
-            setup.send_region.remote_key, setup.send_region.buffer.length}},
-          {"recv",
-           {reinterpret_cast<std::uintptr_t>(setup.recv_region.buffer.addr),
-            setup.recv_region.remote_key, setup.recv_region.buffer.length}}};
+      auto region_json = [](const transport::MemoryRegion& r) {
+        return json::array(
+            {reinterpret_cast<std::uintptr_t>(r.buffer.addr), r.remote_key, r.buffer.length});
+      };
+      const json mine_regions = {{"send", region_json(setup.send_region)},
+                                 {"recv", region_json(setup.recv_region)}};
       const auto regions = bs.allgather(mine_regions.dump());
       const json peer_regions = json::parse(regions[static_cast<std::size_t>(ctx.peer)]);
       auto remote = [](const json& r) {
