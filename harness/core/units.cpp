@@ -6,6 +6,10 @@
 //            a lone prefix k K m M g G t T = binary, as in perftest and iperf.
 //            A lowercase 'b' (bits) is rejected.
 // Durations: <number>[ ]<unit>, unit one of ns us (µs) ms s m h; a bare number is an error.
+// Rates:     <number>[ ][prefix]/s (operations), <number>[ ][prefix]b/s, bit/s or bps (bits),
+//            <number>% (a fraction); prefix k K M G T = 10^3..10^12. Computed by one correctly
+//            rounded decimal conversion ("1.5M/s" reads "1.5e6"), displayed exactly by shifting
+//            the decimal point of the shortest round-trip form.
 // Sweeps:    "<lo>..<hi> x<factor>" geometric, "<lo>..<hi> +<step>" arithmetic, "<lo>..<hi>" = x2;
 //            every element <= hi (hi included when it lies on the progression), at most 4096.
 //            A comma-separated list of sizes and sweeps is concatenated.
@@ -14,6 +18,7 @@
 #include <array>
 #include <cctype>
 #include <charconv>
+#include <cmath>
 #include <cstddef>
 #include <limits>
 #include <optional>
@@ -196,6 +201,159 @@ std::uint64_t parse_duration_ns(std::string_view text) {
   if (!v) fail(fmt::format("duration {} is too large", quoted(t)));
   if (inexact) fail(fmt::format("duration {} is not a whole number of nanoseconds", quoted(t)));
   return *v;
+}
+
+namespace {
+
+struct RatePrefix {
+  std::string_view name;
+  int exponent;  // a power of ten
+};
+
+constexpr std::array<RatePrefix, 6> kRatePrefixes{{
+    {"", 0},
+    {"k", 3},
+    {"K", 3},
+    {"M", 6},
+    {"G", 9},
+    {"T", 12},
+}};
+
+bool ends_with(std::string_view s, std::string_view suffix) {
+  return s.size() >= suffix.size() && s.substr(s.size() - suffix.size()) == suffix;
+}
+
+// `digits` (plain decimal, "1500000" or "0.29") times 10^exponent, as plain decimal text without
+// superfluous zeros: shift_decimal("5000000000", -9) == "5", shift_decimal("0.29", 2) == "29".
+std::string shift_decimal(std::string_view text, int exponent) {
+  const std::size_t dot = text.find('.');
+  std::string digits(text.substr(0, dot));
+  long point = static_cast<long>(digits.size());
+  if (dot != std::string_view::npos) digits += text.substr(dot + 1);
+  point += exponent;
+  if (point <= 0) {
+    digits.insert(0, static_cast<std::size_t>(1 - point), '0');
+    point = 1;
+  }
+  if (point > static_cast<long>(digits.size())) {
+    digits.append(static_cast<std::size_t>(point) - digits.size(), '0');
+  }
+  std::string whole = digits.substr(0, static_cast<std::size_t>(point));
+  std::string fraction = digits.substr(static_cast<std::size_t>(point));
+  const std::size_t first = whole.find_first_not_of('0');
+  whole = first == std::string::npos ? "0" : whole.substr(first);
+  while (!fraction.empty() && fraction.back() == '0') fraction.pop_back();
+  if (fraction.empty()) return whole;
+  whole += '.';  // appended in steps: GCC 12 warns (-Wrestrict) on whole + "." + fraction
+  whole += fraction;
+  return whole;
+}
+
+// The shortest text that reads back as `v`, in plain (not scientific) notation.
+std::string plain_number(double v) {
+  std::array<char, 400> buf{};
+  const auto [end, ec] =
+      std::to_chars(buf.data(), buf.data() + buf.size(), v, std::chars_format::fixed);
+  if (ec != std::errc{}) return fmt::format("{}", v);
+  return shift_decimal(std::string_view(buf.data(), static_cast<std::size_t>(end - buf.data())), 0);
+}
+
+}  // namespace
+
+ParsedRate parse_rate(std::string_view text) {
+  const std::string_view t = trim(text);
+  constexpr std::string_view kForms =
+      "/s (operations per second, e.g. 200k/s), b/s (bits per second, e.g. 5Gb/s) or % (of the "
+      "sustainable rate, e.g. 70%)";
+  if (t.empty()) fail("expected a rate such as 200k/s, 5Gb/s or 70%, got an empty string");
+  if (t.front() == '-') fail(fmt::format("a rate cannot be negative, got {}", quoted(t)));
+  const auto n = split_number(t);
+  if (!n) fail(fmt::format("expected a rate such as 200k/s, 5Gb/s or 70%, got {}", quoted(t)));
+  if (n->unit.empty()) fail(fmt::format("rate {} needs a unit: {}", quoted(t), kForms));
+  ParsedRate out;
+  int exponent = 0;
+  std::string_view prefix;
+  const std::string_view unit = n->unit;
+  if (unit == "%") {
+    out.kind = ParsedRate::Kind::fraction;
+    exponent = -2;
+  } else {
+    std::string_view head;
+    bool known = true;
+    if (ends_with(unit, "bps")) {
+      out.kind = ParsedRate::Kind::bits;
+      prefix = unit.substr(0, unit.size() - 3);
+    } else if (ends_with(unit, "/s")) {
+      head = unit.substr(0, unit.size() - 2);
+      if (ends_with(head, "bit")) {
+        out.kind = ParsedRate::Kind::bits;
+        prefix = head.substr(0, head.size() - 3);
+      } else if (ends_with(head, "b")) {
+        out.kind = ParsedRate::Kind::bits;
+        prefix = head.substr(0, head.size() - 1);
+      } else if (ends_with(head, "B")) {
+        fail(
+            fmt::format("{} is a rate in bytes per second; give bits per second (an uppercase "
+                        "'B' is bytes, a lowercase 'b' bits: 5GB/s is 40Gb/s) or operations per "
+                        "second (200k/s)",
+                        quoted(t)));
+      } else {
+        out.kind = ParsedRate::Kind::ops;
+        prefix = head;
+      }
+    } else {
+      known = false;
+    }
+    const RatePrefix* p = nullptr;
+    for (const auto& candidate : kRatePrefixes) {
+      if (candidate.name == prefix) p = &candidate;
+    }
+    if (!known || p == nullptr) {
+      const std::string hint = prefix == "m" ? " ('m' would mean milli; use M for millions)" : "";
+      fail(
+          fmt::format("unknown rate unit {} in {}; use {}, with an optional decimal prefix k, M, "
+                      "G or T{}",
+                      quoted(unit), quoted(t), kForms, hint));
+    }
+    exponent = p->exponent;
+  }
+  // One correctly rounded conversion of the decimal text: "1.5" and 10^6 read as "1.5e6".
+  std::string decimal(n->whole);
+  if (!n->fraction.empty()) {
+    decimal += '.';
+    decimal += n->fraction;
+  }
+  decimal += fmt::format("e{}", exponent);
+  double value = 0;
+  const auto [end, ec] = std::from_chars(decimal.data(), decimal.data() + decimal.size(), value);
+  if (ec == std::errc::result_out_of_range || !std::isfinite(value)) {
+    fail(fmt::format("rate {} is too large", quoted(t)));
+  }
+  if (ec != std::errc{} || end != decimal.data() + decimal.size()) {
+    fail(fmt::format("expected a rate such as 200k/s, 5Gb/s or 70%, got {}", quoted(t)));
+  }
+  if (value <= 0) fail(fmt::format("a rate must be greater than 0, got {}", quoted(t)));
+  out.value = value;
+  return out;
+}
+
+std::string format_rate(const ParsedRate& rate) {
+  const std::string number = plain_number(rate.value);
+  switch (rate.kind) {
+    case ParsedRate::Kind::ops:
+      return number + "/s";
+    case ParsedRate::Kind::fraction:
+      return shift_decimal(number, 2) + "%";
+    case ParsedRate::Kind::bits:
+      break;
+  }
+  for (auto it = kRatePrefixes.rbegin(); it != kRatePrefixes.rend(); ++it) {
+    if (it->name == "K") continue;  // "k" is the canonical kilo
+    if (rate.value >= std::pow(10.0, it->exponent) || it->exponent == 0) {
+      return shift_decimal(number, -it->exponent) + std::string(it->name) + "b/s";
+    }
+  }
+  return number + "b/s";
 }
 
 namespace {

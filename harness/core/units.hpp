@@ -19,6 +19,21 @@ std::vector<std::uint64_t> parse_size_sweep(std::string_view text);
 // "500ms", "10s", "2us", "100ns", "1m", "1.5s" -> nanoseconds. A bare number is an error.
 std::uint64_t parse_duration_ns(std::string_view text);
 
+// An offered rate: "200000/s", "200k/s", "1.5M/s" (operations per second; k K M G T are
+// decimal), "5Gb/s", "500Mb/s", "100kb/s", "800b/s" (bits per second; also "bit/s", "bps"), or
+// "70%" (a fraction of a rate found elsewhere: value 0.7). The value must be positive and finite;
+// ranges are the caller's. "GB/s" (bytes) is rejected with a hint.
+struct ParsedRate {
+  enum class Kind { ops, bits, fraction };
+  Kind kind = Kind::ops;
+  double value = 0;  // operations per second, bits per second, or a fraction (0.7 for "70%")
+};
+ParsedRate parse_rate(std::string_view text);
+// The canonical text of a rate: operations as a plain number ("200000/s", "0.5/s"), bits with the
+// largest decimal prefix that keeps the number at least 1 ("5Gb/s", "1.5kb/s", "800b/s"),
+// fractions in percent ("70%", "2.5%"). parse_rate(format_rate(r)) gives r back.
+std::string format_rate(const ParsedRate& rate);
+
 // Human-readable forms used by the console: 4096 -> "4KiB", 1500 -> "1500B".
 std::string format_size(std::uint64_t bytes);
 // 1500000 -> "1.5ms".

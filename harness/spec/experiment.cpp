@@ -35,6 +35,51 @@ nlohmann::json to_json(const VerbsSettings& v) {
   };
 }
 
+namespace {
+
+const char* to_string(Rate::Unit unit) noexcept {
+  switch (unit) {
+    case Rate::Unit::ops_per_s:
+      return "ops_per_s";
+    case Rate::Unit::bits_per_s:
+      return "bits_per_s";
+    case Rate::Unit::fraction:
+      return "fraction";
+    case Rate::Unit::none:
+      break;
+  }
+  return "none";
+}
+
+}  // namespace
+
+nlohmann::json to_json(const RegimeSettings& r) {
+  nlohmann::json mix = nlohmann::json::array();
+  for (const auto& m : r.mix)
+    mix.push_back(nlohmann::json{{"size_bytes", m.size}, {"weight", m.weight}});
+  return nlohmann::json{
+      {"kind", r.kind},
+      {"arrival", r.arrival},
+      {"seed", r.seed},
+      {"rate", {{"unit", to_string(r.rate.unit)}, {"value", r.rate.value}, {"text", r.rate.text}}},
+      {"streams", r.streams},
+      {"mix", mix},
+      {"mix_text", r.mix_text},
+      {"inflight", r.inflight},
+      {"backlog", r.backlog},
+      {"deadline_ns", r.deadline_ns},
+      {"sample_interval_ns", r.sample_interval_ns},
+      {"search_queue_age_ns", r.search_queue_age_ns},
+      {"search_probe_ns", r.search_probe_ns},
+      {"search_precision", r.search_precision},
+      {"search_max_probes", r.search_max_probes},
+      {"overload_factor", r.overload_factor},
+      {"overload_before_ns", r.overload_before_ns},
+      {"overload_during_ns", r.overload_during_ns},
+      {"overload_after_ns", r.overload_after_ns},
+  };
+}
+
 nlohmann::json to_json(const Case& c) {
   nlohmann::json varied = nlohmann::json::array();
   for (const auto& [key, value] : c.varied) {
@@ -59,6 +104,7 @@ nlohmann::json to_json(const Case& c) {
       {"memory", c.memory},
       {"verify", c.verify},
       {"op", c.op},
+      {"regime", to_json(c.regime)},
       {"varied", varied},
   };
   // Only the settings of the case's own transport: a TCP case does not depend on verbs knobs.

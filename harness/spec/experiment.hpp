@@ -41,6 +41,52 @@ struct VerbsSettings {
   bool rdma_cm = false;  // connect through rdma_cm instead of the bootstrap exchange
 };
 
+// An offered rate as written in the file: absolute (operations or bits per second) or a fraction
+// of the sustainable rate that the case's search finds (docs/CONFIG.md, "Regimes").
+struct Rate {
+  enum class Unit { none, ops_per_s, bits_per_s, fraction };
+  Unit unit = Unit::none;  // none: not set
+  double value = 0;        // ops/s, bit/s, or a fraction (0.7 for "70%")
+  std::string text;        // as written, canonical ("200000/s", "5Gb/s", "70%")
+};
+
+// One message size of a size mix with its relative weight.
+struct SizeWeight {
+  std::uint64_t size = 0;
+  double weight = 1;
+};
+
+// `regime:` section (docs/CONFIG.md). closed: the suite's own closed loop (perftest-style
+// figures, the default); floor: one operation in flight; realistic: open-loop arrivals at `rate`;
+// overload: a step profile baseline -> factor x baseline -> baseline; search: the
+// sustainable-rate search alone.
+struct RegimeSettings {
+  std::string kind = "closed";      // closed | floor | realistic | overload | search
+  std::string arrival = "poisson";  // constant | poisson
+  std::uint64_t seed = 1;
+  Rate rate;        // realistic: offered rate; overload: baseline rate (required there)
+  int streams = 1;  // concurrent arrival streams per pair (stream s on connection s % N)
+  std::vector<SizeWeight> mix;      // empty: every message is message_size; else message_size = max
+  std::string mix_text;             // as written ("64B:9,64KiB:1"), "" when not set
+  int inflight = 64;                // open loop: most ops posted but not yet confirmed, per stream
+  std::uint64_t backlog = 100'000;  // most ops waiting to be posted, per stream; more refused
+  std::uint64_t deadline_ns = 0;    // 0: no deadline; else latency above it = a miss
+  std::uint64_t sample_interval_ns = 1'000'000;  // queue depth and age sampling period
+  // Sustainable-rate search.
+  std::uint64_t search_queue_age_ns = 5'000'000;  // bound on a probe's queue-age p99
+  std::uint64_t search_probe_ns = 1'000'000'000;  // length of each probe
+  double search_precision = 0.03;                 // stop when (hi - lo) / lo <= this
+  int search_max_probes = 12;
+  // Overload step profile.
+  double overload_factor = 2.0;
+  std::uint64_t overload_before_ns = 1'000'000'000;
+  std::uint64_t overload_during_ns = 1'000'000'000;
+  std::uint64_t overload_after_ns = 3'000'000'000;
+  bool open_loop() const noexcept {
+    return kind == "realistic" || kind == "overload" || kind == "search";
+  }
+};
+
 struct Case {
   std::string id;     // stable, unique: "latency.pingpong.tcp.64B.completion=blocking" (CONFIG.md)
   std::string group;  // `name` of the case group in the file (or "cases[N]")
@@ -64,6 +110,7 @@ struct Case {
   std::string op = "send";
   TcpSettings tcp;
   VerbsSettings verbs;
+  RegimeSettings regime;
   // Connections (TCP) or queue pairs (verbs) per pair of ranks.
   int connections() const noexcept { return transport == "verbs" ? verbs.qps : tcp.connections; }
   // The keys whose values came from a matrix list or a size sweep, and the value for this case,
@@ -94,5 +141,6 @@ const char* to_string(Mode mode) noexcept;
 nlohmann::json to_json(const Case& c);
 nlohmann::json to_json(const TcpSettings& tcp);
 nlohmann::json to_json(const VerbsSettings& verbs);
+nlohmann::json to_json(const RegimeSettings& regime);
 
 }  // namespace fabricbench::spec

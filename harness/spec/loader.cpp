@@ -12,6 +12,7 @@
 #include <cctype>
 #include <cerrno>
 #include <charconv>
+#include <cmath>
 #include <fstream>
 #include <map>
 #include <optional>
@@ -61,6 +62,7 @@ namespace {
 
 constexpr int kSchemaVersion = 1;
 constexpr std::size_t kMaxCases = 10'000;
+constexpr std::uint64_t kNsPerUs = 1'000;
 constexpr std::uint64_t kNsPerMs = 1'000'000;
 constexpr std::uint64_t kNsPerS = 1'000'000'000;
 constexpr std::uint64_t kGiB = 1ULL << 30;
@@ -187,7 +189,7 @@ std::string list_values(const std::vector<std::string_view>& values) {
 
 // ---------------------------------------------------------------------------------------------
 // The keys of a case (group or defaults). Transport settings (`tcp.*`, `verbs.*`) are written
-// as a nested mapping named after the transport.
+// as a nested mapping named after the transport; the regime (`regime.*`) as a mapping too.
 
 enum class Type {
   sizes,
@@ -199,11 +201,35 @@ enum class Type {
   choice,
   address,
   interface_name,
-  device_name
+  device_name,
+  rate,     // "200k/s", "5Gb/s", "70%" (core::parse_rate)
+  mix,      // "64B:9,64KiB:1": sizes (lo..hi bytes) with positive weights
+  percent,  // "3%": a fraction; lo..hi in tenths of a percent
+  factor,   // a number greater than lo and at most hi ("1.5")
 };
 
-// Transports with a settings section of their own.
-const std::vector<std::string_view> kSections = {"tcp", "verbs"};
+// Nested mappings: the transports' settings and the regime.
+const std::vector<std::string_view> kSections = {"tcp", "verbs", "regime"};
+
+bool is_transport_section(std::string_view section) {
+  return section == "tcp" || section == "verbs";
+}
+
+// The regimes (docs/CONFIG.md, "Regimes"). Open-loop ones offer arrivals at a rate; overload
+// and search set their own lengths (no iterations or duration).
+const std::vector<std::string_view> kRegimeKinds = {"closed", "floor", "realistic", "overload",
+                                                    "search"};
+const std::vector<std::string_view> kOpenLoopKinds = {"realistic", "overload", "search"};
+
+bool is_self_timed(std::string_view kind) {
+  return kind == "overload" || kind == "search";
+}
+
+// Bounds of regime.rate: 1%..1000% of the sustainable rate; absolute rates up to these.
+constexpr double kMinRateFraction = 0.01;
+constexpr double kMaxRateFraction = 10.0;
+constexpr double kMaxOpsPerSecond = 1e9;
+constexpr double kMaxBitsPerSecond = 1e13;
 
 struct KeySpec {
   std::string_view name;  // "completion", "tcp.sndbuf"
@@ -212,7 +238,11 @@ struct KeySpec {
   std::uint64_t hi = 0;
   std::vector<std::string_view> choices;
   bool stream_only = false;
-  std::string_view section{};  // "tcp" or "verbs": applies only to that transport
+  // The nested mapping the key is written in: "tcp" or "verbs" (the key applies only to that
+  // transport) or "regime".
+  std::string_view section{};
+  // Regime keys: the regime kinds the key applies to (empty: all).
+  std::vector<std::string_view> kinds{};
 };
 
 const std::vector<KeySpec>& case_keys() {
@@ -264,6 +294,80 @@ const std::vector<KeySpec>& case_keys() {
       {"verbs.rnr_retry", Type::count, 0, 7, {}, false, "verbs"},
       {"verbs.qps", Type::count, 1, 64, {}, false, "verbs"},
       {"verbs.rdma_cm", Type::boolean, 0, 0, {}, false, "verbs"},
+      {"regime.kind", Type::choice, 0, 0, kRegimeKinds, false, "regime"},
+      {"regime.arrival",
+       Type::choice,
+       0,
+       0,
+       {"constant", "poisson"},
+       false,
+       "regime",
+       kOpenLoopKinds},
+      {"regime.seed", Type::count, 0, (1ULL << 63) - 1, {}, false, "regime", kOpenLoopKinds},
+      {"regime.rate", Type::rate, 0, 0, {}, false, "regime", {"realistic", "overload"}},
+      {"regime.streams", Type::count, 1, 64, {}, false, "regime", kOpenLoopKinds},
+      {"regime.mix", Type::mix, 1, kGiB, {}, false, "regime", kOpenLoopKinds},
+      {"regime.inflight", Type::count, 1, 4096, {}, false, "regime", kOpenLoopKinds},
+      {"regime.backlog", Type::count, 1, 100'000'000, {}, false, "regime", kOpenLoopKinds},
+      {"regime.deadline",
+       Type::duration,
+       kNsPerUs,
+       3600 * kNsPerS,
+       {},
+       false,
+       "regime",
+       kOpenLoopKinds},
+      {"regime.sample_interval",
+       Type::duration,
+       10 * kNsPerUs,
+       kNsPerS,
+       {},
+       false,
+       "regime",
+       kOpenLoopKinds},
+      {"regime.search_queue_age",
+       Type::duration,
+       kNsPerUs,
+       10 * kNsPerS,
+       {},
+       false,
+       "regime",
+       kOpenLoopKinds},
+      {"regime.search_probe",
+       Type::duration,
+       100 * kNsPerMs,
+       60 * kNsPerS,
+       {},
+       false,
+       "regime",
+       kOpenLoopKinds},
+      {"regime.search_precision", Type::percent, 1, 500, {}, false, "regime", kOpenLoopKinds},
+      {"regime.search_max_probes", Type::count, 2, 100, {}, false, "regime", kOpenLoopKinds},
+      {"regime.overload_factor", Type::factor, 1, 100, {}, false, "regime", {"overload"}},
+      {"regime.overload_before",
+       Type::duration,
+       10 * kNsPerMs,
+       3600 * kNsPerS,
+       {},
+       false,
+       "regime",
+       {"overload"}},
+      {"regime.overload_during",
+       Type::duration,
+       10 * kNsPerMs,
+       3600 * kNsPerS,
+       {},
+       false,
+       "regime",
+       {"overload"}},
+      {"regime.overload_after",
+       Type::duration,
+       10 * kNsPerMs,
+       3600 * kNsPerS,
+       {},
+       false,
+       "regime",
+       {"overload"}},
   };
   return keys;
 }
@@ -289,7 +393,7 @@ std::vector<std::string_view> group_key_names(bool with_name) {
   return names;
 }
 
-// The keys of one transport's section, without the "section." prefix.
+// The keys of one section (a transport's or the regime's), without the "section." prefix.
 std::vector<std::string_view> section_key_names(std::string_view section) {
   std::vector<std::string_view> names;
   for (const auto& k : case_keys()) {
@@ -306,8 +410,11 @@ struct Value {
   std::uint64_t number = 0;  // counts, sizes, durations
   bool flag = false;         // booleans
   bool is_duration = false;  // warmup: a duration rather than an iteration count
-  std::string text;          // choices and strings
+  std::string text;          // choices and strings; a mix as canonical text
   std::string display;       // for ids and Case::varied
+  double real = 0;           // percentages (as a fraction) and factors
+  Rate rate;                 // rates
+  std::vector<SizeWeight> mix;
 };
 
 // A case key as written in one place (a group or defaults), parsed.
@@ -689,6 +796,14 @@ class Loader {
         return "a network interface name such as eth0";
       case Type::device_name:
         return "an RDMA device name such as mlx5_0 or rxe0";
+      case Type::rate:
+        return "a rate such as 200k/s, 5Gb/s or 70%";
+      case Type::mix:
+        return "a size mix such as \"64B:9,64KiB:1\"";
+      case Type::percent:
+        return "a percentage such as 3%";
+      case Type::factor:
+        return "a number such as 2 or 1.5";
     }
     return "a value";
   }
@@ -756,7 +871,10 @@ class Loader {
         std::vector<Value> out;
         for (auto s : sizes) {
           if (!check_range(spec, s, n.origin, field)) return {};
-          out.push_back(Value{s, false, false, "", core::format_size(s)});
+          Value size;
+          size.number = s;
+          size.display = core::format_size(s);
+          out.push_back(std::move(size));
         }
         return out;
       }
@@ -885,8 +1003,184 @@ class Loader {
         v.display = t;
         return {v};
       }
+      case Type::rate:
+        return parse_rate_value(n, field);
+      case Type::mix:
+        return parse_mix_value(n, spec, field);
+      case Type::percent: {
+        core::ParsedRate r;
+        try {
+          r = core::parse_rate(t);
+        } catch (const core::Error&) {
+          r.kind = core::ParsedRate::Kind::ops;  // reported below
+        }
+        if (r.kind != core::ParsedRate::Kind::fraction) {
+          error(n.origin, field, fmt::format("expected a percentage such as 3%, got '{}'", t));
+          return {};
+        }
+        const auto tenths = [](std::uint64_t x) {
+          return core::format_rate(
+              {core::ParsedRate::Kind::fraction, static_cast<double>(x) / 1000});
+        };
+        const double lo = static_cast<double>(spec.lo) / 1000;
+        const double hi = static_cast<double>(spec.hi) / 1000;
+        if (r.value < lo * (1 - 1e-12) || r.value > hi * (1 + 1e-12)) {
+          error(n.origin, field,
+                fmt::format("must be between {} and {}, got {}", tenths(spec.lo), tenths(spec.hi),
+                            core::format_rate(r)));
+          return {};
+        }
+        v.real = r.value;
+        v.display = core::format_rate(r);
+        return {v};
+      }
+      case Type::factor: {
+        double x = 0;
+        auto [p, ec] = std::from_chars(t.data(), t.data() + t.size(), x);
+        if (t.empty() || p != t.data() + t.size() || ec != std::errc{} || !std::isfinite(x)) {
+          error(n.origin, field, fmt::format("expected {}, got '{}'", expected_what(spec), t));
+          return {};
+        }
+        if (x <= static_cast<double>(spec.lo) || x > static_cast<double>(spec.hi)) {
+          error(n.origin, field,
+                fmt::format("must be greater than {} and at most {}, got {}", spec.lo, spec.hi, t));
+          return {};
+        }
+        v.real = x;
+        v.display = fmt::format("{}", x);
+        return {v};
+      }
     }
     return {};
+  }
+
+  // regime.rate: core::parse_rate plus the ranges of docs/CONFIG.md.
+  std::vector<Value> parse_rate_value(const SNode& n, const std::string& field) {
+    core::ParsedRate r;
+    try {
+      r = core::parse_rate(n.text);
+    } catch (const core::Error& e) {
+      error(n.origin, field, e.what());
+      return {};
+    }
+    const std::string text = core::format_rate(r);
+    Value v;
+    switch (r.kind) {
+      case core::ParsedRate::Kind::fraction:
+        if (r.value < kMinRateFraction * (1 - 1e-12) || r.value > kMaxRateFraction * (1 + 1e-12)) {
+          error(n.origin, field,
+                fmt::format("a fraction of the sustainable rate must be between 1% and 1000%, "
+                            "got {}",
+                            text));
+          return {};
+        }
+        v.rate.unit = Rate::Unit::fraction;
+        break;
+      case core::ParsedRate::Kind::ops:
+        if (r.value > kMaxOpsPerSecond) {
+          error(n.origin, field,
+                fmt::format("must be at most {}, got {}",
+                            core::format_rate({core::ParsedRate::Kind::ops, kMaxOpsPerSecond}),
+                            text));
+          return {};
+        }
+        v.rate.unit = Rate::Unit::ops_per_s;
+        break;
+      case core::ParsedRate::Kind::bits:
+        if (r.value > kMaxBitsPerSecond) {
+          error(n.origin, field,
+                fmt::format("must be at most {}, got {}",
+                            core::format_rate({core::ParsedRate::Kind::bits, kMaxBitsPerSecond}),
+                            text));
+          return {};
+        }
+        v.rate.unit = Rate::Unit::bits_per_s;
+        break;
+    }
+    v.rate.value = r.value;
+    v.rate.text = text;
+    v.display = text;
+    return {v};
+  }
+
+  // regime.mix: "size:weight,size:weight,..." (a missing weight is 1). Sizes lo..hi bytes, each
+  // once; weights positive and finite.
+  std::vector<Value> parse_mix_value(const SNode& n, const KeySpec& spec,
+                                     const std::string& field) {
+    const std::string& t = n.text;
+    Value v;
+    std::string_view rest = t;
+    const auto trim = [](std::string_view s) {
+      while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front())) != 0) {
+        s.remove_prefix(1);
+      }
+      while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back())) != 0) {
+        s.remove_suffix(1);
+      }
+      return s;
+    };
+    if (trim(rest).empty()) {
+      error(n.origin, field,
+            "expected a size mix such as \"64B:9,64KiB:1\" (size:weight, comma-separated), got "
+            "an empty text");
+      return {};
+    }
+    while (true) {
+      const std::size_t comma = rest.find(',');
+      const std::string_view item = trim(rest.substr(0, comma));
+      if (item.empty()) {
+        error(n.origin, field,
+              fmt::format("empty entry in size mix '{}'; expected size:weight entries such as "
+                          "64B:9,64KiB:1",
+                          t));
+        return {};
+      }
+      const std::size_t colon = item.find(':');
+      const std::string_view size_text = trim(item.substr(0, colon));
+      SizeWeight sw;
+      try {
+        sw.size = core::parse_size(size_text);
+      } catch (const core::Error& e) {
+        error(n.origin, field, fmt::format("size mix entry '{}': {}", item, e.what()));
+        return {};
+      }
+      if (sw.size < spec.lo || sw.size > spec.hi) {
+        error(n.origin, field,
+              fmt::format("size mix entry '{}': the size must be between {} and {}, got {}", item,
+                          core::format_size(spec.lo), core::format_size(spec.hi),
+                          core::format_size(sw.size)));
+        return {};
+      }
+      if (colon != std::string_view::npos) {
+        const std::string_view w = trim(item.substr(colon + 1));
+        auto [p, ec] = std::from_chars(w.data(), w.data() + w.size(), sw.weight);
+        if (w.empty() || p != w.data() + w.size() || ec != std::errc{} ||
+            !std::isfinite(sw.weight) || sw.weight <= 0) {
+          error(n.origin, field,
+                fmt::format("size mix entry '{}': the weight must be a positive number such as 9 "
+                            "or 0.5, got '{}'",
+                            item, w));
+          return {};
+        }
+      }
+      const bool seen = std::any_of(v.mix.begin(), v.mix.end(),
+                                    [&](const SizeWeight& x) { return x.size == sw.size; });
+      if (seen) {
+        error(n.origin, field,
+              fmt::format("size {} appears more than once in the size mix '{}'",
+                          core::format_size(sw.size), t));
+        return {};
+      }
+      v.mix.push_back(sw);
+      if (comma == std::string_view::npos) break;
+      rest = rest.substr(comma + 1);
+    }
+    for (const auto& sw : v.mix) {
+      if (!v.text.empty()) v.text += ',';
+      v.text += fmt::format("{}:{}", core::format_size(sw.size), sw.weight);
+    }
+    v.display = v.text;
+    return {v};
   }
 
   // A case key's value: a scalar, or a list (a matrix dimension).
@@ -954,9 +1248,11 @@ class Loader {
       const std::string f = child_field(field, e.key);
       if (std::find(kSections.begin(), kSections.end(), e.key) != kSections.end()) {
         if (e.value.kind != SNode::Kind::map) {
+          const std::string_view example = e.key == "tcp"     ? "{nodelay: true}"
+                                           : e.key == "verbs" ? "{device: rxe0}"
+                                                              : "{kind: realistic, rate: 70%}";
           error(e.value.origin, f,
-                fmt::format("expected a mapping of {} settings such as {}, got {}", e.key,
-                            e.key == "tcp" ? "{nodelay: true}" : "{device: rxe0}",
+                fmt::format("expected a mapping of {} settings such as {}, got {}", e.key, example,
                             describe(e.value)));
           continue;
         }
@@ -1103,6 +1399,12 @@ class Loader {
                 "set either 'iterations' or 'duration', not both (a case runs for a number of "
                 "iterations or for a length of time)");
         }
+        const Param* mix = find_param(defaults, "regime.mix");
+        if (mix != nullptr && find_param(defaults, "sizes") != nullptr) {
+          error(mix->origin, mix->field,
+                "set either 'sizes' or 'regime.mix', not both (a mix gives the message sizes; "
+                "the case's message_size is its largest size)");
+        }
       } else if (d->kind != SNode::Kind::null) {
         error(d->origin, "defaults",
               fmt::format("expected a mapping of case keys, got {}", describe(*d)));
@@ -1141,6 +1443,59 @@ class Loader {
       return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '_' || c == '-' ||
              (allow_dot && c == '.');
     });
+  }
+
+  // "realistic", "realistic and overload", "realistic, overload and search".
+  template <typename Strings>
+  static std::string join_and(const Strings& words) {
+    std::string out;
+    for (std::size_t i = 0; i < words.size(); ++i) {
+      if (i > 0) out += i + 1 == words.size() ? " and " : ", ";
+      out += words[i];
+    }
+    return out;
+  }
+
+  // The distinct kinds of a group whose kinds are all overload or search.
+  static std::vector<std::string> distinct(const std::vector<std::string>& kinds) {
+    std::vector<std::string> out;
+    for (const auto& k : kinds) {
+      if (std::find(out.begin(), out.end(), k) == out.end()) out.push_back(k);
+    }
+    return out;
+  }
+
+  // "regime overload sets its own length", "regimes overload and search set their own lengths".
+  static std::string self_timed_only_why(const std::vector<std::string>& kinds) {
+    const auto k = distinct(kinds);
+    return k.size() == 1 ? fmt::format("regime {} sets its own length", k.front())
+                         : fmt::format("regimes {} set their own lengths", join_and(k));
+  }
+
+  static std::string self_timed_runs(const std::vector<std::string>& kinds) {
+    const auto k = distinct(kinds);
+    return k.size() == 1 ? fmt::format("regime {} runs", k.front())
+                         : fmt::format("regimes {} run", join_and(k));
+  }
+
+  // The keys that give the length of overload and search cases.
+  static std::string self_timed_length_keys(const std::vector<std::string>& kinds) {
+    const auto k = distinct(kinds);
+    const bool overload = std::find(k.begin(), k.end(), "overload") != k.end();
+    const bool search = std::find(k.begin(), k.end(), "search") != k.end();
+    std::string out;
+    if (overload) out += "regime.overload_before, regime.overload_during and regime.overload_after";
+    if (overload && search) out += "; ";
+    if (search) out += "regime.search_probe and regime.search_max_probes";
+    return "(" + out + ")";
+  }
+
+  // "this group's regime is floor", "this group's regimes are closed and floor".
+  static std::string group_kinds_text(const Param* kind, const std::vector<std::string>& kinds) {
+    if (kind == nullptr) return "this group's regime is closed (the default; set regime.kind)";
+    const auto k = distinct(kinds);
+    return k.size() == 1 ? fmt::format("this group's regime is {}", k.front())
+                         : fmt::format("this group's regimes are {}", join_and(k));
   }
 
   static const Param* find_param(const std::vector<Param>& params, std::string_view key) {
@@ -1186,23 +1541,89 @@ class Loader {
       }
     }
 
-    // Merge: keys inherited from defaults (in defaults order), then the group's own keys.
+    // Merge: keys inherited from defaults (in defaults order), then the group's own keys. A
+    // group that sets iterations or duration replaces both of the defaults'; one that sets sizes
+    // or regime.mix (both give the message sizes) replaces both of those.
     std::vector<Param> own = parse_case_keys(g, field, false);
     const bool own_mode =
         find_param(own, "iterations") != nullptr || find_param(own, "duration") != nullptr;
+    const Param* own_sizes = find_param(own, "sizes");
+    const Param* own_mix = find_param(own, "regime.mix");
+    if (own_sizes != nullptr && own_mix != nullptr) {
+      error(own_mix->origin, own_mix->field,
+            "set either 'sizes' or 'regime.mix', not both (a mix gives the message sizes; the "
+            "case's message_size is its largest size)");
+    }
+    const bool wrote_mix = own_mix != nullptr;
+    const bool own_size_keys = own_sizes != nullptr || own_mix != nullptr;
     std::vector<Param> params;
     for (const auto& d : defaults) {
       const std::string_view key = d.spec->name;
       if (find_param(own, key) != nullptr) continue;
       if (own_mode && (key == "iterations" || key == "duration")) continue;
+      if (own_size_keys && (key == "sizes" || key == "regime.mix")) continue;
       params.push_back(d);
     }
     for (auto& p : own) params.push_back(std::move(p));
+    // Both sizes and a mix from defaults are reported at defaults; the sizes win here.
+    if (find_param(params, "sizes") != nullptr && find_param(params, "regime.mix") != nullptr) {
+      params.erase(std::find_if(params.begin(), params.end(),
+                                [](const Param& p) { return p.spec->name == "regime.mix"; }));
+    }
+
+    // The regime kinds of the group (docs/CONFIG.md, "Regimes"): they decide which regime keys
+    // apply and whether the group needs iterations or a duration.
+    const Param* kind = find_param(params, "regime.kind");
+    const bool kinds_known = kind == nullptr || kind->valid;
+    const bool kind_in_group = kind != nullptr && !kind->from_defaults;
+    std::vector<std::string> kinds;
+    if (kind == nullptr) kinds.emplace_back("closed");
+    for (std::size_t i = 0; kind != nullptr && i < kind->values.size(); ++i) {
+      kinds.push_back(kind->values[i].text);
+    }
+    const auto has_kind = [&](std::string_view k) {
+      return std::find(kinds.begin(), kinds.end(), k) != kinds.end();
+    };
+    // overload and search set their own lengths; when every kind of the group does, the group
+    // needs neither iterations nor duration.
+    const bool self_timed_only =
+        kinds_known && std::all_of(kinds.begin(), kinds.end(),
+                                   [](const std::string& k) { return is_self_timed(k); });
+    if (self_timed_only) {
+      std::vector<Param> kept;
+      for (auto& p : params) {
+        const std::string_view key = p.spec->name;
+        const bool length = key == "iterations" || key == "duration";
+        const bool count_warmup =
+            key == "warmup" && std::any_of(p.values.begin(), p.values.end(),
+                                           [](const Value& v) { return !v.is_duration; });
+        if (!length && !count_warmup) {
+          kept.push_back(std::move(p));
+          continue;
+        }
+        // Written next to the kind: a contradiction. Otherwise (the kind or the key comes from
+        // defaults) the key is not applicable, like other inapplicable defaults.
+        if (p.from_defaults || !kind_in_group) continue;
+        if (length) {
+          error(p.origin, p.field,
+                fmt::format("{} {}; remove '{}'", self_timed_only_why(kinds),
+                            self_timed_length_keys(kinds), key));
+        } else {
+          error(
+              p.origin, p.field,
+              fmt::format("{} in duration mode, so warmup must be a duration such as 200ms, got {}",
+                          self_timed_runs(kinds), p.values.front().display));
+        }
+      }
+      params = std::move(kept);
+    }
 
     const Param* iter = find_param(params, "iterations");
     const Param* dur = find_param(params, "duration");
     bool mode_known = true;
-    if (iter != nullptr && dur != nullptr) {
+    if (self_timed_only) {
+      // Cases take their lengths from the regime (Mode::duration, see build_case).
+    } else if (iter != nullptr && dur != nullptr) {
       mode_known = false;
       if (!iter->from_defaults) {  // both from defaults is reported once, at defaults
         error(dur->origin, dur->field,
@@ -1211,22 +1632,44 @@ class Loader {
       }
     } else if (iter == nullptr && dur == nullptr) {
       mode_known = false;
-      error(g.origin, field,
-            "missing 'iterations' or 'duration' (here or in defaults): a case runs for a number "
-            "of iterations or for a length of time");
+      // With a bad kind, whether the group needs a length is unknown: the kind's error says it.
+      if (kinds_known) {
+        const bool only_realistic =
+            has_kind("realistic") && !has_kind("closed") && !has_kind("floor");
+        error(g.origin, field,
+              only_realistic
+                  ? "missing 'duration' (here or in defaults): regime realistic offers open-loop "
+                    "arrivals for a length of time"
+                  : "missing 'iterations' or 'duration' (here or in defaults): a case runs for a "
+                    "number of iterations or for a length of time");
+      }
+    } else if (iter != nullptr && kinds_known && has_kind("realistic")) {
+      mode_known = false;
+      const std::string why =
+          "regime realistic runs for 'duration'; open-loop arrivals are offered for a length of "
+          "time, not a number of operations";
+      if (!iter->from_defaults) {
+        error(iter->origin, iter->field,
+              why + ": set 'duration' instead of 'iterations'" +
+                  (has_kind("closed") || has_kind("floor")
+                       ? " (or put the realistic regime in a group of its own)"
+                       : ""));
+      } else {
+        error(g.origin, field,
+              why +
+                  ": this group inherits 'iterations' from defaults; set 'duration' in the "
+                  "group");
+      }
     }
-    const Mode mode = dur != nullptr ? Mode::duration : Mode::iterations;
+    const Mode mode = self_timed_only || dur != nullptr ? Mode::duration : Mode::iterations;
 
     const Param* suite = find_param(params, "suite");
     if (suite == nullptr) {
       error(g.origin, field, "missing required key 'suite' (pingpong or stream)");
     }
-    if (find_param(params, "sizes") == nullptr) {
-      error(g.origin, field,
-            "missing required key 'sizes' (a size, a sweep such as 8..64KiB x4, or a list)");
-    }
 
-    // Applicability: stream-only keys and transport sections (once suite/transport are known).
+    // Applicability: stream-only keys, transport sections and regime keys (once suite,
+    // transport and kind are known).
     const auto has_value = [](const Param* p, std::string_view v, std::string_view fallback) {
       if (p == nullptr) return v == fallback;
       return std::any_of(p->values.begin(), p->values.end(),
@@ -1251,9 +1694,21 @@ class Loader {
         why = fmt::format("'{}' applies only to suite stream; this group's suite is {}",
                           p.spec->name, suite_text);
       }
-      if (!p.spec->section.empty() && transport_known &&
+      if (is_transport_section(p.spec->section) && transport_known &&
           std::find(transports.begin(), transports.end(), p.spec->section) == transports.end()) {
         why = fmt::format("'{}' applies only to transport {}", p.spec->name, p.spec->section);
+      }
+      const auto& for_kinds = p.spec->kinds;
+      if (!for_kinds.empty() && kinds_known &&
+          std::none_of(kinds.begin(), kinds.end(), [&](const std::string& k) {
+            return std::find(for_kinds.begin(), for_kinds.end(), k) != for_kinds.end();
+          })) {
+        why = fmt::format("'{}' applies to {} {}; {}", p.spec->name,
+                          for_kinds.size() == 1 ? "regime" : "regimes", join_and(for_kinds),
+                          group_kinds_text(kind, kinds));
+        if (p.spec->name == "regime.rate" && has_kind("search")) {
+          why += " (regime search finds the sustainable rate itself and takes no rate)";
+        }
       }
       if (why.empty()) {
         kept.push_back(std::move(p));
@@ -1262,6 +1717,28 @@ class Loader {
       }
     }
     params = std::move(kept);
+
+    // Message sizes: `sizes`, or a mix (which may be written only where it applies).
+    if (find_param(params, "sizes") == nullptr && find_param(params, "regime.mix") == nullptr &&
+        !wrote_mix) {
+      error(g.origin, field,
+            "missing required key 'sizes' (a size, a sweep such as 8..64KiB x4, or a list)");
+    }
+    // The offered rate of realistic and overload.
+    if (kinds_known && find_param(params, "regime.rate") == nullptr) {
+      std::vector<std::string_view> need;
+      for (const std::string_view k : {"realistic", "overload"}) {
+        if (has_kind(k)) need.push_back(k);
+      }
+      if (!need.empty()) {
+        error(g.origin, field,
+              fmt::format("missing 'regime.rate' (here or in defaults): {} {} {} the offered rate, "
+                          "such as 200k/s (operations), 5Gb/s (payload bits) or 70% (of the "
+                          "sustainable rate)",
+                          need.size() == 1 ? "regime" : "regimes", join_and(need),
+                          need.size() == 1 ? "needs" : "need"));
+      }
+    }
 
     // Warm-up must match the group's mode.
     const Param* w = find_param(params, "warmup");
@@ -1287,7 +1764,7 @@ class Loader {
     if (error_count() != before) return;
     if (std::any_of(params.begin(), params.end(), [](const Param& p) { return !p.valid; })) return;
 
-    // Dimensions in order, sizes innermost.
+    // Dimensions in order, sizes innermost (a group with a mix instead has no sizes).
     std::vector<const Param*> dims;
     const Param* sizes = nullptr;
     std::vector<std::size_t> file_order;  // indices into dims, in the order the keys were written
@@ -1300,7 +1777,7 @@ class Loader {
         dims.push_back(&p);
       }
     }
-    dims.push_back(sizes);
+    if (sizes != nullptr) dims.push_back(sizes);
 
     std::size_t total = 1;
     for (const auto* d : dims) {
@@ -1316,7 +1793,7 @@ class Loader {
     std::set<std::string> group_ids;
     std::vector<std::size_t> pick(dims.size(), 0);
     for (std::size_t n = 0; n < total; ++n) {
-      Case c = build_case(group, mode, dims, file_order, pick, field);
+      Case c = build_case(group, mode, dims, file_order, pick, field, g.origin);
       if (group_ids.insert(c.id).second) {
         const bool clash = std::any_of(exp.cases.begin(), exp.cases.end(),
                                        [&](const Case& other) { return other.id == c.id; });
@@ -1354,28 +1831,79 @@ class Loader {
     if (key == "rdma_cm") s.rdma_cm = v.flag;
   }
 
+  static void set_regime(RegimeSettings& r, std::string_view key, const Value& v) {
+    const auto n = static_cast<int>(v.number);
+    if (key == "kind") r.kind = v.text;
+    if (key == "arrival") r.arrival = v.text;
+    if (key == "seed") r.seed = v.number;
+    if (key == "rate") r.rate = v.rate;
+    if (key == "streams") r.streams = n;
+    if (key == "mix") {
+      r.mix = v.mix;
+      r.mix_text = v.text;
+    }
+    if (key == "inflight") r.inflight = n;
+    if (key == "backlog") r.backlog = v.number;
+    if (key == "deadline") r.deadline_ns = v.number;
+    if (key == "sample_interval") r.sample_interval_ns = v.number;
+    if (key == "search_queue_age") r.search_queue_age_ns = v.number;
+    if (key == "search_probe") r.search_probe_ns = v.number;
+    if (key == "search_precision") r.search_precision = v.real;
+    if (key == "search_max_probes") r.search_max_probes = n;
+    if (key == "overload_factor") r.overload_factor = v.real;
+    if (key == "overload_before") r.overload_before_ns = v.number;
+    if (key == "overload_during") r.overload_during_ns = v.number;
+    if (key == "overload_after") r.overload_after_ns = v.number;
+  }
+
+  // Whether a key's value takes part in a case whose suite, transport and regime kind are set.
+  static bool applies(const Param& p, const Value& v, const Case& c) {
+    const KeySpec& s = *p.spec;
+    if (s.stream_only && c.suite != "stream") return false;
+    if (is_transport_section(s.section) && c.transport != s.section) return false;
+    if (!s.kinds.empty() &&
+        std::find(s.kinds.begin(), s.kinds.end(), c.regime.kind) == s.kinds.end()) {
+      return false;
+    }
+    if (is_self_timed(c.regime.kind)) {  // they set their own lengths
+      if (s.name == "iterations" || s.name == "duration") return false;
+      if (s.name == "warmup" && !v.is_duration) return false;
+    }
+    return true;
+  }
+
   Case build_case(const std::string& group, Mode mode, const std::vector<const Param*>& dims,
                   const std::vector<std::size_t>& file_order, const std::vector<std::size_t>& pick,
-                  const std::string& field) {
+                  const std::string& field, const Origin& group_origin) {
     Case c;
     c.group = group;
     c.mode = mode;
     c.transport = "tcp";
-    // suite and transport first: applicability of the other keys depends on them.
+    // suite, transport and regime kind first: applicability of the other keys depends on them.
+    const Param* kind_param = nullptr;
     for (std::size_t d = 0; d < dims.size(); ++d) {
       const auto& v = dims[d]->values[pick[d]];
       if (dims[d]->spec->name == "suite") c.suite = v.text;
       if (dims[d]->spec->name == "transport") c.transport = v.text;
+      if (dims[d]->spec->name == "regime.kind") {
+        c.regime.kind = v.text;
+        kind_param = dims[d];
+      }
     }
     bool warmup_set = false;
     const Param* interval = nullptr;
     const Param* address_param = nullptr;
+    const Param* direction_param = nullptr;
     for (std::size_t d = 0; d < dims.size(); ++d) {
       const Param& p = *dims[d];
       const Value& v = p.values[pick[d]];
       const std::string_view key = p.spec->name;
-      if (p.spec->stream_only && c.suite != "stream") continue;
-      if (!p.spec->section.empty() && c.transport != p.spec->section) continue;
+      // A mix gives the message size of every case of its group, the largest of its sizes (a
+      // closed or floor case of a group that varies the kind runs at that size).
+      if (key == "regime.mix") {
+        for (const auto& sw : v.mix) c.message_size = std::max(c.message_size, sw.size);
+      }
+      if (!applies(p, v, c)) continue;
       if (key == "sizes") {
         c.message_size = v.number;
       } else if (key == "iterations") {
@@ -1391,6 +1919,7 @@ class Loader {
         c.completion = v.text;
       } else if (key == "direction") {
         c.direction = v.text;
+        direction_param = &p;
       } else if (key == "window") {
         c.window = static_cast<int>(v.number);
       } else if (key == "interval") {
@@ -1419,28 +1948,64 @@ class Loader {
         c.op = v.text;
       } else if (key.substr(0, 6) == "verbs.") {
         set_verbs(c.verbs, key.substr(6), v);
+      } else if (key.substr(0, 7) == "regime.") {
+        set_regime(c.regime, key.substr(7), v);
       }
     }
-    // Case::varied and the id follow file order (the dimensions put sizes last).
+    // Case::varied follows file order (the dimensions put sizes last). The id shows the varied
+    // keys and, where it is not closed, the regime kind (at its place in file order), so closed
+    // plans keep their ids and every other regime is visible.
+    std::vector<std::pair<std::string, std::string>> id_parts;
     for (const std::size_t d : file_order) {
       const Param& p = *dims[d];
-      if (!p.is_list) continue;
-      if (p.spec->stream_only && c.suite != "stream") continue;
-      if (!p.spec->section.empty() && c.transport != p.spec->section) continue;
+      const Value& v = p.values[pick[d]];
+      if (!applies(p, v, c)) continue;
       const std::string_view key = p.spec->name;
-      c.varied.emplace_back(key == "sizes" ? "message_size" : std::string(key),
-                            p.values[pick[d]].display);
+      if (p.is_list) {
+        c.varied.emplace_back(key == "sizes" ? "message_size" : std::string(key), v.display);
+        id_parts.push_back(c.varied.back());
+      } else if (key == "regime.kind" && v.text != "closed") {
+        id_parts.emplace_back(std::string(key), v.display);
+      }
     }
-    if (!warmup_set) {  // default: a tenth of the measured phase
-      c.warmup_iterations = mode == Mode::iterations ? c.iterations / 10 : 0;
-      c.warmup_ns = mode == Mode::duration ? c.duration_ns / 10 : 0;
+    // Lengths of the regimes that set their own: overload runs its step profile; search runs
+    // probes until it converges, so its duration is a bound: search_max_probes x search_probe.
+    if (is_self_timed(c.regime.kind)) {
+      const RegimeSettings& r = c.regime;
+      c.mode = Mode::duration;
+      c.iterations = 0;
+      c.duration_ns = r.kind == "overload"
+                          ? r.overload_before_ns + r.overload_during_ns + r.overload_after_ns
+                          : static_cast<std::uint64_t>(r.search_max_probes) * r.search_probe_ns;
+    }
+    if (!warmup_set) {  // default: a tenth of the measured phase (search: of one probe)
+      c.warmup_iterations = c.mode == Mode::iterations ? c.iterations / 10 : 0;
+      c.warmup_ns = c.mode != Mode::duration    ? 0
+                    : c.regime.kind == "search" ? c.regime.search_probe_ns / 10
+                                                : c.duration_ns / 10;
     }
     // Cross-field checks (reported once per place thanks to de-duplication).
-    if (mode == Mode::duration && interval != nullptr && c.interval_ns > c.duration_ns) {
+    if (c.mode == Mode::duration && c.regime.kind != "search" && interval != nullptr &&
+        c.interval_ns > c.duration_ns) {
       error(interval->origin, interval->field,
-            fmt::format("interval {} is longer than the case's duration {}",
+            fmt::format("interval {} is longer than the case's duration {}{}",
                         core::format_duration_ns(c.interval_ns),
-                        core::format_duration_ns(c.duration_ns)));
+                        core::format_duration_ns(c.duration_ns),
+                        c.regime.kind == "overload"
+                            ? " (regime overload: overload_before + overload_during + "
+                              "overload_after)"
+                            : ""));
+    }
+    if (c.regime.open_loop() && c.suite == "stream" && c.direction == "bidir") {
+      // At the direction if the group wrote it, else at the kind if it did, else at the group.
+      const Param* at = direction_param != nullptr && !direction_param->from_defaults
+                            ? direction_param
+                        : kind_param != nullptr && !kind_param->from_defaults ? kind_param
+                                                                              : nullptr;
+      error(at != nullptr ? at->origin : group_origin, at != nullptr ? at->field : field,
+            fmt::format("regime {} offers open-loop arrivals one way, from rank 0 to rank 1: it "
+                        "needs direction uni, not bidir",
+                        c.regime.kind));
     }
     if (c.transport == "tcp") {
       const Origin o = address_param != nullptr ? address_param->origin : Origin{};
@@ -1458,7 +2023,7 @@ class Loader {
     }
     c.id =
         fmt::format("{}.{}.{}.{}", group, c.suite, c.transport, core::format_size(c.message_size));
-    for (const auto& [key, value] : c.varied) {
+    for (const auto& [key, value] : id_parts) {
       if (key == "message_size" || key == "suite" || key == "transport") continue;
       c.id += fmt::format(".{}={}", key, value);
     }

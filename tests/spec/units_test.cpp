@@ -1,4 +1,4 @@
-// Sizes, durations and sweeps (harness/core/units.hpp; grammar in docs/CONFIG.md).
+// Sizes, durations, sweeps and rates (harness/core/units.hpp; grammar in docs/CONFIG.md).
 #include "harness/core/units.hpp"
 
 #include <gtest/gtest.h>
@@ -236,6 +236,87 @@ TEST(FormatDuration, RoundTrips) {
   for (std::uint64_t v : {std::uint64_t{0}, std::uint64_t{7}, std::uint64_t{1'500'000},
                           std::uint64_t{3'600'000'000'000}, std::uint64_t{123'456'789'012}}) {
     EXPECT_EQ(parse_duration_ns(format_duration_ns(v)), v) << format_duration_ns(v);
+  }
+}
+
+using RateKind = ParsedRate::Kind;
+
+TEST(ParseRate, OperationsPerSecondWithDecimalPrefixes) {
+  auto r = parse_rate("200000/s");
+  EXPECT_EQ(r.kind, RateKind::ops);
+  EXPECT_DOUBLE_EQ(r.value, 200'000);
+  EXPECT_DOUBLE_EQ(parse_rate("200k/s").value, 200'000);
+  EXPECT_DOUBLE_EQ(parse_rate("200K/s").value, 200'000);
+  EXPECT_DOUBLE_EQ(parse_rate("1.5M/s").value, 1'500'000);
+  EXPECT_DOUBLE_EQ(parse_rate("2G/s").value, 2e9);
+  EXPECT_DOUBLE_EQ(parse_rate(" 50 /s ").value, 50);
+  EXPECT_DOUBLE_EQ(parse_rate("0.5/s").value, 0.5);
+}
+
+TEST(ParseRate, BitsPerSecondAreDecimal) {
+  auto r = parse_rate("5Gb/s");
+  EXPECT_EQ(r.kind, RateKind::bits);
+  EXPECT_DOUBLE_EQ(r.value, 5e9);
+  EXPECT_DOUBLE_EQ(parse_rate("500Mb/s").value, 5e8);
+  EXPECT_DOUBLE_EQ(parse_rate("100kb/s").value, 1e5);
+  EXPECT_DOUBLE_EQ(parse_rate("800b/s").value, 800);
+  EXPECT_DOUBLE_EQ(parse_rate("1.6Tb/s").value, 1.6e12);
+  EXPECT_DOUBLE_EQ(parse_rate("25Gbit/s").value, 25e9);
+  EXPECT_DOUBLE_EQ(parse_rate("25Gbps").value, 25e9);
+  EXPECT_EQ(parse_rate("25Gbps").kind, RateKind::bits);
+}
+
+TEST(ParseRate, PercentIsAFraction) {
+  auto r = parse_rate("70%");
+  EXPECT_EQ(r.kind, RateKind::fraction);
+  EXPECT_DOUBLE_EQ(r.value, 0.7);
+  EXPECT_DOUBLE_EQ(parse_rate("2.5%").value, 0.025);
+  EXPECT_DOUBLE_EQ(parse_rate("150 %").value, 1.5);
+}
+
+TEST(ParseRate, RejectsBadTextNamingIt) {
+  const auto contains = [](const std::string& message, const std::string& fragment) {
+    return message.find(fragment) != std::string::npos;
+  };
+  EXPECT_TRUE(contains(error_of([] { parse_rate("200000"); }), "rate '200000' needs a unit"));
+  EXPECT_TRUE(contains(error_of([] { parse_rate("5GB/s"); }), "bytes per second"));
+  EXPECT_TRUE(contains(error_of([] { parse_rate("5GB/s"); }), "'5GB/s'"));
+  EXPECT_TRUE(contains(error_of([] { parse_rate("5m/s"); }), "use M for millions"));
+  EXPECT_TRUE(contains(error_of([] { parse_rate("5x/s"); }), "unknown rate unit 'x/s' in '5x/s'"));
+  EXPECT_TRUE(contains(error_of([] { parse_rate("5 per s"); }), "unknown rate unit 'per s'"));
+  EXPECT_TRUE(contains(error_of([] { parse_rate("-5/s"); }), "cannot be negative, got '-5/s'"));
+  EXPECT_TRUE(contains(error_of([] { parse_rate("0/s"); }), "greater than 0, got '0/s'"));
+  EXPECT_TRUE(contains(error_of([] { parse_rate("0%"); }), "greater than 0"));
+  EXPECT_TRUE(contains(error_of([] { parse_rate("fast"); }), "got 'fast'"));
+  EXPECT_TRUE(contains(error_of([] { parse_rate(""); }), "empty string"));
+  EXPECT_TRUE(contains(error_of([] { parse_rate("1.%"); }), "got '1.%'"));
+  EXPECT_TRUE(contains(error_of([] { parse_rate(std::string(400, '9') + "/s"); }), "too large"));
+}
+
+TEST(FormatRate, CanonicalForms) {
+  EXPECT_EQ(format_rate(parse_rate("200k/s")), "200000/s");
+  EXPECT_EQ(format_rate(parse_rate("1.5M/s")), "1500000/s");
+  EXPECT_EQ(format_rate(parse_rate("0.5/s")), "0.5/s");
+  EXPECT_EQ(format_rate(parse_rate("5Gb/s")), "5Gb/s");
+  EXPECT_EQ(format_rate(parse_rate("5000Mb/s")), "5Gb/s");
+  EXPECT_EQ(format_rate(parse_rate("500Mb/s")), "500Mb/s");
+  EXPECT_EQ(format_rate(parse_rate("1500b/s")), "1.5kb/s");
+  EXPECT_EQ(format_rate(parse_rate("800b/s")), "800b/s");
+  EXPECT_EQ(format_rate(parse_rate("25Gbps")), "25Gb/s");
+  EXPECT_EQ(format_rate(parse_rate("70%")), "70%");
+  EXPECT_EQ(format_rate(parse_rate("29%")), "29%");
+  EXPECT_EQ(format_rate(parse_rate("0.1%")), "0.1%");
+  EXPECT_EQ(format_rate(parse_rate("1000%")), "1000%");
+}
+
+TEST(FormatRate, RoundTrips) {
+  for (const char* text :
+       {"1/s", "123456/s", "0.25/s", "3.3Gb/s", "1b/s", "12.5%", "99.9%", "2Tb/s", "7.77kb/s"}) {
+    const ParsedRate r = parse_rate(text);
+    const ParsedRate back = parse_rate(format_rate(r));
+    EXPECT_EQ(back.kind, r.kind) << text;
+    EXPECT_EQ(back.value, r.value) << text << " -> " << format_rate(r);
+    EXPECT_EQ(format_rate(r), text);
   }
 }
 
