@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cmath>
 #include <ctime>
+#include <map>
 #include <stdexcept>
 
 #include "harness/core/error.hpp"
@@ -138,6 +139,7 @@ json repetition_to_json(const Repetition& r, const std::string& where) {
   if (r.bw_gbps) out["bw_gbps"] = finite(*r.bw_gbps, where + ".bw_gbps");
   if (r.bw_gibps) out["bw_gibps"] = finite(*r.bw_gibps, where + ".bw_gibps");
   if (r.msg_rate_mops) out["msg_rate_mops"] = finite(*r.msg_rate_mops, where + ".msg_rate_mops");
+  if (!r.regime.is_null()) out["regime"] = r.regime;
   return out;
 }
 
@@ -170,6 +172,10 @@ Repetition repetition_from_json(const json& j, const std::string& path) {
     point.lat_p50_ns = p.u64_or_null("lat_p50_ns");
     point.lat_p99_ns = p.u64_or_null("lat_p99_ns");
     rep.intervals.push_back(point);
+  }
+  if (const json* regime = r.optional("regime")) {
+    if (!regime->is_object()) detail::fail(r.path_of("regime"), "must be an object");
+    rep.regime = *regime;
   }
   return rep;
 }
@@ -358,6 +364,31 @@ void summarize_case(CaseResult& c) {
   }
   if (!gibps.empty()) s["bw_gibps_median"] = finite(median(gibps), "bw_gibps_median");
   if (!mops.empty()) s["msg_rate_mops_median"] = finite(median(mops), "msg_rate_mops_median");
+  // Regimes: the kind, and the median across repetitions of each figure of regime.headline
+  // (null when no repetition has it).
+  json regime;
+  std::map<std::string, std::vector<double>> headline;
+  std::vector<std::string> order;
+  for (const auto& r : c.repetitions) {
+    if (!r.regime.is_object()) continue;
+    if (regime.is_null()) regime = {{"kind", r.regime.value("kind", "")}};
+    const auto h = r.regime.find("headline");
+    if (h == r.regime.end() || !h->is_object()) continue;
+    for (const auto& [key, value] : h->items()) {
+      if (!headline.contains(key)) order.push_back(key);
+      auto& values = headline[key];
+      if (value.is_number()) values.push_back(value.get<double>());
+    }
+  }
+  if (!regime.is_null()) {
+    json medians = json::object();
+    for (const auto& key : order) {
+      const auto& values = headline[key];
+      medians[key] = values.empty() ? json(nullptr) : json(finite(median(values), key));
+    }
+    regime["headline_median"] = std::move(medians);
+    s["regime"] = std::move(regime);
+  }
   c.summary = std::move(s);
 }
 

@@ -31,6 +31,9 @@ struct Repetition {
   std::optional<double> bw_gibps;
   std::optional<double> msg_rate_mops;
   std::vector<stats::IntervalPoint> intervals;  // duration mode only
+  // Regimes other than closed (docs/RESULTS.md "Regimes"): the regime's figures, its per-interval
+  // series and, where a rate was searched, the evidence. Null for the closed regime.
+  nlohmann::json regime;
 };
 
 struct CaseError {

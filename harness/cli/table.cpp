@@ -5,6 +5,7 @@
 #include <fmt/core.h>
 
 #include "harness/bootstrap/launchers.hpp"
+#include "harness/core/units.hpp"
 #include "suites/pingpong/pingpong.hpp"
 #include "suites/stream/stream.hpp"
 #include "transports/tcp/tcp_transport.hpp"
@@ -134,7 +135,8 @@ class Console final : public engine::Observer {
 
   void on_case_done(const spec::Case& c, const results::CaseResult& r) override {
     clear_progress();
-    const std::string header_key = c.group + "|" + c.suite + "|" + c.transport + "|" + others(c);
+    const std::string header_key =
+        c.group + "|" + c.suite + "|" + c.transport + "|" + c.regime.kind + "|" + others(c);
     if (header_key != last_header_) {
       last_header_ = header_key;
       print_header(c);
@@ -144,6 +146,8 @@ class Console final : public engine::Observer {
     } else if (r.status == results::CaseStatus::failed) {
       fmt::print(out_, "{:>10}  FAILED: {}\n", c.message_size,
                  r.errors.empty() ? std::string("unknown error") : r.errors.front().message);
+    } else if (c.regime.kind != "closed") {
+      print_regime_row(c, r);
     } else if (c.suite == "stream") {
       print_stream_row(c, r);
     } else {
@@ -170,6 +174,10 @@ class Console final : public engine::Observer {
   }
 
   void print_header(const spec::Case& c) {
+    if (c.regime.kind != "closed") {
+      print_regime_header(c);
+      return;
+    }
     const std::string extra = others(c);
     const std::string mode =
         c.mode == spec::Mode::duration
@@ -228,6 +236,112 @@ class Console final : public engine::Observer {
     fmt::print(out_, "{:>10} {:>12} {:>12.3f} {:>12.3f} {:>14.4f} {:>10.3f}..{:<10.3f}\n",
                c.message_size, msgs, num("bw_gbps_median"), num("bw_gibps_median"),
                num("msg_rate_mops_median"), num("bw_gbps_min"), num("bw_gbps_max"));
+  }
+
+  // Regimes (docs/METHODOLOGY.md "Regimes"): latency runs from the intended issue time to the
+  // confirmation (acknowledgement, echo or one-sided completion) and is not halved.
+  void print_regime_header(const spec::Case& c) {
+    const std::string extra = others(c);
+    fmt::print(out_, "\n# {} ({} over {}, op {}{}{}): regime {}, {} repetitions\n", c.group,
+               c.suite, c.transport, c.op, extra.empty() ? "" : ", ", extra, c.regime.kind,
+               c.repetitions);
+    const std::string confirm =
+        c.op == "send" || c.op == "write_imm"
+            ? (c.suite == "pingpong" ? "the echo arrives"
+                                     : "the receiver's acknowledgement arrives")
+            : "the operation completes";
+    if (c.regime.kind == "floor") {
+      fmt::print(out_,
+                 "# closed loop, one operation in flight; latency = post until {} (not halved), "
+                 "usec\n",
+                 confirm);
+      fmt::print(out_, "{:>10} {:>10} {:>9} {:>9} {:>9} {:>9} {:>10}\n", "#bytes", "#samples",
+                 "t_min", "t_p50", "t_p99", "t_p99.9", "t_max");
+    } else if (c.regime.kind == "realistic") {
+      fmt::print(out_,
+                 "# open loop, {} arrivals, {} stream(s), inflight {}; latency = intended issue "
+                 "time until {} (queueing + service), usec; rates in ops/s\n",
+                 c.regime.arrival, c.regime.streams, c.regime.inflight, confirm);
+      fmt::print(out_, "{:>10} {:>12} {:>12} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>8} {:>8}\n",
+                 "#bytes", "offered", "goodput", "t_p50", "t_p99", "t_p99.9", "queue99",
+                 "service99", "age_p99", "misses", "refused");
+    } else if (c.regime.kind == "overload") {
+      fmt::print(out_,
+                 "# open loop, {} arrivals: baseline {} for {}, x{} for {}, baseline for {}; "
+                 "drain = until queue age is back at its pre-overload p99; rates in ops/s\n",
+                 c.regime.arrival, c.regime.rate.text,
+                 core::format_duration_ns(c.regime.overload_before_ns), c.regime.overload_factor,
+                 core::format_duration_ns(c.regime.overload_during_ns),
+                 core::format_duration_ns(c.regime.overload_after_ns));
+      fmt::print(out_, "{:>10} {:>12} {:>12} {:>12} {:>12} {:>10} {:>12} {:>8}\n", "#bytes",
+                 "baseline", "backlog_max", "goodput_ovl", "age_max[us]", "drain[ms]", "recovery",
+                 "misses");
+    } else {
+      fmt::print(out_,
+                 "# sustainable rate: highest offered rate whose queue-age p99 stays <= {} with "
+                 "no upward trend over {} probes\n",
+                 core::format_duration_ns(c.regime.search_queue_age_ns),
+                 core::format_duration_ns(c.regime.search_probe_ns));
+      fmt::print(out_, "{:>10} {:>14} {:>12} {:>8} {:>10}\n", "#bytes", "rate[ops/s]", "rate[Gb/s]",
+                 "probes", "converged");
+    }
+  }
+
+  void print_regime_row(const spec::Case& c, const results::CaseResult& r) {
+    const nlohmann::json empty = nlohmann::json::object();
+    const nlohmann::json& h =
+        r.summary.contains("regime") ? r.summary["regime"].value("headline_median", empty) : empty;
+    auto num = [&](const char* key) {
+      return h.contains(key) && h[key].is_number() ? h[key].get<double>() : -1.0;
+    };
+    auto us = [&](const char* key) { return num(key) < 0 ? -1.0 : num(key) / 1e3; };
+    const nlohmann::json* first = r.repetitions.empty() ? nullptr : &r.repetitions.front().regime;
+    if (c.regime.kind == "floor") {
+      stats::Histogram merged;
+      for (const auto& rep : r.repetitions) merged.merge(rep.latency);
+      const auto s = stats::summarize(merged);
+      fmt::print(out_, "{:>10} {:>10} {:>9.2f} {:>9.2f} {:>9.2f} {:>9.2f} {:>10.2f}\n",
+                 c.message_size, s.count, static_cast<double>(s.min) / 1e3,
+                 static_cast<double>(s.p50) / 1e3, static_cast<double>(s.p99) / 1e3,
+                 static_cast<double>(s.p999) / 1e3, static_cast<double>(s.max) / 1e3);
+    } else if (c.regime.kind == "realistic") {
+      fmt::print(out_,
+                 "{:>10} {:>12.0f} {:>12.0f} {:>9.2f} {:>9.2f} {:>9.2f} {:>9.2f} {:>9.2f} "
+                 "{:>9.2f} {:>8.0f} {:>8.0f}\n",
+                 c.message_size, num("offered_ops_per_s"), num("goodput_ops_per_s"),
+                 us("lat_p50_ns"), us("lat_p99_ns"), us("lat_p999_ns"), us("queueing_p99_ns"),
+                 us("service_p99_ns"), us("queue_age_p99_ns"), num("deadline_misses"),
+                 num("refused_ops"));
+    } else if (c.regime.kind == "overload") {
+      double age_max = -1;
+      if (first != nullptr && first->contains("overload") && (*first)["overload"].is_object()) {
+        age_max = (*first)["overload"].value("peak_age_ns", 0.0) / 1e3;
+      }
+      const double drain = num("drain_ns");
+      fmt::print(out_, "{:>10} {:>12.0f} {:>12.0f} {:>12.0f} {:>12.1f} {:>10} {:>12.0f} {:>8.0f}\n",
+                 c.message_size, num("offered_ops_per_s"), num("peak_backlog_ops"),
+                 num("goodput_during_ops_per_s"), age_max,
+                 drain < 0 ? std::string("no drain") : fmt::format("{:.1f}", drain / 1e6),
+                 num("recovery_ops_per_s"), num("deadline_misses"));
+    } else {
+      std::size_t probes = 0;
+      bool converged = false;
+      if (first != nullptr && first->contains("search") && (*first)["search"].is_object()) {
+        probes = (*first)["search"]["probes"].size();
+        converged = (*first)["search"].value("converged", false);
+      }
+      fmt::print(out_, "{:>10} {:>14.0f} {:>12.4f} {:>8} {:>10}\n", c.message_size,
+                 num("sustainable_rate_ops_per_s"), num("sustainable_rate_gbps"), probes,
+                 converged ? "yes" : "no");
+    }
+    if (c.regime.kind != "search" && first != nullptr && first->contains("search") &&
+        (*first)["search"].is_object()) {
+      const auto& s = (*first)["search"];
+      fmt::print(out_,
+                 "{:>10} (rate {} of the sustainable {:.0f} ops/s = {:.4f} Gb/s, found by {})\n",
+                 "", c.regime.rate.text, s.value("sustainable_rate_ops_per_s", 0.0),
+                 s.value("sustainable_rate_gbps", 0.0), s.value("found_by", std::string()));
+    }
   }
 
   void show_progress(const spec::Case& c, int done) {

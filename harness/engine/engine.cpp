@@ -10,6 +10,7 @@
 
 #include "harness/core/clock.hpp"
 #include "harness/core/version.hpp"
+#include "harness/engine/regime_run.hpp"
 #include "harness/envelope/envelope.hpp"
 #include "suites/api/measure.hpp"
 
@@ -185,13 +186,24 @@ void prepare(CaseSetup& s, const spec::Case& c, const suites::Params& p, const R
     throw Error(ErrorKind::unavailable,
                 c.transport + " does not support completion mode '" + c.completion + "'");
   }
+  if (c.regime.kind != "closed") {
+    if (p.verify) {
+      throw Error(ErrorKind::config, "verify applies to the closed regime only (regime " +
+                                         c.regime.kind + " does not check data)");
+    }
+    if (p.bidirectional) {
+      throw Error(ErrorKind::config,
+                  "regime " + c.regime.kind + " drives one direction: set direction: uni");
+    }
+  }
   s.provider = transport::make_memory_provider(c.memory);
   const std::size_t msg = std::max<std::uint64_t>(c.message_size, 1);
   const auto conns = static_cast<std::size_t>(connections);
-  s.send_buffer =
-      s.provider->allocate(msg * static_cast<std::size_t>(s.workload->send_slots(p)) * conns);
-  s.recv_buffer =
-      s.provider->allocate(msg * static_cast<std::size_t>(s.workload->recv_slots(p)) * conns);
+  const auto regime_needs = regime_slots(c);
+  const int send_slots = regime_needs ? regime_needs->first : s.workload->send_slots(p);
+  const int recv_slots = regime_needs ? regime_needs->second : s.workload->recv_slots(p);
+  s.send_buffer = s.provider->allocate(msg * static_cast<std::size_t>(send_slots) * conns);
+  s.recv_buffer = s.provider->allocate(msg * static_cast<std::size_t>(recv_slots) * conns);
   if (p.verify) {
     // One-sided reads check what they fetch against this pattern (sequence 0 in every slot).
     auto* base = static_cast<unsigned char*>(s.send_buffer.addr);
@@ -345,6 +357,7 @@ RunOutcome run_experiment(bootstrap::Bootstrap& bs, const spec::Experiment& exp,
     return options.stop_requested != nullptr && options.stop_requested->load();
   };
   results::RunStatus final_status = results::RunStatus::complete;
+  SearchCache searches;  // sustainable rates found so far, shared by the cases that need them
   const std::size_t total = exp.cases.size();
   for (std::size_t index = 0; index < total; ++index) {
     const spec::Case& c = exp.cases[index];
@@ -422,9 +435,20 @@ RunOutcome run_experiment(bootstrap::Bootstrap& bs, const spec::Experiment& exp,
       for (auto& ep : setup.endpoints) {
         ctx.endpoints.push_back(ep.get());
         // The stream window, plus room for control messages, must fit the endpoint's queue.
+        const auto regime_needs = regime_slots(c);
         const auto needed =
-            std::max<std::size_t>(static_cast<std::size_t>(c.suite == "stream" ? c.window : 1) + 2,
-                                  static_cast<std::size_t>(setup.workload->recv_slots(params)));
+            regime_needs ? static_cast<std::size_t>(regime_needs->second)
+                         : std::max<std::size_t>(
+                               static_cast<std::size_t>(c.suite == "stream" ? c.window : 1) + 2,
+                               static_cast<std::size_t>(setup.workload->recv_slots(params)));
+        if (regime_needs && needed > ep->queue_depth()) {
+          throw Error(ErrorKind::config,
+                      "regime " + c.regime.kind + " needs " + std::to_string(needed) +
+                          " queue entries per endpoint (regime.inflight x streams per "
+                          "connection + 2 control messages) but the endpoint queue depth is " +
+                          std::to_string(ep->queue_depth()) +
+                          " (verbs.queue_depth); lower regime.inflight or raise the queue depth");
+        }
         if (needed > ep->queue_depth()) {
           throw Error(ErrorKind::config,
                       "this case needs " + std::to_string(needed) +
@@ -456,7 +480,20 @@ RunOutcome run_experiment(bootstrap::Bootstrap& bs, const spec::Experiment& exp,
         described += (described.empty() ? "" : "; ") + ep->describe();
       }
       result.endpoints = bs.allgather(described);
+      std::optional<RegimeRunner> regime;
+      if (c.regime.kind != "closed") {
+        regime.emplace(bs, c, ctx, setup.workload->echoes_requests(),
+                       setup.workload->reports_bandwidth(), searches);
+      }
       for (int rep = 0; rep < c.repetitions; ++rep) {
+        if (regime) {
+          auto merged = regime->run_repetition(rep);
+          if (root && merged) {
+            result.repetitions.push_back(std::move(*merged));
+            if (observer) observer->on_repetition(c, rep + 1);
+          }
+          continue;
+        }
         bs.barrier();
         const suites::RankResult mine = setup.workload->run(ctx);
         const auto gathered = bs.allgather(serialize(mine));

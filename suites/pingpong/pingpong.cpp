@@ -24,6 +24,7 @@ class PingPong final : public Workload {
   int send_slots(const Params&) const override { return 1; }
   int recv_slots(const Params&) const override { return 1; }
   bool reports_bandwidth() const override { return false; }
+  bool echoes_requests() const override { return true; }
 
   RankResult run(Context& ctx) override {
     switch (ctx.params.op) {
