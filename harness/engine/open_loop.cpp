@@ -469,7 +469,7 @@ void OpenLoopSession::State::respond() {
     for (std::size_t k = 0; k < conns; ++k) answer(k);
     bool unanswered = false;
     for (std::size_t k = 0; k < conns; ++k) {
-      unanswered = unanswered || !echoes[k].empty() || acked_count[k] != data_count[k];
+      unanswered = unanswered || (echo ? !echoes[k].empty() : acked_count[k] != data_count[k]);
     }
     if (open == 0 && !unanswered) break;
   }

@@ -442,11 +442,17 @@ std::optional<results::Repetition> RegimeRunner::run_repetition(int index) {
     headline["sustainable_rate_ops_per_s"] = s;
     headline["sustainable_rate_gbps"] = s * mean_size_ * 8 / 1e9;
     if (r.kind != "search" && !(s > 0)) {
-      throw Error(ErrorKind::runtime,
-                  "regime " + r.kind + ": rate " + r.rate.text +
-                      " is relative to the sustainable rate, but no probed rate was sustainable "
-                      "(queue-age p99 bound " +
-                      std::to_string(r.search_queue_age_ns / 1000) + " us); see the search");
+      // Nothing to take a fraction of: fail the case with the search's evidence.
+      std::string probes;
+      for (const auto& p : search.at("probes")) {
+        probes += fmt::format("; {:.0f}/s: {}", p.at("rate_ops_per_s").get<double>(),
+                              p.at("reason").get<std::string>());
+      }
+      throw Error(
+          ErrorKind::runtime,
+          fmt::format("regime {}: rate {} is relative to the sustainable rate, but no "
+                      "probed rate was sustainable (closed-loop estimate {:.0f}/s){}",
+                      r.kind, r.rate.text, search.at("estimate_ops_per_s").get<double>(), probes));
     }
   }
 
