@@ -15,7 +15,10 @@ repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 }
 # shellcheck source=tests/vm/run-checked.sh
 source "$repo/tests/vm/run-checked.sh"
-run_checked "$1" "$2" "$repo/configs/regimes.yaml" 600
+# The emulated guests are slow and jittery (their TCP round trip alone is about 1 ms, with
+# occasional stalls of tens of ms): a 50 ms queue-age bound and deadline fit them.
+run_checked "$1" "$2" "$repo/configs/regimes.yaml" 600 \
+  --set defaults.regime.search_queue_age=50ms --set defaults.regime.deadline=100ms
 python3 - "$out/run/run.json" <<'PY' || exit 1
 import json, sys
 doc = json.load(open(sys.argv[1]))
