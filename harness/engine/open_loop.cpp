@@ -240,9 +240,9 @@ std::optional<regime::PhaseResult> OpenLoopSession::State::generate(const PhaseP
       if (!stop) {
         for (auto& st : streams_) {
           if (st.backlog.empty() && st.in_flight < plan.inflight) {
-            const std::uint64_t size = next_size(st);
-            rec.offered(t, size);
-            st.backlog.push_back({t, size});
+            // Offered when posted (below): a closed loop's operation is intended at the moment
+            // it is posted, so it has no queueing.
+            st.backlog.push_back({t, next_size(st)});
             ++waiting_total;
           }
         }
@@ -262,6 +262,8 @@ std::optional<regime::PhaseResult> OpenLoopSession::State::generate(const PhaseP
         wr.wr_id = seq;
         const std::uint64_t posted_t = core::now_ns() - start;
         if (!ctx.endpoints[e]->post(wr)) break;  // the endpoint is full: backpressure
+        const std::uint64_t intended = plan.closed ? posted_t : w.intended;
+        if (plan.closed) rec.offered(posted_t, w.size);
         st.backlog.pop_front();
         --waiting_total;
         ++st.in_flight;
@@ -269,7 +271,7 @@ std::optional<regime::PhaseResult> OpenLoopSession::State::generate(const PhaseP
         ++sends_out[e];
         ++data_count[e];
         fifo[e].push_back(
-            {seq, static_cast<int>(s), w.intended, std::max(posted_t, w.intended), w.size});
+            {seq, static_cast<int>(s), intended, std::max(posted_t, intended), w.size});
       }
     }
 

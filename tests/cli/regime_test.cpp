@@ -170,3 +170,151 @@ TEST(RegimeCli, ClosedLoopFloorHidesAPausedReceiver) {
   EXPECT_LE(l.long_at_most, 2u) << l;
   EXPECT_LT(l.p99_ns, kLongNs) << l;
 }
+
+namespace {
+
+// Runs `yaml` to completion (exit 0) and returns its run document.
+json run_to_document(const std::string& yaml) {
+  const auto dir = scratch("run");
+  const auto cfg = dir / "regimes.yaml";
+  std::ofstream(cfg) << yaml;
+  const auto out = dir / "run";
+  const auto r = fbtest::run_process({kBinary, "run", cfg.string(), "-o", out.string()}, dir, 100s);
+  EXPECT_FALSE(r.timed_out) << r.err;
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+  if (r.exit_code != 0) return json();
+  std::ifstream in(out / "run.json");
+  return json::parse(in);
+}
+
+// What every open-loop phase must account for, whatever the machine: every arrival is refused
+// or confirmed (the phase drains), bytes match the sizes, series add up to the totals.
+void expect_phase_accounts(const json& phase, const std::string& id) {
+  SCOPED_TRACE(id);
+  const auto u = [&](const char* k) { return phase.at(k).get<std::uint64_t>(); };
+  EXPECT_EQ(u("offered_ops"), u("completed_ops") + u("refused_ops"));
+  EXPECT_EQ(u("offered_bytes"), u("completed_bytes") + u("refused_bytes"));
+  EXPECT_GT(u("completed_ops"), 0u);
+  EXPECT_EQ(phase["latency"]["count"].get<std::uint64_t>(), u("completed_ops"));
+  EXPECT_EQ(phase["queueing"]["count"].get<std::uint64_t>(), u("completed_ops"));
+  EXPECT_EQ(phase["service"]["count"].get<std::uint64_t>(), u("completed_ops"));
+  // latency = queueing + service for every operation, so the extremes are ordered.
+  EXPECT_GE(phase["latency"]["max_ns"].get<double>(), phase["service"]["max_ns"].get<double>());
+  EXPECT_GE(phase["latency"]["max_ns"].get<double>(), phase["queueing"]["max_ns"].get<double>());
+  std::uint64_t offered = 0;
+  std::uint64_t completed = 0;
+  std::uint64_t refused = 0;
+  for (const auto& bin : phase["intervals"]) {
+    offered += bin["offered_ops"].get<std::uint64_t>();
+    completed += bin["completed_ops"].get<std::uint64_t>();
+    refused += bin["refused_ops"].get<std::uint64_t>();
+  }
+  EXPECT_EQ(offered, u("offered_ops"));
+  EXPECT_EQ(completed, u("completed_ops"));
+  EXPECT_EQ(refused, u("refused_ops"));
+  EXPECT_GT(phase["queue_age"]["count"].get<std::uint64_t>(), 0u);
+}
+
+}  // namespace
+
+// Every regime with both suites (pingpong confirms by echo, stream by cumulative
+// acknowledgement), over several streams and connections, with a size mix.
+TEST(RegimeCli, EveryRegimeRunsWithBothSuites) {
+  const json doc = run_to_document(
+      "fabricbench: 1\n"
+      "name: every-regime\n"
+      "ranks: 2\n"
+      "timeouts: {peer: 20s}\n"
+      "defaults:\n"
+      "  transport: tcp\n"
+      "  tcp: {address: 127.0.0.1, connections: 2}\n"
+      "  completion: blocking\n"
+      "  interval: 50ms\n"
+      "  regime: {streams: 3, inflight: 4, arrival: poisson, seed: 7, mix: '64B:3,1KiB:1',\n"
+      "           search_probe: 200ms, search_max_probes: 4, search_queue_age: 20ms,\n"
+      "           search_precision: 20%}\n"
+      "cases:\n"
+      "  - name: r\n"
+      "    suite: [pingpong, stream]\n"
+      "    duration: 300ms\n"
+      "    warmup: 50ms\n"
+      "    regime:\n"
+      "      kind: [floor, realistic, overload, search]\n"
+      "      rate: 1000/s\n"
+      "      overload_before: 200ms\n"
+      "      overload_during: 100ms\n"
+      "      overload_after: 300ms\n");
+  if (HasFailure()) return;
+  ASSERT_EQ(doc["run"]["status"], "complete");
+  ASSERT_EQ(doc["cases"].size(), 8u);
+  for (const auto& c : doc["cases"]) {
+    const std::string id = c["id"];
+    SCOPED_TRACE(id);
+    ASSERT_EQ(c["status"], "ok");
+    const auto& r = c["repetitions"].at(0)["regime"];
+    const std::string kind = r["kind"];
+    EXPECT_EQ(c["summary"]["regime"]["kind"], kind);
+    if (kind == "search") {
+      EXPECT_GT(r["search"]["sustainable_rate_ops_per_s"].get<double>(), 0);
+      EXPECT_FALSE(r["search"]["probes"].empty());
+      EXPECT_TRUE(r["phase"].is_null());
+      continue;
+    }
+    const auto& phase = r["phase"];
+    expect_phase_accounts(phase, id);
+    const double mean = static_cast<double>(phase["completed_bytes"].get<std::uint64_t>()) /
+                        static_cast<double>(phase["completed_ops"].get<std::uint64_t>());
+    if (kind == "floor") {
+      // One stream, one operation in flight, every message the mix's largest size.
+      EXPECT_EQ(r["streams"], 1);
+      EXPECT_EQ(r["inflight"], 1);
+      EXPECT_EQ(phase["peak_depth_ops"], 1u);
+      EXPECT_EQ(phase["queueing"]["max_ns"], 0u);
+      continue;
+    }
+    // Open loop: sizes from the mix (64 B three times as often as 1 KiB: mean 304 B).
+    EXPECT_GE(mean, 64.0);
+    EXPECT_LE(mean, 1024.0);
+    EXPECT_EQ(r["streams"], 3);
+    EXPECT_NEAR(r["rate"]["ops_per_s"].get<double>(), 1000.0, 1e-9);
+    EXPECT_EQ(phase["refused_ops"], 0u);
+    if (kind == "overload") {
+      const auto& o = r["overload"];
+      ASSERT_TRUE(o.is_object());
+      EXPECT_EQ(o["factor"], 2.0);
+      // The step offered about twice the baseline (Poisson: allow wide noise over 100 ms).
+      EXPECT_GT(o["offered_during_ops_per_s"].get<double>(), 1000.0);
+      EXPECT_TRUE(o["drain_ns"].is_null() || o["drain_ns"].get<double>() >= 0);
+    }
+  }
+}
+
+// A backlog bound refuses arrivals beyond it and counts them: offered far above what the
+// connection can carry (one operation in flight, a 3-operation backlog, 200k/s).
+TEST(RegimeCli, ArrivalsBeyondTheBacklogAreRefusedAndCounted) {
+  const json doc = run_to_document(
+      "fabricbench: 1\n"
+      "name: refusals\n"
+      "ranks: 2\n"
+      "timeouts: {peer: 20s}\n"
+      "cases:\n"
+      "  - name: r\n"
+      "    suite: stream\n"
+      "    transport: tcp\n"
+      "    tcp: {address: 127.0.0.1}\n"
+      "    completion: blocking\n"
+      "    sizes: 64B\n"
+      "    duration: 300ms\n"
+      "    warmup: 0ms\n"
+      "    regime: {kind: realistic, arrival: constant, rate: 200k/s, inflight: 1, backlog: 3,\n"
+      "             deadline: 1us}\n");
+  if (HasFailure()) return;
+  const auto& phase = doc["cases"].at(0)["repetitions"].at(0)["regime"]["phase"];
+  expect_phase_accounts(phase, "refusals");
+  // 60000 arrivals; one connection with one operation in flight confirms far fewer.
+  EXPECT_EQ(phase["offered_ops"], 60000u);
+  EXPECT_GT(phase["refused_ops"].get<std::uint64_t>(), 0u);
+  EXPECT_LE(phase["peak_backlog_ops"].get<std::uint64_t>(), 3u);
+  // Nothing completes within 1 us of its intended time over TCP: every confirmation missed.
+  EXPECT_EQ(phase["deadline_misses"], phase["completed_ops"]);
+}
