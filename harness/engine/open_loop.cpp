@@ -1,5 +1,7 @@
 #include "harness/engine/open_loop.hpp"
 
+#include <sys/prctl.h>
+
 #include <algorithm>
 #include <array>
 #include <chrono>
@@ -146,7 +148,27 @@ bool acked(std::uint32_t ack, std::uint64_t seq) {
 
 }  // namespace
 
+namespace {
+// Blocking waits end at the next arrival; the default 50 us timer slack would make every
+// arrival up to 50 us late (counted as queueing). Tighten it for the phase, then restore.
+class TimerSlack {
+ public:
+  TimerSlack() : saved_(prctl(PR_GET_TIMERSLACK, 0, 0, 0, 0)) {
+    if (saved_ > 0) prctl(PR_SET_TIMERSLACK, 1UL, 0, 0, 0);
+  }
+  ~TimerSlack() {
+    if (saved_ > 0) prctl(PR_SET_TIMERSLACK, static_cast<unsigned long>(saved_), 0, 0, 0);
+  }
+  TimerSlack(const TimerSlack&) = delete;
+  TimerSlack& operator=(const TimerSlack&) = delete;
+
+ private:
+  int saved_;
+};
+}  // namespace
+
 std::optional<regime::PhaseResult> OpenLoopSession::State::generate(const PhasePlan& plan) {
+  const TimerSlack slack;
   const suites::Params& p = ctx.params;
   const bool blocking = p.completion == transport::CompletionMode::blocking;
   const std::uint64_t warm = plan.closed ? 0 : plan.warmup_ns;
