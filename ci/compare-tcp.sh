@@ -24,19 +24,26 @@ trap cleanup EXIT
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
+# The figures come back through $(...), a subshell: each server is killed there as soon as its
+# client is done (a subshell's pids+= would not reach the EXIT trap), so a busy-polling server
+# never competes with the next measurement.
 run_iperf3() {  # prints Gb/s received
-  local port; port=$(free_port)
-  timeout 30 iperf3 -s -1 -B 127.0.0.1 -p "$port" >/dev/null 2>&1 & pids+=($!)
+  local port server; port=$(free_port)
+  timeout 30 iperf3 -s -1 -B 127.0.0.1 -p "$port" >/dev/null 2>&1 &
+  server=$!
   sleep 0.5
   timeout 30 iperf3 -c 127.0.0.1 -p "$port" -l 128K -t 10 -O 1 -J >"$work/iperf3.json"
+  kill "$server" 2>/dev/null; wait "$server" 2>/dev/null
   python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(d["end"]["sum_received"]["bits_per_second"]/1e9)' "$work/iperf3.json"
 }
 
 run_sockperf() {  # prints p50 of half RTT in usec
-  local port; port=$(free_port)
-  timeout 30 sockperf server --tcp -i 127.0.0.1 -p "$port" --nonblocked >/dev/null 2>&1 & pids+=($!)
+  local port server; port=$(free_port)
+  timeout 30 sockperf server --tcp -i 127.0.0.1 -p "$port" --nonblocked >/dev/null 2>&1 &
+  server=$!
   sleep 0.5
   timeout 30 sockperf ping-pong --tcp -i 127.0.0.1 -p "$port" --nonblocked -m 64 -t 10 >"$work/sockperf.txt" 2>&1
+  kill "$server" 2>/dev/null; wait "$server" 2>/dev/null
   python3 - "$work/sockperf.txt" <<'PY'
 import re, sys
 text = open(sys.argv[1]).read()

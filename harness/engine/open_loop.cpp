@@ -33,6 +33,8 @@ constexpr std::uint64_t kControlId = ~0ULL;
 constexpr std::uint64_t kAckId = ~0ULL - 1;
 // A queue that has not drained this long after the arrivals stopped is an error.
 constexpr std::uint64_t kMinDrainLimitNs = 60'000'000'000;
+// Blocking completion mode: the open loop polls instead of sleeping this close to an arrival.
+constexpr std::uint64_t kSpinNs = 50'000;
 
 int streams_per_endpoint(int streams, int connections) {
   return (streams + connections - 1) / connections;
@@ -302,15 +304,18 @@ std::optional<regime::PhaseResult> OpenLoopSession::State::generate(const PhaseP
     for (std::size_t e = 0; e < conns; ++e) {
       std::size_t n = ctx.endpoints[e]->poll(out);
       if (n == 0 && blocking && conns == 1) {
-        // Sleep in the transport until a completion or the next arrival or sample is due.
+        // Sleep in the transport until a completion, or until shortly before the next arrival
+        // or sample is due; the last kSpinNs are polled, since a sleeping thread wakes late
+        // (that lateness would count as queueing).
+        const std::uint64_t now_t = core::now_ns() - start;
         std::uint64_t due = 1'000'000;
         for (const auto& st : streams_) {
-          if (!plan.closed && st.next_t < end_t && st.next_t > t) {
-            due = std::min(due, st.next_t - t);
+          if (!plan.closed && st.next_t < end_t) {
+            due = std::min(due, st.next_t > now_t ? st.next_t - now_t : 0);
           }
         }
-        if (next_sample > t) due = std::min(due, next_sample - t);
-        n = ctx.endpoints[e]->wait(out, due);
+        due = std::min(due, next_sample > now_t ? next_sample - now_t : 0);
+        if (due > kSpinNs) n = ctx.endpoints[e]->wait(out, due - kSpinNs);
       }
       if (n == 0) continue;
       progress = true;

@@ -392,6 +392,8 @@ TEST(SpecConfigs, QuickstartHasTheDocumentedShape) {
       "bandwidth.stream.tcp.4KiB.direction=bidir",
       "bandwidth.stream.tcp.64KiB.direction=bidir",
       "bandwidth.stream.tcp.1MiB.direction=bidir",
+      "regimes.pingpong.tcp.64B.regime.kind=floor",
+      "regimes.pingpong.tcp.64B.regime.kind=realistic",
   };
   EXPECT_EQ(ids(e), expected);
   for (const auto& c : e.cases) {
