@@ -13,7 +13,7 @@ packages=(
   libopenmpi-dev openmpi-bin libibverbs-dev librdmacm-dev rdma-core ibverbs-providers
   libhwloc-dev libnuma-dev
   # tests and peer comparisons
-  python3 python3-jsonschema iperf3 sockperf iproute2 procps
+  python3 python3-jsonschema iperf3 sockperf iproute2 procps nftables iptables
 )
 
 missing=()

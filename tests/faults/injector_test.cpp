@@ -1,0 +1,262 @@
+// Injector::make refusals (no command is run by these), and the command backend end to end
+// (no root needed: its commands only touch files in a temporary directory).
+#include <fstream>
+#include <sstream>
+#include <string>
+
+#include <gtest/gtest.h>
+
+#include "harness/core/error.hpp"
+#include "harness/faults/injector.hpp"
+#include "test_support.hpp"
+
+namespace fabricbench::faults {
+namespace {
+
+using std::chrono::seconds;
+using testing::Child;
+using testing::file_exists;
+using testing::LinePipe;
+using testing::process_gone;
+using testing::TempDir;
+using testing::wait_for;
+
+core::ErrorKind make_error(const BackendConfig& config, Watchdog* watchdog,
+                           std::string* message = nullptr) {
+  try {
+    auto injector = Injector::make(config, watchdog);
+    ADD_FAILURE() << "make(" << config.backend << ", " << config.target << ") did not throw";
+  } catch (const core::Error& e) {
+    if (message != nullptr) *message = e.what();
+    return e.kind();
+  }
+  return core::ErrorKind::usage;  // not a kind make() throws
+}
+
+BackendConfig command_config(const std::string& inject, const std::string& clear) {
+  BackendConfig c;
+  c.backend = "command";
+  c.inject = inject;
+  c.clear = clear;
+  c.command_timeout_ns = 10 * testing::kSecond;
+  return c;
+}
+
+// The first interface of this namespace that carries a default route, "" when none does.
+std::string default_route_interface() {
+  std::ifstream in("/proc/net/route");
+  std::string line;
+  std::getline(in, line);
+  while (std::getline(in, line)) {
+    std::istringstream f(line);
+    std::string iface, dest, gw, flags, refcnt, use, metric, mask;
+    if (f >> iface >> dest >> gw >> flags >> refcnt >> use >> metric >> mask &&
+        dest == "00000000" && mask == "00000000") {
+      return iface;
+    }
+  }
+  return {};
+}
+
+TEST(InjectorMake, RefusesAnUnknownBackend) {
+  BackendConfig c;
+  c.backend = "netem";
+  std::string why;
+  EXPECT_EQ(make_error(c, nullptr, &why), core::ErrorKind::config);
+  EXPECT_NE(why.find("netem"), std::string::npos) << why;
+}
+
+TEST(InjectorMake, CommandBackendNeedsBothCommandsAndAWatchdog) {
+  EXPECT_EQ(make_error(command_config("true", ""), nullptr), core::ErrorKind::config);
+  EXPECT_EQ(make_error(command_config("", "true"), nullptr), core::ErrorKind::config);
+  EXPECT_EQ(make_error(command_config("true", "true"), nullptr), core::ErrorKind::runtime);
+}
+
+TEST(InjectorMake, LinkBackendNeedsAnAllowedTargetAndTakesOnlyALinkDown) {
+  auto wd = Watchdog::start();
+  BackendConfig c;
+  c.backend = "link";
+  c.target = "lo";
+  std::string why;
+  EXPECT_EQ(make_error(c, wd.get(), &why), core::ErrorKind::config);  // allow is empty
+  EXPECT_NE(why.find("allow"), std::string::npos) << why;
+  c.allow = {"eth9", "fbd0"};
+  EXPECT_EQ(make_error(c, wd.get()), core::ErrorKind::config);
+  c.target = "bad name;";
+  c.allow = {"bad name;"};
+  EXPECT_EQ(make_error(c, wd.get()), core::ErrorKind::config);
+  // Allowed and present (lo): made, but only link_down / flap pass check(). Nothing is injected.
+  c.target = "lo";
+  c.allow = {"lo"};
+  auto injector = Injector::make(c, wd.get());
+  EXPECT_EQ(injector->describe(), "link:lo");
+  EXPECT_NO_THROW(injector->check(Fault{Kind::link_down, 0, 0, 0}));
+  EXPECT_NO_THROW(injector->check(Fault{Kind::flap, 0, 0, 0}));
+  for (Kind k : {Kind::blackhole, Kind::loss, Kind::delay, Kind::rate_limit}) {
+    try {
+      injector->check(Fault{k, 0.1, 1'000'000, 1e6});
+      ADD_FAILURE() << to_string(k) << " accepted";
+    } catch (const core::Error& e) {
+      EXPECT_EQ(e.kind(), core::ErrorKind::config);
+      EXPECT_NE(std::string(e.what()).find("RoCE"), std::string::npos) << e.what();
+    }
+  }
+  // Without a watchdog it cannot be made at all.
+  EXPECT_EQ(make_error(c, nullptr), core::ErrorKind::runtime);
+  // A missing interface is unavailable.
+  c.target = "fbnosuch0";
+  c.allow = {"fbnosuch0"};
+  EXPECT_EQ(make_error(c, wd.get()), core::ErrorKind::unavailable);
+}
+
+TEST(InjectorMake, LinkAndVmRefuseTheDefaultRouteInterface) {
+  const std::string iface = default_route_interface();
+  if (iface.empty()) GTEST_SKIP() << "no default route in this namespace";
+  auto wd = Watchdog::start();
+  BackendConfig c;
+  c.backend = "link";
+  c.target = iface;
+  c.allow = {iface};
+  std::string why;
+  EXPECT_EQ(make_error(c, wd.get(), &why), core::ErrorKind::config);
+  EXPECT_NE(why.find("default route"), std::string::npos) << why;
+  c.backend = "vm";
+  EXPECT_EQ(make_error(c, wd.get(), &why), core::ErrorKind::config);
+  EXPECT_NE(why.find("default route"), std::string::npos) << why;
+}
+
+TEST(InjectorMake, NetnsBackendRefusesTheHostNamespace) {
+  BackendConfig c;
+  c.backend = "netns";
+  // The test runs in its starting namespace: either it is the initial one (refused as such) or
+  // it has no fbd0 (refused as missing). Nothing is run either way.
+  EXPECT_EQ(make_error(c, nullptr), core::ErrorKind::unavailable);
+}
+
+TEST(InjectorMake, IbportNeedsLidColonPort) {
+  auto wd = Watchdog::start();
+  BackendConfig c;
+  c.backend = "ibport";
+  for (const char* bad : {"", "12", "12:", ":1", "x:1", "12:1:2"}) {
+    c.target = bad;
+    EXPECT_EQ(make_error(c, wd.get()), core::ErrorKind::config) << bad;
+  }
+  c.target = "12:1";
+  c.allow = {"13:1"};
+  EXPECT_EQ(make_error(c, wd.get()), core::ErrorKind::config);
+  c.allow.clear();
+  if (testing::sh("command -v ibportstate || test -x /usr/sbin/ibportstate").ok()) {
+    GTEST_SKIP() << "ibportstate is installed here; not making an injector for a real port";
+  }
+  EXPECT_EQ(make_error(c, wd.get()), core::ErrorKind::unavailable);
+}
+
+TEST(CommandInjector, InjectsAndClearsWithTheWatchdogHoldingTheRestore) {
+  TempDir dir;
+  const std::string flag = dir.file("injected");
+  auto wd = Watchdog::start();
+  auto injector = Injector::make(command_config("touch " + flag, "rm " + flag), wd.get());
+  EXPECT_EQ(injector->describe(), "command");
+  const Fault fault{Kind::blackhole, 0, 0, 0};
+  const auto in = injector->inject(fault);
+  ASSERT_EQ(in.size(), 1u);
+  EXPECT_TRUE(in[0].ok());
+  EXPECT_EQ(in[0].argv, (std::vector<std::string>{"/bin/sh", "-c", "touch " + flag}));
+  EXPECT_EQ(in[0].what, "inject blackhole by command");
+  EXPECT_TRUE(file_exists(flag));
+  const auto out = injector->clear(fault);
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_TRUE(out[0].ok());
+  EXPECT_FALSE(file_exists(flag));
+  EXPECT_TRUE(injector->clear(fault).empty());  // nothing injected: nothing run
+  // The restore was removed after the clear: the watchdog's end does not run `rm` again.
+  std::ofstream(flag) << "x";
+  wd.reset();
+  EXPECT_TRUE(file_exists(flag));
+}
+
+TEST(CommandInjector, AFailedInjectIsUndoneAndThrownWithItsRecords) {
+  TempDir dir;
+  const std::string undo = dir.file("undone");
+  auto wd = Watchdog::start();
+  auto injector = Injector::make(command_config("echo boom; exit 3", "touch " + undo), wd.get());
+  try {
+    injector->inject(Fault{Kind::link_down, 0, 0, 0});
+    FAIL() << "no exception";
+  } catch (const CommandFailed& e) {
+    EXPECT_EQ(e.kind(), core::ErrorKind::runtime);
+    EXPECT_NE(std::string(e.what()).find("boom"), std::string::npos) << e.what();
+    ASSERT_EQ(e.records().size(), 2u);  // the inject, then its undo
+    EXPECT_EQ(e.records()[0].exit_code, 3);
+    EXPECT_TRUE(e.records()[1].ok());
+  }
+  EXPECT_TRUE(file_exists(undo));
+}
+
+TEST(CommandInjector, AFailedClearThrowsAndStaysInjected) {
+  TempDir dir;
+  const std::string flag = dir.file("flag");
+  auto wd = Watchdog::start();
+  auto injector = Injector::make(
+      command_config("touch " + flag, "test -e " + flag + ".ok && rm " + flag), wd.get());
+  const Fault fault{Kind::loss, 0.5, 0, 0};
+  injector->inject(fault);
+  EXPECT_THROW(injector->clear(fault), CommandFailed);
+  EXPECT_TRUE(file_exists(flag));
+  std::ofstream(flag + ".ok") << "x";
+  EXPECT_EQ(injector->clear(fault).size(), 1u);  // still injected: cleared now
+  EXPECT_FALSE(file_exists(flag));
+}
+
+TEST(CommandInjector, TimesOutACommand) {
+  auto wd = Watchdog::start();
+  auto config = command_config("sleep 30", "true");
+  config.command_timeout_ns = 200'000'000;
+  auto injector = Injector::make(config, wd.get());
+  try {
+    injector->inject(Fault{Kind::flap, 0, 0, 0});
+    FAIL() << "no exception";
+  } catch (const CommandFailed& e) {
+    ASSERT_FALSE(e.records().empty());
+    EXPECT_EQ(e.records()[0].exit_code, 124);
+  }
+}
+
+TEST(CommandInjector, DestructorClears) {
+  TempDir dir;
+  const std::string flag = dir.file("flag");
+  auto wd = Watchdog::start();
+  {
+    auto injector = Injector::make(command_config("touch " + flag, "rm " + flag), wd.get());
+    injector->inject(Fault{Kind::link_down, 0, 0, 0});
+    EXPECT_TRUE(file_exists(flag));
+  }
+  EXPECT_FALSE(file_exists(flag));
+}
+
+TEST(CommandInjector, WatchdogRestoresWhenTheInjectingProcessIsKilled) {
+  TempDir dir;
+  const std::string flag = dir.file("flag");
+  LinePipe pipe;
+  Child child([&] {
+    auto wd = Watchdog::start();
+    auto injector = Injector::make(command_config("touch " + flag, "rm " + flag), wd.get());
+    injector->inject(Fault{Kind::link_down, 0, 0, 0});
+    pipe.send(std::to_string(wd->pid()));
+    for (;;) ::pause();
+    return 0;
+  });
+  const auto line = pipe.receive();
+  ASSERT_TRUE(line.has_value());
+  const int wd_pid = std::atoi(line->c_str());
+  EXPECT_TRUE(file_exists(flag));
+  child.kill9();
+  child.wait();
+  EXPECT_TRUE(wait_for([&] { return !file_exists(flag); }, seconds(10)))
+      << "the watchdog did not run the restore";
+  EXPECT_TRUE(wait_for([&] { return process_gone(wd_pid); }, seconds(10)));
+  if (!process_gone(wd_pid)) ::kill(wd_pid, SIGKILL);
+}
+
+}  // namespace
+}  // namespace fabricbench::faults
