@@ -80,6 +80,29 @@ nlohmann::json to_json(const RegimeSettings& r) {
   };
 }
 
+nlohmann::json to_json(const FaultSettings& f) {
+  return nlohmann::json{
+      {"kind", f.kind},           {"start_ns", f.start_ns},
+      {"hold_ns", f.hold_ns},     {"count", f.count},
+      {"period_ns", f.period_ns}, {"jitter_ns", f.jitter_ns},
+      {"seed", f.seed},           {"loss", f.loss},
+      {"delay_ns", f.delay_ns},   {"rate_bits_per_s", f.rate_bits_per_s},
+      {"bin_ns", f.bin_ns},       {"consecutive", f.consecutive},
+  };
+}
+
+nlohmann::json to_json(const InjectorSettings& i) {
+  return nlohmann::json{
+      {"backend", i.backend},
+      {"target", i.target},
+      {"allow", i.allow},
+      {"force", i.force},
+      {"inject", i.inject},
+      {"clear", i.clear},
+      {"command_timeout_ns", i.command_timeout_ns},
+  };
+}
+
 nlohmann::json to_json(const Case& c) {
   nlohmann::json varied = nlohmann::json::array();
   for (const auto& [key, value] : c.varied) {
@@ -105,6 +128,7 @@ nlohmann::json to_json(const Case& c) {
       {"verify", c.verify},
       {"op", c.op},
       {"regime", to_json(c.regime)},
+      {"fault", to_json(c.fault)},
       {"varied", varied},
   };
   // Only the settings of the case's own transport: a TCP case does not depend on verbs knobs.

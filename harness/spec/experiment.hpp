@@ -87,6 +87,28 @@ struct RegimeSettings {
   }
 };
 
+// `fault:` (a case key; docs/CONFIG.md "Faults"): one fault on the case's link, timed from the
+// start of each repetition's measured phase.
+struct FaultSettings {
+  // none | link_down | flap | blackhole | loss | delay | rate_limit
+  std::string kind = "none";
+  std::uint64_t start_ns = 1'000'000'000;  // after the measured phase starts
+  std::uint64_t hold_ns = 1'000'000'000;   // how long each occurrence lasts (flap: each down)
+  int count = 1;                           // occurrences (flap: down/up cycles)
+  std::uint64_t period_ns = 0;             // from one occurrence's start to the next (0: 2 x hold)
+  std::uint64_t jitter_ns = 0;             // a random phase in [0, jitter] added to start (seeded)
+  std::uint64_t seed = 1;
+  double loss = 0;             // loss: fraction of packets dropped (0.05 for "5%")
+  std::uint64_t delay_ns = 0;  // delay: added one-way delay (netem)
+  double rate_bits_per_s = 0;  // rate_limit: tbf rate
+  std::uint64_t bin_ns = 0;    // recovery-curve bin; 0: 10 ms for verbs, 100 ms otherwise
+  int consecutive = 5;         // K: bins that must stay >= 90% / 99% of the baseline (ttr)
+  // Where the fault is written, for messages: "quick.yaml:12:7: cases[0].fault[1]" (or
+  // "... (from --set '...')"). Not in to_json: the plan does not depend on the file's layout.
+  std::string origin;
+  bool active() const noexcept { return kind != "none"; }
+};
+
 struct Case {
   std::string id;     // stable, unique: "latency.pingpong.tcp.64B.completion=blocking" (CONFIG.md)
   std::string group;  // `name` of the case group in the file (or "cases[N]")
@@ -111,11 +133,33 @@ struct Case {
   TcpSettings tcp;
   VerbsSettings verbs;
   RegimeSettings regime;
+  FaultSettings fault;
   // Connections (TCP) or queue pairs (verbs) per pair of ranks.
   int connections() const noexcept { return transport == "verbs" ? verbs.qps : tcp.connections; }
   // The keys whose values came from a matrix list or a size sweep, and the value for this case,
   // in file order (used for display and ids), e.g. {"message_size": "64B", "completion": ...}.
   std::vector<std::pair<std::string, std::string>> varied;
+};
+
+// Top-level `injector:` (docs/CONFIG.md "Faults"): who causes the cases' faults, and how.
+struct InjectorSettings {
+  // none | netns | vm | link | ibport | command.
+  //  netns:   fabricbench creates two network namespaces joined by a veth pair (fbd0 on each
+  //           side, 198.51.100.1/24 and .2/24) and runs ranks r < N/2 in the first, the others in
+  //           the second (local launcher only); the side channel stays outside, on loopback.
+  //  vm:      inside the Soft-RoCE guests (ci/vm): the injecting rank acts on its own `target`.
+  //  link:    `ip link set <target> down/up` on a real host; target must be in `allow`, and the
+  //           interface of the default route is refused unless `force`.
+  //  ibport:  `ibportstate <lid> <port> disable/enable` (target "LID:PORT").
+  //  command: `inject` and `clear` shell commands run by the injecting rank.
+  std::string backend = "none";
+  std::string target;              // netns: fbd0 (fixed); vm: eth0 by default
+  std::vector<std::string> allow;  // link: interfaces that may be taken down
+  bool force = false;              // link: allow the default-route interface
+  std::string inject;              // command backend
+  std::string clear;               // command backend
+  std::uint64_t command_timeout_ns = 10'000'000'000;
+  bool active() const noexcept { return backend != "none"; }
 };
 
 struct Experiment {
@@ -128,6 +172,7 @@ struct Experiment {
   int ranks = 2;                                   // ranks the local launcher forks
   std::string launcher = "auto";                   // auto | local | mpi | env
   std::uint64_t peer_timeout_ns = 30'000'000'000;  // rank loss detection bound
+  InjectorSettings injector;
   std::vector<Case> cases;
   nlohmann::json resolved;  // the whole resolved plan (every case, every field), for documents
   std::string digest;       // SHA-256 (hex) of resolved.dump(): all ranks must agree
@@ -142,5 +187,7 @@ nlohmann::json to_json(const Case& c);
 nlohmann::json to_json(const TcpSettings& tcp);
 nlohmann::json to_json(const VerbsSettings& verbs);
 nlohmann::json to_json(const RegimeSettings& regime);
+nlohmann::json to_json(const FaultSettings& fault);
+nlohmann::json to_json(const InjectorSettings& injector);
 
 }  // namespace fabricbench::spec

@@ -206,6 +206,7 @@ enum class Type {
   mix,      // "64B:9,64KiB:1": sizes (lo..hi bytes) with positive weights
   percent,  // "3%": a fraction; lo..hi in tenths of a percent
   factor,   // a number greater than lo and at most hi ("1.5")
+  fault,    // a mapping of fault keys (docs/CONFIG.md, "Faults"); a list of them is a matrix
 };
 
 // Nested mappings: the transports' settings and the regime.
@@ -265,6 +266,7 @@ const std::vector<KeySpec>& case_keys() {
       {"interval", Type::duration, kNsPerMs, 10 * kNsPerS, {}},
       {"memory", Type::choice, 0, 0, {"host", "hugepage"}},
       {"verify", Type::boolean, 0, 0, {}},
+      {"fault", Type::fault, 0, 0, {}},
       {"tcp.address", Type::address, 0, 0, {}, false, "tcp"},
       {"tcp.interface", Type::interface_name, 0, 0, {}, false, "tcp"},
       {"tcp.family", Type::choice, 0, 0, {"auto", "ipv4", "ipv6"}, false, "tcp"},
@@ -372,6 +374,142 @@ const std::vector<KeySpec>& case_keys() {
   return keys;
 }
 
+// ---------------------------------------------------------------------------------------------
+// Faults (docs/CONFIG.md, "Faults"): the keys of a `fault:` mapping, the top-level `injector:`
+// and what each injector backend can cause.
+
+const std::vector<std::string_view> kFaultKinds = {"none", "link_down", "flap",      "blackhole",
+                                                   "loss", "delay",     "rate_limit"};
+const std::vector<std::string_view> kInjectorBackends = {"none", "netns",  "vm",
+                                                         "link", "ibport", "command"};
+
+// The regimes a fault can be timed against: a measured phase of `duration`.
+bool fault_regime_ok(std::string_view kind) {
+  return kind == "closed" || kind == "floor" || kind == "realistic";
+}
+
+// loss: 0.01%..100%; rate: up to the bound of regime.rate.
+constexpr double kMinLossFraction = 0.0001;
+constexpr double kMaxLossFraction = 1.0;
+// The recovery-curve bin (and interval) when `bin` is not written.
+constexpr std::uint64_t kVerbsFaultBinNs = 10 * kNsPerMs;
+constexpr std::uint64_t kOtherFaultBinNs = 100 * kNsPerMs;
+
+// The keys of one `fault:` mapping ("loss" and "rate" are parsed by their own rules).
+const std::vector<KeySpec>& fault_keys() {
+  static const std::vector<KeySpec> keys = {
+      {"kind", Type::choice, 0, 0, kFaultKinds},
+      {"start", Type::duration, 0, 3600 * kNsPerS, {}},
+      {"hold", Type::duration, kNsPerMs, 3600 * kNsPerS, {}},
+      {"count", Type::count, 1, 1000, {}},
+      {"period", Type::duration, 0, 3600 * kNsPerS, {}},
+      {"jitter", Type::duration, 0, 3600 * kNsPerS, {}},
+      {"seed", Type::count, 0, (1ULL << 63) - 1, {}},
+      {"loss", Type::percent, 0, 0, {}},
+      {"delay", Type::duration, kNsPerUs, 10 * kNsPerS, {}},
+      {"rate", Type::rate, 0, 0, {}},
+      {"bin", Type::duration, kNsPerMs, 10 * kNsPerS, {}},
+      {"consecutive", Type::count, 1, 1000, {}},
+  };
+  return keys;
+}
+
+std::vector<std::string_view> fault_key_names() {
+  std::vector<std::string_view> names;
+  for (const auto& k : fault_keys()) names.push_back(k.name);
+  return names;
+}
+
+const KeySpec* find_fault_key(std::string_view name) {
+  for (const auto& k : fault_keys()) {
+    if (k.name == name) return &k;
+  }
+  return nullptr;
+}
+
+constexpr std::string_view kFaultNeedsDuration =
+    "a fault is timed from the start of the measured phase (its start, hold and period are "
+    "lengths of time), so it needs 'duration', not 'iterations'";
+
+// The keys a fault kind requires (and no other kind takes).
+struct KindKey {
+  std::string_view key;
+  std::string_view kind;
+  std::string_view what;  // for "missing 'loss' ...: <what>"
+};
+const std::vector<KindKey> kKindKeys = {
+    {"loss", "loss", "the fraction of packets dropped, such as 5%"},
+    {"delay", "delay", "the one-way delay added, such as 10ms"},
+    {"rate", "rate_limit", "the rate the link is limited to, in bits per second, such as 100Mb/s"},
+};
+
+const std::vector<std::string_view> kInjectorKeys = {"backend", "target", "allow",          "force",
+                                                     "inject",  "clear",  "command_timeout"};
+
+// What each injector backend can cause: on which transports, which fault kinds, and why not the
+// others. harness/faults (Injector::make) mirrors this table; keep the two in step.
+struct FaultCapability {
+  std::string_view backend;
+  std::vector<std::string_view> transports;
+  std::string_view transports_why;  // why the other transports are out
+  std::vector<std::string_view> kinds;
+  std::string_view kinds_why;  // why the other kinds are out
+};
+
+const std::vector<FaultCapability>& injector_capabilities() {
+  static const std::vector<FaultCapability> table = {
+      {"netns",
+       {"tcp"},
+       "the namespaces have no RDMA device; use backend vm with the Soft-RoCE guests (ci/vm)",
+       {"link_down", "flap", "blackhole", "loss", "rate_limit"},
+       "this kernel has no netem (sch_netem), which delay needs; use backend vm (the guests' "
+       "kernel has netem) or command"},
+      {"vm",
+       {"tcp", "verbs"},
+       "",
+       {"link_down", "flap", "blackhole", "loss", "delay", "rate_limit"},
+       ""},
+      {"link",
+       {"tcp", "verbs"},
+       "",
+       {"link_down", "flap"},
+       "host tc, iptables and nft do not touch a hardware RoCE or InfiniBand NIC's traffic, so "
+       "backend link only takes its target down and up (ip link); use backend command (or vm) "
+       "for other faults"},
+      {"ibport",
+       {"verbs"},
+       "ibportstate disables an InfiniBand port, which only verbs traffic is measured on; use "
+       "backend link, netns or vm for TCP",
+       {"link_down", "flap"},
+       "ibportstate can only disable and enable a port"},
+      {"command",
+       {"tcp", "verbs"},
+       "",
+       {"link_down", "flap", "blackhole", "loss", "delay", "rate_limit"},
+       ""},
+  };
+  return table;
+}
+
+// Why `backend` cannot cause a fault of `kind` on `transport` (nullopt: it can).
+std::optional<std::string> fault_refusal(std::string_view backend, std::string_view transport,
+                                         std::string_view kind) {
+  for (const auto& cap : injector_capabilities()) {
+    if (cap.backend != backend) continue;
+    if (std::find(cap.transports.begin(), cap.transports.end(), transport) ==
+        cap.transports.end()) {
+      return fmt::format("injector backend {} cannot cause faults on transport {}: {}", backend,
+                         transport, cap.transports_why);
+    }
+    if (std::find(cap.kinds.begin(), cap.kinds.end(), kind) == cap.kinds.end()) {
+      return fmt::format("injector backend {} cannot cause a {} fault (it can cause {}): {}",
+                         backend, kind, list_values(cap.kinds), cap.kinds_why);
+    }
+    return std::nullopt;
+  }
+  return std::nullopt;  // backend none: reported as a missing injector
+}
+
 constexpr std::uint64_t kMaxWarmupIterations = 1'000'000'000;
 constexpr std::uint64_t kMaxWarmupNs = 3600 * kNsPerS;
 
@@ -402,8 +540,9 @@ std::vector<std::string_view> section_key_names(std::string_view section) {
   return names;
 }
 
-const std::vector<std::string_view> kTopLevelKeys = {
-    "fabricbench", "name", "description", "ranks", "launcher", "timeouts", "defaults", "cases"};
+const std::vector<std::string_view> kTopLevelKeys = {"fabricbench", "name",     "description",
+                                                     "ranks",       "launcher", "timeouts",
+                                                     "injector",    "defaults", "cases"};
 
 // One parsed value of a case key.
 struct Value {
@@ -415,6 +554,17 @@ struct Value {
   double real = 0;           // percentages (as a fraction) and factors
   Rate rate;                 // rates
   std::vector<SizeWeight> mix;
+  // A fault (Type::fault): its settings as written (period and bin 0 unless written; resolved
+  // per case) and where the mapping and each of its keys are written.
+  FaultSettings fault;
+  Origin fault_origin;
+  std::string fault_field;                                           // "cases[0].fault[1]"
+  std::map<std::string, std::pair<Origin, std::string>> fault_keys;  // key -> origin, field
+  // Where `key` of the fault is written (the mapping itself when it is not).
+  std::pair<Origin, std::string> fault_at(const std::string& key) const {
+    const auto it = fault_keys.find(key);
+    return it != fault_keys.end() ? it->second : std::pair(fault_origin, fault_field);
+  }
 };
 
 // A case key as written in one place (a group or defaults), parsed.
@@ -804,6 +954,8 @@ class Loader {
         return "a percentage such as 3%";
       case Type::factor:
         return "a number such as 2 or 1.5";
+      case Type::fault:
+        return "a fault mapping such as {kind: link_down, hold: 1s}";
     }
     return "a value";
   }
@@ -853,6 +1005,7 @@ class Loader {
     const bool stringy = spec.type == Type::address || spec.type == Type::interface_name ||
                          spec.type == Type::device_name;
     if (n.kind == SNode::Kind::null && stringy) return {Value{}};
+    if (spec.type == Type::fault) return parse_fault_value(n, field);
     if (n.kind != SNode::Kind::scalar) {
       error(n.origin, field, fmt::format("expected {}, got {}", expected_what(spec), describe(n)));
       return {};
@@ -1034,6 +1187,8 @@ class Loader {
         v.display = core::format_rate(r);
         return {v};
       }
+      case Type::fault:
+        return {};  // parse_fault_value, above
       case Type::factor: {
         double x = 0;
         auto [p, ec] = std::from_chars(t.data(), t.data() + t.size(), x);
@@ -1100,6 +1255,187 @@ class Loader {
     v.rate.value = r.value;
     v.rate.text = text;
     v.display = text;
+    return {v};
+  }
+
+  // fault.loss: a percentage, 0.01%..100%.
+  std::optional<double> parse_loss(const SNode& n, const std::string& field) {
+    core::ParsedRate r;
+    bool ok = n.kind == SNode::Kind::scalar;
+    if (ok) {
+      try {
+        r = core::parse_rate(n.text);
+      } catch (const core::Error&) {
+        ok = false;
+      }
+    }
+    if (!ok || r.kind != core::ParsedRate::Kind::fraction) {
+      error(
+          n.origin, field,
+          fmt::format("expected a percentage of packets dropped such as 5%, got {}", describe(n)));
+      return std::nullopt;
+    }
+    if (r.value < kMinLossFraction * (1 - 1e-12) || r.value > kMaxLossFraction * (1 + 1e-12)) {
+      error(n.origin, field,
+            fmt::format("must be between 0.01% and 100%, got {}", core::format_rate(r)));
+      return std::nullopt;
+    }
+    return r.value;
+  }
+
+  // fault.rate: bits per second only (core::parse_rate), at most the bound of regime.rate.
+  std::optional<double> parse_bits_rate(const SNode& n, const std::string& field) {
+    if (n.kind != SNode::Kind::scalar) {
+      error(n.origin, field,
+            fmt::format("expected a rate in bits per second such as 100Mb/s, got {}", describe(n)));
+      return std::nullopt;
+    }
+    core::ParsedRate r;
+    try {
+      r = core::parse_rate(n.text);
+    } catch (const core::Error& e) {
+      error(n.origin, field, e.what());
+      return std::nullopt;
+    }
+    if (r.kind != core::ParsedRate::Kind::bits) {
+      error(n.origin, field,
+            fmt::format(
+                "expected a rate in bits per second such as 100Mb/s, got '{}' ({}); a "
+                "rate limit is a link speed",
+                n.text,
+                r.kind == core::ParsedRate::Kind::ops ? "operations per second" : "a percentage"));
+      return std::nullopt;
+    }
+    if (r.value > kMaxBitsPerSecond) {
+      error(n.origin, field,
+            fmt::format("must be at most {}, got {}",
+                        core::format_rate({core::ParsedRate::Kind::bits, kMaxBitsPerSecond}),
+                        core::format_rate(r)));
+      return std::nullopt;
+    }
+    return r.value;
+  }
+
+  // A fault as displayed in ids and Case::varied: the kind, then ",key=value" for each setting
+  // that differs from its default, in the order of fault_keys(): "link_down",
+  // "flap,hold=200ms,count=3", "loss,loss=5%". Equal faults display alike.
+  static std::string fault_display(const FaultSettings& f) {
+    const FaultSettings d;
+    std::string out = f.kind;
+    const auto add = [&out](std::string_view key, const std::string& value) {
+      out += ',';
+      out += key;
+      out += '=';
+      out += value;
+    };
+    const auto duration = [](std::uint64_t ns) { return core::format_duration_ns(ns); };
+    if (f.start_ns != d.start_ns) add("start", duration(f.start_ns));
+    if (f.hold_ns != d.hold_ns) add("hold", duration(f.hold_ns));
+    if (f.count != d.count) add("count", std::to_string(f.count));
+    if (f.period_ns != 0 && f.period_ns != 2 * f.hold_ns) add("period", duration(f.period_ns));
+    if (f.jitter_ns != d.jitter_ns) add("jitter", duration(f.jitter_ns));
+    if (f.seed != d.seed) add("seed", std::to_string(f.seed));
+    if (f.kind == "loss")
+      add("loss", core::format_rate({core::ParsedRate::Kind::fraction, f.loss}));
+    if (f.kind == "delay") add("delay", duration(f.delay_ns));
+    if (f.kind == "rate_limit") {
+      add("rate", core::format_rate({core::ParsedRate::Kind::bits, f.rate_bits_per_s}));
+    }
+    if (f.bin_ns != 0) add("bin", duration(f.bin_ns));
+    if (f.consecutive != d.consecutive) add("consecutive", std::to_string(f.consecutive));
+    return out;
+  }
+
+  // One `fault:` mapping (an item of a fault list, or the fault itself). Empty on error.
+  std::vector<Value> parse_fault_value(const SNode& n, const std::string& field) {
+    if (n.kind != SNode::Kind::map) {
+      error(n.origin, field,
+            fmt::format("expected a fault mapping such as {{kind: link_down, hold: 1s}}, or a "
+                        "list of them (one case per fault), got {}",
+                        describe(n)));
+      return {};
+    }
+    const std::size_t before = error_count();
+    check_unknown_keys(n, field, fault_key_names(), " in fault");
+    Value v;
+    FaultSettings& f = v.fault;
+    v.fault_origin = n.origin;
+    v.fault_field = field;
+    bool kind_known = false;
+    for (const auto& e : n.entries) {
+      const KeySpec* spec = find_fault_key(e.key);
+      if (spec == nullptr) continue;
+      const std::string f_field = child_field(field, e.key);
+      v.fault_keys[e.key] = {e.value.origin, f_field};
+      if (e.value.kind == SNode::Kind::sequence) {
+        error(e.value.origin, f_field,
+              fmt::format("a list inside a fault is not a matrix; to vary the fault, give a list "
+                          "of fault mappings, one case each, such as fault: [{{kind: loss, loss: "
+                          "1%}}, {{kind: loss, loss: 5%}}]"));
+        continue;
+      }
+      if (e.key == "loss") {
+        if (auto x = parse_loss(e.value, f_field)) f.loss = *x;
+        continue;
+      }
+      if (e.key == "rate") {
+        if (auto x = parse_bits_rate(e.value, f_field)) f.rate_bits_per_s = *x;
+        continue;
+      }
+      const auto parsed = parse_value(e.value, *spec, f_field);
+      if (parsed.empty()) continue;
+      const Value& x = parsed.front();
+      const std::string_view key = e.key;
+      if (key == "kind") {
+        f.kind = x.text;
+        kind_known = true;
+      }
+      if (key == "start") f.start_ns = x.number;
+      if (key == "hold") f.hold_ns = x.number;
+      if (key == "count") f.count = static_cast<int>(x.number);
+      if (key == "period") f.period_ns = x.number;
+      if (key == "jitter") f.jitter_ns = x.number;
+      if (key == "seed") f.seed = x.number;
+      if (key == "delay") f.delay_ns = x.number;
+      if (key == "bin") f.bin_ns = x.number;
+      if (key == "consecutive") f.consecutive = static_cast<int>(x.number);
+    }
+    if (n.find("kind") == nullptr) {
+      error(n.origin, field,
+            fmt::format("missing required key 'kind' in fault (one of {})",
+                        list_values(kFaultKinds)));
+    }
+    if (kind_known && f.kind == "none") {
+      for (const auto& e : n.entries) {
+        if (e.key == "kind" || find_fault_key(e.key) == nullptr) continue;
+        error(
+            e.key_origin, child_field(field, e.key),
+            fmt::format("a fault of kind none (no fault) takes no other keys; remove '{}'", e.key));
+      }
+    } else if (kind_known) {
+      for (const auto& k : kKindKeys) {
+        const MapEntry* e = n.find(k.key);
+        if (f.kind == k.kind && e == nullptr) {
+          error(n.origin, field,
+                fmt::format("missing '{}' for a {} fault: {}", k.key, k.kind, k.what));
+        } else if (f.kind != k.kind && e != nullptr) {
+          error(e->key_origin, child_field(field, k.key),
+                fmt::format("'{}' applies only to kind {}; this fault's kind is {}", k.key, k.kind,
+                            f.kind));
+        }
+      }
+      const MapEntry* period = n.find("period");
+      if (period != nullptr && f.count > 1 && f.period_ns != 0 && f.period_ns <= f.hold_ns) {
+        error(period->value.origin, child_field(field, "period"),
+              fmt::format("period {} must be longer than hold {} when count is {} (each "
+                          "occurrence ends before the next one starts)",
+                          core::format_duration_ns(f.period_ns),
+                          core::format_duration_ns(f.hold_ns), f.count));
+      }
+    }
+    if (error_count() != before) return {};
+    v.display = fault_display(f);
+    v.text = f.kind;
     return {v};
   }
 
@@ -1235,8 +1571,12 @@ class Loader {
                           const std::vector<std::string_view>& valid, std::string_view where) {
     for (const auto& e : map.entries) {
       if (std::find(valid.begin(), valid.end(), e.key) != valid.end()) continue;
+      std::string hint = did_you_mean(e.key, valid);
+      if (hint.empty() && e.key == "injector") {
+        hint = "; 'injector' is a top-level key: it says how every fault of the file is caused";
+      }
       error(e.key_origin, child_field(field, e.key),
-            fmt::format("unknown key '{}'{}{}", e.key, where, did_you_mean(e.key, valid)));
+            fmt::format("unknown key '{}'{}{}", e.key, where, hint));
     }
   }
 
@@ -1375,6 +1715,8 @@ class Loader {
       }
     }
 
+    if (const SNode* inj = get(root, "injector")) parse_injector(*inj, exp);
+
     std::vector<Param> defaults;
     if (const SNode* d = get(root, "defaults")) {
       if (d->kind == SNode::Kind::map) {
@@ -1435,6 +1777,185 @@ class Loader {
                         "matrices",
                         exp.cases.size(), kMaxCases));
     }
+  }
+
+  // --- injector ------------------------------------------------------------------------------
+
+  // The top-level `injector:` mapping (docs/CONFIG.md, "Faults"). Sets exp.injector when valid.
+  void parse_injector(const SNode& n, Experiment& exp) {
+    injector_state_ = InjectorState::invalid;
+    if (n.kind != SNode::Kind::map) {
+      error(n.origin, "injector",
+            fmt::format("expected a mapping such as {{backend: netns}}, got {}", describe(n)));
+      return;
+    }
+    const std::size_t before = error_count();
+    check_unknown_keys(n, "injector", kInjectorKeys, " in injector");
+    InjectorSettings s;
+    bool backend_known = false;
+    Origin backend_origin = n.origin;
+    const auto text_of = [&](std::string_view key, std::string& out) {
+      const SNode* v = get(n, key);
+      if (v == nullptr || v->kind == SNode::Kind::null) return;
+      if (v->kind != SNode::Kind::scalar) {
+        error(v->origin, child_field("injector", key),
+              fmt::format("expected a text, got {}", describe(*v)));
+        return;
+      }
+      out = v->text;
+    };
+    if (const SNode* b = get(n, "backend")) {
+      const KeySpec spec{"backend", Type::choice, 0, 0, kInjectorBackends};
+      auto v = parse_value(*b, spec, "injector.backend");
+      if (!v.empty()) {
+        s.backend = v.front().text;
+        backend_known = true;
+        backend_origin = b->origin;
+      }
+    } else {
+      error(n.origin, "injector",
+            fmt::format("missing required key 'backend' in injector (one of {})",
+                        list_values(kInjectorBackends)));
+    }
+    text_of("target", s.target);
+    text_of("inject", s.inject);
+    text_of("clear", s.clear);
+    if (const SNode* a = get(n, "allow")) {
+      const KeySpec spec{"allow", Type::interface_name, 0, 0, {}};
+      if (a->kind == SNode::Kind::sequence) {
+        for (std::size_t i = 0; i < a->items.size(); ++i) {
+          const std::string f = index_field("injector.allow", i);
+          const SNode& item = a->items[i];
+          if (item.kind != SNode::Kind::scalar) {
+            error(item.origin, f,
+                  fmt::format("expected a network interface name such as eth1, got {}",
+                              describe(item)));
+            continue;
+          }
+          auto v = parse_value(item, spec, f);
+          if (!v.empty()) s.allow.push_back(v.front().text);
+        }
+      } else if (a->kind == SNode::Kind::scalar) {
+        auto v = parse_value(*a, spec, "injector.allow");
+        if (!v.empty()) s.allow.push_back(v.front().text);
+      } else if (a->kind != SNode::Kind::null) {
+        error(a->origin, "injector.allow",
+              fmt::format("expected a list of interface names such as [eth1, eth2], got {}",
+                          describe(*a)));
+      }
+    }
+    if (const SNode* f = get(n, "force")) {
+      const KeySpec spec{"force", Type::boolean, 0, 0, {}};
+      auto v = parse_value(*f, spec, "injector.force");
+      if (!v.empty()) s.force = v.front().flag;
+    }
+    if (const SNode* t = get(n, "command_timeout")) {
+      const KeySpec spec{"command_timeout", Type::duration, kNsPerS, 600 * kNsPerS, {}};
+      auto v = parse_value(*t, spec, "injector.command_timeout");
+      if (!v.empty()) s.command_timeout_ns = v.front().number;
+    }
+
+    if (backend_known) {
+      const std::string& b = s.backend;
+      // Keys that belong to one backend.
+      const auto only_for = [&](std::string_view key, std::string_view backend) {
+        const MapEntry* e = n.find(key);
+        if (e == nullptr || b == backend) return;
+        error(e->key_origin, child_field("injector", key),
+              fmt::format("'{}' applies only to backend {}; this injector's backend is {}", key,
+                          backend, b));
+      };
+      only_for("inject", "command");
+      only_for("clear", "command");
+      only_for("allow", "link");
+      only_for("force", "link");
+      const SNode* target = get(n, "target");
+      const Origin target_origin = target != nullptr ? target->origin : n.origin;
+      const std::string target_field = target != nullptr ? "injector.target" : "injector";
+      const auto check_interface = [&]() {
+        const KeySpec spec{"target", Type::interface_name, 0, 0, {}};
+        SNode t;
+        t.kind = SNode::Kind::scalar;
+        t.text = s.target;
+        t.origin = target_origin;
+        (void)parse_value(t, spec, target_field);
+      };
+      if (b == "command") {
+        for (const std::string_view key : {"inject", "clear"}) {
+          const std::string& cmd = key == "inject" ? s.inject : s.clear;
+          if (n.find(key) == nullptr) {
+            error(n.origin, "injector",
+                  fmt::format("backend command needs '{}': the shell command that {} the fault",
+                              key, key == "inject" ? "causes" : "removes"));
+          } else if (cmd.empty()) {
+            error(get(n, key)->origin, child_field("injector", key),
+                  fmt::format("backend command needs a command in '{}', got an empty text", key));
+          }
+        }
+      } else if (b == "link") {
+        if (s.target.empty()) {
+          error(target_origin, target_field,
+                "backend link needs 'target': the interface it takes down and up (list it in "
+                "'allow' too)");
+        } else {
+          check_interface();
+          if (std::find(s.allow.begin(), s.allow.end(), s.target) == s.allow.end()) {
+            error(target_origin, target_field,
+                  fmt::format("target '{}' is not in 'allow' ({}): backend link takes down only "
+                              "an interface listed in allow",
+                              s.target, s.allow.empty() ? "empty" : join_and(s.allow)));
+          }
+        }
+      } else if (b == "ibport") {
+        const auto colon = s.target.find(':');
+        const auto digits = [](std::string_view t) {
+          return !t.empty() &&
+                 std::all_of(t.begin(), t.end(), [](char c) { return c >= '0' && c <= '9'; });
+        };
+        if (s.target.empty()) {
+          error(target_origin, target_field,
+                "backend ibport needs 'target': the port to disable as LID:PORT, such as 3:1");
+        } else if (colon == std::string::npos ||
+                   !digits(std::string_view(s.target).substr(0, colon)) ||
+                   !digits(std::string_view(s.target).substr(colon + 1))) {
+          error(target_origin, target_field,
+                fmt::format("expected LID:PORT (digits:digits) such as 3:1, got '{}'", s.target));
+        }
+      } else if (b == "netns") {
+        if (!s.target.empty() && s.target != "fbd0") {
+          error(target_origin, target_field,
+                fmt::format("backend netns acts on the veth fbd0 it creates: target must be "
+                            "empty or fbd0, got '{}'",
+                            s.target));
+        }
+        s.target = "fbd0";
+        if (exp.launcher == "mpi" || exp.launcher == "env") {
+          error(backend_origin, "injector.backend",
+                fmt::format("backend netns starts every rank on this host, in two network "
+                            "namespaces: it needs launcher local (or auto without an mpi or env "
+                            "launch), not {}",
+                            exp.launcher));
+        }
+        if (exp.ranks % 2 != 0) {
+          error(backend_origin, "injector.backend",
+                fmt::format("backend netns puts half of the ranks in each of its two namespaces: "
+                            "ranks must be even, got {}",
+                            exp.ranks));
+        }
+      } else if (b == "vm") {
+        if (s.target.empty()) s.target = "eth0";
+        check_interface();
+      }
+    }
+    if (error_count() != before) return;
+    injector_ = s;
+    exp.injector = std::move(s);
+    injector_state_ = InjectorState::valid;
+  }
+
+  static bool any_active_fault(const Param& p) {
+    return std::any_of(p.values.begin(), p.values.end(),
+                       [](const Value& v) { return v.fault.active(); });
   }
 
   static bool valid_name(const std::string& s, bool allow_dot) {
@@ -1662,6 +2183,26 @@ class Loader {
       }
     }
     const Mode mode = self_timed_only || dur != nullptr ? Mode::duration : Mode::iterations;
+
+    // A fault needs duration mode (docs/CONFIG.md, "Faults").
+    const Param* fault = find_param(params, "fault");
+    if (fault != nullptr && any_active_fault(*fault) && mode_known && mode == Mode::iterations &&
+        iter != nullptr) {
+      if (!iter->from_defaults) {
+        error(iter->origin, iter->field,
+              fmt::format("{}: set 'duration' instead of 'iterations'", kFaultNeedsDuration));
+      } else if (!fault->from_defaults) {
+        error(fault->origin, fault->field,
+              fmt::format("{}: this group inherits 'iterations' from defaults; set 'duration' in "
+                          "the group",
+                          kFaultNeedsDuration));
+      } else {  // both from defaults: the same message for every group, reported once
+        error(fault->origin, fault->field,
+              fmt::format("{}: defaults set 'iterations' too; set 'duration' (in defaults, or in "
+                          "each group that keeps this fault)",
+                          kFaultNeedsDuration));
+      }
+    }
 
     const Param* suite = find_param(params, "suite");
     if (suite == nullptr) {
@@ -1894,6 +2435,8 @@ class Loader {
     const Param* interval = nullptr;
     const Param* address_param = nullptr;
     const Param* direction_param = nullptr;
+    const Param* fault_param = nullptr;
+    const Value* fault_value = nullptr;
     for (std::size_t d = 0; d < dims.size(); ++d) {
       const Param& p = *dims[d];
       const Value& v = p.values[pick[d]];
@@ -1946,6 +2489,10 @@ class Loader {
         c.tcp.connections = static_cast<int>(v.number);
       } else if (key == "op") {
         c.op = v.text;
+      } else if (key == "fault") {
+        c.fault = v.fault;
+        fault_param = &p;
+        fault_value = &v;
       } else if (key.substr(0, 6) == "verbs.") {
         set_verbs(c.verbs, key.substr(6), v);
       } else if (key.substr(0, 7) == "regime.") {
@@ -1966,6 +2513,8 @@ class Loader {
         id_parts.push_back(c.varied.back());
       } else if (key == "regime.kind" && v.text != "closed") {
         id_parts.emplace_back(std::string(key), v.display);
+      } else if (key == "fault" && v.fault.active()) {
+        id_parts.emplace_back(std::string(key), v.display);  // like a kind other than closed
       }
     }
     // Lengths of the regimes that set their own: overload runs its step profile; search runs
@@ -1983,6 +2532,9 @@ class Loader {
       c.warmup_ns = c.mode != Mode::duration    ? 0
                     : c.regime.kind == "search" ? c.regime.search_probe_ns / 10
                                                 : c.duration_ns / 10;
+    }
+    if (fault_value != nullptr && c.fault.active()) {
+      resolve_fault(c, *fault_value, *fault_param, kind_param, interval);
     }
     // Cross-field checks (reported once per place thanks to de-duplication).
     if (c.mode == Mode::duration && c.regime.kind != "search" && interval != nullptr &&
@@ -2030,6 +2582,91 @@ class Loader {
     return c;
   }
 
+  // "t.yaml:9:7: cases[0].fault", or "cases[0].fault (from --set '...')".
+  std::string where_text(const Origin& o, const std::string& field) const {
+    if (o.source >= 0) {
+      return fmt::format("{} (from --set '{}')", field,
+                         overrides_[static_cast<std::size_t>(o.source)]);
+    }
+    return fmt::format("{}:{}:{}: {}", path_, o.line, o.column, field);
+  }
+
+  // An active fault of one case (docs/CONFIG.md, "Faults"): an injector that can cause it on
+  // the case's transport, a regime with a measured phase of `duration`, a timeline that fits in
+  // it, and its bin as the case's interval. Resolves period (0: 2 x hold) and bin (0: by
+  // transport).
+  void resolve_fault(Case& c, const Value& v, const Param& fault_param, const Param* kind_param,
+                     const Param* interval) {
+    FaultSettings& f = c.fault;
+    f.origin = where_text(v.fault_origin, v.fault_field);
+    const auto [kind_origin, kind_field] = v.fault_at("kind");
+    const bool no_injector =
+        injector_state_ == InjectorState::absent ||
+        (injector_state_ == InjectorState::valid && injector_.backend == "none");
+    if (no_injector) {
+      error(kind_origin, kind_field,
+            fmt::format("a {} fault needs something to cause it: add a top-level injector: "
+                        "{{backend: ...}} with backend netns, vm, link, ibport or command (see "
+                        "docs/CONFIG.md, \"Faults\")",
+                        f.kind));
+    } else if (injector_state_ == InjectorState::valid) {
+      if (auto why = fault_refusal(injector_.backend, c.transport, f.kind)) {
+        error(kind_origin, kind_field, *why);
+      }
+    }
+    if (!fault_regime_ok(c.regime.kind)) {
+      // At the kind when only the group wrote it, else at the fault.
+      const bool at_kind =
+          fault_param.from_defaults && kind_param != nullptr && !kind_param->from_defaults;
+      error(at_kind ? kind_param->origin : kind_origin, at_kind ? kind_param->field : kind_field,
+            fmt::format("a fault needs regime closed, floor or realistic, whose measured phase "
+                        "lasts 'duration'; regime {} {}",
+                        c.regime.kind,
+                        c.regime.kind == "overload" ? "runs its own step profile"
+                                                    : "only searches for the sustainable rate"));
+      return;
+    }
+    if (f.period_ns == 0) f.period_ns = 2 * f.hold_ns;
+    const bool bin_written = f.bin_ns != 0;
+    if (!bin_written) f.bin_ns = c.transport == "verbs" ? kVerbsFaultBinNs : kOtherFaultBinNs;
+    if (c.mode != Mode::duration) return;  // reported for the group
+    const auto d = [](std::uint64_t ns) { return core::format_duration_ns(ns); };
+    const std::uint64_t repeats = static_cast<std::uint64_t>(f.count - 1) * f.period_ns;
+    const std::uint64_t end = f.start_ns + f.jitter_ns + repeats + f.hold_ns;
+    if (end >= c.duration_ns) {
+      std::string sum = fmt::format("start {} + jitter {}", d(f.start_ns), d(f.jitter_ns));
+      if (f.count > 1) {
+        sum += fmt::format(" + (count {} - 1) x period {}", f.count, d(f.period_ns));
+      }
+      sum += fmt::format(" + hold {} = {}", d(f.hold_ns), d(end));
+      error(v.fault_origin, v.fault_field,
+            fmt::format("the fault's timeline does not fit in the measured phase: {}, which must "
+                        "be less than duration {} (the fault must clear before the phase ends, "
+                        "so that the recovery is measured)",
+                        sum, d(c.duration_ns)));
+    }
+    const auto [bin_origin, bin_field] = v.fault_at("bin");
+    if (interval == nullptr) {
+      c.interval_ns = f.bin_ns;
+      if (f.bin_ns > c.duration_ns) {
+        std::string bin_text = d(f.bin_ns);
+        if (!bin_written) {
+          bin_text += ", the default for ";
+          bin_text += c.transport;
+        }
+        error(bin_origin, bin_field,
+              fmt::format("the fault's bin {} (the case's interval) is longer than the case's "
+                          "duration {}",
+                          bin_text, d(c.duration_ns)));
+      }
+    } else if (bin_written && c.interval_ns != f.bin_ns) {
+      error(bin_origin, bin_field,
+            fmt::format("bin {} differs from interval {} ({}): the recovery curve is read from "
+                        "the interval series; write one of them, or the same value in both",
+                        d(f.bin_ns), d(c.interval_ns), interval->field));
+    }
+  }
+
   // --- resolved plan and digest --------------------------------------------------------------
 
   static std::string sha256_hex(const std::string& data) {
@@ -2047,13 +2684,10 @@ class Loader {
     nlohmann::json cases = nlohmann::json::array();
     for (const auto& c : exp.cases) cases.push_back(to_json(c));
     exp.resolved = nlohmann::json{
-        {"fabricbench", exp.schema_version},
-        {"name", exp.name},
-        {"description", exp.description},
-        {"ranks", exp.ranks},
-        {"launcher", exp.launcher},
-        {"timeouts", {{"peer_ns", exp.peer_timeout_ns}}},
-        {"cases", cases},
+        {"fabricbench", exp.schema_version}, {"name", exp.name},
+        {"description", exp.description},    {"ranks", exp.ranks},
+        {"launcher", exp.launcher},          {"timeouts", {{"peer_ns", exp.peer_timeout_ns}}},
+        {"injector", to_json(exp.injector)}, {"cases", cases},
     };
     exp.digest = sha256_hex(exp.resolved.dump());
   }
@@ -2061,6 +2695,11 @@ class Loader {
   std::string path_;
   std::vector<std::string> overrides_;
   std::vector<Diagnostic> diagnostics_;
+  // The top-level injector: absent (not written), invalid (reported), or valid (in
+  // Experiment::injector, read by the fault checks of build_case).
+  enum class InjectorState { absent, invalid, valid };
+  InjectorState injector_state_ = InjectorState::absent;
+  InjectorSettings injector_;
 };
 
 }  // namespace
