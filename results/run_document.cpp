@@ -140,6 +140,7 @@ json repetition_to_json(const Repetition& r, const std::string& where) {
   if (r.bw_gibps) out["bw_gibps"] = finite(*r.bw_gibps, where + ".bw_gibps");
   if (r.msg_rate_mops) out["msg_rate_mops"] = finite(*r.msg_rate_mops, where + ".msg_rate_mops");
   if (!r.regime.is_null()) out["regime"] = r.regime;
+  if (!r.fault.is_null()) out["fault"] = r.fault;
   return out;
 }
 
@@ -176,6 +177,10 @@ Repetition repetition_from_json(const json& j, const std::string& path) {
   if (const json* regime = r.optional("regime")) {
     if (!regime->is_object()) detail::fail(r.path_of("regime"), "must be an object");
     rep.regime = *regime;
+  }
+  if (const json* fault = r.optional("fault")) {
+    if (!fault->is_object()) detail::fail(r.path_of("fault"), "must be an object");
+    rep.fault = *fault;
   }
   return rep;
 }

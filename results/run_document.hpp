@@ -34,6 +34,9 @@ struct Repetition {
   // Regimes other than closed (docs/RESULTS.md "Regimes"): the regime's figures, its per-interval
   // series and, where a rate was searched, the evidence. Null for the closed regime.
   nlohmann::json regime;
+  // Cases with a fault (docs/RESULTS.md "Faults"): the timeline as it happened, with evidence,
+  // and the recovery metrics of this repetition's curve. Null without a fault.
+  nlohmann::json fault;
 };
 
 struct CaseError {

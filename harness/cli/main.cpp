@@ -17,6 +17,7 @@
 #include "harness/core/version.hpp"
 #include "harness/engine/engine.hpp"
 #include "harness/envelope/envelope.hpp"
+#include "harness/faults/injector.hpp"
 #include "harness/spec/loader.hpp"
 
 namespace fb = fabricbench;
@@ -109,8 +110,41 @@ int cmd_run(const std::string& path, const std::vector<std::string>& sets,
   ropts.output_dir = output;
   ropts.stop_requested = &g_stop;
 
+  // Injector netns: two namespaces joined by a veth; ranks r < N/2 run in the first, the others
+  // in the second. Their side channel stays on the host's loopback (connected before they move).
+  // The watchdog removes the namespaces when this process ends, however it ends.
+  std::unique_ptr<fb::faults::Watchdog> netns_watchdog;
+  std::unique_ptr<fb::faults::NetnsFabric> netns;
+  if (exp->injector.backend == "netns") {
+    if (launcher != "local") {
+      fmt::print(stderr,
+                 "fabricbench: {}: injector netns forks the ranks into namespaces itself and "
+                 "needs the local launcher (this run's launcher is {})\n",
+                 path, launcher);
+      return static_cast<int>(fb::core::ExitCode::usage);
+    }
+    for (const auto& c : exp->cases) {
+      if (c.transport == "tcp" && (!c.tcp.address.empty() || c.tcp.interface != "fbd0")) {
+        fmt::print(stderr,
+                   "fabricbench: {}: case {}: with injector netns the data connections must use "
+                   "the veth between the namespaces: set tcp: {{address: \"\", interface: "
+                   "fbd0}}\n",
+                   path, c.id);
+        return static_cast<int>(fb::core::ExitCode::usage);
+      }
+    }
+    try {
+      netns_watchdog = fb::faults::Watchdog::start();
+      netns = fb::faults::NetnsFabric::create(*netns_watchdog);
+    } catch (const fb::core::Error& e) {
+      fmt::print(stderr, "fabricbench: injector netns: {}\n", e.what());
+      return static_cast<int>(fb::core::exit_code_for(e.kind()));
+    }
+  }
+
   auto body = [&](fb::bootstrap::Bootstrap& bs) -> int {
     install_stop_handlers();
+    if (netns) netns->enter(bs.rank() < bs.size() / 2 ? 0 : 1);
     // Name the rank's process so `ps`/`top` (and tests) can tell ranks apart: "fabricbench r1".
     const std::string comm = "fabricbench r" + std::to_string(bs.rank());
     prctl(PR_SET_NAME, comm.c_str(), 0, 0, 0);
@@ -150,10 +184,11 @@ int cmd_run(const std::string& path, const std::vector<std::string>& sets,
 
 int main(int argc, char** argv) {
   CLI::App app{
-      "fabricbench: benchmarks for the fabrics that feed GPU clusters (TCP now; verbs, "
-      "libfabric and NCCL to come). Runs declarative YAML experiments on one host (forked "
-      "ranks) or across nodes (mpirun, srun, or FABRICBENCH_* variables) and writes one "
-      "self-describing run document per run.",
+      "fabricbench: benchmarks for the fabrics that feed GPU clusters (TCP and InfiniBand/RoCE "
+      "verbs now; libfabric and NCCL to come). Runs declarative YAML experiments on one host "
+      "(forked ranks) or across nodes (mpirun, srun, or FABRICBENCH_* variables) in closed-loop, "
+      "floor, realistic (open-loop) and overload regimes, optionally with injected link faults, "
+      "and writes one self-describing run document per run.",
       "fabricbench"};
   app.set_version_flag("--version", version_string());
   app.require_subcommand(1);

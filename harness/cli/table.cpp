@@ -2,6 +2,8 @@
 
 #include <unistd.h>
 
+#include <optional>
+
 #include <fmt/core.h>
 
 #include "harness/bootstrap/launchers.hpp"
@@ -153,6 +155,7 @@ class Console final : public engine::Observer {
     } else {
       print_latency_row(c, r);
     }
+    if (c.fault.active() && r.status != results::CaseStatus::skipped) print_recovery(c, r);
     std::fflush(out_);
   }
 
@@ -342,6 +345,38 @@ class Console final : public engine::Observer {
                  "", c.regime.rate.text, s.value("sustainable_rate_ops_per_s", 0.0),
                  s.value("sustainable_rate_gbps", 0.0), s.value("found_by", std::string()));
     }
+  }
+
+  // One line per case with a fault: the medians over repetitions of its recovery metrics
+  // (docs/METHODOLOGY.md "Faults and recovery").
+  void print_recovery(const spec::Case& c, const results::CaseResult& r) {
+    const nlohmann::json empty = nlohmann::json::object();
+    const nlohmann::json rec = r.summary.value("recovery", empty);
+    if (!rec.is_object()) return;
+    const nlohmann::json m = rec.value("metrics", empty);
+    auto med = [&](const char* key) -> std::optional<double> {
+      if (!m.contains(key) || !m[key].is_object()) return std::nullopt;
+      return m[key]["median"].get<double>();
+    };
+    auto ms = [&](const char* key) {
+      const auto v = med(key);
+      return v ? fmt::format("{:.0f} ms", *v / 1e6) : std::string("never");
+    };
+    std::string outcomes;
+    const nlohmann::json counts = rec.value("outcomes", empty);  // items() must not outlive it
+    for (const auto& [k, v] : counts.items()) {
+      if (!v.is_number()) continue;
+      outcomes += (outcomes.empty() ? "" : ", ") + k + " x" + std::to_string(v.get<int>());
+    }
+    fmt::print(out_,
+               "{:>10} fault {} {} at {} (median of {} repetitions): outcome {}; baseline "
+               "{:.3f} Gb/s; stall {}; after clear: first byte {}, ttr90 {}, ttr99 {}; deficit "
+               "{:.1f} MB; link event {} after the fault\n",
+               "", c.fault.kind, core::format_duration_ns(c.fault.hold_ns),
+               core::format_duration_ns(c.fault.start_ns), c.repetitions, outcomes,
+               med("baseline_gbps").value_or(0), ms("stall_ns"), ms("first_byte_after_clear_ns"),
+               ms("ttr90_from_clear_ns"), ms("ttr99_from_clear_ns"),
+               med("deficit_bytes").value_or(0) / 1e6, ms("detect_link_ns"));
   }
 
   void show_progress(const spec::Case& c, int done) {

@@ -10,6 +10,7 @@
 
 #include "harness/core/clock.hpp"
 #include "harness/core/version.hpp"
+#include "harness/engine/fault_run.hpp"
 #include "harness/engine/regime_run.hpp"
 #include "harness/envelope/envelope.hpp"
 #include "suites/api/measure.hpp"
@@ -125,11 +126,13 @@ struct CaseSetup {
   transport::MemoryRegion recv_region;
   bool registered = false;
   std::vector<std::unique_ptr<transport::Endpoint>> endpoints;
+  std::unique_ptr<CaseFaults> faults;  // the injecting rank of a case with a fault
 
   CaseSetup() = default;
   CaseSetup(const CaseSetup&) = delete;
   CaseSetup& operator=(const CaseSetup&) = delete;
   ~CaseSetup() {
+    faults.reset();  // clears a fault still injected before anything is torn down
     endpoints.clear();
     if (registered) {
       transport->deregister_memory(send_region);
@@ -251,13 +254,15 @@ std::vector<stats::IntervalPoint> intervals_from_json(const json& j) {
   return out;
 }
 
-std::string serialize(const suites::RankResult& r) {
+std::string serialize(const suites::RankResult& r, const json& fault_record) {
   return json{{"measured", r.measured},
               {"elapsed_ns", r.elapsed_ns},
               {"bytes", r.bytes},
               {"ops", r.ops},
               {"latency", results::histogram_to_json(r.latency)},
-              {"intervals", intervals_to_json(r.intervals)}}
+              {"intervals", intervals_to_json(r.intervals)},
+              {"measure_start_ns", r.measure_start_ns},
+              {"fault", fault_record}}
       .dump();
 }
 
@@ -358,6 +363,9 @@ RunOutcome run_experiment(bootstrap::Bootstrap& bs, const spec::Experiment& exp,
   };
   results::RunStatus final_status = results::RunStatus::complete;
   SearchCache searches;  // sustainable rates found so far, shared by the cases that need them
+  // Restores injected faults if this process dies (started on first need; netns needs none:
+  // the launcher's watchdog removes the namespaces as a whole).
+  std::unique_ptr<faults::Watchdog> watchdog;
   const std::size_t total = exp.cases.size();
   for (std::size_t index = 0; index < total; ++index) {
     const spec::Case& c = exp.cases[index];
@@ -382,6 +390,18 @@ RunOutcome run_experiment(bootstrap::Bootstrap& bs, const spec::Experiment& exp,
     std::optional<Error> local;
     try {
       prepare(setup, c, params, registry, size);
+      if (c.fault.active() && rank == injecting_rank(c, size)) {
+        if (c.regime.kind != "closed") {
+          throw Error(ErrorKind::unavailable, "faults during regime " + c.regime.kind +
+                                                  " are not implemented yet (regime closed only)");
+        }
+        faults::Watchdog* dog = nullptr;
+        if (exp.injector.backend != "netns") {
+          if (!watchdog) watchdog = faults::Watchdog::start();
+          dog = watchdog.get();
+        }
+        setup.faults = std::make_unique<CaseFaults>(exp, c, dog);
+      }
     } catch (const Error& e) {
       local = e;
     }
@@ -429,6 +449,8 @@ RunOutcome run_experiment(bootstrap::Bootstrap& bs, const spec::Experiment& exp,
 
     const int half = size / 2;
     suites::Context ctx{params, rank, rank < half ? rank + half : rank - half, rank < half};
+    // Rank 0: each repetition's fault record and the injecting rank's measured-phase start.
+    std::vector<std::pair<json, std::uint64_t>> fault_records;
     ctx.stop_requested = options.stop_requested;
     try {
       setup.endpoints = setup.transport->connect(bs, {ctx.peer}, c.connections());
@@ -495,14 +517,38 @@ RunOutcome run_experiment(bootstrap::Bootstrap& bs, const spec::Experiment& exp,
           continue;
         }
         bs.barrier();
+        if (setup.faults) {
+          // The fault timeline counts from the planned start of the measured phase.
+          setup.faults->begin(rep, core::now_ns() + (params.duration_mode ? params.warmup_ns : 0));
+        }
         const suites::RankResult mine = setup.workload->run(ctx);
-        const auto gathered = bs.allgather(serialize(mine));
+        const json record = setup.faults ? setup.faults->end() : json(nullptr);
+        const auto gathered = bs.allgather(serialize(mine, record));
         if (root) {
           result.repetitions.push_back(merge(rep, gathered, setup.workload->reports_bandwidth()));
+          if (c.fault.active()) {
+            const json r = json::parse(gathered[static_cast<std::size_t>(injecting_rank(c, size))]);
+            fault_records.emplace_back(r.at("fault"),
+                                       r.at("measure_start_ns").get<std::uint64_t>());
+          }
           if (observer) observer->on_repetition(c, rep + 1);
         }
       }
     } catch (const Error& e) {
+      // Clear a fault still injected; keep its evidence (in the document when this is rank 0,
+      // else on stderr, since only rank 0 writes).
+      if (setup.faults && setup.faults->running()) {
+        const json record = setup.faults->end();
+        if (!writer)
+          std::fprintf(stderr, "fabricbench: rank %d: fault record %s\n", rank,
+                       record.dump().c_str());
+        for (auto ev : fault_events(record)) {
+          if (!writer) break;
+          ev["rank"] = rank;
+          ev["detail"]["case"] = c.id;
+          writer->document().events.push_back(std::move(ev));
+        }
+      }
       // Tell the other ranks at once (they may be blocked on this one), then record and stop.
       const bool interrupted = stop_requested();
       bs.abort("rank " + std::to_string(rank) + " failed in case " + c.id + ": " + e.what());
@@ -541,8 +587,32 @@ RunOutcome run_experiment(bootstrap::Bootstrap& bs, const spec::Experiment& exp,
         }
       }
     }
+    if (writer && c.fault.active()) {
+      // Each repetition's fault: its evidence as events, its recovery metrics from its curve.
+      json case_events = json::array();
+      for (int r = 0; r < size; ++r) {
+        for (auto e : json::parse(all_events[static_cast<std::size_t>(r)])) {
+          case_events.push_back(std::move(e));
+        }
+      }
+      const int injector_rank = injecting_rank(c, size);
+      for (std::size_t i = 0; i < fault_records.size() && i < result.repetitions.size(); ++i) {
+        const auto& [record, measure_start] = fault_records[i];
+        if (record.is_null()) continue;
+        for (auto ev : fault_events(record)) {
+          ev["rank"] = injector_rank;
+          ev["detail"]["case"] = c.id;
+          writer->document().events.push_back(std::move(ev));
+        }
+        const std::string fault_outcome =
+            record.value("error", json(nullptr)).is_null() ? "absorbed" : "injection_failed";
+        result.repetitions[i].fault = fault_summary(c, result.repetitions[i], record, measure_start,
+                                                    case_events, fault_outcome);
+      }
+    }
     if (writer) {
       results::summarize_case(result);
+      if (c.fault.active()) result.summary["recovery"] = recovery_spread(result.repetitions);
       if (observer) observer->on_case_done(c, result);
       writer->add_case(std::move(result));
     }

@@ -70,6 +70,9 @@ struct RankResult {
   std::uint64_t ops = 0;                        // messages or round trips counted
   stats::Histogram latency;                     // per-op latency (pingpong: RTT/2), empty if none
   std::vector<stats::IntervalPoint> intervals;  // duration mode
+  // core::now_ns() at the origin of `intervals` (the measured phase's start as this rank saw
+  // it; 0 when unknown): fault timelines are placed on the curve with it.
+  std::uint64_t measure_start_ns = 0;
 };
 
 // One instance per case on each rank; run() is called once per repetition, so a workload may

@@ -86,6 +86,7 @@ class PingPong final : public Workload {
       measure_end = s.t1;
     }
     result.elapsed_ns = measure_end - measure_start;
+    result.measure_start_ns = measure_start;
     result.ops = measured;
     result.bytes = measured * bytes_per_op;
     if (p.duration_mode) result.intervals = series.points(result.elapsed_ns);

@@ -175,6 +175,7 @@ class Stream final : public Workload {
     }
     if (receiver) {
       result.elapsed_ns = last_ns - first_ns;
+      result.measure_start_ns = first_ns;
       if (p.duration_mode) result.intervals = series.points(result.elapsed_ns);
     }
     return result;
@@ -274,6 +275,7 @@ class Stream final : public Workload {
       for (std::size_t i = 0; i < n; ++i) sent = sent || out[i].op == Op::send;
     }
     result.elapsed_ns = last_done > measure_start ? last_done - measure_start : 0;
+    result.measure_start_ns = measure_start;
     if (p.duration_mode) result.intervals = series.points(result.elapsed_ns);
     return result;
   }

@@ -1,0 +1,229 @@
+#include "harness/engine/fault_run.hpp"
+
+#include <algorithm>
+#include <limits>
+#include <map>
+#include <string>
+
+#include "harness/core/clock.hpp"
+#include "harness/core/error.hpp"
+#include "harness/stats/recovery.hpp"
+#include "suites/api/workload.hpp"
+
+namespace fabricbench::engine {
+
+using core::Error;
+using core::ErrorKind;
+using nlohmann::json;
+
+namespace {
+
+json opt(const std::optional<std::uint64_t>& v) {
+  return v ? json(*v) : json(nullptr);
+}
+
+json action_to_json(const faults::ActionRecord& a) {
+  return {{"what", a.what},
+          {"argv", a.argv},
+          {"wall_start_ns", a.wall_start_ns},
+          {"wall_end_ns", a.wall_end_ns},
+          {"mono_start_ns", a.mono_start_ns},
+          {"mono_end_ns", a.mono_end_ns},
+          {"exit_code", a.exit_code},
+          {"output", a.output}};
+}
+
+// a - b for monotonic times of one host, clamped at 0 (an event before the origin).
+std::uint64_t since(std::uint64_t a, std::uint64_t b) {
+  return a > b ? a - b : 0;
+}
+
+}  // namespace
+
+int injecting_rank(const spec::Case& c, int size) {
+  const bool two_sided = c.op == "send" || c.op == "write_imm";
+  if (c.suite == "stream" && c.regime.kind == "closed" && two_sided && c.direction == "uni") {
+    return size / 2;
+  }
+  return 0;
+}
+
+faults::BackendConfig backend_config(const spec::InjectorSettings& injector) {
+  faults::BackendConfig b;
+  b.backend = injector.backend;
+  b.target = injector.target;
+  b.allow = injector.allow;
+  b.force = injector.force;
+  b.inject = injector.inject;
+  b.clear = injector.clear;
+  b.command_timeout_ns = injector.command_timeout_ns;
+  return b;
+}
+
+faults::Fault fault_of(const spec::FaultSettings& fault) {
+  faults::Fault f;
+  f.kind = faults::parse_kind(fault.kind);
+  f.loss = fault.loss;
+  f.delay_ns = fault.delay_ns;
+  f.rate_bits_per_s = fault.rate_bits_per_s;
+  return f;
+}
+
+CaseFaults::CaseFaults(const spec::Experiment& experiment, const spec::Case& c,
+                       faults::Watchdog* watchdog)
+    : case_(c), injector_(faults::Injector::make(backend_config(experiment.injector), watchdog)) {}
+
+CaseFaults::~CaseFaults() {
+  if (timeline_) timeline_->stop();
+}
+
+void CaseFaults::begin(int repetition, std::uint64_t t0_mono_ns) {
+  const spec::FaultSettings& f = case_.fault;
+  repetition_ = repetition;
+  t0_ = t0_mono_ns;
+  planned_ = faults::schedule(f.start_ns, f.hold_ns, f.count, f.period_ns, f.jitter_ns, f.seed,
+                              repetition);
+  timeline_ = std::make_unique<faults::Timeline>(*injector_, fault_of(f), planned_, t0_mono_ns);
+}
+
+json CaseFaults::end() {
+  if (!timeline_) return nullptr;
+  timeline_->stop();
+  json planned = json::array();
+  for (const auto& o : planned_)
+    planned.push_back({{"start_ns", o.start_ns}, {"end_ns", o.end_ns}});
+  json actions = json::array();
+  std::optional<std::uint64_t> first_wall;
+  for (const auto& a : timeline_->records()) {
+    actions.push_back(action_to_json(a));
+    if (!first_wall && a.what.rfind("inject", 0) == 0) first_wall = a.wall_start_ns;
+  }
+  const auto err = timeline_->error();
+  json record = {{"backend", injector_->describe()},
+                 {"kind", case_.fault.kind},
+                 {"repetition", repetition_},
+                 {"planned", std::move(planned)},
+                 {"t0_mono_ns", t0_},
+                 {"first_inject_mono_ns", opt(timeline_->first_inject_mono_ns())},
+                 {"last_clear_mono_ns", opt(timeline_->last_clear_mono_ns())},
+                 {"first_inject_wall_ns", opt(first_wall)},
+                 {"actions", std::move(actions)},
+                 {"error", err ? json(*err) : json(nullptr)}};
+  timeline_.reset();
+  return record;
+}
+
+json fault_events(const json& record) {
+  json out = json::array();
+  if (!record.is_object()) return out;
+  for (const auto& a : record.at("actions")) {
+    const std::string what = a.at("what").get<std::string>();
+    out.push_back({{"t_ns", a.at("wall_start_ns")},
+                   {"kind", what.rfind("inject", 0) == 0 ? "fault.inject" : "fault.clear"},
+                   {"detail",
+                    {{"repetition", record.at("repetition")},
+                     {"backend", record.at("backend")},
+                     {"what", what},
+                     {"argv", a.at("argv")},
+                     {"exit_code", a.at("exit_code")},
+                     {"output", a.at("output")},
+                     {"duration_ns", since(a.at("mono_end_ns").get<std::uint64_t>(),
+                                           a.at("mono_start_ns").get<std::uint64_t>())}}}});
+  }
+  return out;
+}
+
+json fault_summary(const spec::Case& c, const results::Repetition& rep, const json& record,
+                   std::uint64_t measure_start_mono_ns, const json& events,
+                   const std::string& outcome) {
+  json out = {{"kind", c.fault.kind}, {"backend", record.value("backend", "")},
+              {"outcome", outcome},   {"error", record.value("error", json(nullptr))},
+              {"reconnects", 0},      {"bin_ns", c.interval_ns}};
+  const json& first = record.at("first_inject_mono_ns");
+  const json& last = record.at("last_clear_mono_ns");
+  if (first.is_null() || last.is_null() || measure_start_mono_ns == 0) {
+    out["start_ns"] = nullptr;
+    out["clear_ns"] = nullptr;
+    out["recovery"] = nullptr;
+    return out;
+  }
+  const std::uint64_t start = since(first.get<std::uint64_t>(), measure_start_mono_ns);
+  const std::uint64_t clear = since(last.get<std::uint64_t>(), measure_start_mono_ns);
+  out["start_ns"] = start;
+  out["clear_ns"] = clear;
+
+  stats::RecoveryInput in;
+  in.bin_ns = c.interval_ns;
+  in.fault_start_ns = start;
+  in.fault_clear_ns = std::max(clear, start);
+  in.consecutive = c.fault.consecutive;
+  for (const auto& pt : rep.intervals) in.bin_bytes.push_back(pt.bytes);
+  // Link events (wall clock) placed on the curve through the first inject's wall and mono times.
+  const json& inject_wall = record.at("first_inject_wall_ns");
+  std::optional<std::uint64_t> link_event_wall;
+  if (!inject_wall.is_null() && events.is_array()) {
+    const std::uint64_t iw = inject_wall.get<std::uint64_t>();
+    for (const auto& e : events) {
+      const std::string kind = e.value("kind", "");
+      if (kind.find("PORT_ERR") == std::string::npos &&
+          kind.find("QP_FATAL") == std::string::npos &&
+          kind.find("port_down") == std::string::npos) {
+        continue;
+      }
+      const auto t = e.value("t_ns", std::uint64_t{0});
+      if (t + 1'000'000 < iw) continue;  // before this occurrence (1 ms of clock slack)
+      if (!link_event_wall || t < *link_event_wall) link_event_wall = t;
+    }
+    if (link_event_wall) in.link_event_ns = start + since(*link_event_wall, iw);
+  }
+  out["link_event_ns"] = opt(in.link_event_ns);
+  if (in.bin_bytes.empty()) {
+    out["recovery"] = nullptr;
+    return out;
+  }
+  const auto m = stats::compute_recovery(in);
+  out["recovery"] = {{"baseline_bytes_per_bin", m.baseline_bytes_per_bin},
+                     {"baseline_gbps", m.baseline_gbps},
+                     {"baseline_bins", m.baseline_bins},
+                     {"detect_link_ns", opt(m.detect_link_ns)},
+                     {"detect_error_ns", opt(m.detect_error_ns)},
+                     {"stall_ns", m.stall_ns},
+                     {"first_byte_after_clear_ns", opt(m.first_byte_after_clear_ns)},
+                     {"ttr90_from_start_ns", opt(m.ttr90_from_start_ns)},
+                     {"ttr90_from_clear_ns", opt(m.ttr90_from_clear_ns)},
+                     {"ttr99_from_start_ns", opt(m.ttr99_from_start_ns)},
+                     {"ttr99_from_clear_ns", opt(m.ttr99_from_clear_ns)},
+                     {"deficit_bytes", m.deficit_bytes}};
+  return out;
+}
+
+json recovery_spread(const std::vector<results::Repetition>& reps) {
+  std::map<std::string, std::vector<double>> values;
+  std::vector<std::string> order;
+  std::map<std::string, int> outcomes;
+  bool any = false;
+  for (const auto& r : reps) {
+    if (!r.fault.is_object()) continue;
+    any = true;
+    ++outcomes[r.fault.value("outcome", "unknown")];
+    const auto it = r.fault.find("recovery");
+    if (it == r.fault.end() || !it->is_object()) continue;
+    for (const auto& [key, v] : it->items()) {
+      if (!values.contains(key)) order.push_back(key);
+      if (v.is_number())
+        values[key].push_back(v.get<double>());
+      else
+        values[key];
+    }
+  }
+  if (!any) return nullptr;
+  json metrics = json::object();
+  for (const auto& key : order) {
+    const auto s = stats::spread(values[key]);
+    metrics[key] =
+        s ? json{{"median", s->median}, {"p95", s->p95}, {"count", s->count}} : json(nullptr);
+  }
+  return {{"outcomes", outcomes}, {"metrics", std::move(metrics)}};
+}
+
+}  // namespace fabricbench::engine

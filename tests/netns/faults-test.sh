@@ -1,0 +1,130 @@
+#!/usr/bin/env bash
+# Link faults with recovery curves, in namespaces fabricbench creates itself (injector netns):
+#  1. a 1 s link-down in the middle of a TCP stream: zero bins during the outage, throughput back
+#     at 90% of the baseline well under 2 s after the link returns;
+#  2. a 2 s blackhole: the longer stall of TCP's retransmission backoff (longer than the hold,
+#     and a later recovery than the link-down);
+#  3. kill -9 of fabricbench while a fault is injected leaves no namespace behind (the watchdog).
+# Usage: tests/netns/faults-test.sh FABRICBENCH_BINARY. Exit 77: not root / no ip / no netns.
+set -uo pipefail
+bin="$(realpath "$1")"
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+repo="$(cd "$here/../.." && pwd)"
+skip() { echo "SKIP: $*" >&2; exit 77; }
+[ "$(id -u)" = 0 ] || skip "needs root (network namespaces)"
+command -v ip >/dev/null || skip "no ip(8)"
+probe="fbprobe$$"
+ip netns add "$probe" 2>/dev/null || skip "cannot create network namespaces here"
+ip netns del "$probe"
+
+tmp="$(mktemp -d /tmp/fabricbench-faults-test.XXXXXX)"
+before="$(ip netns list | awk '{print $1}' | sort)"
+cleanup() {
+  pkill -9 -f "$tmp/" 2>/dev/null
+  # Namespaces this test's runs made and the watchdog has not removed yet (a failure path).
+  for ns in $(comm -13 <(echo "$before") <(ip netns list | awk '{print $1}' | sort)); do
+    case "$ns" in fb*) ip netns pids "$ns" 2>/dev/null | xargs -r kill -9; ip netns del "$ns" ;; esac
+  done
+  rm -rf "$tmp"
+}
+trap cleanup EXIT INT TERM
+fail=0
+
+echo "== 1+2: link-down and blackhole"
+timeout -s KILL 120 "$bin" run "$here/faults.yaml" -o "$tmp/run" >"$tmp/out" 2>"$tmp/err"
+rc=$?
+cat "$tmp/out"
+[ $rc -eq 0 ] || { echo "FAIL: fabricbench exited $rc"; cat "$tmp/err"; exit 1; }
+python3 "$repo/ci/validate-run.py" "$repo/results/schema/run-v1.schema.json" "$tmp/run" || fail=1
+python3 - "$tmp/run/run.json" <<'PY' || fail=1
+import json, sys
+doc = json.load(open(sys.argv[1]))
+problems = []
+def check(cond, what):
+    if not cond:
+        problems.append(what)
+cases = {c["id"].split(".")[0]: c for c in doc["cases"]}
+figures = {}
+for name in ("link-down", "blackhole"):
+    c = cases[name]
+    check(c["status"] == "ok", "%s: status %s %s" % (name, c["status"], c.get("errors")))
+    rep = c["repetitions"][0]
+    f = rep["fault"]
+    r = f["recovery"]
+    check(f["outcome"] == "absorbed", "%s: outcome %s" % (name, f["outcome"]))
+    check(r is not None, "%s: no recovery metrics" % name)
+    if r is None:
+        continue
+    bin_ns = f["bin_ns"]
+    start, clear = f["start_ns"], f["clear_ns"]
+    bins = [p["bytes"] for p in rep["intervals"]]
+    # Bins wholly inside the outage carry nothing.
+    inside = [b for i, b in enumerate(bins) if i * bin_ns >= start + bin_ns and (i + 1) * bin_ns <= clear]
+    check(len(inside) >= 3, "%s: only %d bins inside the outage" % (name, len(inside)))
+    check(all(b == 0 for b in inside), "%s: bytes during the outage: %s" % (name, inside))
+    check(r["baseline_gbps"] > 0, "%s: baseline %r" % (name, r["baseline_gbps"]))
+    check(r["stall_ns"] >= (clear - start) - 2 * bin_ns, "%s: stall %d ns shorter than the outage %d ns" % (name, r["stall_ns"], clear - start))
+    check(r["ttr90_from_clear_ns"] is not None, "%s: never back at 90%%" % name)
+    check(r["deficit_bytes"] > 0, "%s: no deficit" % name)
+    figures[name] = r
+    print("%-10s B %.2f Gb/s, outage %.2f s, stall %.2f s, first byte +%s ms, ttr90 +%s ms after clear, ttr99 +%s ms, deficit %.0f MB" % (
+        name, r["baseline_gbps"], (clear - start) / 1e9, r["stall_ns"] / 1e9,
+        r["first_byte_after_clear_ns"] and r["first_byte_after_clear_ns"] // 10**6,
+        r["ttr90_from_clear_ns"] and r["ttr90_from_clear_ns"] // 10**6,
+        r["ttr99_from_clear_ns"] and r["ttr99_from_clear_ns"] // 10**6, r["deficit_bytes"] / 1e6))
+    kinds = [e["kind"] for e in doc["events"] if e.get("detail", {}).get("case") == c["id"]]
+    check("fault.inject" in kinds and "fault.clear" in kinds, "%s: events %s" % (name, kinds))
+    for e in doc["events"]:
+        if e["kind"].startswith("fault.") and e["detail"]["case"] == c["id"]:
+            check(e["detail"]["exit_code"] == 0, "%s: %s exited %s: %s" % (name, e["detail"]["what"], e["detail"]["exit_code"], e["detail"]["output"]))
+if "link-down" in figures:
+    ttr = figures["link-down"]["ttr90_from_clear_ns"]
+    check(ttr is not None and ttr < 2e9, "link-down: ttr90 after clear %r ns, want < 2 s" % ttr)
+if "blackhole" in figures and "link-down" in figures:
+    b, l = figures["blackhole"], figures["link-down"]
+    # Retransmission backoff: the stall outlasts the 2 s blackhole.
+    check(b["stall_ns"] > 2e9, "blackhole: stall %d ns, expected longer than the 2 s hold" % b["stall_ns"])
+    check((b["first_byte_after_clear_ns"] or 0) > (l["first_byte_after_clear_ns"] or 0),
+          "blackhole: first byte after clear %r ns, not later than link-down's %r ns" % (
+              b["first_byte_after_clear_ns"], l["first_byte_after_clear_ns"]))
+for p in problems:
+    print("FAIL:", p)
+sys.exit(1 if problems else 0)
+PY
+
+echo "== 3: kill -9 during an injected fault"
+sed -e 's/duration: 5s/duration: 30s/' -e 's/start: 1500ms, hold: 1s/start: 500ms, hold: 25s/' \
+  "$here/faults.yaml" >"$tmp/long.yaml"
+timeout -s KILL 60 "$bin" run "$tmp/long.yaml" -o "$tmp/run-killed" >"$tmp/out2" 2>"$tmp/err2" &
+pid=$!
+# Wait until the link is down in one of the run's namespaces (the fault is injected).
+down=""
+for _ in $(seq 1 100); do
+  for ns in $(comm -13 <(echo "$before") <(ip netns list | awk '{print $1}' | sort)); do
+    if ip -n "$ns" link show fbd0 2>/dev/null | grep -q 'state DOWN'; then down="$ns"; fi
+  done
+  [ -n "$down" ] && break
+  sleep 0.1
+done
+if [ -z "$down" ]; then
+  echo "FAIL: the fault never showed (no fbd0 DOWN in the run's namespaces)"
+  fail=1
+fi
+made="$(comm -13 <(echo "$before") <(ip netns list | awk '{print $1}' | sort) | tr '\n' ' ')"
+# kill -9 the whole run: the launcher and every rank.
+pkill -9 -P "$pid" 2>/dev/null
+kill -9 "$pid" 2>/dev/null
+wait "$pid" 2>/dev/null
+left=""
+for _ in $(seq 1 150); do
+  left="$(comm -13 <(echo "$before") <(ip netns list | awk '{print $1}' | sort) | tr '\n' ' ')"
+  [ -z "${left// /}" ] && break
+  sleep 0.1
+done
+if [ -n "${left// /}" ]; then
+  echo "FAIL: namespaces left behind 15 s after kill -9: $left"
+  fail=1
+else
+  echo "ok: the run's namespaces ($made) were removed after kill -9"
+fi
+exit $fail
