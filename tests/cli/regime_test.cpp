@@ -318,3 +318,30 @@ TEST(RegimeCli, ArrivalsBeyondTheBacklogAreRefusedAndCounted) {
   // Nothing completes within 1 us of its intended time over TCP: every confirmation missed.
   EXPECT_EQ(phase["deadline_misses"], phase["completed_ops"]);
 }
+
+// A fault the injector cannot cause on the transport is refused before anything runs: exit 2,
+// the file, line and field, and the reason; no run directory is created.
+TEST(FaultCli, ImpossibleFaultIsRefusedBeforeTheRun) {
+  const auto dir = scratch("refused");
+  const auto cfg = dir / "refused.yaml";
+  std::ofstream(cfg) << "fabricbench: 1\n"
+                        "name: refused\n"
+                        "ranks: 2\n"
+                        "injector: {backend: netns}\n"
+                        "cases:\n"
+                        "  - name: delayed\n"
+                        "    suite: stream\n"
+                        "    transport: tcp\n"
+                        "    tcp: {address: '', interface: fbd0}\n"
+                        "    sizes: 64KiB\n"
+                        "    duration: 3s\n"
+                        "    fault: {kind: delay, delay: 10ms}\n";
+  const auto out = dir / "run";
+  const auto r = fbtest::run_process({kBinary, "run", cfg.string(), "-o", out.string()}, dir, 30s);
+  EXPECT_EQ(r.exit_code, 2) << r.out << r.err;
+  // Where, which field, and why (no netem on this host's kernel for the netns backend).
+  EXPECT_NE(r.err.find("refused.yaml:12:"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("fault"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("netem"), std::string::npos) << r.err;
+  EXPECT_FALSE(fs::exists(out)) << "a run directory was created for a refused experiment";
+}
