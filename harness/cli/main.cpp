@@ -19,6 +19,8 @@
 #include "harness/envelope/envelope.hpp"
 #include "harness/faults/injector.hpp"
 #include "harness/spec/loader.hpp"
+#include "results/diff.hpp"
+#include "results/run_document.hpp"
 
 namespace fb = fabricbench;
 
@@ -41,7 +43,7 @@ void install_stop_handlers() {
 constexpr const char* kExitCodes =
     "Exit codes: 0 ok; 1 run failed (a case failed, a peer was lost or timed out, "
     "interrupted); 2 usage or experiment-file error (nothing measured, no run document); "
-    "3 reserved for regressions found by `diff`.";
+    "3 `diff` found a regression.";
 
 std::string version_string() {
   return fmt::format("fabricbench {} (revision {})", fb::core::kVersion, fb::core::kRevision);
@@ -180,6 +182,45 @@ int cmd_run(const std::string& path, const std::vector<std::string>& sets,
   }
 }
 
+struct DiffArgs {
+  std::string base;
+  std::string next;
+  std::string format = "table";
+  std::string output;
+  std::string thresholds;
+  fb::results::diff::Options options;
+};
+
+// `fabricbench diff BASE NEW`: 0 no regression, 3 a regression, 2 unreadable input or bad options.
+int cmd_diff(DiffArgs args) {
+  namespace diff = fb::results::diff;
+  try {
+    const diff::Format format = diff::parse_format(args.format);
+    if (!args.thresholds.empty()) diff::load_thresholds_file(args.thresholds, args.options);
+    const auto base = diff::read_for_diff(args.base, "BASE");
+    const auto next = diff::read_for_diff(args.next, "NEW");
+    const auto result = diff::diff_runs(base, next, args.options, args.base, args.next);
+    const std::string text = diff::render(result, format);
+    if (args.output.empty()) {
+      fmt::print("{}", text);
+    } else {
+      try {
+        fb::results::write_file_atomic(args.output, text);
+      } catch (const fb::core::Error& e) {
+        fmt::print(stderr, "fabricbench diff: -o {}: {}\n", args.output, e.what());
+        return static_cast<int>(fb::core::ExitCode::usage);
+      }
+      fmt::print("{}\n{} written to {}\n", diff::summary_line(result), args.format, args.output);
+    }
+    std::fflush(stdout);
+    return static_cast<int>(result.has_regression() ? fb::core::ExitCode::regression
+                                                    : fb::core::ExitCode::ok);
+  } catch (const fb::core::Error& e) {
+    fmt::print(stderr, "fabricbench diff: {}\n", e.what());
+    return static_cast<int>(fb::core::exit_code_for(e.kind()));
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -217,6 +258,44 @@ int main(int argc, char** argv) {
       "list", "List transports, suites and launchers built in, and why any cannot run here");
   auto* env = app.add_subcommand("envelope", "Print this host's experiment envelope as JSON");
 
+  DiffArgs diff_args;
+  auto* diff = app.add_subcommand(
+      "diff", "Compare two run documents case by case: improved, regressed or unchanged");
+  diff->add_option("BASE", diff_args.base, "the reference run (run.json or run directory)")
+      ->required();
+  diff->add_option("NEW", diff_args.next, "the run to judge (run.json or run directory)")
+      ->required();
+  diff->add_option("--format", diff_args.format, "table (default), markdown, json or junit")
+      ->check(CLI::IsMember({"table", "markdown", "md", "json", "junit"}));
+  diff->add_option("-o,--output", diff_args.output,
+                   "write the report to this file (stdout gets the summary line)");
+  diff->add_option("--alpha", diff_args.options.alpha,
+                   "significance level of the two-sided Mann-Whitney U test (default 0.05)")
+      ->check(CLI::Range(1e-9, 0.5));
+  diff->add_option("--threshold", diff_args.options.threshold_pct,
+                   "minimum change of the medians, percent, to call a difference (default 5)")
+      ->check(CLI::Range(0.0, 1000.0));
+  diff->add_option("--thresholds", diff_args.thresholds,
+                   "YAML file of per-metric thresholds: `lat_p99_ns: 10` (percent; `default`)");
+  diff->add_option("--min-repetitions", diff_args.options.min_repetitions,
+                   "fewer repetitions on a side cannot decide (default 3)")
+      ->check(CLI::Range(1, 1000000));
+  diff->add_flag("--allow-few", diff_args.options.allow_few,
+                 "with too few repetitions, decide on the effect size alone");
+  diff->add_option("--ignore-param", diff_args.options.ignore_params,
+                   "leave a params key (dotted, e.g. tcp.address) out of case matching "
+                   "(repeatable)")
+      ->allow_extra_args(false);
+  diff->add_option("--ignore-envelope", diff_args.options.ignore_envelope,
+                   "ignore envelope paths matching this glob, e.g. 'nics[*].addresses' "
+                   "(repeatable)")
+      ->allow_extra_args(false);
+  diff->footer(
+      "Cases match by suite, transport and resolved parameters (docs/DIFF.md). A metric "
+      "regresses when the U test is significant and its median moved by more than the "
+      "threshold in the worse direction.\nExit codes: 0 no regression; 2 unreadable, corrupt or "
+      "wrong-version input, or bad options; 3 at least one regression.");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -227,5 +306,6 @@ int main(int argc, char** argv) {
   if (validate->parsed()) return cmd_validate(config, sets);
   if (list->parsed()) return cmd_list();
   if (env->parsed()) return cmd_envelope();
+  if (diff->parsed()) return cmd_diff(std::move(diff_args));
   return static_cast<int>(fb::core::ExitCode::usage);
 }

@@ -10,7 +10,7 @@ enum class ExitCode : int {
   ok = 0,          // everything ran
   run_failed = 1,  // a case failed at run time (peer lost, transport error, timeout)
   usage = 2,       // bad command line or bad experiment file; nothing was measured
-  regression = 3,  // reserved for `fabricbench diff`
+  regression = 3,  // `fabricbench diff` found a regression
 };
 
 enum class ErrorKind {
