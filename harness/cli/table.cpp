@@ -351,6 +351,7 @@ class Console final : public engine::Observer {
   // (docs/METHODOLOGY.md "Faults and recovery").
   void print_recovery(const spec::Case& c, const results::CaseResult& r) {
     const nlohmann::json empty = nlohmann::json::object();
+    if (!r.summary.is_object()) return;  // a failed case has no summary
     const nlohmann::json rec = r.summary.value("recovery", empty);
     if (!rec.is_object()) return;
     const nlohmann::json m = rec.value("metrics", empty);

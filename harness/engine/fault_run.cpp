@@ -94,9 +94,15 @@ json CaseFaults::end() {
     planned.push_back({{"start_ns", o.start_ns}, {"end_ns", o.end_ns}});
   json actions = json::array();
   std::optional<std::uint64_t> first_wall;
+  std::optional<std::uint64_t> first_wall_start;
   for (const auto& a : timeline_->records()) {
     actions.push_back(action_to_json(a));
-    if (!first_wall && a.what.rfind("inject", 0) == 0) first_wall = a.wall_start_ns;
+    // The fault is in place when the inject command returns: the curve's fault start is the
+    // command's end (monotonic), so its wall-clock end aligns events with it.
+    if (!first_wall && a.what.rfind("inject", 0) == 0) {
+      first_wall = a.wall_end_ns;
+      first_wall_start = a.wall_start_ns;
+    }
   }
   const auto err = timeline_->error();
   json record = {{"backend", injector_->describe()},
@@ -107,6 +113,7 @@ json CaseFaults::end() {
                  {"first_inject_mono_ns", opt(timeline_->first_inject_mono_ns())},
                  {"last_clear_mono_ns", opt(timeline_->last_clear_mono_ns())},
                  {"first_inject_wall_ns", opt(first_wall)},
+                 {"first_inject_wall_start_ns", opt(first_wall_start)},
                  {"actions", std::move(actions)},
                  {"error", err ? json(*err) : json(nullptr)}};
   timeline_.reset();
@@ -171,9 +178,13 @@ json fault_summary(const spec::Case& c, const results::Repetition& rep, const js
         continue;
       }
       const auto t = e.value("t_ns", std::uint64_t{0});
-      if (t + 1'000'000 < iw) continue;  // before this occurrence (1 ms of clock slack)
+      // An event may come while the inject command still runs (before iw), not before it
+      // started (1 ms of slack between the clocks' reads).
+      const auto started = record.value("first_inject_wall_start_ns", iw);
+      if (t + 1'000'000 < started) continue;
       if (!link_event_wall || t < *link_event_wall) link_event_wall = t;
     }
+    // Before the inject command returned: detected "at once" (0); after: the delay.
     if (link_event_wall) in.link_event_ns = start + since(*link_event_wall, iw);
   }
   out["link_event_ns"] = opt(in.link_event_ns);

@@ -830,6 +830,12 @@ void Device::on_event(const ibv_async_event& event) {
   }
   std::lock_guard lock(mutex_);
   events_.push_back(e);
+  if (event.event_type == IBV_EVENT_PORT_ERR && e.port == port) {
+    std::uint64_t expected = 0;
+    port_down_since_ns_.compare_exchange_strong(expected, std::max<std::uint64_t>(e.mono_ns, 1));
+  } else if (event.event_type == IBV_EVENT_PORT_ACTIVE && e.port == port) {
+    port_down_since_ns_.store(0, std::memory_order_release);
+  }
   const std::string when = " (" + e.type + " at CLOCK_MONOTONIC " + std::to_string(e.mono_ns) + ")";
   for (const Watched& w : watched_) {
     const auto fault = w.fault.lock();
@@ -848,12 +854,6 @@ void Device::on_event(const ibv_async_event& event) {
           fault->raise(ErrorKind::runtime, "the completion queue of QP " +
                                                std::to_string(w.qp_num) + " on " + name +
                                                " overflowed or failed" + when);
-        }
-        break;
-      case IBV_EVENT_PORT_ERR:
-        if (e.port == port) {
-          fault->raise(ErrorKind::runtime, "port " + std::to_string(port) + " of " + name +
-                                               " went down (link fault)" + when);
         }
         break;
       case IBV_EVENT_DEVICE_FATAL:

@@ -59,6 +59,13 @@ class Device {
   void watch(std::uint32_t qp_num, const ibv_cq* cq, const std::shared_ptr<Fault>& fault);
   void unwatch(std::uint32_t qp_num) noexcept;
   std::vector<AsyncEvent> drain_events();
+  // CLOCK_MONOTONIC ns of the IBV_EVENT_PORT_ERR of this port that is not yet followed by
+  // IBV_EVENT_PORT_ACTIVE; 0 while the port is up. A port that goes down is not fatal at once:
+  // RC retransmission rides through an outage shorter than the retry budget, as real stacks do;
+  // endpoints fail when it lasts longer (VerbsEndpoint::check_port).
+  std::uint64_t port_down_since_ns() const noexcept {
+    return port_down_since_ns_.load(std::memory_order_acquire);
+  }
 
   ibv_context* context() const noexcept { return context_; }
   ibv_pd* pd() const noexcept { return pd_; }
@@ -107,6 +114,7 @@ class Device {
   std::thread thread_;
   std::mutex mutex_;
   std::vector<AsyncEvent> events_;
+  std::atomic<std::uint64_t> port_down_since_ns_{0};
   struct Watched {
     std::uint32_t qp_num;
     const ibv_cq* cq;

@@ -384,6 +384,8 @@ void VerbsEndpoint::fail_completion(const ibv_wc& wc) {
     std::lock_guard lock(fault_->mutex);
     message += " (" + fault_->reason + ")";
     kind = fault_->kind;
+  } else if (const std::string note = port_down_note(); !note.empty()) {
+    message += " (" + note + ": link fault)";
   }
   fail(kind, message);
 }
@@ -578,8 +580,39 @@ void VerbsEndpoint::post_probe() {
   ++probes_;
 }
 
+void VerbsEndpoint::check_port(std::uint64_t down_since_ns) {
+  if (port_grace_ns_ == 0) {
+    // 4.096 us x 2^timeout per attempt, (retries + 1) attempts: what RC retransmission covers.
+    const std::uint64_t ack_ns = (std::uint64_t{4096} << std::min<unsigned>(options_.timeout, 31));
+    port_grace_ns_ = std::max<std::uint64_t>(ack_ns * (device_->retry_count + 1u), 100'000'000);
+  }
+  const std::uint64_t now = core::now_ns();
+  if (now <= down_since_ns || now - down_since_ns <= port_grace_ns_) return;
+  fault_->raise(ErrorKind::runtime,
+                "port " + std::to_string(device_->port) + " of " + device_->name +
+                    " went down (link fault) (IBV_EVENT_PORT_ERR at CLOCK_MONOTONIC " +
+                    std::to_string(down_since_ns) + ") and stayed down for " +
+                    std::to_string((now - down_since_ns) / 1'000'000) +
+                    " ms, longer than the QP's retransmission budget of " +
+                    std::to_string(port_grace_ns_ / 1'000'000) + " ms");
+  rethrow();
+}
+
+std::string VerbsEndpoint::port_down_note() const {
+  const std::uint64_t since = device_->port_down_since_ns();
+  if (since == 0) return {};
+  return "port " + std::to_string(device_->port) + " of " + device_->name +
+         " is down (IBV_EVENT_PORT_ERR at CLOCK_MONOTONIC " + std::to_string(since) + ")";
+}
+
 void VerbsEndpoint::maybe_probe(std::uint64_t now) {
   if (probe_interval_ns_ == 0 || remote_.scratch_rkey == 0) return;
+  // A probe posted while the local port is down fails locally and kills the QP: wait for the
+  // port (check_port bounds the wait).
+  if (device_->port_down_since_ns() != 0) {
+    idle_since_ns_ = now;
+    return;
+  }
   if (idle_since_ns_ == 0) {
     idle_since_ns_ = now;
     return;
@@ -661,6 +694,8 @@ std::size_t VerbsEndpoint::poll(std::span<Completion> out) {
     idle_since_ns_ = 0;
   } else if (fault_->raised.load(std::memory_order_acquire)) {
     rethrow();  // an async event or a disconnect: reported once what completed was delivered
+  } else if (const std::uint64_t down = device_->port_down_since_ns(); down != 0) {
+    check_port(down);
   }
   return n;
 }

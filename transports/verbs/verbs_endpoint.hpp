@@ -91,6 +91,10 @@ class VerbsEndpoint final : public Endpoint {
   bool post_send_queue(const WorkRequest& request);
   void post_probe();
   void maybe_probe(std::uint64_t now);
+  // The port went down (IBV_EVENT_PORT_ERR, not yet PORT_ACTIVE): fail once it has stayed down
+  // longer than the QP's retransmission budget (shorter outages are ridden through).
+  void check_port(std::uint64_t down_since_ns);
+  std::string port_down_note() const;
   bool retire_sends(std::uint64_t seq, Completion& out);
   void check_broken() const {
     if (!broken_.empty() || fault_->raised.load(std::memory_order_acquire)) rethrow();
@@ -109,6 +113,7 @@ class VerbsEndpoint final : public Endpoint {
   std::uint32_t moderation_;
   std::uint32_t inline_size_;
   std::uint64_t probe_interval_ns_;
+  std::uint64_t port_grace_ns_ = 0;  // local ACK timeout x (retries + 1)
   std::uint32_t overflow_bytes_;
   std::uint32_t psn_;
   const Options options_;
