@@ -8,12 +8,12 @@ packages=(
   build-essential cmake ninja-build pkg-config git clang-format
   # libraries
   libyaml-cpp-dev nlohmann-json3-dev libcli11-dev libfmt-dev libssl-dev
-  libgtest-dev libgmock-dev libbenchmark-dev
+  libgtest-dev libgmock-dev libbenchmark-dev libsqlite3-dev
   # optional parts: MPI launcher, verbs transport, topology
   libopenmpi-dev openmpi-bin libibverbs-dev librdmacm-dev rdma-core ibverbs-providers
   libhwloc-dev libnuma-dev
   # tests and peer comparisons
-  python3 python3-jsonschema iperf3 sockperf iproute2 procps nftables iptables
+  python3 python3-jsonschema iperf3 sockperf iproute2 procps nftables iptables chromium
 )
 
 missing=()

@@ -643,7 +643,8 @@ CaseDiff compare_case(const CaseResult& b, const CaseResult& n, const Options& o
     cd.note = join_list(notes, notes.size());
     return cd;
   }
-  auto base_values = metric_values(b);
+  const auto pooled = options.base_values.find(b.id);
+  auto base_values = pooled == options.base_values.end() ? metric_values(b) : pooled->second;
   auto new_values = metric_values(n);
   for (const auto& def : metric_table()) {
     const auto ib = base_values.find(def.name);

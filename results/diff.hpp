@@ -73,6 +73,9 @@ struct Options {
   bool allow_few = false;                        // then decide on the effect size alone
   std::vector<std::string> ignore_params;        // extra dotted params keys left out of identity
   std::vector<std::string> ignore_envelope;      // extra glob patterns of envelope paths to ignore
+  // BASE values that replace those of BASE's repetitions, per BASE case id and metric name: a
+  // baseline's pooled values (results/baseline.hpp). Cases not in it use their repetitions.
+  std::map<std::string, std::map<std::string, std::vector<double>>> base_values;
 
   double threshold_for(const std::string& metric) const;
 };

@@ -19,7 +19,11 @@
 #include "harness/envelope/envelope.hpp"
 #include "harness/faults/injector.hpp"
 #include "harness/spec/loader.hpp"
+#include "results/baseline.hpp"
 #include "results/diff.hpp"
+#include "results/history.hpp"
+#include "results/openmetrics.hpp"
+#include "results/report.hpp"
 #include "results/run_document.hpp"
 
 namespace fb = fabricbench;
@@ -189,6 +193,7 @@ struct DiffArgs {
   std::string output;
   std::string thresholds;
   fb::results::diff::Options options;
+  bool force = false;  // BASE is a baseline of other hardware: compare anyway
 };
 
 // `fabricbench diff BASE NEW`: 0 no regression, 3 a regression, 2 unreadable input or bad options.
@@ -197,9 +202,14 @@ int cmd_diff(DiffArgs args) {
   try {
     const diff::Format format = diff::parse_format(args.format);
     if (!args.thresholds.empty()) diff::load_thresholds_file(args.thresholds, args.options);
-    const auto base = diff::read_for_diff(args.base, "BASE");
+    // BASE may be a baseline (`fabricbench baseline`): its pooled values are the BASE sample.
+    namespace baseline = fb::results::baseline;
+    const auto pooled = baseline::read_if_baseline(args.base, "BASE");
+    const auto base = pooled ? fb::results::RunDocument{} : diff::read_for_diff(args.base, "BASE");
     const auto next = diff::read_for_diff(args.next, "NEW");
-    const auto result = diff::diff_runs(base, next, args.options, args.base, args.next);
+    const auto result = pooled ? baseline::diff_against_baseline(*pooled, next, args.options,
+                                                                 args.force, args.base, args.next)
+                               : diff::diff_runs(base, next, args.options, args.base, args.next);
     const std::string text = diff::render(result, format);
     if (args.output.empty()) {
       fmt::print("{}", text);
@@ -218,6 +228,140 @@ int cmd_diff(DiffArgs args) {
   } catch (const fb::core::Error& e) {
     fmt::print(stderr, "fabricbench diff: {}\n", e.what());
     return static_cast<int>(fb::core::exit_code_for(e.kind()));
+  }
+}
+
+struct ReportArgs {
+  std::vector<std::string> runs;
+  std::string html;
+  std::string markdown;
+};
+
+// `fabricbench report RUN... -o report.html [--markdown FILE]`: 0 written, 2 unreadable input,
+// bad options or an output that cannot be written.
+int cmd_report(const ReportArgs& args) {
+  namespace report = fb::results::report;
+  try {
+    std::vector<fb::results::RunDocument> runs;
+    for (const auto& path : args.runs) runs.push_back(report::read_for_report(path));
+    std::size_t cases = 0;
+    for (const auto& r : runs) cases += r.cases.size();
+    const std::vector<std::pair<std::string, std::string>> outputs = {
+        {args.html, report::render_html(runs)},
+        {args.markdown, args.markdown.empty() ? std::string() : report::render_markdown(runs)}};
+    for (const auto& [path, text] : outputs) {
+      if (path.empty()) continue;
+      try {
+        fb::results::write_file_atomic(path, text);
+      } catch (const fb::core::Error& e) {
+        fmt::print(stderr, "fabricbench report: {}: {}\n", path, e.what());
+        return static_cast<int>(fb::core::ExitCode::usage);
+      }
+      fmt::print("report of {} run(s), {} case(s) written to {}\n", runs.size(), cases, path);
+    }
+    return 0;
+  } catch (const fb::core::Error& e) {
+    fmt::print(stderr, "fabricbench report: {}\n", e.what());
+    return static_cast<int>(fb::core::exit_code_for(e.kind()));
+  }
+}
+
+// ---- baseline, history, openmetrics (docs/HISTORY.md) -----------------------------------------
+
+int fail(const char* command, const fb::core::Error& e) {
+  fmt::print(stderr, "fabricbench {}: {}\n", command, e.what());
+  return static_cast<int>(fb::core::exit_code_for(e.kind()));
+}
+
+struct BaselineArgs {
+  std::vector<std::string> runs;
+  std::string output;
+  fb::results::baseline::OutlierRule rule;
+  double min_relative_pct = 1.0;
+};
+
+// `fabricbench baseline RUN... -o FILE`: 0 written; 2 unreadable input or runs of other hardware.
+int cmd_baseline(BaselineArgs args) {
+  namespace baseline = fb::results::baseline;
+  try {
+    std::vector<fb::results::RunDocument> runs;
+    for (const auto& path : args.runs) runs.push_back(fb::results::history::read_input(path).doc);
+    args.rule.min_relative = args.min_relative_pct / 100.0;
+    const auto b = baseline::build_baseline(runs, args.runs, args.rule);
+    fb::results::write_file_atomic(args.output, baseline::to_json(b).dump(1) + "\n");
+    fmt::print("{}written to {}\n", baseline::describe(b), args.output);
+    return 0;
+  } catch (const fb::core::Error& e) {
+    return fail("baseline", e);
+  }
+}
+
+struct HistoryArgs {
+  std::string db = fb::results::history::kDefaultDatabase;
+  std::vector<std::string> runs;
+  std::string format = "table";
+  std::string experiment;
+  fb::results::history::ShowQuery query;
+};
+
+// `fabricbench history add RUN... [--db FILE]`: every document is read first; any unreadable
+// one stores nothing (exit 2).
+int cmd_history_add(const HistoryArgs& args) {
+  namespace history = fb::results::history;
+  try {
+    std::vector<history::StoredInput> inputs;
+    for (const auto& path : args.runs) inputs.push_back(history::read_input(path));
+    history::Database db(args.db, true);
+    for (const auto& r : db.add(inputs)) {
+      fmt::print("{:<9} {} (id {}) from {}\n", history::to_string(r.outcome), r.run_id, r.id,
+                 r.source);
+    }
+    fmt::print("{} run(s) in {}\n", db.list().size(), args.db);
+    return 0;
+  } catch (const fb::core::Error& e) {
+    return fail("history add", e);
+  }
+}
+
+int cmd_history_list(const HistoryArgs& args) {
+  namespace history = fb::results::history;
+  try {
+    history::Database db(args.db, false);
+    fmt::print("{}",
+               history::render_list(db.list(args.experiment), history::parse_format(args.format)));
+    return 0;
+  } catch (const fb::core::Error& e) {
+    return fail("history list", e);
+  }
+}
+
+int cmd_history_show(HistoryArgs args) {
+  namespace history = fb::results::history;
+  try {
+    args.query.experiment = args.experiment;
+    const auto format = history::parse_format(args.format);
+    history::Database db(args.db, false);
+    fmt::print("{}", history::render_show(args.query, db.show(args.query), format));
+    return 0;
+  } catch (const fb::core::Error& e) {
+    return fail("history show", e);
+  }
+}
+
+// `fabricbench openmetrics RUN [-o FILE]`: the exposition on stdout or written atomically.
+int cmd_openmetrics(const std::string& run, const std::string& out) {
+  try {
+    const auto doc = fb::results::history::read_input(run).doc;
+    const std::string text = fb::results::openmetrics::render(doc);
+    if (out.empty() || out == "-") {
+      fmt::print("{}", text);
+    } else {
+      fb::results::write_file_atomic(out, text);
+      fmt::print("openmetrics of run {} written to {}\n", doc.run_id, out);
+    }
+    return 0;
+  } catch (const fb::core::Error& e) {
+    return fail("openmetrics", e);
   }
 }
 
@@ -291,10 +435,93 @@ int main(int argc, char** argv) {
                    "(repeatable)")
       ->allow_extra_args(false);
   diff->footer(
-      "Cases match by suite, transport and resolved parameters (docs/DIFF.md). A metric "
-      "regresses when the U test is significant and its median moved by more than the "
-      "threshold in the worse direction.\nExit codes: 0 no regression; 2 unreadable, corrupt or "
-      "wrong-version input, or bad options; 3 at least one regression.");
+      "BASE may be a run or a baseline (fabricbench baseline). Cases match by suite, transport "
+      "and resolved parameters (docs/DIFF.md). A metric regresses when the U test is "
+      "significant and its median moved by more than the threshold in the worse direction.\n"
+      "Exit codes: 0 no regression; 2 unreadable, corrupt or wrong-version input, a baseline of "
+      "other hardware (without --force), or bad options; 3 at least one regression.");
+
+  ReportArgs report_args;
+  auto* report = app.add_subcommand(
+      "report", "Write one self-contained HTML report (SVG plots) of one or more run documents");
+  report->add_option("RUN", report_args.runs, "run.json or run directory (several: overlaid)")
+      ->required();
+  report->add_option("-o,--output", report_args.html, "the HTML file to write")->required();
+  report->add_option("--markdown", report_args.markdown,
+                     "also write a markdown summary (one table per run) to this file");
+  report->footer(
+      "Plots: bandwidth and latency vs message size, latency CDFs, interval series, recovery "
+      "curves, latency vs offered load (docs/REPORT.md).\nExit codes: 0 written; 2 unreadable "
+      "or corrupt input, bad options, or an output that cannot be written.");
+
+  diff->add_flag("--force", diff_args.force,
+                 "with a baseline as BASE: compare even when NEW ran on other hardware");
+
+  BaselineArgs baseline_args;
+  auto* baseline = app.add_subcommand(
+      "baseline", "Pool several run documents into a baseline for `diff` (docs/HISTORY.md)");
+  baseline->add_option("RUN", baseline_args.runs, "run.json or run directory (several)")
+      ->required();
+  baseline->add_option("-o,--output", baseline_args.output, "the baseline file to write")
+      ->required();
+  baseline
+      ->add_option("--outlier-k", baseline_args.rule.k,
+                   "reject values beyond median +- K MAD-sigmas (default 3)")
+      ->check(CLI::Range(1.0, 100.0));
+  baseline
+      ->add_option("--outlier-floor", baseline_args.min_relative_pct,
+                   "never reject within this percent of the median (default 1)")
+      ->check(CLI::Range(0.0, 100.0));
+  baseline->footer(
+      "Runs must share one hardware identity (CPU model, NICs and drivers, RDMA devices and "
+      "firmware, GPU models). `fabricbench diff BASELINE NEW` then compares NEW against the "
+      "pooled values and refuses other hardware unless --force.\nExit codes: 0 written; 2 "
+      "unreadable or corrupt input, runs of different hardware, or bad options.");
+
+  HistoryArgs history_args;
+  auto* history = app.add_subcommand(
+      "history", "Store run documents in SQLite; list them; trend one metric with change points");
+  history->require_subcommand(1);
+  history->footer("Exit codes: 0 ok; 2 unreadable or corrupt input or database, bad options.");
+  auto* history_add = history->add_subcommand("add", "Store run documents (idempotent)");
+  history_add->add_option("RUN", history_args.runs, "run.json or run directory")->required();
+  auto* history_list = history->add_subcommand("list", "List the stored runs");
+  auto* history_show = history->add_subcommand(
+      "show", "Trend of one metric over the stored runs, with the runs where a shift began");
+  history_show->add_option("METRIC", history_args.query.metric, "e.g. lat_p99_ns, bw_gbps")
+      ->required();
+  history_show->add_option("--case", history_args.query.case_filter,
+                           "a case id, or part of case ids");
+  history_show
+      ->add_option("--alpha", history_args.query.change_points.alpha,
+                   "significance of a change point (permutation test; default 0.01)")
+      ->check(CLI::Range(1e-6, 0.5));
+  history_show
+      ->add_option("--min-shift", history_args.query.change_points.min_shift_pct,
+                   "smallest shift of the medians reported, percent (default 5)")
+      ->check(CLI::Range(0.0, 1000.0));
+  history_show
+      ->add_option("--min-segment", history_args.query.change_points.min_segment,
+                   "fewest runs on each side of a change point (default 3)")
+      ->check(CLI::Range(1, 100000));
+  for (auto* sub : {history_add, history_list, history_show}) {
+    sub->add_option("--db", history_args.db,
+                    "the history database (default ./fabricbench-history.sqlite)");
+  }
+  for (auto* sub : {history_list, history_show}) {
+    sub->add_option("--format", history_args.format, "table (default) or json")
+        ->check(CLI::IsMember({"table", "json"}));
+    sub->add_option("--experiment", history_args.experiment, "only runs of this experiment");
+  }
+
+  std::string openmetrics_run;
+  std::string openmetrics_output;
+  auto* openmetrics = app.add_subcommand(
+      "openmetrics", "A run's headline figures as OpenMetrics text (node_exporter textfile)");
+  openmetrics->add_option("RUN", openmetrics_run, "run.json or run directory")->required();
+  openmetrics->add_option("-o,--output", openmetrics_output,
+                          "write atomically to this file (e.g. <textfile dir>/fabricbench.prom)");
+  openmetrics->footer("Exit codes: 0 written; 2 unreadable or corrupt input.");
 
   try {
     app.parse(argc, argv);
@@ -307,5 +534,11 @@ int main(int argc, char** argv) {
   if (list->parsed()) return cmd_list();
   if (env->parsed()) return cmd_envelope();
   if (diff->parsed()) return cmd_diff(std::move(diff_args));
+  if (report->parsed()) return cmd_report(report_args);
+  if (baseline->parsed()) return cmd_baseline(std::move(baseline_args));
+  if (history_add->parsed()) return cmd_history_add(history_args);
+  if (history_list->parsed()) return cmd_history_list(history_args);
+  if (history_show->parsed()) return cmd_history_show(std::move(history_args));
+  if (openmetrics->parsed()) return cmd_openmetrics(openmetrics_run, openmetrics_output);
   return static_cast<int>(fb::core::ExitCode::usage);
 }

@@ -1,0 +1,138 @@
+// `fabricbench openmetrics`: OpenMetrics text exposition of a run's headline figures.
+#include "results/openmetrics.hpp"
+
+#include <cmath>
+#include <map>
+
+#include <fmt/core.h>
+
+#include "results/diff.hpp"
+#include "results/history.hpp"
+
+namespace fabricbench::results::openmetrics {
+
+const std::vector<Family>& families() {
+  static const std::vector<Family> table = {
+      {"lat_p50_ns", "fabricbench_latency_p50_seconds", "seconds", 1.0, 1e9,
+       "Median latency of the case (pingpong: one-way), median over repetitions."},
+      {"lat_p99_ns", "fabricbench_latency_p99_seconds", "seconds", 1.0, 1e9,
+       "99th percentile latency of the case, median over repetitions."},
+      {"bw_gbps", "fabricbench_bandwidth_bits_per_second", "bits_per_second", 1e9, 1.0,
+       "Payload bandwidth, median over repetitions."},
+      {"msg_rate_mops", "fabricbench_message_rate_messages_per_second", "messages_per_second", 1e6,
+       1.0, "Message rate, median over repetitions."},
+      {"regime.lat_p99_ns", "fabricbench_regime_latency_p99_seconds", "seconds", 1.0, 1e9,
+       "Regime cases: 99th percentile latency from intended issue time to confirmation."},
+      {"regime.queue_age_p99_ns", "fabricbench_regime_queue_age_p99_seconds", "seconds", 1.0, 1e9,
+       "Regime cases: 99th percentile age of the oldest unconfirmed operation."},
+      {"regime.goodput_ops_per_s", "fabricbench_regime_goodput_operations_per_second",
+       "operations_per_second", 1.0, 1.0, "Regime cases: confirmed operations per second."},
+      {"regime.sustainable_rate_ops_per_s",
+       "fabricbench_regime_sustainable_rate_operations_per_second", "operations_per_second", 1.0,
+       1.0, "Regime cases: highest offered rate the queue stayed stable at."},
+      {"fault.ttr90_from_clear_ns", "fabricbench_fault_time_to_recover_90_seconds", "seconds", 1.0,
+       1e9, "Fault cases: time from clearing the fault to 90 percent of the baseline throughput."},
+      {"fault.stall_ns", "fabricbench_fault_stall_seconds", "seconds", 1.0, 1e9,
+       "Fault cases: time without progress during the fault."},
+  };
+  return table;
+}
+
+std::string escape_label_value(std::string_view value) {
+  std::string out;
+  out.reserve(value.size());
+  for (char c : value) {
+    switch (c) {
+      case '\\':
+        out += "\\\\";
+        break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      default:
+        out += c;
+    }
+  }
+  return out;
+}
+
+namespace {
+
+std::string number(double v) {
+  if (std::isnan(v)) return "NaN";
+  if (std::isinf(v)) return v > 0 ? "+Inf" : "-Inf";
+  // 12 significant digits: more than any figure carries, and unit conversions such as
+  // 9.2 * 1e9 print as 9200000000, not 9199999999.999999.
+  return fmt::format("{:.12g}", v);
+}
+
+void family_header(std::string& out, const std::string& name, const char* unit, const char* help) {
+  out += fmt::format("# TYPE {} gauge\n", name);
+  if (unit != nullptr) out += fmt::format("# UNIT {} {}\n", name, unit);
+  out += fmt::format("# HELP {} {}\n", name, help);
+}
+
+std::string case_labels(const CaseResult& c, const std::string& run_id) {
+  return fmt::format("case=\"{}\",suite=\"{}\",transport=\"{}\",run_id=\"{}\"",
+                     escape_label_value(c.id), escape_label_value(c.suite),
+                     escape_label_value(c.transport), escape_label_value(run_id));
+}
+
+}  // namespace
+
+std::string render(const RunDocument& doc) {
+  std::string out;
+  const std::string run_id = escape_label_value(doc.run_id);
+
+  family_header(out, "fabricbench_run_start_time_seconds", "seconds",
+                "Wall-clock start of the run, seconds since the Unix epoch.");
+  out += fmt::format(
+      "fabricbench_run_start_time_seconds{{run_id=\"{}\",experiment=\"{}\",host=\"{}\",status="
+      "\"{}\",version=\"{}\"}} {}\n",
+      run_id, escape_label_value(history::experiment_of(doc)),
+      escape_label_value(history::host_of(doc)), escape_label_value(to_string(doc.status)),
+      escape_label_value(doc.tool_version),
+      number(static_cast<double>(doc.started_ns / 1'000'000ULL) / 1e3));
+
+  std::map<std::string, int> by_status = {{"ok", 0}, {"failed", 0}, {"skipped", 0}};
+  for (const auto& c : doc.cases) ++by_status[to_string(c.status)];
+  family_header(out, "fabricbench_run_cases", nullptr, "Cases of the run by status.");
+  for (const auto& [status, count] : by_status) {
+    out += fmt::format("fabricbench_run_cases{{run_id=\"{}\",status=\"{}\"}} {}\n", run_id,
+                       escape_label_value(status), count);
+  }
+
+  family_header(out, "fabricbench_case_failed", nullptr,
+                "1 when the case failed (errors in the run document), else 0.");
+  for (const auto& c : doc.cases) {
+    out += fmt::format("fabricbench_case_failed{{{}}} {}\n", case_labels(c, doc.run_id),
+                       c.status == CaseStatus::failed ? 1 : 0);
+  }
+
+  // Per case, the median of each metric over the repetitions.
+  std::vector<std::map<std::string, std::vector<double>>> values;
+  for (const auto& c : doc.cases) {
+    values.push_back(c.status == CaseStatus::ok ? diff::metric_values(c)
+                                                : std::map<std::string, std::vector<double>>{});
+  }
+  for (const auto& f : families()) {
+    std::string samples;
+    for (std::size_t i = 0; i < doc.cases.size(); ++i) {
+      const auto it = values[i].find(f.metric);
+      if (it == values[i].end() || it->second.empty()) continue;
+      const double v = diff::median(it->second) * f.multiply / f.divide;
+      samples +=
+          fmt::format("{}{{{}}} {}\n", f.name, case_labels(doc.cases[i], doc.run_id), number(v));
+    }
+    if (samples.empty()) continue;
+    family_header(out, f.name, f.unit, f.help);
+    out += samples;
+  }
+  out += "# EOF\n";
+  return out;
+}
+
+}  // namespace fabricbench::results::openmetrics
