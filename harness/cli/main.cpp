@@ -141,7 +141,8 @@ int cmd_run(const std::string& path, const std::vector<std::string>& sets,
     }
     try {
       netns_watchdog = fb::faults::Watchdog::start();
-      netns = fb::faults::NetnsFabric::create(*netns_watchdog);
+      netns = fb::faults::NetnsFabric::create(*netns_watchdog, 1500,
+                                              exp->injector.link_rate_bits_per_s);
     } catch (const fb::core::Error& e) {
       fmt::print(stderr, "fabricbench: injector netns: {}\n", e.what());
       return static_cast<int>(fb::core::exit_code_for(e.kind()));

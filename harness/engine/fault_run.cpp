@@ -57,6 +57,7 @@ faults::BackendConfig backend_config(const spec::InjectorSettings& injector) {
   b.inject = injector.inject;
   b.clear = injector.clear;
   b.command_timeout_ns = injector.command_timeout_ns;
+  b.link_rate_bits_per_s = injector.link_rate_bits_per_s;
   return b;
 }
 

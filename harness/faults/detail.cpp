@@ -6,11 +6,15 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <cmath>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <sstream>
+
+#include <fmt/format.h>
 
 #include "harness/core/error.hpp"
 
@@ -47,6 +51,18 @@ std::string find_tool(std::string_view name) {
     if (executable(candidate)) return candidate;
   }
   return {};
+}
+
+std::vector<std::string> tbf_args(double bits_per_s) {
+  const double bytes_per_ms = bits_per_s / 8 / 1000;
+  const auto burst = static_cast<unsigned long long>(std::max(65536.0, std::ceil(bytes_per_ms)));
+  return {"tbf",
+          "rate",
+          fmt::format("{}bit", static_cast<unsigned long long>(std::llround(bits_per_s))),
+          "burst",
+          std::to_string(burst),
+          "latency",
+          "50ms"};
 }
 
 std::string shell_quote(std::string_view word) {

@@ -24,6 +24,10 @@ std::string shell_quote(std::string_view word);
 // argv as one shell command line.
 std::string shell_join(const std::vector<std::string>& argv);
 
+// The arguments after `tc qdisc replace|add dev IF root` for a token bucket at `bits_per_s`:
+// tbf rate Rbit burst B latency 50ms, B = max(64 KiB (a GSO frame), 1 ms at the rate) bytes.
+std::vector<std::string> tbf_args(double bits_per_s);
+
 // "exit 1: <argv>: <output>" (output trimmed), for error messages.
 std::string failure_text(const ActionRecord& record);
 

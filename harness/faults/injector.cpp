@@ -82,10 +82,6 @@ void refuse_default_route(const std::string& backend, const std::string& name, b
   }
 }
 
-std::string format_bits(double bits_per_s) {
-  return fmt::format("{}bit", static_cast<unsigned long long>(std::llround(bits_per_s)));
-}
-
 // netns and vm: ip link, nft (or iptables), tc on one interface.
 class NetBackend final : public Backend {
  public:
@@ -188,15 +184,8 @@ class NetBackend final : public Backend {
         return {{what,
                  {tc_, "qdisc", "replace", "dev", iface_, "root", "netem", "delay",
                   fmt::format("{}us", (fault.delay_ns + 500) / 1000)}}};
-      case Kind::rate_limit: {
-        const double bytes_per_ms = fault.rate_bits_per_s / 8 / 1000;
-        const auto burst = static_cast<unsigned long long>(
-            std::max(65536.0, std::ceil(bytes_per_ms)));  // >= 64 KiB (a GSO frame), >= 1 ms
-        return {{what,
-                 {tc_, "qdisc", "replace", "dev", iface_, "root", "tbf", "rate",
-                  format_bits(fault.rate_bits_per_s), "burst", std::to_string(burst), "latency",
-                  "50ms"}}};
-      }
+      case Kind::rate_limit:
+        return {{what, tbf_replace(fault.rate_bits_per_s)}};
     }
     return {};
   }
@@ -219,11 +208,16 @@ class NetBackend final : public Backend {
                                      {"-m", "statistic", "--mode", "random", "--probability",
                                       fmt::format("{:.6f}", fault.loss)})}};
       case Kind::delay:
+        return {{what, {tc_, "qdisc", "del", "dev", iface_, "root"}}};
       case Kind::rate_limit:
+        // The fabric's own shaping comes back; without one the root qdisc goes.
+        if (link_rate_ > 0) return {{what + " (back to the link rate)", tbf_replace(link_rate_)}};
         return {{what, {tc_, "qdisc", "del", "dev", iface_, "root"}}};
     }
     return {};
   }
+
+  void set_link_rate(double bits_per_s) { link_rate_ = bits_per_s; }
 
  private:
   void firewall_needed(const char* kind) const {
@@ -233,6 +227,12 @@ class NetBackend final : public Backend {
                               backend_, kind));
     }
   }
+  std::vector<std::string> tbf_replace(double bits_per_s) const {
+    std::vector<std::string> argv = {tc_, "qdisc", "replace", "dev", iface_, "root"};
+    for (auto& a : detail::tbf_args(bits_per_s)) argv.push_back(std::move(a));
+    return argv;
+  }
+
   void tc_needed(const char* kind) const {
     if (tc_.empty()) {
       throw Error(ErrorKind::unavailable,
@@ -273,6 +273,7 @@ class NetBackend final : public Backend {
   std::string iface_;
   bool netem_;
   std::string ip_, tc_, nft_, iptables_;
+  double link_rate_ = 0;  // netns: the fabric's shaping, restored after a rate_limit
 };
 
 // link: only a link down, on an allowed interface that does not carry the default route.
@@ -538,6 +539,9 @@ std::unique_ptr<Injector> Injector::make(const BackendConfig& config, Watchdog* 
                   b + " backend needs a watchdog (it restores the link if fabricbench dies)");
     }
   };
+  if (b != "netns" && config.link_rate_bits_per_s != 0) {
+    throw std::invalid_argument("link_rate applies to the netns backend only");
+  }
   std::unique_ptr<Backend> backend;
   if (b == "netns") {
     const std::string iface = "fbd0";
@@ -549,7 +553,9 @@ std::unique_ptr<Injector> Injector::make(const BackendConfig& config, Watchdog* 
                   "netns backend: the caller is in the initial network namespace; it acts only "
                   "inside a fabric namespace (NetnsFabric::enter first)");
     }
-    backend = std::make_unique<NetBackend>("netns", iface, false);
+    auto net = std::make_unique<NetBackend>("netns", iface, false);
+    net->set_link_rate(config.link_rate_bits_per_s);
+    backend = std::move(net);
     check_interface_exists("netns", iface);
   } else if (b == "vm") {
     const std::string iface = config.target.empty() ? "eth0" : config.target;

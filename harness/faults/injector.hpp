@@ -119,6 +119,10 @@ struct BackendConfig {
   std::string inject;  // command backend: shell command
   std::string clear;   // command backend: shell command
   std::uint64_t command_timeout_ns = 10'000'000'000;
+  // netns: the rate the fabric's veth is shaped to for the whole run (NetnsFabric::create's
+  // link_rate; 0: not shaped). A rate_limit fault's clear restores this tbf instead of deleting
+  // the root qdisc. Other backends: must be 0 (std::invalid_argument otherwise).
+  double link_rate_bits_per_s = 0;
 };
 
 // What each backend runs (IF is fbd0 for netns, `target` for vm and link; the tools by absolute
@@ -135,8 +139,9 @@ struct BackendConfig {
 //   delay (vm): tc qdisc replace dev IF root netem delay Dus ; clear: tc qdisc del dev IF root.
 //     The netns backend refuses delay (core::Error(config)): this host's kernel has no netem.
 //   rate_limit (netns, vm): tc qdisc replace dev IF root tbf rate Rbit burst B latency 50ms,
-//     B = max(64 KiB, 1 ms at R) bytes; clear: tc qdisc del dev IF root. loss/delay (vm) and
-//     rate_limit all replace the root qdisc: one of them at a time.
+//     B = max(64 KiB, 1 ms at R) bytes; clear: tc qdisc del dev IF root (netns with a
+//     link_rate: tc qdisc replace ... tbf at the link rate, the fabric's shaping).
+//     loss/delay (vm) and rate_limit all replace the root qdisc: one of them at a time.
 //   ibport: ibportstate LID PORT disable / enable (link_down and flap only).
 //   command: /bin/sh -c INJECT / /bin/sh -c CLEAR, any kind (the kind only labels it).
 // Every command has the configured timeout (command_timeout_ns; 0: 10 s).
@@ -229,7 +234,11 @@ class Timeline {
 // both) stays registered after a normal destruction and then finds nothing at the watchdog's end.
 class NetnsFabric {
  public:
-  static std::unique_ptr<NetnsFabric> create(Watchdog& watchdog, int mtu = 1500);
+  // link_rate_bits_per_s > 0: both ends of the veth get a root tbf qdisc at that rate (the
+  // arguments of detail::tbf_args), so the link has a known capacity below what the CPU can
+  // move; below 8 bit/s (and not 0): core::Error(config); tc missing: core::Error(unavailable).
+  static std::unique_ptr<NetnsFabric> create(Watchdog& watchdog, int mtu = 1500,
+                                             double link_rate_bits_per_s = 0);
   virtual ~NetnsFabric() = default;
   virtual std::string name(int side) const = 0;     // namespace names, unique per run
   virtual std::string address(int side) const = 0;  // 198.51.100.1 / .2

@@ -104,9 +104,16 @@ class NetnsFabricImpl final : public NetnsFabric {
 
 }  // namespace
 
-std::unique_ptr<NetnsFabric> NetnsFabric::create(Watchdog& watchdog, int mtu) {
+std::unique_ptr<NetnsFabric> NetnsFabric::create(Watchdog& watchdog, int mtu,
+                                                 double link_rate_bits_per_s) {
   if (mtu < 68 || mtu > 65535) {
     throw Error(ErrorKind::config, fmt::format("netns fabric: mtu {} is out of 68..65535", mtu));
+  }
+  if (link_rate_bits_per_s != 0 && !(link_rate_bits_per_s >= 8)) {
+    throw Error(ErrorKind::config,
+                fmt::format("netns fabric: link rate {} bit/s; it must be at least 8 bit/s (or 0: "
+                            "not shaped)",
+                            link_rate_bits_per_s));
   }
   if (::geteuid() != 0) {
     throw Error(ErrorKind::unavailable, "the netns fabric needs root (network namespaces, veth)");
@@ -114,6 +121,11 @@ std::unique_ptr<NetnsFabric> NetnsFabric::create(Watchdog& watchdog, int mtu) {
   const std::string ip = detail::find_tool("ip");
   if (ip.empty()) {
     throw Error(ErrorKind::unavailable, "the netns fabric needs 'ip' (iproute2), not installed");
+  }
+  const std::string tc = link_rate_bits_per_s > 0 ? detail::find_tool("tc") : std::string();
+  if (link_rate_bits_per_s > 0 && tc.empty()) {
+    throw Error(ErrorKind::unavailable,
+                "the netns fabric's link rate needs 'tc' (iproute2), not installed");
   }
   // fb<pid>-<n>a / fb<pid>-<n>b; a name left over by a dead process with our pid is skipped.
   std::string a, b;
@@ -150,6 +162,11 @@ std::unique_ptr<NetnsFabric> NetnsFabric::create(Watchdog& watchdog, int mtu) {
     fabric->step("address in " + ns,
                  {ip, "-n", ns, "addr", "add", std::string(kAddress[side]) + "/24", "dev", "fbd0"});
     fabric->step("loopback up in " + ns, {ip, "-n", ns, "link", "set", "dev", "lo", "up"});
+    if (link_rate_bits_per_s > 0) {
+      std::vector<std::string> argv = {tc, "-n", ns, "qdisc", "add", "dev", "fbd0", "root"};
+      for (auto& arg : detail::tbf_args(link_rate_bits_per_s)) argv.push_back(std::move(arg));
+      fabric->step("shape fbd0 in " + ns, argv);
+    }
     fabric->step("fbd0 up in " + ns, {ip, "-n", ns, "link", "set", "dev", "fbd0", "up"});
   }
   return fabric;

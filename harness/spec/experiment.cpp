@@ -100,6 +100,7 @@ nlohmann::json to_json(const InjectorSettings& i) {
       {"inject", i.inject},
       {"clear", i.clear},
       {"command_timeout_ns", i.command_timeout_ns},
+      {"link_rate_bps", i.link_rate_bits_per_s},
   };
 }
 

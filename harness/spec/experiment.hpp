@@ -159,6 +159,10 @@ struct InjectorSettings {
   std::string inject;              // command backend
   std::string clear;               // command backend
   std::uint64_t command_timeout_ns = 10'000'000'000;
+  // netns: the veth is shaped to this rate (tc tbf on both ends) for the whole run, so the link
+  // has a known capacity below what the CPU moves; 0: not shaped. A rate_limit fault's clear
+  // returns to it.
+  double link_rate_bits_per_s = 0;
   bool active() const noexcept { return backend != "none"; }
 };
 

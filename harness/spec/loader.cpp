@@ -443,8 +443,8 @@ const std::vector<KindKey> kKindKeys = {
     {"rate", "rate_limit", "the rate the link is limited to, in bits per second, such as 100Mb/s"},
 };
 
-const std::vector<std::string_view> kInjectorKeys = {"backend", "target", "allow",          "force",
-                                                     "inject",  "clear",  "command_timeout"};
+const std::vector<std::string_view> kInjectorKeys = {
+    "backend", "target", "allow", "force", "inject", "clear", "command_timeout", "link_rate"};
 
 // What each injector backend can cause: on which transports, which fault kinds, and why not the
 // others. harness/faults (Injector::make) mirrors this table; keep the two in step.
@@ -1854,6 +1854,17 @@ class Loader {
       auto v = parse_value(*t, spec, "injector.command_timeout");
       if (!v.empty()) s.command_timeout_ns = v.front().number;
     }
+    if (const SNode* r = get(n, "link_rate")) {
+      if (auto x = parse_bits_rate(*r, "injector.link_rate")) {
+        if (*x < 8) {
+          error(r->origin, "injector.link_rate",
+                fmt::format("must be at least 8 bit/s, got {}",
+                            core::format_rate({core::ParsedRate::Kind::bits, *x})));
+        } else {
+          s.link_rate_bits_per_s = *x;
+        }
+      }
+    }
 
     if (backend_known) {
       const std::string& b = s.backend;
@@ -1869,6 +1880,7 @@ class Loader {
       only_for("clear", "command");
       only_for("allow", "link");
       only_for("force", "link");
+      only_for("link_rate", "netns");
       const SNode* target = get(n, "target");
       const Origin target_origin = target != nullptr ? target->origin : n.origin;
       const std::string target_field = target != nullptr ? "injector.target" : "injector";

@@ -147,9 +147,9 @@ struct FabricSetup {
   std::unique_ptr<NetnsFabric> fabric;
   NetnsReaper reaper;  // safety net; destroyed last
   std::string skip;
-  FabricSetup() {
+  explicit FabricSetup(double link_rate_bits_per_s = 0) {
     watchdog = Watchdog::start();
-    auto f = testing::try_fabric(*watchdog);
+    auto f = testing::try_fabric(*watchdog, link_rate_bits_per_s);
     if (!f.fabric) {
       skip = f.reason;
       return;
@@ -167,11 +167,13 @@ struct FabricSetup {
 #define REQUIRE_FABRIC(setup) \
   if (!(setup).skip.empty()) GTEST_SKIP() << "netns fabric unavailable: " << (setup).skip
 
-std::unique_ptr<Injector> netns_injector(const NetnsFabric& fabric, int side) {
+std::unique_ptr<Injector> netns_injector(const NetnsFabric& fabric, int side,
+                                         double link_rate_bits_per_s = 0) {
   NetnsGuard back;  // made inside the namespace, used from anywhere
   fabric.enter(side);
   BackendConfig c;
   c.backend = "netns";
+  c.link_rate_bits_per_s = link_rate_bits_per_s;
   return Injector::make(c, nullptr);
 }
 
@@ -348,6 +350,39 @@ TEST(NetnsInjector, RateLimitAddsAndRemovesTbf) {
   EXPECT_NE(sh(show).output.find("tbf"), std::string::npos);
   injector.reset();
   EXPECT_EQ(sh(show).output.find("tbf"), std::string::npos);
+}
+
+TEST(NetnsFabric, ALinkRateShapesBothEndsAndARateLimitReturnsToIt) {
+  FabricSetup s(2e9);
+  REQUIRE_FABRIC(s);
+  const auto show = [&](int side) {
+    return sh("ip netns exec " + s.fabric->name(side) + " tc qdisc show dev fbd0").output;
+  };
+  for (int side = 0; side < 2; ++side) {
+    EXPECT_NE(show(side).find("tbf"), std::string::npos) << show(side);
+    EXPECT_NE(show(side).find("rate 2Gbit"), std::string::npos) << show(side);
+  }
+  auto injector = netns_injector(*s.fabric, 0, 2e9);
+  const Fault fault{Kind::rate_limit, 0, 0, 50e6};
+  ASSERT_TRUE(injector->inject(fault).at(0).ok());
+  EXPECT_NE(show(0).find("rate 50Mbit"), std::string::npos) << show(0);
+  const auto out = injector->clear(fault);
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_TRUE(out[0].ok()) << out[0].output;
+  EXPECT_EQ(out[0].what, "clear rate_limit on fbd0 (back to the link rate)");
+  EXPECT_NE(show(0).find("rate 2Gbit"), std::string::npos) << show(0);
+  EXPECT_EQ(show(0).find("rate 50Mbit"), std::string::npos) << show(0);
+  // A link rate belongs to the netns backend only; a bad one is a config error.
+  BackendConfig vm;
+  vm.backend = "vm";
+  vm.link_rate_bits_per_s = 1e9;
+  EXPECT_THROW(Injector::make(vm, s.watchdog.get()), std::invalid_argument);
+  try {
+    NetnsFabric::create(*s.watchdog, 1500, 4);
+    FAIL() << "no exception";
+  } catch (const core::Error& e) {
+    EXPECT_EQ(e.kind(), core::ErrorKind::config);
+  }
 }
 
 TEST(NetnsInjector, RefusesDelay) {

@@ -219,10 +219,10 @@ struct FabricOrReason {
   std::unique_ptr<NetnsFabric> fabric;
   std::string reason;
 };
-inline FabricOrReason try_fabric(Watchdog& watchdog) {
+inline FabricOrReason try_fabric(Watchdog& watchdog, double link_rate_bits_per_s = 0) {
   FabricOrReason out;
   try {
-    out.fabric = NetnsFabric::create(watchdog);
+    out.fabric = NetnsFabric::create(watchdog, 1500, link_rate_bits_per_s);
   } catch (const core::Error& e) {
     if (e.kind() != core::ErrorKind::unavailable) throw;
     out.reason = e.what();

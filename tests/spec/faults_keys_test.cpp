@@ -283,6 +283,8 @@ TEST(SpecFaults, InjectorForms) {
   EXPECT_EQ(i.target, "fbd0");
   EXPECT_TRUE(i.active());
   EXPECT_EQ(injector("{backend: netns, target: fbd0}").target, "fbd0");
+  EXPECT_EQ(i.link_rate_bits_per_s, 0);
+  EXPECT_DOUBLE_EQ(injector("{backend: netns, link_rate: 2Gb/s}").link_rate_bits_per_s, 2e9);
   i = injector("{backend: vm}");
   EXPECT_EQ(i.target, "eth0");
   EXPECT_EQ(i.command_timeout_ns, 10 * kS);
@@ -317,6 +319,7 @@ TEST(SpecFaults, InjectorForms) {
   EXPECT_EQ(j["inject"], "");
   EXPECT_EQ(j["clear"], "");
   EXPECT_EQ(j["command_timeout_ns"], 10 * kS);
+  EXPECT_EQ(j["link_rate_bps"], 0);
   // An injector without faults is fine, and a block mapping works.
   const Experiment quiet = load(
       "fabricbench: 1\nname: f\ninjector:\n  backend: netns\nranks: 4\nlauncher: local\ncases:\n"
@@ -705,6 +708,20 @@ TEST(SpecFaultsErrors, InjectorKeys) {
   ds = diagnostics_of(head("{backend: command, inject: a, clear: b, command_timeout: 20min}"));
   EXPECT_TRUE(has_diagnostic(ds, "t.yaml", 3, 68, "injector.command_timeout",
                              "must be between 1s and 10m, got 20m"))
+      << dump(ds);
+  ds = diagnostics_of(head("{backend: vm, link_rate: 1Gb/s}"));
+  EXPECT_TRUE(has_diagnostic(ds, "t.yaml", 3, 25, "injector.link_rate",
+                             "'link_rate' applies only to backend netns; this injector's backend "
+                             "is vm"))
+      << dump(ds);
+  ds = diagnostics_of(head("{backend: netns, link_rate: 2000/s}"));
+  EXPECT_TRUE(has_diagnostic(ds, "t.yaml", 3, 39, "injector.link_rate",
+                             "expected a rate in bits per second such as 100Mb/s, got '2000/s' "
+                             "(operations per second); a rate limit is a link speed"))
+      << dump(ds);
+  ds = diagnostics_of(head("{backend: netns, link_rate: 4b/s}"));
+  EXPECT_TRUE(has_diagnostic(ds, "t.yaml", 3, 39, "injector.link_rate",
+                             "must be at least 8 bit/s, got 4b/s"))
       << dump(ds);
   ds = diagnostics_of(head("netns"));
   EXPECT_TRUE(has_diagnostic(ds, "t.yaml", 3, 11, "injector",
