@@ -30,7 +30,33 @@ transport::tcp::Options tcp_options(const spec::Case& c, std::uint64_t connect_t
   o.completion = c.completion == "blocking" ? transport::CompletionMode::blocking
                                             : transport::CompletionMode::busy_poll;
   o.connect_timeout_ns = connect_timeout_ns;
+  o.reconnect = c.on_break == "reconnect";
+  o.reconnect_timeout_ns = c.reconnect_timeout_ns;
+  o.user_timeout_ns = c.tcp.user_timeout_ns;
   return o;
+}
+
+// Connection life events (broken, reconnected, reconnect_failed) of any transport that reports
+// them, as run-document events.
+nlohmann::json connection_events(transport::Transport& t) {
+  nlohmann::json out = nlohmann::json::array();
+  if (auto* source = dynamic_cast<transport::ConnectionEventSource*>(&t)) {
+    for (const auto& e : source->drain_connection_events()) {
+      out.push_back({{"t_ns", e.wall_ns},
+                     {"kind", e.kind},
+                     {"detail",
+                      {{"peer", e.peer},
+                       {"index", e.index},
+                       {"role", e.role},
+                       {"cause", e.cause},
+                       {"outage_ns", e.outage_ns},
+                       {"attempts", e.attempts},
+                       {"lost_messages", e.lost_messages},
+                       {"resent_messages", e.resent_messages},
+                       {"mono_ns", e.mono_ns}}}});
+    }
+  }
+  return out;
 }
 
 #ifdef FABRICBENCH_HAVE_VERBS_TRANSPORT
@@ -54,6 +80,8 @@ transport::verbs::Options verbs_options(const spec::Case& c, std::uint64_t conne
                                             : transport::CompletionMode::busy_poll;
   o.use_rdma_cm = c.verbs.rdma_cm;
   o.connect_timeout_ns = connect_timeout_ns;
+  o.reconnect = c.on_break == "reconnect";
+  o.reconnect_timeout_ns = c.reconnect_timeout_ns;
   return o;
 }
 
@@ -70,6 +98,7 @@ nlohmann::json verbs_events(transport::Transport& t) {
                        {"mono_ns", e.mono_ns}}}});
     }
   }
+  for (auto& e : connection_events(t)) out.push_back(std::move(e));
   return out;
 }
 #endif
@@ -83,7 +112,8 @@ engine::Registry make_registry() {
                           true, [] { return std::optional<std::string>(); },
                           [](const spec::Case& c, std::uint64_t timeout_ns) {
                             return transport::tcp::make_tcp_transport(tcp_options(c, timeout_ns));
-                          }});
+                          },
+                          connection_events});
 #ifdef FABRICBENCH_HAVE_VERBS_TRANSPORT
   r.transports.push_back(
       {"verbs", "InfiniBand/RoCE verbs: RC/UC/UD QPs; send, write, write_imm, read, atomics", true,

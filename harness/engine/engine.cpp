@@ -604,10 +604,15 @@ RunOutcome run_experiment(bootstrap::Bootstrap& bs, const spec::Experiment& exp,
           ev["detail"]["case"] = c.id;
           writer->document().events.push_back(std::move(ev));
         }
-        const std::string fault_outcome =
-            record.value("error", json(nullptr)).is_null() ? "absorbed" : "injection_failed";
-        result.repetitions[i].fault = fault_summary(c, result.repetitions[i], record, measure_start,
-                                                    case_events, fault_outcome);
+        // Connection events up to the next repetition's inject belong to this one.
+        std::uint64_t window_end = 0;
+        if (i + 1 < fault_records.size() && fault_records[i + 1].first.is_object()) {
+          const json& next =
+              fault_records[i + 1].first.value("first_inject_wall_start_ns", json(nullptr));
+          if (next.is_number()) window_end = next.get<std::uint64_t>();
+        }
+        result.repetitions[i].fault =
+            fault_summary(c, result.repetitions[i], record, measure_start, case_events, window_end);
       }
     }
     if (writer) {

@@ -143,10 +143,40 @@ json fault_events(const json& record) {
 
 json fault_summary(const spec::Case& c, const results::Repetition& rep, const json& record,
                    std::uint64_t measure_start_mono_ns, const json& events,
-                   const std::string& outcome) {
-  json out = {{"kind", c.fault.kind}, {"backend", record.value("backend", "")},
-              {"outcome", outcome},   {"error", record.value("error", json(nullptr))},
-              {"reconnects", 0},      {"bin_ns", c.interval_ns}};
+                   std::uint64_t window_end_wall_ns) {
+  // Connection events of this repetition: from the inject command's start (1 ms of slack
+  // between the clocks' reads) to the next repetition's.
+  std::uint64_t reconnects = 0;
+  std::uint64_t failed = 0;
+  std::optional<std::uint64_t> first_break_wall;
+  const json& inject_start = record.contains("first_inject_wall_start_ns")
+                                 ? record.at("first_inject_wall_start_ns")
+                                 : json(nullptr);
+  if (inject_start.is_number() && events.is_array()) {
+    const auto from = inject_start.get<std::uint64_t>();
+    for (const auto& e : events) {
+      const std::string kind = e.value("kind", "");
+      if (kind.rfind("connection.", 0) != 0) continue;
+      const auto t = e.value("t_ns", std::uint64_t{0});
+      if (t + 1'000'000 < from || (window_end_wall_ns != 0 && t >= window_end_wall_ns)) continue;
+      const json detail = e.value("detail", json::object());
+      if (kind == "connection.broken" && (!first_break_wall || t < *first_break_wall)) {
+        first_break_wall = t;
+      }
+      if (kind == "connection.reconnected") {
+        if (detail.value("role", "") == "connector") ++reconnects;
+        failed += detail.value("lost_messages", std::uint64_t{0});
+      }
+    }
+  }
+  const bool injection_failed = !record.value("error", json(nullptr)).is_null();
+  const std::string outcome = injection_failed ? "injection_failed"
+                              : reconnects > 0 ? "reconnected"
+                                               : "absorbed";
+  json out = {{"kind", c.fault.kind},     {"backend", record.value("backend", "")},
+              {"outcome", outcome},       {"error", record.value("error", json(nullptr))},
+              {"reconnects", reconnects}, {"failed_operations", failed},
+              {"bin_ns", c.interval_ns}};
   const json& first = record.at("first_inject_mono_ns");
   const json& last = record.at("last_clear_mono_ns");
   if (first.is_null() || last.is_null() || measure_start_mono_ns == 0) {
@@ -188,7 +218,11 @@ json fault_summary(const spec::Case& c, const results::Repetition& rep, const js
     // Before the inject command returned: detected "at once" (0); after: the delay.
     if (link_event_wall) in.link_event_ns = start + since(*link_event_wall, iw);
   }
+  if (first_break_wall && !inject_wall.is_null()) {
+    in.first_error_ns = start + since(*first_break_wall, inject_wall.get<std::uint64_t>());
+  }
   out["link_event_ns"] = opt(in.link_event_ns);
+  out["first_error_ns"] = opt(in.first_error_ns);
   if (in.bin_bytes.empty()) {
     out["recovery"] = nullptr;
     return out;

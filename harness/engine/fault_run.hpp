@@ -54,10 +54,16 @@ nlohmann::json fault_events(const nlohmann::json& record);
 // Rank 0: the repetition's `fault` object (RESULTS.md "Faults"): the record's timing placed on
 // the repetition's curve (relative to its measured phase start, measure_start_mono_ns on the
 // injecting rank), and the recovery metrics of the curve. `events` are the case's transport
-// events (wall clock) for the detection time.
+// events of every rank (wall clock): link events give the detection time; connection events
+// ("connection.broken" / "connection.reconnected", transport.hpp ConnectionEvent) between the
+// fault's inject and `window_end_wall_ns` (the next repetition's inject; 0: no bound) give the
+// first error the application saw, the outcome `reconnected`, `reconnects` (connections
+// re-established, counted once each, on the connector's side) and `failed_operations`
+// (messages completed as sent that the peer never received). The outcome is
+// `injection_failed` when the record has an error, else `reconnected` or `absorbed`.
 nlohmann::json fault_summary(const spec::Case& c, const results::Repetition& rep,
                              const nlohmann::json& record, std::uint64_t measure_start_mono_ns,
-                             const nlohmann::json& events, const std::string& outcome);
+                             const nlohmann::json& events, std::uint64_t window_end_wall_ns = 0);
 
 // Case summary `recovery`: median and p95 over repetitions of each metric.
 nlohmann::json recovery_spread(const std::vector<results::Repetition>& reps);

@@ -8,9 +8,10 @@ const char* to_string(Mode mode) noexcept {
 
 nlohmann::json to_json(const TcpSettings& tcp) {
   return nlohmann::json{
-      {"address", tcp.address},         {"interface", tcp.interface}, {"family", tcp.family},
-      {"nodelay", tcp.nodelay},         {"sndbuf_bytes", tcp.sndbuf}, {"rcvbuf_bytes", tcp.rcvbuf},
-      {"connections", tcp.connections},
+      {"address", tcp.address},         {"interface", tcp.interface},
+      {"family", tcp.family},           {"nodelay", tcp.nodelay},
+      {"sndbuf_bytes", tcp.sndbuf},     {"rcvbuf_bytes", tcp.rcvbuf},
+      {"connections", tcp.connections}, {"user_timeout_ns", tcp.user_timeout_ns},
   };
 }
 
@@ -127,6 +128,8 @@ nlohmann::json to_json(const Case& c) {
       {"interval_ns", c.interval_ns},
       {"memory", c.memory},
       {"verify", c.verify},
+      {"on_break", c.on_break},
+      {"reconnect_timeout_ns", c.reconnect_timeout_ns},
       {"op", c.op},
       {"regime", to_json(c.regime)},
       {"fault", to_json(c.fault)},

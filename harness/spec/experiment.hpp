@@ -20,6 +20,7 @@ struct TcpSettings {
   std::uint64_t sndbuf = 0;     // SO_SNDBUF bytes, 0 = kernel default (autotuning)
   std::uint64_t rcvbuf = 0;     // SO_RCVBUF bytes, 0 = kernel default (autotuning)
   int connections = 1;          // connections per pair of ranks
+  std::uint64_t user_timeout_ns = 0;  // TCP_USER_TIMEOUT (+ keepalive); 0 = the kernel's
 };
 
 struct VerbsSettings {
@@ -127,6 +128,10 @@ struct Case {
   std::uint64_t interval_ns = 100'000'000;  // interval-series bin (duration mode)
   std::string memory = "host";              // host | hugepage
   bool verify = false;                      // receiver checks a data pattern
+  // A connection that breaks: fail (the case ends with the error) or reconnect (re-established
+  // with the peer within reconnect_timeout_ns; tcp, and verbs RC without rdma_cm).
+  std::string on_break = "fail";
+  std::uint64_t reconnect_timeout_ns = 30'000'000'000;
   // The operation the workload issues: send | write | write_imm | read | fetch_add |
   // compare_swap (transports refuse what they cannot do: TCP offers send only).
   std::string op = "send";

@@ -267,6 +267,8 @@ const std::vector<KeySpec>& case_keys() {
       {"memory", Type::choice, 0, 0, {"host", "hugepage"}},
       {"verify", Type::boolean, 0, 0, {}},
       {"fault", Type::fault, 0, 0, {}},
+      {"on_break", Type::choice, 0, 0, {"fail", "reconnect"}},
+      {"reconnect_timeout", Type::duration, 100 * kNsPerMs, 3600 * kNsPerS, {}},
       {"tcp.address", Type::address, 0, 0, {}, false, "tcp"},
       {"tcp.interface", Type::interface_name, 0, 0, {}, false, "tcp"},
       {"tcp.family", Type::choice, 0, 0, {"auto", "ipv4", "ipv6"}, false, "tcp"},
@@ -274,6 +276,7 @@ const std::vector<KeySpec>& case_keys() {
       {"tcp.sndbuf", Type::size, 0, kGiB, {}, false, "tcp"},
       {"tcp.rcvbuf", Type::size, 0, kGiB, {}, false, "tcp"},
       {"tcp.connections", Type::count, 1, 64, {}, false, "tcp"},
+      {"tcp.user_timeout", Type::duration, 0, 3600 * kNsPerS, {}, false, "tcp"},
       {"verbs.device", Type::device_name, 0, 0, {}, false, "verbs"},
       {"verbs.netdev", Type::interface_name, 0, 0, {}, false, "verbs"},
       {"verbs.port", Type::count, 0, 255, {}, false, "verbs"},
@@ -2446,6 +2449,7 @@ class Loader {
     bool warmup_set = false;
     const Param* interval = nullptr;
     const Param* address_param = nullptr;
+    const Param* on_break_param = nullptr;
     const Param* direction_param = nullptr;
     const Param* fault_param = nullptr;
     const Value* fault_value = nullptr;
@@ -2499,6 +2503,13 @@ class Loader {
         c.tcp.rcvbuf = v.number;
       } else if (key == "tcp.connections") {
         c.tcp.connections = static_cast<int>(v.number);
+      } else if (key == "tcp.user_timeout") {
+        c.tcp.user_timeout_ns = v.number;
+      } else if (key == "on_break") {
+        c.on_break = v.text;
+        on_break_param = &p;
+      } else if (key == "reconnect_timeout") {
+        c.reconnect_timeout_ns = v.number;
       } else if (key == "op") {
         c.op = v.text;
       } else if (key == "fault") {
@@ -2570,6 +2581,19 @@ class Loader {
             fmt::format("regime {} offers open-loop arrivals one way, from rank 0 to rank 1: it "
                         "needs direction uni, not bidir",
                         c.regime.kind));
+    }
+    if (c.on_break == "reconnect" && c.transport == "verbs" &&
+        (c.verbs.qp_type != "rc" || c.verbs.rdma_cm)) {
+      const Origin o = on_break_param != nullptr ? on_break_param->origin : Origin{};
+      const std::string f = on_break_param != nullptr ? on_break_param->field : field;
+      error(o, f,
+            c.verbs.qp_type != "rc"
+                ? fmt::format("on_break reconnect re-establishes RC queue pairs; verbs.qp_type "
+                              "{} has no connection to re-establish (use rc, or on_break fail)",
+                              c.verbs.qp_type)
+                : std::string("on_break reconnect re-establishes queue pairs through the "
+                              "bootstrap exchange; with verbs.rdma_cm it is not implemented "
+                              "(set rdma_cm false, or on_break fail)"));
     }
     if (c.transport == "tcp") {
       const Origin o = address_param != nullptr ? address_param->origin : Origin{};

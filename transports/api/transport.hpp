@@ -99,6 +99,41 @@ class Endpoint {
 // outside it, or the region has no address.
 std::byte* local_range(const WorkRequest& request, const char* transport, const char* what);
 
+// A connection's life when the transport rides through breaks (Options::reconnect of tcp and
+// verbs): a connection that breaks is re-established with its peer instead of failing, and each
+// step is reported here. Stamped with CLOCK_REALTIME (wall_ns, to place it on the run's
+// timeline) and CLOCK_MONOTONIC (mono_ns, the clock of core::now_ns()); not measurements.
+struct ConnectionEvent {
+  std::uint64_t wall_ns = 0;
+  std::uint64_t mono_ns = 0;
+  // "connection.broken": the connection failed (cause says how: errno text, ibv_wc_status_str,
+  //   "peer reconnected"); the endpoint stops taking requests and starts re-establishing it.
+  // "connection.reconnected": it works again; outage_ns = since the break, attempts = connection
+  //   attempts it took, lost_messages = messages this side had completed as sent that the peer
+  //   never received (they are not resent), resent_messages = requests that were in flight and
+  //   were posted again on the new connection.
+  // "connection.reconnect_failed": not back within reconnect_timeout; the endpoint then fails
+  //   with core::Error(peer_lost) naming the cause and the timeout.
+  std::string kind;
+  int peer = -1;      // peer rank
+  int index = 0;      // connection index within the peer
+  std::string role;   // "connector" (re-establishes) or "acceptor" (waits for it)
+  std::string cause;  // broken, reconnect_failed: why; reconnected: the original cause
+  std::uint64_t outage_ns = 0;
+  std::uint64_t attempts = 0;
+  std::uint64_t lost_messages = 0;
+  std::uint64_t resent_messages = 0;
+};
+
+// Implemented (dynamic_cast) by transports whose connections can report their life.
+class ConnectionEventSource {
+ public:
+  virtual ~ConnectionEventSource() = default;
+  // Events of every endpoint this transport made, since the last call, oldest first. Endpoints
+  // may outlive the transport object; their later events are then lost. Thread-safe.
+  virtual std::vector<ConnectionEvent> drain_connection_events() = 0;
+};
+
 class Transport {
  public:
   virtual ~Transport() = default;

@@ -33,6 +33,15 @@ struct Options {
   CompletionMode completion = CompletionMode::busy_poll;
   std::size_t queue_depth = 1024;  // max outstanding posted requests per endpoint (each direction)
   std::uint64_t connect_timeout_ns = 30'000'000'000;
+  // A broken connection (reset, timed out, closed by the peer's kernel) is re-established with
+  // the peer instead of failing (ConnectionEvent, in transport.hpp); false: the endpoint throws.
+  bool reconnect = false;
+  std::uint64_t reconnect_timeout_ns = 30'000'000'000;  // give up (peer_lost) after this long
+  // TCP_USER_TIMEOUT (0: the kernel's, ~15 min of retransmissions): how long data may stay
+  // unacknowledged before the kernel declares the connection dead. Non-zero also turns on
+  // keepalive (idle and interval max(1 s, user_timeout / 3)) so a side with nothing to send
+  // notices a dead peer too.
+  std::uint64_t user_timeout_ns = 0;
 };
 
 // Validates the options and resolves the address (no traffic for literal addresses and "auto";

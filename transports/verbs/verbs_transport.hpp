@@ -80,6 +80,11 @@ struct Options {
                                                      // probe (RC only); 0 = never probe
   std::uint32_t recv_overflow_bytes = 65536;  // discard area behind each receive (0 = none: a
                                               // too-long message is a bare IBV_WC_LOC_LEN_ERR)
+  // RC: a queue pair that goes to the error state (retries exhausted, QP fatal, port down past
+  // the retransmission budget) is recreated and reconnected with the peer instead of failing
+  // (ConnectionEvent, in transport.hpp); false: the endpoint throws.
+  bool reconnect = false;
+  std::uint64_t reconnect_timeout_ns = 30'000'000'000;  // give up (peer_lost) after this long
 };
 
 // Validates the options (core::Error(config) naming the option), then opens and checks the
