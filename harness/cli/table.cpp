@@ -399,15 +399,29 @@ class Console final : public engine::Observer {
       if (!v.is_number()) continue;
       outcomes += (outcomes.empty() ? "" : ", ") + k + " x" + std::to_string(v.get<int>());
     }
+    // Connections re-established and messages lost, summed over the repetitions.
+    std::uint64_t reconnects = 0;
+    std::uint64_t failed = 0;
+    for (const auto& rep : r.repetitions) {
+      if (!rep.fault.is_object()) continue;
+      reconnects += rep.fault.value("reconnects", std::uint64_t{0});
+      failed += rep.fault.value("failed_operations", std::uint64_t{0});
+    }
+    const std::string reconnect_text =
+        reconnects == 0 ? std::string()
+                        : fmt::format(
+                              "; {} reconnect(s), {} message(s) lost, first error {} "
+                              "after the fault",
+                              reconnects, failed, ms("detect_error_ns"));
     fmt::print(out_,
                "{:>10} fault {} {} at {} (median of {} repetitions): outcome {}; baseline "
                "{:.3f} Gb/s; stall {}; after clear: first byte {}, ttr90 {}, ttr99 {}; deficit "
-               "{:.1f} MB; link event {} after the fault\n",
+               "{:.1f} MB; link event {} after the fault{}\n",
                "", c.fault.kind, core::format_duration_ns(c.fault.hold_ns),
                core::format_duration_ns(c.fault.start_ns), c.repetitions, outcomes,
                med("baseline_gbps").value_or(0), ms("stall_ns"), ms("first_byte_after_clear_ns"),
                ms("ttr90_from_clear_ns"), ms("ttr99_from_clear_ns"),
-               med("deficit_bytes").value_or(0) / 1e6, ms("detect_link_ns"));
+               med("deficit_bytes").value_or(0) / 1e6, ms("detect_link_ns"), reconnect_text);
   }
 
   void show_progress(const spec::Case& c, int done) {

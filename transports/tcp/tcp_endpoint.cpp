@@ -37,7 +37,8 @@ std::string requested_text(std::uint64_t bytes) {
 
 }  // namespace
 
-TcpEndpoint::TcpEndpoint(UniqueFd fd, EndpointInfo info, const Options& options)
+TcpEndpoint::TcpEndpoint(UniqueFd fd, EndpointInfo info, const Options& options,
+                         std::shared_ptr<Rejoiner> rejoiner)
     : fd_(std::move(fd)),
       info_(std::move(info)),
       depth_(options.queue_depth),
@@ -47,7 +48,9 @@ TcpEndpoint::TcpEndpoint(UniqueFd fd, EndpointInfo info, const Options& options)
       completions_(2 * options.queue_depth),
       staging_(std::make_unique<std::byte[]>(kStagingBytes)),
       sndbuf_requested_(options.sndbuf),
-      rcvbuf_requested_(options.rcvbuf) {
+      rcvbuf_requested_(options.rcvbuf),
+      rejoiner_(std::move(rejoiner)),
+      reconnect_timeout_ns_(options.reconnect_timeout_ns) {
   nodelay_ = int_option(fd_.get(), IPPROTO_TCP, TCP_NODELAY) > 0;
   sndbuf_ = int_option(fd_.get(), SOL_SOCKET, SO_SNDBUF);
   rcvbuf_ = int_option(fd_.get(), SOL_SOCKET, SO_RCVBUF);
@@ -67,6 +70,7 @@ std::string TcpEndpoint::describe() const {
   if (info_.rejected_handshakes != 0) {
     out += " rejected_handshakes=" + std::to_string(info_.rejected_handshakes);
   }
+  if (rejoiner_) out += " on_break=reconnect";
   return out;
 }
 
@@ -86,8 +90,8 @@ void TcpEndpoint::fail_io(int err, const char* what) {
   const std::string who = "rank " + std::to_string(info_.peer) + " (" + info_.remote + ")";
   if (err == ECONNRESET || err == EPIPE || err == ENOTCONN || err == ETIMEDOUT ||
       err == EHOSTUNREACH || err == ENETUNREACH) {
-    fail(ErrorKind::peer_lost,
-         "tcp: connection to " + who + " lost during " + what + ": " + errno_text(err));
+    connection_lost("tcp: connection to " + who + " lost during " + what + ": " + errno_text(err));
+    return;
   }
   fail(ErrorKind::runtime,
        std::string("tcp: ") + what + " on connection to " + who + " failed: " + errno_text(err));
@@ -100,7 +104,84 @@ void TcpEndpoint::fail_closed() {
     message += " in the middle of a " + std::to_string(rx_length_) + "-byte message (" +
                std::to_string(rx_got_) + " bytes received)";
   }
-  fail(ErrorKind::peer_lost, message);
+  connection_lost(message);
+}
+
+void TcpEndpoint::connection_lost(const std::string& message) {
+  if (!rejoiner_) fail(ErrorKind::peer_lost, message);
+  reconnecting_ = true;
+  break_cause_ = message;
+  break_mono_ns_ = core::now_ns();
+  attempts_ = 0;
+  fd_.reset();
+  rejoiner_->record(event("connection.broken"));
+}
+
+ConnectionEvent TcpEndpoint::event(const char* kind) const {
+  ConnectionEvent e;
+  e.wall_ns = core::wall_clock_ns();
+  e.mono_ns = core::now_ns();
+  e.kind = kind;
+  e.peer = info_.peer;
+  e.index = info_.index;
+  e.role = info_.connector ? "connector" : "acceptor";
+  e.cause = break_cause_;
+  return e;
+}
+
+bool TcpEndpoint::resume() {
+  const std::uint64_t now = core::now_ns();
+  if (now - break_mono_ns_ > reconnect_timeout_ns_) {
+    rejoiner_->forget(info_.peer, info_.index);
+    ConnectionEvent e = event("connection.reconnect_failed");
+    e.outage_ns = now - break_mono_ns_;
+    e.attempts = attempts_;
+    rejoiner_->record(std::move(e));
+    fail(ErrorKind::peer_lost, "tcp: connection " + std::to_string(info_.index) + " to rank " +
+                                   std::to_string(info_.peer) + " broke (" + break_cause_ +
+                                   ") and was not re-established within " +
+                                   std::to_string(reconnect_timeout_ns_ / 1'000'000) +
+                                   " ms (on_break: reconnect)");
+  }
+  std::optional<Rejoiner::Joined> joined;
+  if (info_.connector) {
+    joined = rejoiner_->reconnect(info_.peer, info_.index, received_, attempts_);
+  } else {
+    joined = rejoiner_->take(info_.peer, info_.index, received_);
+    if (joined) ++attempts_;
+  }
+  if (!joined) return false;
+  adopt(std::move(*joined));
+  return true;
+}
+
+void TcpEndpoint::adopt(Rejoiner::Joined joined) {
+  // Fully written messages the peer never received are lost (their completions were reported);
+  // partly written ones go again from their first byte (the peer dropped the part it had).
+  const std::uint64_t lost = written_ > joined.peer_received ? written_ - joined.peer_received : 0;
+  written_ = joined.peer_received;
+  std::uint64_t resent = 0;
+  for (std::size_t i = 0; i < sends_.size(); ++i) {
+    PendingSend& s = sends_.at(i);
+    if (s.done > 0) ++resent;
+    s.done = 0;
+  }
+  fd_ = std::move(joined.fd);
+  rejoiner_->configure(fd_.get());
+  send_blocked_ = false;
+  rx_state_ = RxState::header;
+  rx_header_got_ = 0;
+  rx_got_ = 0;
+  staged_begin_ = staged_end_ = 0;
+  info_.local = local_name(fd_.get());
+  info_.remote = peer_name(fd_.get());
+  ConnectionEvent e = event("connection.reconnected");
+  e.outage_ns = e.mono_ns - break_mono_ns_;
+  e.attempts = attempts_;
+  e.lost_messages = lost;
+  e.resent_messages = resent;
+  rejoiner_->record(std::move(e));
+  reconnecting_ = false;
 }
 
 // ---- posting ----
@@ -166,6 +247,7 @@ bool TcpEndpoint::post_recv(const WorkRequest& request) {
 // ---- sending ----
 
 void TcpEndpoint::flush_sends() {
+  if (reconnecting_) return;  // queued until the connection is back
   if (send_blocked_) {
     // The socket was full. Write again only once it reports POLLOUT (a third of the buffer
     // free: the point where the kernel would wake a blocking writer). Retrying on every sliver
@@ -206,6 +288,7 @@ void TcpEndpoint::flush_sends() {
         return;
       }
       fail_io(err, "send");
+      return;  // reconnecting
     }
     auto left = static_cast<std::size_t>(written);
     while (!sends_.empty()) {
@@ -216,6 +299,7 @@ void TcpEndpoint::flush_sends() {
         break;
       }
       left -= need;
+      ++written_;
       if (s.signaled) {
         completions_.push() = Completion{s.wr_id, Op::send, s.length, 0};
       } else {
@@ -269,6 +353,7 @@ void TcpEndpoint::finish_recv() {
   const PostedRecv& r = recvs_.front();
   completions_.push() = Completion{r.wr_id, Op::recv, rx_length_, rx_tag_};
   recvs_.pop();
+  ++received_;
   rx_state_ = RxState::header;
 }
 
@@ -297,6 +382,7 @@ void TcpEndpoint::consume_staged() {
 }
 
 void TcpEndpoint::pump_recv() {
+  if (reconnecting_) return;
   consume_staged();
   // Read only into posted receives: with none posted, TCP backpressure holds the sender.
   if (recvs_.empty() || staged_begin_ != staged_end_) return;
@@ -333,7 +419,10 @@ void TcpEndpoint::pump_recv() {
       return;
     }
   }
-  if (got == 0) fail_closed();
+  if (got == 0) {
+    fail_closed();
+    return;  // reconnecting
+  }
   const int err = errno;
   if (err == EAGAIN || err == EWOULDBLOCK) return;
   fail_io(err, "recv");
@@ -357,8 +446,24 @@ std::size_t TcpEndpoint::deliver(std::span<Completion> out) noexcept {
 
 std::size_t TcpEndpoint::poll(std::span<Completion> out) {
   check_broken();
+  if (rejoiner_) {
+    if (!reconnecting_ && !info_.connector) {
+      // The peer may have re-established a connection this side still thinks is alive.
+      if ((++polls_ & 1023U) == 0) rejoiner_->pump();
+      if (rejoiner_->offers_waiting()) {
+        if (auto joined = rejoiner_->take(info_.peer, info_.index, received_)) {
+          break_cause_ = "the peer re-established the connection (its side broke)";
+          break_mono_ns_ = core::now_ns();
+          attempts_ = 1;
+          rejoiner_->record(event("connection.broken"));
+          adopt(std::move(*joined));
+        }
+      }
+    }
+    if (reconnecting_ && !resume()) return deliver(out);
+  }
   if (!sends_.empty()) flush_sends();
-  if (!recvs_.empty()) pump_recv();
+  if (!reconnecting_ && !recvs_.empty()) pump_recv();
   return deliver(out);
 }
 
@@ -376,30 +481,43 @@ std::size_t TcpEndpoint::wait(std::span<Completion> out, std::uint64_t timeout_n
       if (core::now_ns() >= deadline) return 0;
     }
   }
+  // With reconnect, an acceptor also watches the kept listener (the peer may reconnect).
+  const bool watch_listener = rejoiner_ && !info_.connector;
   while (true) {
     const std::uint64_t now = core::now_ns();
     if (now >= deadline) return 0;
-    const std::uint64_t remaining = deadline - now;
-    pollfd p{};
-    p.fd = fd_.get();
-    if (!recvs_.empty()) p.events |= POLLIN;
-    if (!sends_.empty()) p.events |= POLLOUT;
+    std::uint64_t remaining = deadline - now;
+    pollfd p[2] = {};
+    nfds_t count = 0;
+    if (reconnecting_) {
+      remaining = std::min<std::uint64_t>(remaining, 10'000'000);  // retry pace
+    } else {
+      p[0].fd = fd_.get();
+      if (!recvs_.empty()) p[0].events |= POLLIN;
+      if (!sends_.empty()) p[0].events |= POLLOUT;
+      count = 1;
+    }
+    if (watch_listener) p[count++] = pollfd{rejoiner_->listener_fd(), POLLIN, 0};
     timespec ts{};
     ts.tv_sec = static_cast<time_t>(
         std::min<std::uint64_t>(remaining / 1'000'000'000ULL, std::numeric_limits<int>::max()));
     ts.tv_nsec = static_cast<long>(remaining % 1'000'000'000ULL);
-    const int rc = ::ppoll(&p, 1, &ts, nullptr);
+    const int rc = ::ppoll(p, count, &ts, nullptr);
     if (rc < 0) {
       if (errno == EINTR) continue;
-      fail_io(errno, "wait");
+      fail(ErrorKind::runtime, "tcp: ppoll() in wait failed: " + errno_text(errno));
     }
-    if (rc > 0 && p.events == 0 && (p.revents & (POLLERR | POLLHUP)) != 0) {
+    if (watch_listener && (p[count - 1].revents & POLLIN) != 0) rejoiner_->pump();
+    if (!reconnecting_ && rc > 0 && p[0].events == 0 && (p[0].revents & (POLLERR | POLLHUP)) != 0) {
       // Nothing pending, but the connection broke: say so rather than sleep on it.
       const int err = int_option(fd_.get(), SOL_SOCKET, SO_ERROR);
-      if (err > 0) fail_io(err, "wait");
-      fail_closed();
+      if (err > 0) {
+        fail_io(err, "wait");
+      } else {
+        fail_closed();
+      }
     }
-    if ((p.revents & POLLOUT) != 0) send_blocked_ = false;
+    if (!reconnecting_ && (p[0].revents & POLLOUT) != 0) send_blocked_ = false;
     n = poll(out);
     if (n != 0) return n;
   }

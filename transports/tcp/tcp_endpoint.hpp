@@ -13,6 +13,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -48,19 +49,55 @@ class Ring {
   std::size_t tail_ = 0;
 };
 
+// Re-establishes broken connections (Options::reconnect); one per transport, shared by its
+// endpoints (which may outlive the transport). The side that connected originally (the lower
+// rank, "connector") reconnects to the peer's kept listener and sends a 48-byte re-hello: the
+// 32-byte hello (kind rehello, rank, index, both tokens) plus the count of messages it has
+// received on that connection and 8 reserved bytes; the acceptor answers with the same
+// (kind reack) carrying its own count. Each side then knows which of its fully written messages
+// the peer never received. Thread-safe.
+class Rejoiner {
+ public:
+  struct Joined {
+    UniqueFd fd;
+    std::uint64_t peer_received = 0;  // messages the peer has received on this connection
+  };
+  virtual ~Rejoiner() = default;
+  // Connector: advances a non-blocking attempt (a new one every 250 ms while the peer does not
+  // answer; `attempts` counts them). Returns the new connection once the peer answered.
+  // Throws core::Error(runtime) when a socket cannot be made at all.
+  virtual std::optional<Joined> reconnect(int peer, int index, std::uint64_t received,
+                                          std::uint64_t& attempts) = 0;
+  // Acceptor: accepts and identifies pending connections; returns the one for (peer, index)
+  // after answering its re-hello with `received`.
+  virtual std::optional<Joined> take(int peer, int index, std::uint64_t received) = 0;
+  // Cheap (one atomic load): a re-hello for some endpoint is waiting.
+  virtual bool offers_waiting() const noexcept = 0;
+  // Accepts what is waiting on the listener (non-blocking).
+  virtual void pump() = 0;
+  virtual int listener_fd() const noexcept = 0;
+  virtual void forget(int peer, int index) noexcept = 0;  // drop an attempt in progress
+  // Socket options of a data connection (buffers, nodelay, user timeout and keepalive).
+  virtual void configure(int fd) const = 0;
+  virtual void record(ConnectionEvent event) = 0;
+};
+
 // What the connection setup learned about one connection.
 struct EndpointInfo {
   int peer = -1;
-  int index = 0;       // connection index within the peer
-  std::string local;   // "addr:port"
-  std::string remote;  // "addr:port"
-  std::string device;  // SO_BINDTODEVICE note, empty when no interface
+  int index = 0;           // connection index within the peer
+  bool connector = false;  // this side opened the connection (the lower rank of the pair)
+  std::string local;       // "addr:port"
+  std::string remote;      // "addr:port"
+  std::string device;      // SO_BINDTODEVICE note, empty when no interface
   std::size_t rejected_handshakes = 0;
 };
 
 class TcpEndpoint final : public Endpoint {
  public:
-  TcpEndpoint(UniqueFd fd, EndpointInfo info, const Options& options);
+  // `rejoiner` null: a broken connection fails the endpoint (Options::reconnect false).
+  TcpEndpoint(UniqueFd fd, EndpointInfo info, const Options& options,
+              std::shared_ptr<Rejoiner> rejoiner = nullptr);
 
   int peer() const override { return info_.peer; }
   bool post(const WorkRequest& request) override;
@@ -100,9 +137,17 @@ class TcpEndpoint final : public Endpoint {
   std::size_t deliver(std::span<Completion> out) noexcept;
 
   [[noreturn]] void fail(core::ErrorKind kind, const std::string& message);
-  [[noreturn]] void fail_io(int err, const char* what);
-  [[noreturn]] void fail_closed();
+  // A broken connection: throws, or with a rejoiner starts re-establishing it and returns (the
+  // caller returns at once; nothing moves until it is back).
+  void fail_io(int err, const char* what);
+  void fail_closed();
+  void connection_lost(const std::string& message);
   void check_broken() const;
+  // While re-establishing: one step; true once the connection works again. Throws peer_lost
+  // past reconnect_timeout.
+  bool resume();
+  void adopt(Rejoiner::Joined joined);
+  ConnectionEvent event(const char* kind) const;
 
   UniqueFd fd_;
   EndpointInfo info_;
@@ -132,6 +177,17 @@ class TcpEndpoint final : public Endpoint {
   int rcvbuf_ = 0;
   std::uint64_t sndbuf_requested_ = 0;
   std::uint64_t rcvbuf_requested_ = 0;
+
+  // Reconnect (Options::reconnect).
+  std::shared_ptr<Rejoiner> rejoiner_;
+  std::uint64_t reconnect_timeout_ns_ = 0;
+  bool reconnecting_ = false;
+  std::string break_cause_;
+  std::uint64_t break_mono_ns_ = 0;
+  std::uint64_t attempts_ = 0;
+  std::uint64_t written_ = 0;   // messages fully written to the socket, all connections
+  std::uint64_t received_ = 0;  // messages fully received, all connections
+  std::uint32_t polls_ = 0;     // busy poll: pump the listener every 1024 polls
 
   core::ErrorKind broken_kind_ = core::ErrorKind::runtime;
   std::string broken_;  // non-empty once the connection failed: every later call rethrows

@@ -8,10 +8,13 @@
 
 #include <algorithm>
 #include <array>
+#include <atomic>
 #include <cerrno>
 #include <climits>
 #include <cstring>
 #include <limits>
+#include <map>
+#include <mutex>
 #include <random>
 #include <sstream>
 #include <utility>
@@ -33,7 +36,10 @@ constexpr std::uint32_t kHelloMagic = 0x43544246;  // "FBTC"
 constexpr std::uint16_t kHelloVersion = 1;
 constexpr std::uint16_t kKindHello = 0;
 constexpr std::uint16_t kKindAck = 1;
+constexpr std::uint16_t kKindRehello = 2;  // a reconnect (Rejoiner): hello + received count
+constexpr std::uint16_t kKindReack = 3;
 constexpr std::size_t kHelloBytes = 32;
+constexpr std::size_t kRehelloBytes = 48;
 
 // ---- the 32-byte connection hello (little-endian) ----
 
@@ -190,9 +196,332 @@ Io step(int fd, HelloBytes& buffer, std::size_t& done, bool writing, int& err) {
   return Io::progress;
 }
 
+// ---- sockets ----
+
+UniqueFd open_socket(const Options& options, int family) {
+  UniqueFd fd(::socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+  if (!fd.valid()) {
+    throw Error(ErrorKind::runtime, "tcp: socket() failed: " + errno_text(errno));
+  }
+  // Buffer sizes before connect/listen, so the window scale is negotiated for them.
+  if (options.sndbuf != 0) {
+    set_int_option(fd.get(), SOL_SOCKET, SO_SNDBUF, static_cast<int>(options.sndbuf), "SO_SNDBUF");
+  }
+  if (options.rcvbuf != 0) {
+    set_int_option(fd.get(), SOL_SOCKET, SO_RCVBUF, static_cast<int>(options.rcvbuf), "SO_RCVBUF");
+  }
+  set_int_option(fd.get(), IPPROTO_TCP, TCP_NODELAY, options.nodelay ? 1 : 0, "TCP_NODELAY");
+  return fd;
+}
+
+// SO_BINDTODEVICE to the local interface, if any. Returns the note for describe(): the name, or
+// name(not-bound:reason) where it is not permitted (the address binding alone then selects the
+// interface). Throws core::Error(config) for other failures.
+std::string bind_device(int fd, const LocalAddress& local) {
+  if (local.interface.empty()) return {};
+  const std::string& name = local.interface;
+  if (::setsockopt(fd, SOL_SOCKET, SO_BINDTODEVICE, name.c_str(),
+                   static_cast<socklen_t>(name.size())) == 0) {
+    return name;
+  }
+  const int err = errno;
+  if (err == EPERM || err == EACCES) {
+    std::string note = name + "(not-bound:" + errno_text(err) + ")";
+    std::replace(note.begin(), note.end(), ' ', '_');
+    return note;
+  }
+  throw Error(ErrorKind::config, "tcp: SO_BINDTODEVICE " + name + " failed: " + errno_text(err));
+}
+
+// Binds a connecting socket to the local address when it must leave by a chosen interface.
+// Returns errno (0 on success or when nothing was needed).
+int bind_source(int fd, const LocalAddress& local, const SockAddr& target) {
+  if (target.family() != local.address.family() ||
+      (local.interface.empty() && local.address.is_loopback())) {
+    return 0;
+  }
+  SockAddr source = local.address;
+  return ::bind(fd, source.get(), source.length) == 0 ? 0 : errno;
+}
+
+// The options every data connection gets (accepted sockets inherit the listener's; applied
+// again so every socket is explicit), and the liveness bound of Options::user_timeout_ns.
+void configure_data_socket(int fd, const Options& options) {
+  if (options.sndbuf != 0) {
+    set_int_option(fd, SOL_SOCKET, SO_SNDBUF, static_cast<int>(options.sndbuf), "SO_SNDBUF");
+  }
+  if (options.rcvbuf != 0) {
+    set_int_option(fd, SOL_SOCKET, SO_RCVBUF, static_cast<int>(options.rcvbuf), "SO_RCVBUF");
+  }
+  set_int_option(fd, IPPROTO_TCP, TCP_NODELAY, options.nodelay ? 1 : 0, "TCP_NODELAY");
+  if (options.user_timeout_ns != 0) {
+    const auto ms = std::min<std::uint64_t>(
+        std::max<std::uint64_t>(options.user_timeout_ns / 1'000'000, 1), INT_MAX);
+    set_int_option(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, static_cast<int>(ms), "TCP_USER_TIMEOUT");
+    const int probe_s = static_cast<int>(std::max<std::uint64_t>(1, ms / 3000));
+    set_int_option(fd, SOL_SOCKET, SO_KEEPALIVE, 1, "SO_KEEPALIVE");
+    set_int_option(fd, IPPROTO_TCP, TCP_KEEPIDLE, probe_s, "TCP_KEEPIDLE");
+    set_int_option(fd, IPPROTO_TCP, TCP_KEEPINTVL, probe_s, "TCP_KEEPINTVL");
+    set_int_option(fd, IPPROTO_TCP, TCP_KEEPCNT, 3, "TCP_KEEPCNT");
+  }
+}
+
+// ---- connection events ----
+
+struct EventSink {
+  std::mutex mutex;
+  std::vector<ConnectionEvent> events;
+};
+
+// ---- reconnecting (Options::reconnect) ----
+
+using RehelloBytes = std::array<std::byte, kRehelloBytes>;
+
+RehelloBytes encode_rehello(const Hello& h, std::uint64_t received) {
+  RehelloBytes out{};
+  const HelloBytes head = encode(h);
+  std::copy(head.begin(), head.end(), out.begin());
+  for (std::size_t i = 0; i < 8; ++i) {
+    out[kHelloBytes + i] = static_cast<std::byte>((received >> (8 * i)) & 0xff);
+  }
+  return out;
+}
+
+bool decode_rehello(const RehelloBytes& in, Hello& h, std::uint64_t& received) {
+  HelloBytes head{};
+  std::copy(in.begin(), in.begin() + kHelloBytes, head.begin());
+  if (!decode(head, h)) return false;
+  received = 0;
+  for (std::size_t i = 0; i < 8; ++i) {
+    received |= std::to_integer<std::uint64_t>(in[kHelloBytes + i]) << (8 * i);
+  }
+  return true;
+}
+
+// Sends or receives the rest of a 48-byte re-hello, waiting at most `timeout_ms` in total.
+bool transfer(int fd, std::byte* data, std::size_t& done, bool writing, int timeout_ms) {
+  const std::uint64_t deadline =
+      core::now_ns() + static_cast<std::uint64_t>(timeout_ms) * 1'000'000;
+  while (done < kRehelloBytes) {
+    const ssize_t n =
+        writing ? ::send(fd, data + done, kRehelloBytes - done, MSG_NOSIGNAL | MSG_DONTWAIT)
+                : ::recv(fd, data + done, kRehelloBytes - done, MSG_DONTWAIT);
+    if (n > 0) {
+      done += static_cast<std::size_t>(n);
+      continue;
+    }
+    if (n == 0 && !writing) return false;
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK) return false;
+    const std::uint64_t now = core::now_ns();
+    if (now >= deadline) return false;
+    pollfd p{fd, static_cast<short>(writing ? POLLOUT : POLLIN), 0};
+    ::poll(&p, 1, static_cast<int>((deadline - now + 999'999) / 1'000'000));
+  }
+  return true;
+}
+
+class RejoinHub final : public Rejoiner {
+ public:
+  struct Peer {
+    SockAddr address;
+    std::uint64_t token = 0;
+  };
+
+  RejoinHub(Options options, LocalAddress local, UniqueFd listener, int me, std::uint64_t token,
+            std::map<int, Peer> peers, int connections, std::shared_ptr<EventSink> sink)
+      : options_(std::move(options)),
+        local_(std::move(local)),
+        listener_(std::move(listener)),
+        me_(me),
+        token_(token),
+        peers_(std::move(peers)),
+        connections_(connections),
+        sink_(std::move(sink)) {}
+
+  std::optional<Joined> reconnect(int peer, int index, std::uint64_t received,
+                                  std::uint64_t& attempts) override {
+    std::lock_guard lock(mutex_);
+    const auto it = peers_.find(peer);
+    if (it == peers_.end()) return std::nullopt;
+    Attempt& a = attempts_[{peer, index}];
+    const std::uint64_t now = core::now_ns();
+    if (!a.fd.valid()) {
+      if (now < a.next_try_ns) return std::nullopt;
+      a = Attempt{};
+      a.fd = open_socket(options_, it->second.address.family());
+      (void)bind_device(a.fd.get(), local_);
+      if (bind_source(a.fd.get(), local_, it->second.address) != 0 ||
+          (::connect(a.fd.get(), it->second.address.get(), it->second.address.length) != 0 &&
+           errno != EINPROGRESS)) {
+        a.fd.reset();  // e.g. ENETUNREACH while the link is down: try again shortly
+        a.next_try_ns = now + kRetryPauseNs;
+        ++attempts;
+        return std::nullopt;
+      }
+      ++attempts;
+      a.started_ns = now;
+      a.out = encode_rehello(Hello{kKindRehello, static_cast<std::uint32_t>(me_),
+                                   static_cast<std::uint32_t>(index), it->second.token, token_},
+                             received);
+    }
+    const auto give_up = [&](std::uint64_t pause) {
+      a.fd.reset();
+      a.next_try_ns = now + pause;
+      return std::nullopt;
+    };
+    if (!a.connected) {
+      pollfd p{a.fd.get(), POLLOUT, 0};
+      if (::poll(&p, 1, 0) <= 0) {
+        // A SYN lost to the fault is retransmitted by the kernel only after 1 s; start over
+        // sooner so the connection is back soon after the link is.
+        if (now - a.started_ns > kAttemptNs) return give_up(0);
+        return std::nullopt;
+      }
+      int err = 0;
+      socklen_t len = sizeof err;
+      ::getsockopt(a.fd.get(), SOL_SOCKET, SO_ERROR, &err, &len);
+      if (err != 0) return give_up(kRetryPauseNs);
+      a.connected = true;
+    }
+    if (a.out_done < kRehelloBytes && !transfer(a.fd.get(), a.out.data(), a.out_done, true, 0)) {
+      if (a.out_done < kRehelloBytes && now - a.started_ns > kHandshakeNs)
+        return give_up(kRetryPauseNs);
+      return std::nullopt;
+    }
+    if (!transfer(a.fd.get(), a.in.data(), a.in_got, false, 0)) {
+      // Closed, failed, or not answered yet.
+      int err = 0;
+      socklen_t len = sizeof err;
+      ::getsockopt(a.fd.get(), SOL_SOCKET, SO_ERROR, &err, &len);
+      if (err != 0 || now - a.started_ns > kHandshakeNs) return give_up(kRetryPauseNs);
+      pollfd p{a.fd.get(), POLLIN, 0};
+      if (::poll(&p, 1, 0) > 0 && (p.revents & (POLLHUP | POLLERR)) != 0)
+        return give_up(kRetryPauseNs);
+      return std::nullopt;
+    }
+    Hello ack;
+    std::uint64_t peer_received = 0;
+    if (!decode_rehello(a.in, ack, peer_received) || ack.kind != kKindReack ||
+        ack.rank != static_cast<std::uint32_t>(peer) ||
+        ack.index != static_cast<std::uint32_t>(index) || ack.connector_token != token_ ||
+        ack.acceptor_token != it->second.token) {
+      return give_up(kRetryPauseNs);  // not our peer's answer
+    }
+    Joined joined{std::move(a.fd), peer_received};
+    attempts_.erase({peer, index});
+    return joined;
+  }
+
+  std::optional<Joined> take(int peer, int index, std::uint64_t received) override {
+    std::lock_guard lock(mutex_);
+    pump_locked();
+    const auto it = offers_.find({peer, index});
+    if (it == offers_.end()) return std::nullopt;
+    Joined joined{std::move(it->second.fd), it->second.peer_received};
+    offers_.erase(it);
+    offer_count_.store(offers_.size(), std::memory_order_release);
+    const auto peer_it = peers_.find(peer);
+    RehelloBytes ack =
+        encode_rehello(Hello{kKindReack, static_cast<std::uint32_t>(me_),
+                             static_cast<std::uint32_t>(index), token_, peer_it->second.token},
+                       received);
+    std::size_t done = 0;
+    if (!transfer(joined.fd.get(), ack.data(), done, true, 100)) return std::nullopt;
+    return joined;
+  }
+
+  bool offers_waiting() const noexcept override {
+    return offer_count_.load(std::memory_order_acquire) != 0;
+  }
+
+  void pump() override {
+    std::lock_guard lock(mutex_);
+    pump_locked();
+  }
+
+  int listener_fd() const noexcept override { return listener_.get(); }
+
+  void forget(int peer, int index) noexcept override {
+    std::lock_guard lock(mutex_);
+    attempts_.erase({peer, index});
+    offers_.erase({peer, index});
+    offer_count_.store(offers_.size(), std::memory_order_release);
+  }
+
+  void configure(int fd) const override { configure_data_socket(fd, options_); }
+
+  void record(ConnectionEvent event) override {
+    std::lock_guard lock(sink_->mutex);
+    sink_->events.push_back(std::move(event));
+  }
+
+ private:
+  static constexpr std::uint64_t kRetryPauseNs = 100'000'000;
+  static constexpr std::uint64_t kAttemptNs = 250'000'000;
+  static constexpr std::uint64_t kHandshakeNs = 1'000'000'000;
+
+  struct Attempt {
+    UniqueFd fd;
+    std::uint64_t started_ns = 0;
+    std::uint64_t next_try_ns = 0;
+    bool connected = false;
+    RehelloBytes out{};
+    std::size_t out_done = 0;
+    RehelloBytes in{};
+    std::size_t in_got = 0;
+  };
+  struct Offer {
+    UniqueFd fd;
+    std::uint64_t peer_received = 0;
+  };
+
+  // Accepts what waits on the listener and reads each one's re-hello (a reconnecting peer
+  // sends it right after the TCP handshake: waited for at most 100 ms). A stranger, a replay
+  // with the wrong tokens or anything else is closed, never admitted.
+  void pump_locked() {
+    while (true) {
+      UniqueFd fd(::accept4(listener_.get(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC));
+      if (!fd.valid()) {
+        if (errno == EINTR || errno == ECONNABORTED) continue;
+        return;  // EAGAIN, or an error the next pump meets again
+      }
+      RehelloBytes in{};
+      std::size_t got = 0;
+      if (!transfer(fd.get(), in.data(), got, false, 100)) continue;
+      Hello h;
+      std::uint64_t peer_received = 0;
+      if (!decode_rehello(in, h, peer_received) || h.kind != kKindRehello ||
+          h.acceptor_token != token_ || h.index >= static_cast<std::uint32_t>(connections_)) {
+        continue;
+      }
+      const auto peer = peers_.find(static_cast<int>(h.rank));
+      if (peer == peers_.end() || peer->first >= me_ || h.connector_token != peer->second.token) {
+        continue;
+      }
+      // The newest attempt of a connection wins (an older one was abandoned by the peer).
+      offers_[{peer->first, static_cast<int>(h.index)}] = Offer{std::move(fd), peer_received};
+      offer_count_.store(offers_.size(), std::memory_order_release);
+    }
+  }
+
+  const Options options_;
+  const LocalAddress local_;
+  const UniqueFd listener_;
+  const int me_;
+  const std::uint64_t token_;
+  const std::map<int, Peer> peers_;
+  const int connections_;
+  const std::shared_ptr<EventSink> sink_;
+  std::mutex mutex_;
+  std::map<std::pair<int, int>, Attempt> attempts_;
+  std::map<std::pair<int, int>, Offer> offers_;
+  std::atomic<std::size_t> offer_count_{0};
+};
+
 // ---- the transport ----
 
-class TcpTransport final : public Transport {
+class TcpTransport final : public Transport, public ConnectionEventSource {
  public:
   explicit TcpTransport(const Options& options)
       : options_(options),
@@ -238,48 +567,20 @@ class TcpTransport final : public Transport {
                                                  const std::vector<int>& peers,
                                                  int connections_per_peer) override;
 
+  std::vector<ConnectionEvent> drain_connection_events() override {
+    std::lock_guard lock(sink_->mutex);
+    return std::exchange(sink_->events, {});
+  }
+
  private:
-  UniqueFd open_socket(int family) const;
-  void bind_device(int fd);
+  UniqueFd open_socket(int family) const { return tcp::open_socket(options_, family); }
+  void bind_device(int fd) { device_note_ = tcp::bind_device(fd, local_); }
 
   Options options_;
   LocalAddress local_;
   std::string device_note_;
+  std::shared_ptr<EventSink> sink_ = std::make_shared<EventSink>();
 };
-
-UniqueFd TcpTransport::open_socket(int family) const {
-  UniqueFd fd(::socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
-  if (!fd.valid()) {
-    throw Error(ErrorKind::runtime, "tcp: socket() failed: " + errno_text(errno));
-  }
-  // Buffer sizes before connect/listen, so the window scale is negotiated for them.
-  if (options_.sndbuf != 0) {
-    set_int_option(fd.get(), SOL_SOCKET, SO_SNDBUF, static_cast<int>(options_.sndbuf), "SO_SNDBUF");
-  }
-  if (options_.rcvbuf != 0) {
-    set_int_option(fd.get(), SOL_SOCKET, SO_RCVBUF, static_cast<int>(options_.rcvbuf), "SO_RCVBUF");
-  }
-  set_int_option(fd.get(), IPPROTO_TCP, TCP_NODELAY, options_.nodelay ? 1 : 0, "TCP_NODELAY");
-  return fd;
-}
-
-void TcpTransport::bind_device(int fd) {
-  if (local_.interface.empty()) return;
-  const std::string& name = local_.interface;
-  if (::setsockopt(fd, SOL_SOCKET, SO_BINDTODEVICE, name.c_str(),
-                   static_cast<socklen_t>(name.size())) == 0) {
-    device_note_ = name;
-    return;
-  }
-  const int err = errno;
-  if (err == EPERM || err == EACCES) {
-    // Not permitted here: the address binding alone selects the interface.
-    device_note_ = name + "(not-bound:" + errno_text(err) + ")";
-    std::replace(device_note_.begin(), device_note_.end(), ' ', '_');
-    return;
-  }
-  throw Error(ErrorKind::config, "tcp: SO_BINDTODEVICE " + name + " failed: " + errno_text(err));
-}
 
 std::vector<std::unique_ptr<Endpoint>> TcpTransport::connect(bootstrap::Bootstrap& bootstrap,
                                                              const std::vector<int>& peers,
@@ -433,14 +734,10 @@ std::vector<std::unique_ptr<Endpoint>> TcpTransport::connect(bootstrap::Bootstra
     for (std::size_t i = 0; i < n; ++i) {
       Pending c{open_socket(target.family()), Stage::connecting, pos * n + i};
       bind_device(c.fd.get());
-      if (target.family() == local_.address.family() &&
-          (!local_.interface.empty() || !local_.address.is_loopback())) {
-        SockAddr source = local_.address;
-        if (::bind(c.fd.get(), source.get(), source.length) != 0) {
-          throw Error(ErrorKind::runtime, "tcp: cannot bind to " + source.to_string(false) +
-                                              " to connect to " + who(c.slot) + ": " +
-                                              errno_text(errno));
-        }
+      if (const int err = bind_source(c.fd.get(), local_, target); err != 0) {
+        throw Error(ErrorKind::runtime, "tcp: cannot bind to " + local_.address.to_string(false) +
+                                            " to connect to " + who(c.slot) + ": " +
+                                            errno_text(err));
       }
       c.out =
           encode(Hello{kKindHello, static_cast<std::uint32_t>(me), static_cast<std::uint32_t>(i),
@@ -627,6 +924,19 @@ std::vector<std::unique_ptr<Endpoint>> TcpTransport::connect(bootstrap::Bootstra
       }
     }
   }
+  // With reconnect the listener stays open: a peer whose connection broke reconnects to it.
+  std::shared_ptr<Rejoiner> rejoiner;
+  if (options_.reconnect) {
+    std::map<int, RejoinHub::Peer> known;
+    for (const int p : peers) {
+      RejoinHub::Peer peer;
+      peer.token = records[static_cast<std::size_t>(p)].token;
+      if (!parse_endpoint(records[static_cast<std::size_t>(p)].address, peer.address)) continue;
+      known.emplace(p, std::move(peer));
+    }
+    rejoiner = std::make_shared<RejoinHub>(options_, local_, std::move(listener), me, token,
+                                           std::move(known), connections_per_peer, sink_);
+  }
   listener.reset();
 
   // 4. Wrap the connections.
@@ -634,22 +944,17 @@ std::vector<std::unique_ptr<Endpoint>> TcpTransport::connect(bootstrap::Bootstra
   endpoints.reserve(total);
   for (std::size_t s = 0; s < total; ++s) {
     const int fd = slots[s].get();
-    // Accepted sockets inherit the listener's options; apply again so every socket is explicit.
-    if (options_.sndbuf != 0) {
-      set_int_option(fd, SOL_SOCKET, SO_SNDBUF, static_cast<int>(options_.sndbuf), "SO_SNDBUF");
-    }
-    if (options_.rcvbuf != 0) {
-      set_int_option(fd, SOL_SOCKET, SO_RCVBUF, static_cast<int>(options_.rcvbuf), "SO_RCVBUF");
-    }
-    set_int_option(fd, IPPROTO_TCP, TCP_NODELAY, options_.nodelay ? 1 : 0, "TCP_NODELAY");
+    configure_data_socket(fd, options_);
     EndpointInfo info;
     info.peer = peers[s / n];
+    info.connector = peers[s / n] > me;
     info.index = static_cast<int>(s % n);
     info.local = local_name(fd);
     info.remote = peer_name(fd);
     info.device = device_note_;
     info.rejected_handshakes = peers[s / n] < me ? rejected : 0;
-    endpoints.push_back(std::make_unique<TcpEndpoint>(std::move(slots[s]), info, options_));
+    endpoints.push_back(
+        std::make_unique<TcpEndpoint>(std::move(slots[s]), info, options_, rejoiner));
   }
   return endpoints;
 }
