@@ -76,6 +76,45 @@ TEST(SpecVerbs, BadValuesNameTheField) {
       << dump(ds);
 }
 
+TEST(SpecOnBreak, PolicyKeysResolve) {
+  Experiment e = load_experiment_text(kVerbs, "t.yaml");
+  EXPECT_EQ(e.cases[0].on_break, "fail");
+  EXPECT_EQ(e.cases[0].reconnect_timeout_ns, 30'000'000'000ULL);
+  EXPECT_EQ(e.resolved["cases"][0]["on_break"], "fail");
+  e = load_experiment_text(kVerbs + "    on_break: reconnect\n    reconnect_timeout: 5s\n",
+                           "t.yaml");
+  EXPECT_EQ(e.cases[0].on_break, "reconnect");
+  EXPECT_EQ(e.cases[0].reconnect_timeout_ns, 5'000'000'000ULL);
+  EXPECT_EQ(e.resolved["cases"][0]["reconnect_timeout_ns"], 5'000'000'000ULL);
+  const std::string tcp =
+      "fabricbench: 1\nname: v\ncases:\n  - suite: stream\n    transport: tcp\n"
+      "    sizes: 8\n    iterations: 10\n    tcp: {user_timeout: 1500ms}\n"
+      "    on_break: [fail, reconnect]\n";
+  e = load_experiment_text(tcp, "t.yaml");
+  ASSERT_EQ(e.cases.size(), 2U);
+  EXPECT_EQ(e.cases[0].tcp.user_timeout_ns, 1'500'000'000ULL);
+  EXPECT_EQ(e.resolved["cases"][0]["tcp"]["user_timeout_ns"], 1'500'000'000ULL);
+  EXPECT_EQ(e.cases[1].id, "cases[0].stream.tcp.8B.on_break=reconnect");
+}
+
+TEST(SpecOnBreak, BadValuesAndVerbsWithoutRcAreErrors) {
+  auto ds = diagnostics_of(kVerbs + "    on_break: retry\n    reconnect_timeout: 10ms\n");
+  EXPECT_TRUE(has_diagnostic(ds, "t.yaml", 8, 15, "cases[0].on_break",
+                             "unknown value 'retry'; valid values: fail, reconnect"))
+      << dump(ds);
+  EXPECT_TRUE(has_diagnostic(ds, "t.yaml", 9, 24, "cases[0].reconnect_timeout",
+                             "must be between 100ms and 1h"))
+      << dump(ds);
+  ds = diagnostics_of(kVerbs + "    on_break: reconnect\n    verbs: {qp_type: ud}\n");
+  EXPECT_TRUE(has_diagnostic(ds, "t.yaml", 8, 15, "cases[0].on_break",
+                             "on_break reconnect re-establishes RC queue pairs; verbs.qp_type ud "
+                             "has no connection to re-establish"))
+      << dump(ds);
+  ds = diagnostics_of(kVerbs + "    on_break: reconnect\n    verbs: {rdma_cm: true}\n");
+  EXPECT_TRUE(has_diagnostic(ds, "t.yaml", 8, 15, "cases[0].on_break", "with verbs.rdma_cm"))
+      << dump(ds);
+}
+
 TEST(SpecVerbs, UnknownOpListsChoices) {
   const auto ds = diagnostics_of(kVerbs + "    op: rdma_write\n");
   EXPECT_TRUE(has_diagnostic(ds, "t.yaml", 8, 9, "cases[0].op", "write_imm")) << dump(ds);
