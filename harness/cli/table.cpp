@@ -407,6 +407,14 @@ class Console final : public engine::Observer {
       reconnects += rep.fault.value("reconnects", std::uint64_t{0});
       failed += rep.fault.value("failed_operations", std::uint64_t{0});
     }
+    const std::string latency_text =
+        med("regime_peak_p99_ns")
+            ? fmt::format(
+                  "; latency p99 {} before, peak {}, back in the pre-fault range {} and "
+                  "backlog drained {} after clear",
+                  ms("regime_baseline_p99_ns"), ms("regime_peak_p99_ns"),
+                  ms("regime_latency_recovered_from_clear_ns"), ms("regime_drained_from_clear_ns"))
+            : std::string();
     const std::string reconnect_text =
         reconnects == 0 ? std::string()
                         : fmt::format(
@@ -416,12 +424,13 @@ class Console final : public engine::Observer {
     fmt::print(out_,
                "{:>10} fault {} {} at {} (median of {} repetitions): outcome {}; baseline "
                "{:.3f} Gb/s; stall {}; after clear: first byte {}, ttr90 {}, ttr99 {}; deficit "
-               "{:.1f} MB; link event {} after the fault{}\n",
+               "{:.1f} MB; link event {} after the fault{}{}\n",
                "", c.fault.kind, core::format_duration_ns(c.fault.hold_ns),
                core::format_duration_ns(c.fault.start_ns), c.repetitions, outcomes,
                med("baseline_gbps").value_or(0), ms("stall_ns"), ms("first_byte_after_clear_ns"),
                ms("ttr90_from_clear_ns"), ms("ttr99_from_clear_ns"),
-               med("deficit_bytes").value_or(0) / 1e6, ms("detect_link_ns"), reconnect_text);
+               med("deficit_bytes").value_or(0) / 1e6, ms("detect_link_ns"), latency_text,
+               reconnect_text);
   }
 
   void show_progress(const spec::Case& c, int done) {

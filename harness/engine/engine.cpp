@@ -391,10 +391,6 @@ RunOutcome run_experiment(bootstrap::Bootstrap& bs, const spec::Experiment& exp,
     try {
       prepare(setup, c, params, registry, size);
       if (c.fault.active() && rank == injecting_rank(c, size)) {
-        if (c.regime.kind != "closed") {
-          throw Error(ErrorKind::unavailable, "faults during regime " + c.regime.kind +
-                                                  " are not implemented yet (regime closed only)");
-        }
         faults::Watchdog* dog = nullptr;
         if (exp.injector.backend != "netns") {
           if (!watchdog) watchdog = faults::Watchdog::start();
@@ -506,12 +502,17 @@ RunOutcome run_experiment(bootstrap::Bootstrap& bs, const spec::Experiment& exp,
       if (c.regime.kind != "closed") {
         regime.emplace(bs, c, ctx, setup.workload->echoes_requests(),
                        setup.workload->reports_bandwidth(), searches);
+        regime->set_faults(setup.faults.get());  // the injecting rank (rank 0) only
       }
       for (int rep = 0; rep < c.repetitions; ++rep) {
         if (regime) {
           auto merged = regime->run_repetition(rep);
           if (root && merged) {
             result.repetitions.push_back(std::move(*merged));
+            // A regime's curve is rank 0's (the generator of pair 0), which injects.
+            if (c.fault.active()) {
+              fault_records.emplace_back(regime->fault_record(), regime->fault_measure_start_ns());
+            }
             if (observer) observer->on_repetition(c, rep + 1);
           }
           continue;

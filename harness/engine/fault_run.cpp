@@ -38,6 +38,74 @@ std::uint64_t since(std::uint64_t a, std::uint64_t b) {
   return a > b ? a - b : 0;
 }
 
+// A regime's queue and latency around the fault (METHODOLOGY.md "Faults and recovery"), from
+// the measured phase's bins:
+//  - baseline_p99_ns: the median of the per-bin p99 latency over the bins that end before the
+//    fault starts; peak_p99_ns: the highest bin p99 from the fault's bin on;
+//  - latency_recovered_from_clear_ns: from the clear to the start of the first bin (at or after
+//    the one holding the clear) from which `k` consecutive bins all have a p99 within the
+//    pre-fault envelope, max(2 x baseline, the highest pre-fault bin p99); a bin that confirmed
+//    nothing does not count as recovered;
+//  - drained_from_clear_ns: from the clear to the end of the first bin (at or after the one
+//    holding the clear) where the operations offered so far minus those confirmed so far (the
+//    queue the fault built, refused arrivals not counted) is back within the largest such lag
+//    of the pre-fault bins: the backlog is worked off. Counts, so latency noise cannot blur it.
+// Null when no bin ends before the fault.
+json regime_recovery(const json& bins, std::uint64_t start_ns, std::uint64_t clear_ns,
+                     std::uint64_t bin_ns, int k) {
+  if (bin_ns == 0 || !bins.is_array()) return nullptr;
+  std::vector<double> before;
+  std::vector<std::optional<double>> p99;
+  std::vector<std::int64_t> lag;  // cumulative (offered - refused) - confirmed, at each bin end
+  std::int64_t offered = 0;
+  std::int64_t confirmed = 0;
+  std::int64_t lag_before = 0;
+  bool any_before = false;
+  for (std::size_t i = 0; i < bins.size(); ++i) {
+    const json& b = bins[i];
+    const json& v = b.contains("lat_p99_ns") ? b["lat_p99_ns"] : json(nullptr);
+    p99.push_back(v.is_number() ? std::optional<double>(v.get<double>()) : std::nullopt);
+    offered +=
+        static_cast<std::int64_t>(b.value("offered_ops", 0ULL) - b.value("refused_ops", 0ULL));
+    confirmed += static_cast<std::int64_t>(b.value("completed_ops", 0ULL));
+    lag.push_back(offered - confirmed);
+    if ((i + 1) * bin_ns <= start_ns) {
+      any_before = true;
+      lag_before = std::max(lag_before, lag.back());
+      if (p99.back()) before.push_back(*p99.back());
+    }
+  }
+  if (!any_before) return nullptr;
+  std::optional<double> baseline;
+  double envelope = 0;
+  if (!before.empty()) {
+    std::sort(before.begin(), before.end());
+    const std::size_t m = before.size();
+    baseline = m % 2 == 1 ? before[m / 2] : (before[m / 2 - 1] + before[m / 2]) / 2;
+    envelope = std::max(2 * *baseline, before.back());
+  }
+  double peak = 0;
+  for (std::size_t i = start_ns / bin_ns; i < p99.size(); ++i) {
+    if (p99[i]) peak = std::max(peak, *p99[i]);
+  }
+  std::optional<std::uint64_t> latency_back;
+  const auto need = static_cast<std::size_t>(std::max(k, 1));
+  for (std::size_t i = clear_ns / bin_ns; baseline && i + need <= p99.size() && !latency_back;
+       ++i) {
+    bool ok = true;
+    for (std::size_t j = i; j < i + need && ok; ++j) ok = p99[j] && *p99[j] <= envelope;
+    if (ok) latency_back = since(i * bin_ns, clear_ns);
+  }
+  std::optional<std::uint64_t> drained;
+  for (std::size_t i = clear_ns / bin_ns; i < lag.size() && !drained; ++i) {
+    if (lag[i] <= lag_before) drained = since((i + 1) * bin_ns, clear_ns);
+  }
+  return {{"baseline_p99_ns", baseline ? json(*baseline) : json(nullptr)},
+          {"peak_p99_ns", peak},
+          {"latency_recovered_from_clear_ns", opt(latency_back)},
+          {"drained_from_clear_ns", opt(drained)}};
+}
+
 }  // namespace
 
 int injecting_rank(const spec::Case& c, int size) {
@@ -195,6 +263,17 @@ json fault_summary(const spec::Case& c, const results::Repetition& rep, const js
   in.fault_start_ns = start;
   in.fault_clear_ns = std::max(clear, start);
   in.consecutive = c.fault.consecutive;
+  // The curve: the closed regime's interval series, or the measured phase's bins of a regime
+  // (payload bytes confirmed per bin).
+  const json* regime_bins = nullptr;
+  if (rep.regime.is_object() && rep.regime.contains("phase") && rep.regime["phase"].is_object()) {
+    regime_bins = &rep.regime["phase"]["intervals"];
+  }
+  if (regime_bins != nullptr) {
+    for (const auto& b : *regime_bins) in.bin_bytes.push_back(b.value("completed_bytes", 0ULL));
+    out["regime_recovery"] =
+        regime_recovery(*regime_bins, start, in.fault_clear_ns, c.interval_ns, c.fault.consecutive);
+  }
   for (const auto& pt : rep.intervals) in.bin_bytes.push_back(pt.bytes);
   // Link events (wall clock) placed on the curve through the first inject's wall and mono times.
   const json& inject_wall = record.at("first_inject_wall_ns");
@@ -252,14 +331,19 @@ json recovery_spread(const std::vector<results::Repetition>& reps) {
     if (!r.fault.is_object()) continue;
     any = true;
     ++outcomes[r.fault.value("outcome", "unknown")];
-    const auto it = r.fault.find("recovery");
-    if (it == r.fault.end() || !it->is_object()) continue;
-    for (const auto& [key, v] : it->items()) {
-      if (!values.contains(key)) order.push_back(key);
-      if (v.is_number())
-        values[key].push_back(v.get<double>());
-      else
-        values[key];
+    // The curve's metrics, then a regime's latency ones as latency_<name>.
+    for (const auto& [section, prefix] :
+         {std::pair<const char*, std::string>{"recovery", ""}, {"regime_recovery", "regime_"}}) {
+      const auto it = r.fault.find(section);
+      if (it == r.fault.end() || !it->is_object()) continue;
+      for (const auto& [name, v] : it->items()) {
+        const std::string key = prefix + name;
+        if (!values.contains(key)) order.push_back(key);
+        if (v.is_number())
+          values[key].push_back(v.get<double>());
+        else
+          values[key];
+      }
     }
   }
   if (!any) return nullptr;

@@ -65,6 +65,7 @@ struct OpenLoopSession::State {
   std::vector<std::uint64_t> recv_done;
   std::vector<std::uint64_t> data_count;  // generator: data posted; responder: data received
   std::uint64_t max_size = 0;
+  std::uint64_t measure_start = 0;  // generator: mono time of the last phase's measured start
 
   State(const suites::Context& c, bool e, int s, int i)
       : ctx(c),
@@ -214,6 +215,7 @@ std::optional<regime::PhaseResult> OpenLoopSession::State::generate(const PhaseP
   if (two_sided) top_up_receives();
 
   const std::uint64_t start = core::now_ns();
+  measure_start = start + warm;
   std::uint64_t last_progress = start;
   std::uint64_t next_sample = warm;
   std::uint64_t last_heartbeat = start;
@@ -534,6 +536,10 @@ OpenLoopSession::OpenLoopSession(const suites::Context& ctx, bool echo, int stre
 
 OpenLoopSession::~OpenLoopSession() {
   delete state_;
+}
+
+std::uint64_t OpenLoopSession::measure_start_mono_ns() const noexcept {
+  return state_->measure_start;
 }
 
 std::optional<regime::PhaseResult> OpenLoopSession::run_phase(const PhasePlan& plan) {

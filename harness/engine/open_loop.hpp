@@ -59,6 +59,9 @@ class OpenLoopSession {
   // responder returns nullopt. Throws core::Error on transport failures, a lost peer (no progress
   // for peer_timeout_ns), a queue that does not drain, or an interrupt.
   std::optional<regime::PhaseResult> run_phase(const PhasePlan& plan);
+  // Generator: core::now_ns() at the start of the last phase's measured part (after its
+  // warm-up), the origin of its bins; 0 before the first phase and on the responder.
+  std::uint64_t measure_start_mono_ns() const noexcept;
 
  private:
   struct State;

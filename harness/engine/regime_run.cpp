@@ -305,11 +305,21 @@ double RegimeRunner::ops_per_s(const spec::Rate& rate, const json* search) const
 
 std::optional<regime::PhaseResult> RegimeRunner::phase(const PhasePlan& plan_in,
                                                        const regime::OverloadProfile* overload,
-                                                       json* overload_report) {
+                                                       json* overload_report,
+                                                       int fault_repetition) {
   PhasePlan plan = plan_in;
   plan.seed = next_seed();
   bs_.barrier();
+  const bool fault = faults_ != nullptr && fault_repetition >= 0;
+  if (fault) {
+    // The timeline counts from the planned start of the measured part (after the warm-up).
+    faults_->begin(fault_repetition, core::now_ns() + (plan.closed ? 0 : plan.warmup_ns));
+  }
   std::optional<regime::PhaseResult> mine = session_.run_phase(plan);
+  if (fault) {
+    fault_record_ = faults_->end();
+    fault_measure_start_ = session_.measure_start_mono_ns();
+  }
   json wire = nullptr;
   if (mine) {
     wire = {{"phase", phase_to_wire(*mine)}};
@@ -428,6 +438,8 @@ json RegimeRunner::sustainable() {
 
 std::optional<results::Repetition> RegimeRunner::run_repetition(int index) {
   const spec::RegimeSettings& r = case_.regime;
+  fault_record_ = nullptr;
+  fault_measure_start_ = 0;
   const bool root = bs_.rank() == 0;
   json doc = {{"kind", r.kind}};
   json headline = json::object();
@@ -476,7 +488,7 @@ std::optional<results::Repetition> RegimeRunner::run_repetition(int index) {
       plan.length_ns = std::numeric_limits<std::uint64_t>::max() / 4;
       plan.max_ops = case_.iterations;
     }
-    measured = phase(plan, nullptr, nullptr);
+    measured = phase(plan, nullptr, nullptr, index);
   } else if (r.kind == "realistic") {
     offered = ops_per_s(r.rate, search.is_null() ? nullptr : &search);
     PhasePlan plan = base_plan(case_.interval_ns);
@@ -484,7 +496,7 @@ std::optional<results::Repetition> RegimeRunner::run_repetition(int index) {
     plan.profile = {{0, offered}};
     plan.length_ns = case_.duration_ns;
     plan.warmup_ns = case_.warmup_ns;
-    measured = phase(plan, nullptr, nullptr);
+    measured = phase(plan, nullptr, nullptr, index);
   } else if (r.kind == "overload") {
     offered = ops_per_s(r.rate, search.is_null() ? nullptr : &search);
     regime::OverloadProfile profile;

@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "harness/bootstrap/bootstrap.hpp"
+#include "harness/engine/fault_run.hpp"
 #include "harness/engine/open_loop.hpp"
 #include "harness/regime/analysis.hpp"
 #include "harness/spec/experiment.hpp"
@@ -34,14 +35,23 @@ class RegimeRunner {
                bool echo, bool bandwidth, SearchCache& cache);
   // One repetition; rank 0 gets it, the other ranks nullopt.
   std::optional<results::Repetition> run_repetition(int index);
+  // The case's fault, on the injecting rank (rank 0, the generator of pair 0, whose clock the
+  // curve uses): the measured phase of floor and realistic (duration mode) runs its timeline.
+  void set_faults(CaseFaults* faults) noexcept { faults_ = faults; }
+  // After run_repetition on the injecting rank: the timeline's record (CaseFaults::end) and the
+  // mono time of the measured phase's start (the curve's origin); null / 0 without a fault.
+  const nlohmann::json& fault_record() const noexcept { return fault_record_; }
+  std::uint64_t fault_measure_start_ns() const noexcept { return fault_measure_start_; }
 
  private:
   struct Probe;
   // One phase on every pair; rank 0 gets the pairs' results merged (and the generators' overload
-  // reports, worst first), other ranks nullopt.
+  // reports, worst first), other ranks nullopt. fault_repetition >= 0: this is a repetition's
+  // measured phase, during which the case's fault (if set on this rank) runs.
   std::optional<regime::PhaseResult> phase(const PhasePlan& plan,
                                            const regime::OverloadProfile* overload,
-                                           nlohmann::json* overload_report);
+                                           nlohmann::json* overload_report,
+                                           int fault_repetition = -1);
   // The search object (RESULTS.md), identical on every rank.
   nlohmann::json sustainable();
   PhasePlan base_plan(std::uint64_t bin_ns) const;
@@ -56,6 +66,9 @@ class RegimeRunner {
   OpenLoopSession session_;
   double mean_size_ = 0;
   std::uint64_t phases_ = 0;
+  CaseFaults* faults_ = nullptr;
+  nlohmann::json fault_record_ = nullptr;
+  std::uint64_t fault_measure_start_ = 0;
 };
 
 }  // namespace fabricbench::engine

@@ -6,7 +6,10 @@
 #     and a later recovery than the link-down), back at 90% within a second of the first byte;
 # The veth is shaped to 2 Gb/s (faults.yaml, injector.link_rate): the baseline must be the
 # link's (TCP payload 85..100% of it), not whatever a busy CPU moves over an unshaped veth.
-#  3. kill -9 of fabricbench while a fault is injected leaves no namespace behind (the watchdog).
+#  3. the 1 s link-down under open-loop arrivals at half the link rate (regime realistic): no
+#     bytes during the outage, the latency of the operations that arrived in it reaches the
+#     outage's length (measured from the intended time), and the backlog drains after the clear;
+#  4. kill -9 of fabricbench while a fault is injected leaves no namespace behind (the watchdog).
 # Usage: tests/netns/faults-test.sh FABRICBENCH_BINARY. Exit 77: not root / no ip / no netns.
 set -uo pipefail
 bin="$(realpath "$1")"
@@ -32,7 +35,7 @@ cleanup() {
 trap cleanup EXIT INT TERM
 fail=0
 
-echo "== 1+2: link-down and blackhole"
+echo "== 1-3: link-down, blackhole, link-down under open-loop load"
 timeout -s KILL 120 "$bin" run "$here/faults.yaml" -o "$tmp/run" >"$tmp/out" 2>"$tmp/err"
 rc=$?
 cat "$tmp/out"
@@ -96,12 +99,37 @@ if "blackhole" in figures and "link-down" in figures:
     check((b["first_byte_after_clear_ns"] or 0) > (l["first_byte_after_clear_ns"] or 0),
           "blackhole: first byte after clear %r ns, not later than link-down's %r ns" % (
               b["first_byte_after_clear_ns"], l["first_byte_after_clear_ns"]))
+# 3: the link-down under open-loop load (regime realistic, 1 Gb/s offered on a 2 Gb/s link).
+c = cases["realistic-link-down"]
+check(c["status"] == "ok", "realistic: status %s %s" % (c["status"], c.get("errors")))
+if c["status"] == "ok":
+    rep = c["repetitions"][0]
+    f, r, q = rep["fault"], rep["fault"]["recovery"], rep["fault"]["regime_recovery"]
+    start, clear, bin_ns = f["start_ns"], f["clear_ns"], f["bin_ns"]
+    outage = clear - start
+    bins = rep["regime"]["phase"]["intervals"]
+    check(f["outcome"] == "absorbed", "realistic: outcome %s" % f["outcome"])
+    check(0.9 <= r["baseline_gbps"] <= 1.1, "realistic: baseline %.3f Gb/s, offered 1 Gb/s" % r["baseline_gbps"])
+    inside = [b["completed_bytes"] for i, b in enumerate(bins) if i * bin_ns >= start + bin_ns and (i + 1) * bin_ns <= clear]
+    check(len(inside) >= 3 and all(x == 0 for x in inside), "realistic: bytes during the outage: %s" % inside)
+    check(q is not None, "realistic: no regime_recovery")
+    if q is not None:
+        check(q["peak_p99_ns"] >= 0.8 * outage, "realistic: peak p99 %.0f ms, outage %.0f ms" % (q["peak_p99_ns"] / 1e6, outage / 1e6))
+        check(q["baseline_p99_ns"] is not None and q["baseline_p99_ns"] < 0.1 * outage, "realistic: baseline p99 %r" % q["baseline_p99_ns"])
+        d = q["drained_from_clear_ns"]
+        # The backlog (~ outage x offered) drains at (link - offered) ~ the offered rate: about
+        # the outage again, after the first byte; bounded loosely.
+        check(d is not None and 0.3 * outage <= d <= 4e9, "realistic: drained %r ns after clear (outage %d ns)" % (d, outage))
+        print("realistic  B %.2f Gb/s, outage %.2f s, p99 %.1f ms before, peak %.0f ms, first byte +%s ms, drained +%s ms, latency back +%s ms after clear" % (
+            r["baseline_gbps"], outage / 1e9, (q["baseline_p99_ns"] or 0) / 1e6, q["peak_p99_ns"] / 1e6,
+            r["first_byte_after_clear_ns"] and r["first_byte_after_clear_ns"] // 10**6,
+            d and d // 10**6, q["latency_recovered_from_clear_ns"] and q["latency_recovered_from_clear_ns"] // 10**6))
 for p in problems:
     print("FAIL:", p)
 sys.exit(1 if problems else 0)
 PY
 
-echo "== 3: kill -9 during an injected fault"
+echo "== 4: kill -9 during an injected fault"
 sed -e 's/duration: 5s/duration: 30s/' -e 's/start: 1500ms, hold: 1s/start: 500ms, hold: 25s/' \
   "$here/faults.yaml" >"$tmp/long.yaml"
 timeout -s KILL 60 "$bin" run "$tmp/long.yaml" -o "$tmp/run-killed" >"$tmp/out2" 2>"$tmp/err2" &
