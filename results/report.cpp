@@ -1390,6 +1390,20 @@ std::string recovery_plots(const Context& ctx, const std::vector<CaseGroup>& gro
                               {},
                               ""});
         }
+        // A regime's curve: its measured phase's bins (bytes confirmed per bin).
+        const json& bins = sub(sub(rep.regime, "phase"), "intervals");
+        for (std::size_t i = 0; rep.intervals.empty() && bins.is_array() && i < bins.size(); ++i) {
+          const auto b0 = num(bins[i], "start_ns");
+          const auto len = num(bins[i], "length_ns");
+          const auto bytes = num(bins[i], "completed_bytes");
+          if (!b0 || !len || !bytes || *len <= 0) continue;
+          s.points.push_back(
+              {bin_mid_s(static_cast<std::uint64_t>(*b0), static_cast<std::uint64_t>(*len)),
+               *bytes * 8 / *len,
+               {},
+               {},
+               ""});
+        }
         const auto start = num(f, "start_ns");
         const auto clear = num(f, "clear_ns");
         if (start && clear) {
