@@ -412,8 +412,11 @@ class Console final : public engine::Observer {
             ? fmt::format(
                   "; latency p99 {} before, peak {}, back in the pre-fault range {} and "
                   "backlog drained {} after clear",
-                  ms("regime_baseline_p99_ns"), ms("regime_peak_p99_ns"),
-                  ms("regime_latency_recovered_from_clear_ns"), ms("regime_drained_from_clear_ns"))
+                  med("regime_baseline_p99_ns")
+                      ? fmt::format("{:.2f} ms", *med("regime_baseline_p99_ns") / 1e6)
+                      : std::string("unknown"),
+                  ms("regime_peak_p99_ns"), ms("regime_latency_recovered_from_clear_ns"),
+                  ms("regime_drained_from_clear_ns"))
             : std::string();
     const std::string reconnect_text =
         reconnects == 0 ? std::string()
