@@ -330,6 +330,7 @@ RunOutcome run_experiment(bootstrap::Bootstrap& bs, const spec::Experiment& exp,
 
   // 2. The envelope of every rank.
   const auto envelopes = bs.allgather(envelope::capture({rank, size, bs.launcher()}).dump());
+  std::vector<std::string> hostnames;  // rank 0: each rank's host ("" when unknown)
   const std::string run_id = bs.broadcast(0, root ? make_run_id(exp.name) : std::string());
 
   RunOutcome outcome;
@@ -348,7 +349,11 @@ RunOutcome run_experiment(bootstrap::Bootstrap& bs, const spec::Experiment& exp,
                   {"resolved", exp.resolved},
                   {"digest", exp.digest}};
     json ranks = json::array();
-    for (const auto& e : envelopes) ranks.push_back(json::parse(e));
+    for (const auto& e : envelopes) {
+      ranks.push_back(json::parse(e));
+      const json& host = ranks.back().contains("hostname") ? ranks.back()["hostname"] : json();
+      hostnames.push_back(host.is_string() ? host.get<std::string>() : std::string());
+    }
     doc.envelope = {{"ranks", ranks}};
     doc.events = json::array();
     const std::string dir =
@@ -447,6 +452,25 @@ RunOutcome run_experiment(bootstrap::Bootstrap& bs, const spec::Experiment& exp,
     suites::Context ctx{params, rank, rank < half ? rank + half : rank - half, rank < half};
     // Rank 0: each repetition's fault record and the injecting rank's measured-phase start.
     std::vector<std::pair<json, std::uint64_t>> fault_records;
+    // Rank 0: each repetition's transport events of every rank (tagged with rank, case and
+    // repetition). Drained after each repetition, so events are assigned to their repetition
+    // without comparing the wall clocks of different hosts.
+    std::vector<json> rep_events;
+    const auto collect_events = [&](int rep) {
+      const auto all = bs.allgather(drain_events(registry, c, setup).dump());
+      if (!writer) return;
+      json mine = json::array();
+      for (int r = 0; r < size; ++r) {
+        for (auto e : json::parse(all[static_cast<std::size_t>(r)])) {
+          e["rank"] = r;
+          e["detail"]["case"] = c.id;
+          e["detail"]["repetition"] = rep;
+          writer->document().events.push_back(e);
+          mine.push_back(std::move(e));
+        }
+      }
+      rep_events.push_back(std::move(mine));
+    };
     ctx.stop_requested = options.stop_requested;
     try {
       setup.endpoints = setup.transport->connect(bs, {ctx.peer}, c.connections());
@@ -507,6 +531,7 @@ RunOutcome run_experiment(bootstrap::Bootstrap& bs, const spec::Experiment& exp,
       for (int rep = 0; rep < c.repetitions; ++rep) {
         if (regime) {
           auto merged = regime->run_repetition(rep);
+          collect_events(rep);
           if (root && merged) {
             result.repetitions.push_back(std::move(*merged));
             // A regime's curve is rank 0's (the generator of pair 0), which injects.
@@ -525,6 +550,7 @@ RunOutcome run_experiment(bootstrap::Bootstrap& bs, const spec::Experiment& exp,
         const suites::RankResult mine = setup.workload->run(ctx);
         const json record = setup.faults ? setup.faults->end() : json(nullptr);
         const auto gathered = bs.allgather(serialize(mine, record));
+        collect_events(rep);
         if (root) {
           result.repetitions.push_back(merge(rep, gathered, setup.workload->reports_bandwidth()));
           if (c.fault.active()) {
@@ -590,13 +616,15 @@ RunOutcome run_experiment(bootstrap::Bootstrap& bs, const spec::Experiment& exp,
     }
     if (writer && c.fault.active()) {
       // Each repetition's fault: its evidence as events, its recovery metrics from its curve.
-      json case_events = json::array();
-      for (int r = 0; r < size; ++r) {
-        for (auto e : json::parse(all_events[static_cast<std::size_t>(r)])) {
-          case_events.push_back(std::move(e));
-        }
-      }
       const int injector_rank = injecting_rank(c, size);
+      // Ranks whose wall clock is the injecting rank's (same host).
+      std::vector<bool> same_clock(static_cast<std::size_t>(size), false);
+      for (int r = 0; r < size; ++r) {
+        const auto i = static_cast<std::size_t>(r);
+        same_clock[i] = r == injector_rank ||
+                        (i < hostnames.size() && !hostnames[i].empty() &&
+                         hostnames[i] == hostnames[static_cast<std::size_t>(injector_rank)]);
+      }
       for (std::size_t i = 0; i < fault_records.size() && i < result.repetitions.size(); ++i) {
         const auto& [record, measure_start] = fault_records[i];
         if (record.is_null()) continue;
@@ -605,15 +633,9 @@ RunOutcome run_experiment(bootstrap::Bootstrap& bs, const spec::Experiment& exp,
           ev["detail"]["case"] = c.id;
           writer->document().events.push_back(std::move(ev));
         }
-        // Connection events up to the next repetition's inject belong to this one.
-        std::uint64_t window_end = 0;
-        if (i + 1 < fault_records.size() && fault_records[i + 1].first.is_object()) {
-          const json& next =
-              fault_records[i + 1].first.value("first_inject_wall_start_ns", json(nullptr));
-          if (next.is_number()) window_end = next.get<std::uint64_t>();
-        }
         result.repetitions[i].fault =
-            fault_summary(c, result.repetitions[i], record, measure_start, case_events, window_end);
+            fault_summary(c, result.repetitions[i], record, measure_start,
+                          i < rep_events.size() ? rep_events[i] : json::array(), same_clock);
       }
     }
     if (writer) {

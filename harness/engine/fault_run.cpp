@@ -211,32 +211,38 @@ json fault_events(const json& record) {
 
 json fault_summary(const spec::Case& c, const results::Repetition& rep, const json& record,
                    std::uint64_t measure_start_mono_ns, const json& events,
-                   std::uint64_t window_end_wall_ns) {
-  // Connection events of this repetition: from the inject command's start (1 ms of slack
-  // between the clocks' reads) to the next repetition's.
+                   const std::vector<bool>& same_clock) {
   std::uint64_t reconnects = 0;
   std::uint64_t failed = 0;
-  std::optional<std::uint64_t> first_break_wall;
+  std::optional<std::uint64_t> first_break_own;    // on the injecting rank's clock
+  std::optional<std::uint64_t> first_break_other;  // on another host's (may be skewed)
   const json& inject_start = record.contains("first_inject_wall_start_ns")
                                  ? record.at("first_inject_wall_start_ns")
                                  : json(nullptr);
-  if (inject_start.is_number() && events.is_array()) {
-    const auto from = inject_start.get<std::uint64_t>();
+  const std::uint64_t from =
+      inject_start.is_number() ? inject_start.get<std::uint64_t>() : std::uint64_t{0};
+  if (events.is_array()) {
     for (const auto& e : events) {
       const std::string kind = e.value("kind", "");
       if (kind.rfind("connection.", 0) != 0) continue;
-      const auto t = e.value("t_ns", std::uint64_t{0});
-      if (t + 1'000'000 < from || (window_end_wall_ns != 0 && t >= window_end_wall_ns)) continue;
       const json detail = e.value("detail", json::object());
-      if (kind == "connection.broken" && (!first_break_wall || t < *first_break_wall)) {
-        first_break_wall = t;
-      }
       if (kind == "connection.reconnected") {
         if (detail.value("role", "") == "connector") ++reconnects;
         failed += detail.value("lost_messages", std::uint64_t{0});
       }
+      if (kind != "connection.broken") continue;
+      const auto t = e.value("t_ns", std::uint64_t{0});
+      const int r = e.value("rank", -1);
+      const bool own = r >= 0 && static_cast<std::size_t>(r) < same_clock.size() &&
+                       same_clock[static_cast<std::size_t>(r)];
+      auto& first = own ? first_break_own : first_break_other;
+      // 1 ms of slack between the clocks' reads on the injecting rank's host.
+      if (own && t + 1'000'000 < from) continue;
+      if (!first || t < *first) first = t;
     }
   }
+  const std::optional<std::uint64_t> first_break_wall =
+      first_break_own ? first_break_own : first_break_other;
   const bool injection_failed = !record.value("error", json(nullptr)).is_null();
   const std::string outcome = injection_failed ? "injection_failed"
                               : reconnects > 0 ? "reconnected"

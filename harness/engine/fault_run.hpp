@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -53,17 +54,22 @@ nlohmann::json fault_events(const nlohmann::json& record);
 
 // Rank 0: the repetition's `fault` object (RESULTS.md "Faults"): the record's timing placed on
 // the repetition's curve (relative to its measured phase start, measure_start_mono_ns on the
-// injecting rank), and the recovery metrics of the curve. `events` are the case's transport
-// events of every rank (wall clock): link events give the detection time; connection events
-// ("connection.broken" / "connection.reconnected", transport.hpp ConnectionEvent) between the
-// fault's inject and `window_end_wall_ns` (the next repetition's inject; 0: no bound) give the
-// first error the application saw, the outcome `reconnected`, `reconnects` (connections
-// re-established, counted once each, on the connector's side) and `failed_operations`
-// (messages completed as sent that the peer never received). The outcome is
-// `injection_failed` when the record has an error, else `reconnected` or `absorbed`.
+// injecting rank), and the recovery metrics of the curve. `events` are the repetition's
+// transport events of every rank, each with its "rank" (drained after the repetition):
+//  - link events (PORT_ERR, QP_FATAL, port_down) at or after the inject give the detection
+//    time (wall clock: meant for the injecting rank's own events);
+//  - connection events (transport.hpp ConnectionEvent) give the outcome `reconnected`,
+//    `reconnects` (connections re-established: the connectors' "connection.reconnected"
+//    events, so each counts once) and `failed_operations` (the sum of their lost_messages over
+//    both sides) without any clock; and the first error the application saw: the first
+//    "connection.broken" after the inject among the ranks whose wall clock is the injecting
+//    rank's (`same_clock`, indexed by rank: same host), or, when none of them saw one, among
+//    the others (their wall clocks may be skewed).
+// The outcome is `injection_failed` when the record has an error, else `reconnected` or
+// `absorbed`.
 nlohmann::json fault_summary(const spec::Case& c, const results::Repetition& rep,
                              const nlohmann::json& record, std::uint64_t measure_start_mono_ns,
-                             const nlohmann::json& events, std::uint64_t window_end_wall_ns = 0);
+                             const nlohmann::json& events, const std::vector<bool>& same_clock);
 
 // Case summary `recovery`: median and p95 over repetitions of each metric.
 nlohmann::json recovery_spread(const std::vector<results::Repetition>& reps);
