@@ -15,13 +15,13 @@
 #include <limits>
 #include <map>
 #include <mutex>
-#include <random>
 #include <sstream>
 #include <utility>
 
 #include "harness/bootstrap/bootstrap.hpp"
 #include "harness/core/clock.hpp"
 #include "harness/core/error.hpp"
+#include "transports/api/wire.hpp"
 #include "transports/tcp/socket_util.hpp"
 #include "transports/tcp/tcp_endpoint.hpp"
 
@@ -38,50 +38,20 @@ constexpr std::uint16_t kKindHello = 0;
 constexpr std::uint16_t kKindAck = 1;
 constexpr std::uint16_t kKindRehello = 2;  // a reconnect (Rejoiner): hello + received count
 constexpr std::uint16_t kKindReack = 3;
-constexpr std::size_t kHelloBytes = 32;
+constexpr std::size_t kHelloBytes = wire::kHelloBytes;
 constexpr std::size_t kRehelloBytes = 48;
 
-// ---- the 32-byte connection hello (little-endian) ----
+// ---- the 32-byte connection hello (transports/api/wire.hpp) ----
 
-struct Hello {
-  std::uint16_t kind = kKindHello;
-  std::uint32_t rank = 0;   // sender's rank
-  std::uint32_t index = 0;  // connection index within the pair
-  std::uint64_t acceptor_token = 0;
-  std::uint64_t connector_token = 0;
-};
-
-using HelloBytes = std::array<std::byte, kHelloBytes>;
-
-void put(HelloBytes& b, std::size_t at, std::uint64_t v, std::size_t width) {
-  for (std::size_t i = 0; i < width; ++i) b[at + i] = static_cast<std::byte>((v >> (8 * i)) & 0xff);
-}
-std::uint64_t get(const HelloBytes& b, std::size_t at, std::size_t width) {
-  std::uint64_t v = 0;
-  for (std::size_t i = 0; i < width; ++i) v |= std::to_integer<std::uint64_t>(b[at + i]) << (8 * i);
-  return v;
-}
+using wire::Hello;
+using wire::HelloBytes;
+using wire::random_token;
 
 HelloBytes encode(const Hello& h) {
-  HelloBytes b{};
-  put(b, 0, kHelloMagic, 4);
-  put(b, 4, kHelloVersion, 2);
-  put(b, 6, h.kind, 2);
-  put(b, 8, h.rank, 4);
-  put(b, 12, h.index, 4);
-  put(b, 16, h.acceptor_token, 8);
-  put(b, 24, h.connector_token, 8);
-  return b;
+  return wire::encode_hello(kHelloMagic, kHelloVersion, h);
 }
-
 bool decode(const HelloBytes& b, Hello& h) {
-  if (get(b, 0, 4) != kHelloMagic || get(b, 4, 2) != kHelloVersion) return false;
-  h.kind = static_cast<std::uint16_t>(get(b, 6, 2));
-  h.rank = static_cast<std::uint32_t>(get(b, 8, 4));
-  h.index = static_cast<std::uint32_t>(get(b, 12, 4));
-  h.acceptor_token = get(b, 16, 8);
-  h.connector_token = get(b, 24, 8);
-  return true;
+  return wire::decode_hello(b, kHelloMagic, kHelloVersion, h);
 }
 
 // ---- small helpers ----
@@ -98,13 +68,6 @@ std::string hex64(std::uint64_t v) {
     v >>= 4;
   }
   return out;
-}
-
-std::uint64_t random_token() {
-  std::random_device device;
-  const std::uint64_t hi = device();
-  const std::uint64_t lo = device();
-  return (hi << 32) ^ lo ^ (core::now_ns() * 0x9e3779b97f4a7c15ULL);
 }
 
 void set_int_option(int fd, int level, int name, int value, const char* what) {
@@ -281,9 +244,7 @@ RehelloBytes encode_rehello(const Hello& h, std::uint64_t received) {
   RehelloBytes out{};
   const HelloBytes head = encode(h);
   std::copy(head.begin(), head.end(), out.begin());
-  for (std::size_t i = 0; i < 8; ++i) {
-    out[kHelloBytes + i] = static_cast<std::byte>((received >> (8 * i)) & 0xff);
-  }
+  wire::put_le(out.data() + kHelloBytes, 8, received);
   return out;
 }
 
@@ -291,10 +252,7 @@ bool decode_rehello(const RehelloBytes& in, Hello& h, std::uint64_t& received) {
   HelloBytes head{};
   std::copy(in.begin(), in.begin() + kHelloBytes, head.begin());
   if (!decode(head, h)) return false;
-  received = 0;
-  for (std::size_t i = 0; i < 8; ++i) {
-    received |= std::to_integer<std::uint64_t>(in[kHelloBytes + i]) << (8 * i);
-  }
+  received = wire::get_le(in.data() + kHelloBytes, 8);
   return true;
 }
 
