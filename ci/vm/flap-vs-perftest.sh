@@ -17,7 +17,8 @@
 #    perftest's retry_cnt 7, which rxe takes as "retry forever"; then rdma_cm (-R) with
 #    --retry_count=6, the budget fabricbench's QPs get on rxe (the ACK timeout is rdma_cm's).
 #    Each side's exit code and output are recorded, the rxe0 state changes from dmesg too.
-# 2. fabricbench: configs/vm-flap.yaml (tcp, verbs timeout 18, verbs timeout 14, the same flap)
+# 2. fabricbench: configs/vm-flap.yaml (tcp, verbs timeout 14 with on_break: reconnect, verbs
+#    timeout 18, verbs timeout 14, the same flap)
 #    with ci/vm/run-experiment.sh; its exit code, each case's outcome, stall, ttr90, first byte,
 #    errors and events, and guest 1's own error and fault record when a case fails there (only
 #    rank 0 writes the document).

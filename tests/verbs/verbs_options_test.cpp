@@ -82,6 +82,21 @@ TEST(VerbsOptions, RdmaCmOnlyForRc) {
       {"use_rdma_cm", "ud"});
 }
 
+TEST(VerbsOptions, ReconnectOnlyForRcOverTheBootstrap) {
+  expect_config(
+      [](Options& o) {
+        o.qp_type = "ud";
+        o.reconnect = true;
+      },
+      {"reconnect", "ud"});
+  expect_config(
+      [](Options& o) {
+        o.reconnect = true;
+        o.use_rdma_cm = true;
+      },
+      {"reconnect", "rdma_cm"});
+}
+
 TEST(VerbsOptions, ValidOptionsPassValidation) {
   // Valid options reach the device: unavailable here without one, or a transport with one.
   for (const char* qp : {"rc", "uc", "ud"}) {

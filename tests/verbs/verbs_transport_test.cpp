@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
@@ -13,6 +14,7 @@
 #include <span>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "harness/core/error.hpp"
@@ -563,6 +565,156 @@ TEST(VerbsTransport, EventSourceDrains) {
   ASSERT_NE(events, nullptr);
   events->drain_events();
   EXPECT_TRUE(events->drain_events().empty());
+}
+
+// ---- on_break: reconnect ----
+
+Options reconnecting(CompletionMode mode) {
+  Options o = base(mode);
+  o.reconnect = true;
+  o.reconnect_timeout_ns = 20'000'000'000ULL;
+  o.timeout = 12;  // 16.8 ms x 7 attempts: the QP errors well within a 1.5 s outage
+  return o;
+}
+
+std::vector<transport::ConnectionEvent> connection_events(transport::Transport& t) {
+  auto* source = dynamic_cast<transport::ConnectionEventSource*>(&t);
+  EXPECT_NE(source, nullptr);
+  return source != nullptr ? source->drain_connection_events()
+                           : std::vector<transport::ConnectionEvent>{};
+}
+
+// A one-way stream through a 1.5 s link outage: the sender's QP exhausts its retries, both sides
+// replace their QPs through the control connection, and every message arrives exactly once, in
+// order, intact.
+TEST(VerbsTransport, ReconnectRidesThroughALinkOutage) {
+  SKIP_WITHOUT_DEVICE();
+  const char* netdev = std::getenv("FABRICBENCH_VERBS_FAULT_NETDEV");
+  if (netdev == nullptr) {
+    GTEST_SKIP() << "set FABRICBENCH_VERBS_FAULT_NETDEV=<netdev> to take it down (VM only)";
+  }
+  const std::string nd = netdev;
+  struct Restore {
+    std::string up;
+    ~Restore() { [[maybe_unused]] const int rc = std::system(up.c_str()); }
+  } restore{"ip link set " + nd + " up"};
+  for (const CompletionMode mode : {CompletionMode::blocking, CompletionMode::busy_poll}) {
+    SCOPED_TRACE(mode == CompletionMode::busy_poll ? "busy_poll" : "blocking");
+    Options o = reconnecting(mode);
+    o.device.clear();
+    o.netdev = nd;
+    constexpr std::size_t kSize = 4096;
+    constexpr std::uint64_t kMessages = 200;
+    constexpr std::uint64_t kWindow = 8;
+    run_pair(with(o), 1, [&](RankSide& s) {
+      Endpoint& ep = *s.endpoints[0];
+      EXPECT_TRUE(contains(ep.describe(), "on_break=reconnect")) << ep.describe();
+      RegisteredBuffer buf(s.transport, kSize * kWindow);
+      const std::uint64_t deadline = core::now_ns() + 60'000'000'000ULL;
+      Completion out[16];
+      if (s.rank == 1) {
+        for (std::uint64_t i = 0; i < kWindow; ++i) {
+          ASSERT_TRUE(ep.post(recv_request(buf, i * kSize, kSize, i)));
+        }
+      }
+      s.bootstrap.barrier();
+      if (s.rank == 0) {
+        std::uint64_t posted = 0;
+        std::uint64_t done = 0;
+        struct Joiner {
+          std::thread t;
+          ~Joiner() {
+            if (t.joinable()) t.join();
+          }
+        } flap;
+        while (done < kMessages) {
+          ASSERT_LT(core::now_ns(), deadline) << "stuck at " << done << " of " << kMessages;
+          while (posted < kMessages && posted - done < kWindow) {
+            const std::size_t slot = posted % kWindow;
+            std::memset(buf.data() + slot * kSize, static_cast<int>(posted & 0xff), kSize);
+            std::memcpy(buf.data() + slot * kSize, &posted, sizeof posted);
+            if (!ep.post(send_request(buf, slot * kSize, kSize, posted))) break;  // reconnecting
+            ++posted;
+            if (posted == 40) {
+              ASSERT_EQ(std::system(("ip link set " + nd + " down").c_str()), 0);
+              flap.t = std::thread([&] {
+                std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+                [[maybe_unused]] const int rc = std::system(restore.up.c_str());
+              });
+            }
+          }
+          const std::size_t n = ep.wait(std::span<Completion>(out), 50'000'000);
+          for (std::size_t i = 0; i < n; ++i) {
+            ASSERT_EQ(out[i].op, Op::send);
+            ASSERT_EQ(out[i].wr_id, done) << "send completions out of order or twice";
+            ++done;
+          }
+        }
+      } else {
+        std::uint64_t got = 0;
+        while (got < kMessages) {
+          ASSERT_LT(core::now_ns(), deadline) << "stuck at " << got << " of " << kMessages;
+          const std::size_t n = ep.wait(std::span<Completion>(out), 50'000'000);
+          for (std::size_t i = 0; i < n; ++i) {
+            ASSERT_EQ(out[i].op, Op::recv);
+            ASSERT_EQ(out[i].bytes, kSize);
+            const std::size_t slot = out[i].wr_id % kWindow;
+            std::uint64_t seq = 0;
+            std::memcpy(&seq, buf.data() + slot * kSize, sizeof seq);
+            ASSERT_EQ(seq, got) << "message lost, duplicated or reordered";
+            ASSERT_EQ(buf.data()[slot * kSize + kSize - 1], static_cast<std::byte>(got & 0xff));
+            ++got;
+            ASSERT_TRUE(ep.post(recv_request(buf, slot * kSize, kSize, out[i].wr_id + kWindow)));
+          }
+        }
+      }
+      s.bootstrap.barrier();
+      bool broken = false;
+      bool reconnected = false;
+      for (const auto& e : connection_events(s.transport)) {
+        std::cout << "rank " << s.rank << " " << e.kind << " role " << e.role << " outage "
+                  << e.outage_ns / 1'000'000 << " ms attempts " << e.attempts << " lost "
+                  << e.lost_messages << " resent " << e.resent_messages << " cause: " << e.cause
+                  << "\n";
+        EXPECT_EQ(e.role, s.rank == 0 ? "connector" : "acceptor");
+        EXPECT_EQ(e.peer, s.peer);
+        broken |= e.kind == "connection.broken";
+        if (e.kind == "connection.reconnected") {
+          reconnected = true;
+          EXPECT_EQ(e.lost_messages, 0u);
+          EXPECT_GT(e.outage_ns, 0u);
+        }
+        EXPECT_NE(e.kind, "connection.reconnect_failed");
+      }
+      EXPECT_TRUE(broken);
+      EXPECT_TRUE(reconnected);
+    });
+  }
+}
+
+// A peer that went away ends in a bounded peer_lost error naming the cause, not a hang.
+TEST(VerbsTransport, ReconnectGivesUpWhenThePeerIsGone) {
+  SKIP_WITHOUT_DEVICE();
+  run_pair(with(reconnecting(CompletionMode::blocking)), 1, [](RankSide& s) {
+    RegisteredBuffer buf(s.transport, 4096);
+    s.bootstrap.barrier();
+    if (s.rank == 1) s.endpoints.clear();  // QP and control connection gone
+    s.bootstrap.barrier();
+    if (s.rank == 0) {
+      Endpoint& ep = *s.endpoints[0];
+      ASSERT_TRUE(ep.post(send_request(buf, 0, 64, 7)));
+      const std::uint64_t start = core::now_ns();
+      const core::Error e = expect_error_from_wait(ep);
+      std::cout << "after " << (core::now_ns() - start) / 1'000'000 << " ms: " << e.what() << "\n";
+      EXPECT_EQ(e.kind(), core::ErrorKind::peer_lost) << e.what();
+      EXPECT_TRUE(contains(e.what(), "rank 1")) << e.what();
+      EXPECT_TRUE(contains(e.what(), "reconnect_timeout")) << e.what();
+      std::vector<std::string> kinds;
+      for (const auto& ev : connection_events(s.transport)) kinds.push_back(ev.kind);
+      EXPECT_EQ(kinds,
+                (std::vector<std::string>{"connection.broken", "connection.reconnect_failed"}));
+    }
+  });
 }
 
 }  // namespace

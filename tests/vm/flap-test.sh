@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # A 1 s link flap under a send stream between the two Soft-RoCE guests (configs/vm-flap.yaml,
 # injector vm: guest 1, the receiver and measuring rank, takes its own eth0 down and up).
-# Cases, in this order: (a) tcp, (b) verbs timeout 18, (c) verbs timeout 14.
+# Cases, in this order: (a) tcp, (r) verbs timeout 14 with on_break: reconnect, (b) verbs
+# timeout 18, (c) verbs timeout 14.
 #
 # Checked:
 #  - the run ends with exit 1 (a case failed: the run stops there), a finished document
@@ -11,6 +12,14 @@
 #    events with exit code 0, the data connection on the guest link (198.51.100.x);
 #  - the verbs endpoints really use the ACK timeout of their case (describe(): timeout=18 /
 #    timeout=14, retry=6: rxe takes retry_count 7 as "forever", so the transport lowers it);
+#  - (r) reconnects: status ok (verify: true, so no message was corrupted, lost or duplicated),
+#    outcome reconnected with reconnects >= 1, rank 1's IBV_EVENT_PORT_ERR and
+#    IBV_EVENT_PORT_ACTIVE, a connection.broken event whose cause names the QP error, the retry
+#    counter or the port, connection.reconnected on both ranks (none reconnect_failed), bytes in
+#    the bins after the clear and a first byte (or ttr90) after the clear; describe() shows
+#    on_break=reconnect. The engine assigns transport events to the repetition they were
+#    drained after, so the outcome needs no comparison of the two guests' wall clocks (which
+#    can differ by a second);
 #  - the first verbs case that fails names its cause (a completion status, or the port event)
 #    and the run stops there; its flap was injected and cleared (exit code 0), and guest 1's
 #    rxe0 is active again at the end (dmesg: the last state change is "set active");
@@ -76,10 +85,10 @@ def read(*parts):
 
 
 ms = lambda ns: "-" if ns is None else "%.0f ms" % (ns / 1e6)
-TCP, T18, T14 = "flap-tcp", "flap-verbs-t18", "flap-verbs-t14"
+TCP, RC, T18, T14 = "flap-tcp", "flap-verbs-t14-reconnect", "flap-verbs-t18", "flap-verbs-t14"
 group = lambda case_id: case_id.split(".", 1)[0]
 plan = [p["id"] for p in doc["config"]["resolved"]["cases"]]
-check([group(i) for i in plan] == [TCP, T18, T14], "planned cases %s, expected %s, %s, %s in this order" % (plan, TCP, T18, T14))
+check([group(i) for i in plan] == [TCP, RC, T18, T14], "planned cases %s, expected %s, %s, %s, %s in this order" % (plan, TCP, RC, T18, T14))
 cases = {group(c["id"]): c for c in doc["cases"]}
 g0err, g1err = read("vm", "g0", "stderr"), read("vm", "g1", "stderr")
 
@@ -139,8 +148,12 @@ def absorbed(name, c, verbs):
     # that `ip` kept off the guest's one vCPU counts data that arrived before the link went down
     # in the bin where it gets to read it.
     # The same at the other end: clear_ns is when `ip link set up` returned, and the link is up
-    # (and data may flow) before that on a TCG guest, so the last bin before it is skipped too.
-    inside = [b for i, b in enumerate(bins) if i * bin_ns >= start + bin_ns and (i + 2) * bin_ns <= clear]
+    # (and data may flow) before that on a TCG guest, where the command takes up to 0.6 s: bins
+    # end before the clear command started, and the last bin before that is skipped too.
+    _, acts = fault_actions(c)
+    clear_took = max([d for k, _, d in acts if k == "fault.clear"] or [0])
+    inside = [b for i, b in enumerate(bins)
+              if i * bin_ns >= start + bin_ns and (i + 2) * bin_ns <= clear - clear_took]
     check(r["baseline_gbps"] > 0, "%s: baseline %r" % (name, r["baseline_gbps"]))
     # The outage is 0.1-0.8 s (the inject command, up to 1 s on a TCG guest, eats into the hold),
     # so often no bin lies wholly inside; the stall below still shows the outage.
@@ -172,6 +185,65 @@ def absorbed(name, c, verbs):
               [e["kind"] for e in case_events(c)]))
 
 
+CAUSE = re.compile(r"retry counter|went down|IBV_EVENT|status \d+|error state|port", re.I)
+
+
+def reconnected(name, c):
+    endpoints_timeout(c, 14)
+    eps = c.get("endpoints") or []
+    check(eps and all("on_break=reconnect" in e for e in eps), "%s: endpoints do not show on_break=reconnect: %s" % (name, eps))
+    if not check(c["status"] == "ok", "%s: status %s %s" % (name, c["status"], c.get("errors"))):
+        for l in g1_errors:
+            print("%-15s guest 1: %s" % ("", l))
+        return
+    check(c["params"].get("verify", True) is True, "%s: data verification was off: %r" % (name, c["params"].get("verify")))
+    rep = c["repetitions"][0]
+    f = rep.get("fault") or {}
+    r = f.get("recovery")
+    evs = case_events(c)
+    check(f.get("outcome") == "reconnected", "%s: outcome %r, expected 'reconnected'" % (name, f.get("outcome")))
+    check((f.get("reconnects") or 0) >= 1, "%s: reconnects %r" % (name, f.get("reconnects")))
+    offset = None
+    for e in eps:
+        m = re.search(r"peer_clock_offset_us=(-?\d+) peer_clock_error_us=(\d+)", e)
+        if m:
+            offset = (int(m.group(1)) * 1000, int(m.group(2)) * 1000)
+    link = [(e["kind"], e["rank"]) for e in evs if e["kind"].startswith("IBV_EVENT")]
+    check(("IBV_EVENT_PORT_ERR", 1) in link and ("IBV_EVENT_PORT_ACTIVE", 1) in link,
+          "%s: rank 1's port events %s, expected IBV_EVENT_PORT_ERR and IBV_EVENT_PORT_ACTIVE" % (name, link))
+    conn = [e for e in evs if e["kind"].startswith("connection.")]
+    broken = [e for e in conn if e["kind"] == "connection.broken"]
+    again = [e for e in conn if e["kind"] == "connection.reconnected"]
+    check(any(CAUSE.search((e.get("detail") or {}).get("cause", "")) for e in broken),
+          "%s: no connection.broken naming a QP error, retry or port cause: %s" % (name, [(e["rank"], e["detail"].get("cause")) for e in broken]))
+    check({0, 1} <= {e["rank"] for e in again}, "%s: connection.reconnected on ranks %s, expected both" % (name, sorted({e["rank"] for e in again})))
+    check(not any(e["kind"] == "connection.reconnect_failed" for e in conn), "%s: reconnect_failed events" % name)
+    if not check(r is not None and f.get("clear_ns") is not None, "%s: no recovery metrics: %r" % (name, f)):
+        return
+    bin_ns, start, clear = f["bin_ns"], f["start_ns"], f["clear_ns"]
+    bins = [p["bytes"] for p in rep["intervals"]]
+    after = sum(b for i, b in enumerate(bins) if i * bin_ns >= clear)
+    check(after > 0, "%s: no bytes after the clear: %s" % (name, bins))
+    check(r["first_byte_after_clear_ns"] is not None or r["ttr90_from_clear_ns"] is not None,
+          "%s: neither a first byte nor ttr90 after the clear" % name)
+    source, acts = fault_actions(c)
+    kinds = [k for k, _, _ in acts]
+    check("fault.inject" in kinds and "fault.clear" in kinds and all(x == 0 for _, x, _ in acts),
+          "%s: fault commands %s (%s)" % (name, acts, source))
+    print("%-15s reconnected: baseline %.3f Gb/s; outage %s-%s (%s); stall %s; after clear: first byte %s, ttr90 %s, "
+          "ttr99 %s; deficit %.1f MB; %.1f MB after the clear; reconnects %s" % (
+              name, r["baseline_gbps"], ms(start), ms(clear), ms(clear - start), ms(r["stall_ns"]),
+              ms(r["first_byte_after_clear_ns"]), ms(r["ttr90_from_clear_ns"]), ms(r["ttr99_from_clear_ns"]),
+              r["deficit_bytes"] / 1e6, after / 1e6, f.get("reconnects")))
+    if offset is not None:
+        print("%-15s guest clocks: rank 1's is %+.1f ms +- %.1f ms ahead of rank 0's" % ("", offset[0] / 1e6, offset[1] / 1e6))
+    for e in conn:
+        d = e.get("detail") or {}
+        print("%-15s rank %d %s (%s): outage %s, attempts %s, lost %s, resent %s; cause: %s" % (
+            "", e["rank"], e["kind"], d.get("role"), ms(d.get("outage_ns")) if e["kind"] == "connection.reconnected" else "-",
+            d.get("attempts"), d.get("lost_messages"), d.get("resent_messages"), d.get("cause")))
+
+
 STATUS = re.compile(r"completed with error: ([^(]+?) \(status (\d+)|went down \(link fault\) \((IBV_EVENT_\w+)")
 
 
@@ -201,6 +273,10 @@ if check(TCP in cases, "%s is not in the document" % TCP):
     eps = cases[TCP].get("endpoints") or []
     check(eps and all("198.51.100." in e for e in eps), "(a): TCP not on the guest link: %s" % eps)
 
+# ---- (r) verbs, timeout 14, on_break: reconnect
+if check(RC in cases, "%s is not in the document" % RC):
+    reconnected("(r) verbs t=14 reconnect", cases[RC])
+
 # ---- (b) verbs, timeout 18
 if not check(T18 in cases, "%s is not in the document" % T18):
     for l in g1_errors:
@@ -225,7 +301,7 @@ print("guest 1 rxe0 (dmesg, s since boot): " + ", ".join("%s %s" % (s, t) for t,
 for p in problems:
     print("FAIL:", p)
 if not problems:
-    print("ok: flap absorbed by TCP and by verbs within its retransmission budget; beyond it the case named its cause; the link came back")
+    print("ok: flap absorbed by TCP and by verbs within its retransmission budget; beyond it verbs reconnected with on_break: reconnect, and without it the case named its cause; the link came back")
 sys.exit(1 if problems else 0)
 PY
 if [ $fail -ne 0 ]; then

@@ -15,12 +15,12 @@
 #include <cstring>
 #include <limits>
 #include <mutex>
-#include <random>
 #include <thread>
 #include <utility>
 
 #include "harness/core/clock.hpp"
 #include "harness/core/error.hpp"
+#include "transports/api/wire.hpp"
 
 namespace fabricbench::transport::verbs {
 namespace {
@@ -42,35 +42,27 @@ struct Private {
 };
 using PrivateBytes = std::array<std::uint8_t, kPrivateBytes>;
 
-void put(PrivateBytes& b, std::size_t at, std::uint64_t v, std::size_t width) {
-  for (std::size_t i = 0; i < width; ++i) b[at + i] = static_cast<std::uint8_t>(v >> (8 * i));
-}
-std::uint64_t get(const std::uint8_t* b, std::size_t at, std::size_t width) {
-  std::uint64_t v = 0;
-  for (std::size_t i = 0; i < width; ++i) v |= std::uint64_t{b[at + i]} << (8 * i);
-  return v;
-}
-
 PrivateBytes encode(const Private& p) {
   PrivateBytes b{};
-  put(b, 0, kMagic, 4);
-  put(b, 4, kVersion, 2);
-  put(b, 8, p.rank, 4);
-  put(b, 12, p.index, 4);
-  put(b, 16, p.token, 8);
-  put(b, 24, p.scratch_addr, 8);
-  put(b, 32, p.scratch_rkey, 4);
+  wire::put_le(b.data() + 0, 4, kMagic);
+  wire::put_le(b.data() + 4, 2, kVersion);
+  wire::put_le(b.data() + 8, 4, p.rank);
+  wire::put_le(b.data() + 12, 4, p.index);
+  wire::put_le(b.data() + 16, 8, p.token);
+  wire::put_le(b.data() + 24, 8, p.scratch_addr);
+  wire::put_le(b.data() + 32, 4, p.scratch_rkey);
   return b;
 }
 
 bool decode(const std::vector<std::uint8_t>& b, Private& p) {
   if (b.size() < kPrivateBytes) return false;
-  if (get(b.data(), 0, 4) != kMagic || get(b.data(), 4, 2) != kVersion) return false;
-  p.rank = static_cast<std::uint32_t>(get(b.data(), 8, 4));
-  p.index = static_cast<std::uint32_t>(get(b.data(), 12, 4));
-  p.token = get(b.data(), 16, 8);
-  p.scratch_addr = get(b.data(), 24, 8);
-  p.scratch_rkey = static_cast<std::uint32_t>(get(b.data(), 32, 4));
+  if (wire::get_le(b.data() + 0, 4) != kMagic || wire::get_le(b.data() + 4, 2) != kVersion)
+    return false;
+  p.rank = static_cast<std::uint32_t>(wire::get_le(b.data() + 8, 4));
+  p.index = static_cast<std::uint32_t>(wire::get_le(b.data() + 12, 4));
+  p.token = wire::get_le(b.data() + 16, 8);
+  p.scratch_addr = wire::get_le(b.data() + 24, 8);
+  p.scratch_rkey = static_cast<std::uint32_t>(wire::get_le(b.data() + 32, 4));
   return true;
 }
 
@@ -156,8 +148,7 @@ class CmSession {
  public:
   CmSession(std::shared_ptr<Device> device, const Options& options)
       : device_(std::move(device)), options_(options) {
-    std::random_device random;
-    token_ = (std::uint64_t{random()} << 32) ^ random() ^ core::now_ns();
+    token_ = wire::random_token();
     local_ = netdev_address(device_->netdev, device_->name);
     address_ = address_text(local_);
     channel_ = rdma_create_event_channel();

@@ -415,6 +415,14 @@ QpKind validate_options(const Options& o) {
   if (o.use_rdma_cm && kind != QpKind::rc) {
     bad("use_rdma_cm connects rc queue pairs only, got qp_type " + o.qp_type);
   }
+  if (o.reconnect && kind != QpKind::rc) {
+    bad("reconnect re-establishes rc queue pairs only; qp_type " + o.qp_type +
+        " has no connection to re-establish");
+  }
+  if (o.reconnect && o.use_rdma_cm) {
+    bad("reconnect re-establishes queue pairs through the bootstrap exchange, not rdma_cm");
+  }
+  if (o.reconnect && o.reconnect_timeout_ns == 0) bad("reconnect_timeout_ns must be positive");
   if (o.completion != CompletionMode::busy_poll && o.completion != CompletionMode::blocking) {
     bad("unknown completion mode");
   }

@@ -5,11 +5,22 @@
 // a ring indexed by it keeps what the caller posted, so a signaled completion retires every
 // request before it (RC/UC complete in order) and reports only those the caller asked for.
 // Receives carry their own sequence (wr_id with the top bit set) and complete in posting order.
+//
+// Reconnect (Options::reconnect, RC over the bootstrap exchange): each endpoint also holds one
+// small TCP control connection to its peer's endpoint (made in connect()). When the QP fails
+// (a completion in error, a QP/port fault event, the port down past the retransmission budget)
+// or the peer says that its side failed, the endpoint records "connection.broken", takes the QP
+// to ERR, collects what had completed, replaces the QP by a new one (INIT), posts again the
+// receives that were still posted and sends the peer its new QPN, PSN and how many receives it
+// completed in all. With the peer's, it goes to RTR/RTS (once the port is ACTIVE) and says so
+// ("ready"); when the peer is ready too, the sends the peer never received are posted again and
+// completions flow. Meanwhile post() returns false and poll() reports nothing.
 #include <infiniband/verbs.h>
 
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <span>
 #include <string>
 #include <vector>
@@ -35,6 +46,17 @@ struct RemoteQp {
   std::uint32_t qkey = 0;  // UD
 };
 
+// Connection events of a transport's endpoints, owned jointly by the transport and its endpoints
+// (endpoints may outlive the transport).
+struct EventSink {
+  std::mutex mutex;
+  std::vector<ConnectionEvent> events;
+  void add(ConnectionEvent event) {
+    std::lock_guard lock(mutex);
+    events.push_back(std::move(event));
+  }
+};
+
 class VerbsEndpoint final : public Endpoint {
  public:
   // Creates the CQ (and completion channel in blocking mode) and the QP, and moves it to INIT.
@@ -56,6 +78,10 @@ class VerbsEndpoint final : public Endpoint {
   // capped at the configured one; timeout and retries from the options). `remote` carries the
   // peer's internal region from the connection's private data.
   void connect_by_cm(const RemoteQp& remote);
+  // Reconnect: the connected, non-blocking control socket to the peer's endpoint (owned from
+  // then on), where connection events go, and this rank.
+  void enable_reconnect(int control_fd, std::shared_ptr<EventSink> sink, int my_rank,
+                        std::string control_text);
   // Something that must outlive this endpoint's cm id (its event channel).
   void keep_alive(std::shared_ptr<void> owner) { keepalive_ = std::move(owner); }
 
@@ -75,20 +101,59 @@ class VerbsEndpoint final : public Endpoint {
     std::uint32_t rkey = 0;
     Op op = Op::send;
     SlotKind kind = SlotKind::signaled;
+    bool inline_data = false;
+    std::uint32_t lkey = 0;
+    std::uint32_t imm = 0;
+    std::uint64_t addr = 0;  // local
+    std::uint64_t compare_add = 0;
+    std::uint64_t swap = 0;
+    std::uint64_t message = 0;  // send, write_imm: index among this side's receive-consuming ones
   };
   struct RecvSlot {
     std::uint64_t wr_id = 0;
     std::uint32_t capacity = 0;
+    std::uint64_t addr = 0;
+    std::uint32_t lkey = 0;
+  };
+  // The control connection's messages (fixed header, then the cause text).
+  struct ControlMessage {
+    std::uint16_t type = 0;  // kInfo, kReady
+    std::uint64_t epoch = 0;
+    std::uint32_t qpn = 0;
+    std::uint32_t psn = 0;
+    std::uint64_t received = 0;  // receives completed on this endpoint since it was made
+    std::string cause;
   };
   static constexpr std::uint64_t kRecvBit = std::uint64_t{1} << 63;
   static constexpr int kPollBatch = 32;
+  static constexpr std::uint32_t kControlEvery = 1024;  // busy poll: control check interval
 
+  void create_qp(const std::string& where);
   void modify(ibv_qp_attr& attr, int mask, const char* what);
   int cm_attr(ibv_qp_attr& attr, ibv_qp_state state, const char* what);
   ibv_ah_attr address(const RemoteQp& remote) const;
   std::byte* local_bytes(const WorkRequest& request, const char* what) const;
   bool post_recv(const WorkRequest& request);
   bool post_send_queue(const WorkRequest& request);
+  void post_slot(const SendSlot& slot, bool force_signal, const char* what);
+  void post_recv_slot(std::uint64_t seq);
+  // One successful completion of the current QP: true when it is reported (into `out`).
+  bool take(const ibv_wc& c, Completion& out);
+  // ---- reconnect ----
+  bool reconnectable(ibv_wc_status status) const noexcept;
+  std::string completion_cause(const ibv_wc& wc) const;
+  // The QP failed (or the peer said so, `peer_epoch` != 0): start (or restart) re-establishing.
+  void begin_break(const std::string& cause, std::uint64_t peer_epoch);
+  void drain_old_qp();
+  // Reads the control connection, advances the reconnect; throws peer_lost when it cannot be.
+  void progress();
+  void service_control();
+  void send_control(const ControlMessage& m);
+  void flush_control();
+  void finish_reconnect();
+  [[noreturn]] void give_up(const std::string& why);
+  void record(const char* kind, std::uint64_t mono, std::uint64_t outage, std::uint64_t lost,
+              std::uint64_t resent);
   void post_probe();
   void maybe_probe(std::uint64_t now);
   // The port went down (IBV_EVENT_PORT_ERR, not yet PORT_ACTIVE): fail once it has stayed down
@@ -147,6 +212,34 @@ class VerbsEndpoint final : public Endpoint {
   bool probe_in_flight_ = false;
   std::uint64_t idle_since_ns_ = 0;  // wait() found nothing since then; 0 = not idle
   std::uint64_t probes_ = 0;
+
+  // ---- reconnect ----
+  bool reconnect_ = false;
+  int control_fd_ = -1;
+  std::string control_text_;
+  std::shared_ptr<EventSink> sink_;
+  int my_rank_ = -1;
+  std::string role_;
+  bool control_eof_ = false;
+  std::string control_in_;
+  std::string control_out_;
+  std::uint32_t empty_polls_ = 0;
+  bool reconnecting_ = false;
+  std::uint64_t epoch_ = 0;
+  std::uint64_t break_mono_ = 0;
+  std::string cause_;
+  std::uint64_t attempts_ = 0;
+  bool peer_info_ = false;  // peer_'s info of epoch_ arrived
+  ControlMessage peer_msg_;
+  bool local_ready_ = false;         // RTS towards peer_msg_, "ready" sent
+  bool peer_ready_ = false;          // the peer's "ready" of epoch_ arrived
+  std::uint64_t messages_next_ = 0;  // receive-consuming sends posted
+  std::uint64_t messages_done_ = 0;  // receive-consuming sends completed (reported as sent)
+  std::uint64_t resent_total_ = 0;
+  std::uint64_t lost_total_ = 0;
+  std::vector<Completion> pending_;  // completed while reconnecting, reported afterwards
+  std::size_t pending_head_ = 0;
+  std::uint64_t reconnects_ = 0;
 
   core::ErrorKind broken_kind_ = core::ErrorKind::runtime;
   std::string broken_;  // non-empty once the endpoint failed: every later call rethrows

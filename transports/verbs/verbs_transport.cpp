@@ -13,6 +13,7 @@
 #include "harness/core/clock.hpp"
 #include "harness/core/error.hpp"
 #include "transports/verbs/verbs_cm.hpp"
+#include "transports/verbs/verbs_control.hpp"
 #include "transports/verbs/verbs_device.hpp"
 #include "transports/verbs/verbs_endpoint.hpp"
 
@@ -75,6 +76,10 @@ struct Record {
   std::string cm_address = "-";
   int cm_port = 0;
   std::uint64_t token = 0;
+  // Reconnect: the control listener ("-" without reconnect).
+  std::string ctl_address = "-";
+  int ctl_port = 0;
+  std::uint64_t ctl_token = 0;
 };
 
 std::string format_error(ErrorKind kind, const std::string& message) {
@@ -107,6 +112,16 @@ bool parse_record(const std::string& text, Record& out) {
   if (!(in >> out.qp_type >> link >> out.lid >> gid >> out.mtu >> out.connections >> addr >>
         out.scratch_rkey >> peers >> qps >> out.cm_address >> out.cm_port >> token)) {
     return false;
+  }
+  std::string ctl;
+  std::string ctl_token;
+  if (in >> ctl) {
+    if (ctl != "ctl" || !(in >> out.ctl_address >> out.ctl_port >> ctl_token)) return false;
+    try {
+      out.ctl_token = std::stoull(ctl_token, nullptr, 16);
+    } catch (const std::exception&) {
+      return false;
+    }
   }
   out.ok = true;
   out.ethernet = link == "E";
@@ -179,7 +194,7 @@ const char* kind_text(MemoryKind kind) noexcept {
 
 // ---- the transport ----
 
-class VerbsTransport final : public Transport, public EventSource {
+class VerbsTransport final : public Transport, public EventSource, public ConnectionEventSource {
  public:
   explicit VerbsTransport(const Options& options)
       : options_(options),
@@ -244,11 +259,21 @@ class VerbsTransport final : public Transport, public EventSource {
 
   std::vector<AsyncEvent> drain_events() override { return device_->drain_events(); }
 
+  std::vector<ConnectionEvent> drain_connection_events() override {
+    std::lock_guard lock(sink_->mutex);
+    std::vector<ConnectionEvent> out;
+    out.swap(sink_->events);
+    return out;
+  }
+
  private:
   void check_arguments(int me, int size, const std::vector<int>& peers, int n) const;
   std::string format_ok(const std::vector<int>& peers, int n,
                         const std::vector<std::unique_ptr<VerbsEndpoint>>& endpoints,
-                        const CmListener* listener) const;
+                        const CmListener* listener, const ControlListener* control) const;
+  bool reconnect() const noexcept {
+    return options_.reconnect && kind_ == QpKind::rc && !options_.use_rdma_cm;
+  }
   std::vector<Record> check_records(const std::vector<std::string>& all, int me,
                                     const std::vector<int>& peers, int n) const;
   void agree(bootstrap::Bootstrap& bootstrap, const std::vector<int>& peers,
@@ -258,6 +283,7 @@ class VerbsTransport final : public Transport, public EventSource {
   QpKind kind_;
   std::shared_ptr<Device> device_;
   std::mt19937_64 random_;
+  std::shared_ptr<EventSink> sink_ = std::make_shared<EventSink>();
 };
 
 void VerbsTransport::check_arguments(int me, int size, const std::vector<int>& peers, int n) const {
@@ -281,7 +307,8 @@ void VerbsTransport::check_arguments(int me, int size, const std::vector<int>& p
 
 std::string VerbsTransport::format_ok(const std::vector<int>& peers, int n,
                                       const std::vector<std::unique_ptr<VerbsEndpoint>>& endpoints,
-                                      const CmListener* listener) const {
+                                      const CmListener* listener,
+                                      const ControlListener* control) const {
   std::string qps;
   if (listener == nullptr && !peers.empty()) {
     for (std::size_t i = 0; i < peers.size(); ++i) {
@@ -304,6 +331,10 @@ std::string VerbsTransport::format_ok(const std::vector<int>& peers, int n,
       << (listener != nullptr ? listener->address() : std::string("-")) << ' '
       << (listener != nullptr ? listener->port() : 0) << ' ' << std::hex
       << (listener != nullptr ? listener->token() : 0);
+  if (control != nullptr) {
+    out << " ctl " << control->address() << ' ' << std::dec << control->port() << ' ' << std::hex
+        << control->token();
+  }
   return out.str();
 }
 
@@ -356,6 +387,11 @@ std::vector<Record> VerbsTransport::check_records(const std::vector<std::string>
                       device_->name + ", rank " + std::to_string(r) + " uses " +
                       (rec.ethernet ? "Ethernet (RoCE)" : "InfiniBand"));
     }
+    if ((rec.ctl_address != "-") != reconnect()) {
+      throw Error(ErrorKind::config, "verbs: on_break differs between rank " + std::to_string(me) +
+                                         " (" + (reconnect() ? "reconnect" : "fail") +
+                                         ") and rank " + std::to_string(r));
+    }
     if ((rec.cm_address != "-") != options_.use_rdma_cm) {
       throw Error(ErrorKind::config, "verbs: use_rdma_cm differs between rank " +
                                          std::to_string(me) + " and rank " + std::to_string(r));
@@ -402,8 +438,10 @@ std::vector<std::unique_ptr<Endpoint>> VerbsTransport::connect(bootstrap::Bootst
   ErrorKind local_kind = ErrorKind::runtime;
   std::vector<std::unique_ptr<VerbsEndpoint>> endpoints;
   std::unique_ptr<CmListener> listener;
+  std::unique_ptr<ControlListener> control;
   try {
     check_arguments(me, size, peers, n);
+    if (reconnect() && !peers.empty()) control = std::make_unique<ControlListener>(*device_);
     if (options_.use_rdma_cm) {
       if (!peers.empty()) listener = std::make_unique<CmListener>(device_, options_);
     } else {
@@ -419,9 +457,9 @@ std::vector<std::unique_ptr<Endpoint>> VerbsTransport::connect(bootstrap::Bootst
     local_kind = e.kind();
     endpoints.clear();
   }
-  const std::vector<std::string> all =
-      bootstrap.allgather(local_error.empty() ? format_ok(peers, n, endpoints, listener.get())
-                                              : format_error(local_kind, local_error));
+  const std::vector<std::string> all = bootstrap.allgather(
+      local_error.empty() ? format_ok(peers, n, endpoints, listener.get(), control.get())
+                          : format_error(local_kind, local_error));
   if (!local_error.empty()) throw Error(local_kind, local_error);
 
   // 2. What the others published.
@@ -461,6 +499,25 @@ std::vector<std::unique_ptr<Endpoint>> VerbsTransport::connect(bootstrap::Bootst
           remote.scratch_rkey = rec.scratch_rkey;
           endpoints[i * static_cast<std::size_t>(n) + static_cast<std::size_t>(k)]->connect_to(
               remote);
+        }
+      }
+      if (control != nullptr) {
+        std::vector<ControlPeer> ctl_peers;
+        for (const int p : peers) {
+          const Record& rec = records[static_cast<std::size_t>(p)];
+          ctl_peers.push_back(ControlPeer{p, rec.ctl_address, rec.ctl_port, rec.ctl_token});
+        }
+        const std::vector<ControlConnection> conns =
+            control->connect_all(me, ctl_peers, n, options_.connect_timeout_ns);
+        std::string text = control->address() + ":" + std::to_string(control->port());
+        for (std::size_t i = 0; i < endpoints.size(); ++i) {
+          std::string shown = text;
+          if (conns[i].clock_known) {
+            shown +=
+                " peer_clock_offset_us=" + std::to_string(conns[i].peer_clock_offset_ns / 1000) +
+                " peer_clock_error_us=" + std::to_string(conns[i].clock_error_ns / 1000);
+          }
+          endpoints[i]->enable_reconnect(conns[i].fd, sink_, me, shown);
         }
       }
     }

@@ -37,6 +37,19 @@
 // RDMA_CM_EVENT_DISCONNECTED ends its endpoints with ErrorKind::peer_lost once their completion
 // queues are drained.
 //
+// Reconnect (Options::reconnect, RC through the bootstrap exchange only). connect() also makes
+// one small TCP control connection per endpoint pair (lower rank connects, tokens from the
+// allgather checked both ways). A QP that fails (a completion in error other than the caller's
+// own mistakes, QP_FATAL, the port down past the retransmission budget) is taken to ERR and
+// replaced; both sides swap new QPN/PSN and their receive counts on the control connection, go to
+// RTR/RTS once the port is ACTIVE, re-post the receives still posted and post again the sends the
+// peer never received (resent_messages). Meanwhile post() returns false and poll() reports
+// nothing; completions are reported exactly once. Events: transport::ConnectionEventSource. Not
+// back within reconnect_timeout_ns, or the control connection closed: ErrorKind::peer_lost.
+// Atomics in flight at the break may execute twice (they are resent when their outcome is
+// unknown); sends and write_imm are exact (the peer's receive count says what arrived); writes and
+// reads whose outcome is unknown are repeated (harmless unless the target changed meanwhile).
+//
 // Clocks. Transports never read a clock for measurement. The exceptions here are not
 // measurements: wait() reads CLOCK_MONOTONIC for its timeout and the liveness interval (as the
 // TCP transport does), and the async-event thread stamps each event with CLOCK_REALTIME and

@@ -1,0 +1,316 @@
+#include "transports/verbs/verbs_control.hpp"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <ifaddrs.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <array>
+#include <cerrno>
+#include <cstring>
+#include <ctime>
+
+#include "harness/core/clock.hpp"
+#include "harness/core/error.hpp"
+#include "transports/api/wire.hpp"
+
+namespace fabricbench::transport::verbs {
+namespace {
+
+using core::Error;
+using core::ErrorKind;
+
+constexpr std::uint32_t kMagic = 0x4b564246;  // "FBVK"
+constexpr std::uint16_t kVersion = 1;
+constexpr std::uint16_t kHello = 0;
+constexpr std::uint16_t kAck = 1;
+constexpr std::uint16_t kTime = 2;
+constexpr std::uint64_t kStrangerNs = 2'000'000'000;  // an accepted socket must say hello by then
+
+using wire::Hello;
+using wire::HelloBytes;
+using wire::random_token;
+
+HelloBytes encode(const Hello& h) {
+  return wire::encode_hello(kMagic, kVersion, h);
+}
+bool decode(const HelloBytes& b, Hello& h) {
+  return wire::decode_hello(b, kMagic, kVersion, h);
+}
+
+// The IPv4 address to listen on: the device's netdev's, else the first non-loopback one that is
+// up, else loopback.
+in_addr listen_address(const std::string& netdev) {
+  in_addr out{};
+  out.s_addr = htonl(INADDR_LOOPBACK);
+  ifaddrs* list = nullptr;
+  if (::getifaddrs(&list) != 0) return out;
+  bool found = false;
+  for (int pass = 0; pass < 2 && !found; ++pass) {
+    for (ifaddrs* a = list; a != nullptr && !found; a = a->ifa_next) {
+      if (a->ifa_addr == nullptr || a->ifa_addr->sa_family != AF_INET) continue;
+      if (pass == 0 && (netdev.empty() || netdev != a->ifa_name)) continue;
+      if (pass == 1 && ((a->ifa_flags & IFF_LOOPBACK) != 0 || (a->ifa_flags & IFF_UP) == 0)) {
+        continue;
+      }
+      sockaddr_in v4{};
+      std::memcpy(&v4, a->ifa_addr, sizeof v4);
+      out = v4.sin_addr;
+      found = true;
+    }
+  }
+  ::freeifaddrs(list);
+  return out;
+}
+
+std::uint64_t wall_ns() {
+  timespec ts{};
+  ::clock_gettime(CLOCK_REALTIME, &ts);
+  return static_cast<std::uint64_t>(ts.tv_sec) * 1'000'000'000ULL +
+         static_cast<std::uint64_t>(ts.tv_nsec);
+}
+
+std::uint64_t remaining(std::uint64_t deadline) {
+  const std::uint64_t now = core::now_ns();
+  return now >= deadline ? 0 : deadline - now;
+}
+
+// Waits for `events` on fd until the deadline; false on timeout.
+bool wait_fd(int fd, short events, std::uint64_t deadline) {
+  while (true) {
+    const std::uint64_t left = remaining(deadline);
+    if (left == 0) return false;
+    pollfd p{fd, events, 0};
+    const int rc =
+        ::poll(&p, 1, static_cast<int>(std::min<std::uint64_t>(left / 1'000'000 + 1, 1'000'000)));
+    if (rc > 0) return true;
+    if (rc < 0 && errno != EINTR) return false;
+  }
+}
+
+bool read_exact(int fd, HelloBytes& b, std::uint64_t deadline) {
+  std::size_t got = 0;
+  while (got < b.size()) {
+    const ssize_t r = ::recv(fd, b.data() + got, b.size() - got, MSG_DONTWAIT);
+    if (r > 0) {
+      got += static_cast<std::size_t>(r);
+    } else if (r == 0) {
+      return false;
+    } else if (errno == EINTR) {
+      continue;
+    } else if (errno == EAGAIN || errno == EWOULDBLOCK) {
+      if (!wait_fd(fd, POLLIN, deadline)) return false;
+    } else {
+      return false;
+    }
+  }
+  return true;
+}
+
+bool write_exact(int fd, const HelloBytes& b, std::uint64_t deadline) {
+  std::size_t sent = 0;
+  while (sent < b.size()) {
+    const ssize_t w = ::send(fd, b.data() + sent, b.size() - sent, MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (w > 0) {
+      sent += static_cast<std::size_t>(w);
+    } else if (w < 0 && errno == EINTR) {
+      continue;
+    } else if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+      if (!wait_fd(fd, POLLOUT, deadline)) return false;
+    } else {
+      return false;
+    }
+  }
+  return true;
+}
+
+void set_nodelay(int fd) {
+  const int one = 1;
+  (void)::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+}
+
+}  // namespace
+
+ControlListener::ControlListener(const Device& device) : token_(random_token()) {
+  fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd_ < 0) {
+    throw Error(ErrorKind::runtime, "verbs: control socket: " + errno_text(errno));
+  }
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr = listen_address(device.netdev);
+  a.sin_port = 0;
+  char text[INET_ADDRSTRLEN] = {};
+  ::inet_ntop(AF_INET, &a.sin_addr, text, sizeof text);
+  address_ = text;
+  socklen_t len = sizeof a;
+  if (::bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 || ::listen(fd_, 128) != 0 ||
+      ::getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len) != 0) {
+    const int err = errno;
+    ::close(fd_);
+    fd_ = -1;
+    throw Error(ErrorKind::runtime,
+                "verbs: control listener on " + address_ + ": " + errno_text(err));
+  }
+  port_ = ntohs(a.sin_port);
+}
+
+ControlListener::~ControlListener() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+std::vector<ControlConnection> ControlListener::connect_all(int me,
+                                                            const std::vector<ControlPeer>& peers,
+                                                            int n, std::uint64_t timeout_ns) {
+  const std::uint64_t deadline = core::now_ns() + timeout_ns;
+  const auto un = static_cast<std::size_t>(n);
+  std::vector<int> fds(peers.size() * un, -1);
+  auto close_all = [&] {
+    for (int& fd : fds) {
+      if (fd >= 0) ::close(fd);
+      fd = -1;
+    }
+  };
+  auto fail = [&](const ControlPeer& p, const std::string& what) {
+    close_all();
+    throw Error(ErrorKind::runtime, "verbs: control connection with rank " +
+                                        std::to_string(p.rank) + " (" + p.address + ":" +
+                                        std::to_string(p.port) + "): " + what);
+  };
+  // 1. Connect to the higher ranks and say hello (the listener's backlog takes it at once).
+  for (std::size_t i = 0; i < peers.size(); ++i) {
+    const ControlPeer& p = peers[i];
+    if (p.rank < me) continue;
+    for (std::size_t k = 0; k < un; ++k) {
+      const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+      if (fd < 0) fail(p, "socket: " + errno_text(errno));
+      fds[i * un + k] = fd;
+      sockaddr_in a{};
+      a.sin_family = AF_INET;
+      a.sin_port = htons(static_cast<std::uint16_t>(p.port));
+      if (::inet_pton(AF_INET, p.address.c_str(), &a.sin_addr) != 1) fail(p, "bad address");
+      if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 && errno != EINPROGRESS) {
+        fail(p, "connect: " + errno_text(errno));
+      }
+      if (!wait_fd(fd, POLLOUT, deadline)) fail(p, "connect timed out");
+      int err = 0;
+      socklen_t len = sizeof err;
+      ::getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len);
+      if (err != 0) fail(p, "connect: " + errno_text(err));
+      Hello h;
+      h.kind = kHello;
+      h.rank = static_cast<std::uint32_t>(me);
+      h.index = static_cast<std::uint32_t>(k);
+      h.acceptor_token = p.token;
+      h.connector_token = token_;
+      if (!write_exact(fd, encode(h), deadline)) fail(p, "sending the hello failed");
+    }
+  }
+  // 2. Accept the lower ranks' connections; drop what does not know both tokens.
+  std::size_t expected = 0;
+  for (const ControlPeer& p : peers) {
+    if (p.rank < me) expected += un;
+  }
+  while (expected > 0) {
+    if (!wait_fd(fd_, POLLIN, deadline)) {
+      for (std::size_t i = 0; i < peers.size(); ++i) {
+        for (std::size_t k = 0; k < un; ++k) {
+          if (peers[i].rank < me && fds[i * un + k] < 0) {
+            fail(peers[i], "no connection for index " + std::to_string(k) + " in time");
+          }
+        }
+      }
+    }
+    const int fd = ::accept4(fd_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd < 0) continue;
+    HelloBytes b{};
+    Hello h;
+    const std::uint64_t until = std::min(deadline, core::now_ns() + kStrangerNs);
+    std::size_t slot = fds.size();
+    if (read_exact(fd, b, until) && decode(b, h) && h.kind == kHello &&
+        h.acceptor_token == token_ && h.index < static_cast<std::uint32_t>(n)) {
+      for (std::size_t i = 0; i < peers.size(); ++i) {
+        if (peers[i].rank == static_cast<int>(h.rank) && peers[i].rank < me &&
+            peers[i].token == h.connector_token && fds[i * un + h.index] < 0) {
+          slot = i * un + h.index;
+        }
+      }
+    }
+    if (slot == fds.size()) {
+      ::close(fd);
+      continue;
+    }
+    Hello ack;
+    ack.kind = kAck;
+    ack.rank = static_cast<std::uint32_t>(me);
+    ack.index = h.index;
+    ack.acceptor_token = token_;
+    ack.connector_token = h.connector_token;
+    fds[slot] = fd;
+    if (!write_exact(fd, encode(ack), deadline)) fail(peers[slot / un], "sending the ack failed");
+    --expected;
+  }
+  // 3. The higher ranks' acks.
+  for (std::size_t i = 0; i < peers.size(); ++i) {
+    const ControlPeer& p = peers[i];
+    if (p.rank < me) continue;
+    for (std::size_t k = 0; k < un; ++k) {
+      HelloBytes b{};
+      Hello h;
+      if (!read_exact(fds[i * un + k], b, deadline) || !decode(b, h) || h.kind != kAck ||
+          h.rank != static_cast<std::uint32_t>(p.rank) || h.index != k ||
+          h.acceptor_token != p.token || h.connector_token != token_) {
+        fail(p, "no valid ack for index " + std::to_string(k));
+      }
+    }
+  }
+  for (const int fd : fds) set_nodelay(fd);
+  // 4. Clocks: connectors probe (all first, so nobody waits on a probe not yet sent), acceptors
+  //    answer, connectors read the answers.
+  std::vector<ControlConnection> out(fds.size());
+  std::vector<std::uint64_t> sent(fds.size(), 0);
+  for (std::size_t i = 0; i < fds.size(); ++i) {
+    out[i].fd = fds[i];
+    if (peers[i / un].rank < me) continue;
+    HelloBytes b{};
+    wire::put_le(b.data() + 0, 4, kMagic);
+    wire::put_le(b.data() + 4, 2, kVersion);
+    wire::put_le(b.data() + 6, 2, kTime);
+    sent[i] = wall_ns();
+    wire::put_le(b.data() + 8, 8, sent[i]);
+    if (!write_exact(fds[i], b, deadline)) fail(peers[i / un], "sending the time probe failed");
+  }
+  for (std::size_t i = 0; i < fds.size(); ++i) {
+    if (peers[i / un].rank > me) continue;
+    HelloBytes b{};
+    if (!read_exact(fds[i], b, deadline) || wire::get_le(b.data() + 0, 4) != kMagic ||
+        wire::get_le(b.data() + 6, 2) != kTime) {
+      fail(peers[i / un], "no time probe");
+    }
+    wire::put_le(b.data() + 16, 8, wall_ns());
+    if (!write_exact(fds[i], b, deadline)) fail(peers[i / un], "answering the time probe failed");
+  }
+  for (std::size_t i = 0; i < fds.size(); ++i) {
+    if (peers[i / un].rank < me) continue;
+    HelloBytes b{};
+    if (!read_exact(fds[i], b, deadline) || wire::get_le(b.data() + 0, 4) != kMagic ||
+        wire::get_le(b.data() + 6, 2) != kTime || wire::get_le(b.data() + 8, 8) != sent[i]) {
+      fail(peers[i / un], "no answer to the time probe");
+    }
+    const std::uint64_t back = wall_ns();
+    const std::uint64_t theirs = wire::get_le(b.data() + 16, 8);
+    const std::uint64_t rtt = back >= sent[i] ? back - sent[i] : 0;
+    out[i].clock_known = true;
+    out[i].peer_clock_offset_ns =
+        static_cast<std::int64_t>(theirs) - static_cast<std::int64_t>(sent[i] + rtt / 2);
+    out[i].clock_error_ns = rtt / 2;
+  }
+  return out;
+}
+
+}  // namespace fabricbench::transport::verbs
