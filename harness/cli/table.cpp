@@ -399,6 +399,15 @@ class Console final : public engine::Observer {
       if (!v.is_number()) continue;
       outcomes += (outcomes.empty() ? "" : ", ") + k + " x" + std::to_string(v.get<int>());
     }
+    if (rec.contains("aborted") && rec["aborted"].is_object()) {
+      const nlohmann::json& a = rec["aborted"];
+      fmt::print(out_,
+                 "{:>10} fault {} {} at {}: outcome {}; repetition {} aborted on rank {}: {}\n", "",
+                 c.fault.kind, core::format_duration_ns(c.fault.hold_ns),
+                 core::format_duration_ns(c.fault.start_ns), outcomes, a.value("repetition", 0),
+                 a.value("rank", 0), a.value("error", ""));
+      if (r.repetitions.empty()) return;  // no curve to summarize
+    }
     // Connections re-established and messages lost, summed over the repetitions.
     std::uint64_t reconnects = 0;
     std::uint64_t failed = 0;

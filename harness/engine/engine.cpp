@@ -471,6 +471,33 @@ RunOutcome run_experiment(bootstrap::Bootstrap& bs, const spec::Experiment& exp,
       }
       rep_events.push_back(std::move(mine));
     };
+    // Rank 0: each completed repetition's fault: its evidence as events, its recovery metrics
+    // from its curve and its repetition's events.
+    const auto summarize_faults = [&]() {
+      if (!writer || !c.fault.active()) return;
+      // Each repetition's fault: its evidence as events, its recovery metrics from its curve.
+      const int injector_rank = injecting_rank(c, size);
+      // Ranks whose wall clock is the injecting rank's (same host).
+      std::vector<bool> same_clock(static_cast<std::size_t>(size), false);
+      for (int r = 0; r < size; ++r) {
+        const auto i = static_cast<std::size_t>(r);
+        same_clock[i] = r == injector_rank ||
+                        (i < hostnames.size() && !hostnames[i].empty() &&
+                         hostnames[i] == hostnames[static_cast<std::size_t>(injector_rank)]);
+      }
+      for (std::size_t i = 0; i < fault_records.size() && i < result.repetitions.size(); ++i) {
+        const auto& [record, measure_start] = fault_records[i];
+        if (record.is_null()) continue;
+        for (auto ev : fault_events(record)) {
+          ev["rank"] = injector_rank;
+          ev["detail"]["case"] = c.id;
+          writer->document().events.push_back(std::move(ev));
+        }
+        result.repetitions[i].fault =
+            fault_summary(c, result.repetitions[i], record, measure_start,
+                          i < rep_events.size() ? rep_events[i] : json::array(), same_clock);
+      }
+    };
     ctx.stop_requested = options.stop_requested;
     try {
       setup.endpoints = setup.transport->connect(bs, {ctx.peer}, c.connections());
@@ -588,6 +615,18 @@ RunOutcome run_experiment(bootstrap::Bootstrap& bs, const spec::Experiment& exp,
           writer->document().events.push_back(std::move(ev));
         }
       }
+      if (writer && c.fault.active()) {
+        // The repetitions before this one keep their recovery; this one was aborted.
+        summarize_faults();
+        results::summarize_case(result);
+        json recovery = recovery_spread(result.repetitions);
+        if (!recovery.is_object())
+          recovery = {{"outcomes", json::object()}, {"metrics", json::object()}};
+        recovery["outcomes"]["aborted"] = recovery["outcomes"].value("aborted", 0) + 1;
+        recovery["aborted"] = {
+            {"repetition", result.repetitions.size()}, {"rank", rank}, {"error", e.what()}};
+        result.summary["recovery"] = std::move(recovery);
+      }
       result.finished_ns = core::wall_clock_ns();
       outcome.exit_code = core::ExitCode::run_failed;
       outcome.error = "rank " + std::to_string(rank) + ", case " + c.id + ": " + e.what();
@@ -614,30 +653,7 @@ RunOutcome run_experiment(bootstrap::Bootstrap& bs, const spec::Experiment& exp,
         }
       }
     }
-    if (writer && c.fault.active()) {
-      // Each repetition's fault: its evidence as events, its recovery metrics from its curve.
-      const int injector_rank = injecting_rank(c, size);
-      // Ranks whose wall clock is the injecting rank's (same host).
-      std::vector<bool> same_clock(static_cast<std::size_t>(size), false);
-      for (int r = 0; r < size; ++r) {
-        const auto i = static_cast<std::size_t>(r);
-        same_clock[i] = r == injector_rank ||
-                        (i < hostnames.size() && !hostnames[i].empty() &&
-                         hostnames[i] == hostnames[static_cast<std::size_t>(injector_rank)]);
-      }
-      for (std::size_t i = 0; i < fault_records.size() && i < result.repetitions.size(); ++i) {
-        const auto& [record, measure_start] = fault_records[i];
-        if (record.is_null()) continue;
-        for (auto ev : fault_events(record)) {
-          ev["rank"] = injector_rank;
-          ev["detail"]["case"] = c.id;
-          writer->document().events.push_back(std::move(ev));
-        }
-        result.repetitions[i].fault =
-            fault_summary(c, result.repetitions[i], record, measure_start,
-                          i < rep_events.size() ? rep_events[i] : json::array(), same_clock);
-      }
-    }
+    summarize_faults();
     if (writer) {
       results::summarize_case(result);
       if (c.fault.active()) result.summary["recovery"] = recovery_spread(result.repetitions);

@@ -6,7 +6,8 @@
 #     (the connector) reconnects as soon as the blackhole clears, rank 1 takes it on its kept
 #     listener; the case completes with outcome "reconnected", 1 reconnect, the messages lost
 #     in the dead connection counted, and the curve back at the link rate within a second;
-#  2. on_break fail: the same break ends the case (exit 1) naming the cause (timed out);
+#  2. on_break fail: the same break ends the case (exit 1) naming the cause (timed out), and
+#     its repetition is recorded with outcome aborted;
 #  3. reconnect_timeout 1s, shorter than the rest of the outage: the reconnect gives up, the
 #     case fails naming both, and a connection.reconnect_failed event is recorded.
 # Usage: tests/netns/reconnect-test.sh FABRICBENCH_BINARY. Exit 77: not root / no ip / no netns.
@@ -108,7 +109,11 @@ c = doc["cases"][0]
 errors = " | ".join(e["message"] for e in c.get("errors", []))
 ok = c["status"] == "failed" and "timed out" in errors and "lost" in errors
 ok = ok and not any(e["kind"].startswith("connection.") for e in doc["events"])
-print("fail: status %s: %s" % (c["status"], errors))
+# The aborted repetition is recorded as such (outcome aborted, with the rank and the error).
+rec = (c.get("summary") or {}).get("recovery") or {}
+ok = ok and rec.get("outcomes", {}).get("aborted") == 1 and rec.get("aborted", {}).get("repetition") == 0
+ok = ok and "timed out" in rec.get("aborted", {}).get("error", "")
+print("fail: status %s: %s; recovery %s" % (c["status"], errors, json.dumps(rec)))
 sys.exit(0 if ok else 1)
 PY
   [ $? -eq 0 ] || { echo "FAIL: on_break fail: expected a failed case naming the timeout"; fail=1; }
