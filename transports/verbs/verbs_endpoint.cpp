@@ -655,7 +655,8 @@ std::string VerbsEndpoint::port_down_note() const {
   const std::uint64_t since = device_->port_down_since_ns();
   if (since == 0) return {};
   return "port " + std::to_string(device_->port) + " of " + device_->name +
-         " is down (IBV_EVENT_PORT_ERR at CLOCK_MONOTONIC " + std::to_string(since) + ")";
+         " went down (IBV_EVENT_PORT_ERR at CLOCK_MONOTONIC " + std::to_string(since) +
+         "), still down";
 }
 
 void VerbsEndpoint::maybe_probe(std::uint64_t now) {
@@ -1134,10 +1135,9 @@ void VerbsEndpoint::progress() {
   if (!reconnecting_) return;
   const std::uint64_t now = core::now_ns();
   if (now - break_mono_ > options_.reconnect_timeout_ns) {
-    std::string state = !peer_info_ ? "rank " + std::to_string(peer_) + " never sent its new QP"
-                        : !local_ready_
-                            ? "the port did not come back (still down: " + port_down_note() + ")"
-                            : "rank " + std::to_string(peer_) + " never became ready";
+    std::string state = !peer_info_     ? "rank " + std::to_string(peer_) + " never sent its new QP"
+                        : !local_ready_ ? "the port did not come back (" + port_down_note() + ")"
+                                        : "rank " + std::to_string(peer_) + " never became ready";
     give_up(state);
   }
   if (!peer_info_ || !peer_ready_) {
