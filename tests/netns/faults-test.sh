@@ -11,29 +11,7 @@
 #     outage's length (measured from the intended time), and the backlog drains after the clear;
 #  4. kill -9 of fabricbench while a fault is injected leaves no namespace behind (the watchdog).
 # Usage: tests/netns/faults-test.sh FABRICBENCH_BINARY. Exit 77: not root / no ip / no netns.
-set -uo pipefail
-bin="$(realpath "$1")"
-here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-repo="$(cd "$here/../.." && pwd)"
-skip() { echo "SKIP: $*" >&2; exit 77; }
-[ "$(id -u)" = 0 ] || skip "needs root (network namespaces)"
-command -v ip >/dev/null || skip "no ip(8)"
-probe="fbprobe$$"
-ip netns add "$probe" 2>/dev/null || skip "cannot create network namespaces here"
-ip netns del "$probe"
-
-tmp="$(mktemp -d /tmp/fabricbench-faults-test.XXXXXX)"
-before="$(ip netns list | awk '{print $1}' | sort)"
-cleanup() {
-  pkill -9 -f "$tmp/" 2>/dev/null
-  # Namespaces this test's runs made and the watchdog has not removed yet (a failure path).
-  for ns in $(comm -13 <(echo "$before") <(ip netns list | awk '{print $1}' | sort)); do
-    case "$ns" in fb*) ip netns pids "$ns" 2>/dev/null | xargs -r kill -9; ip netns del "$ns" ;; esac
-  done
-  rm -rf "$tmp"
-}
-trap cleanup EXIT INT TERM
-fail=0
+source "$(dirname "${BASH_SOURCE[0]}")/prologue.sh" faults-test "$1"
 
 echo "== 1-3: link-down, blackhole, link-down under open-loop load"
 timeout -s KILL 120 "$bin" run "$here/faults.yaml" -o "$tmp/run" >"$tmp/out" 2>"$tmp/err"

@@ -11,29 +11,7 @@
 #  3. reconnect_timeout 1s, shorter than the rest of the outage: the reconnect gives up, the
 #     case fails naming both, and a connection.reconnect_failed event is recorded.
 # Usage: tests/netns/reconnect-test.sh FABRICBENCH_BINARY. Exit 77: not root / no ip / no netns.
-set -uo pipefail
-bin="$(realpath "$1")"
-here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-repo="$(cd "$here/../.." && pwd)"
-skip() { echo "SKIP: $*" >&2; exit 77; }
-[ "$(id -u)" = 0 ] || skip "needs root (network namespaces)"
-command -v ip >/dev/null || skip "no ip(8)"
-command -v tc >/dev/null || skip "no tc(8)"
-probe="fbprobe$$"
-ip netns add "$probe" 2>/dev/null || skip "cannot create network namespaces here"
-ip netns del "$probe"
-
-tmp="$(mktemp -d /tmp/fabricbench-reconnect-test.XXXXXX)"
-before="$(ip netns list | awk '{print $1}' | sort)"
-cleanup() {
-  pkill -9 -f "$tmp/" 2>/dev/null
-  for ns in $(comm -13 <(echo "$before") <(ip netns list | awk '{print $1}' | sort)); do
-    case "$ns" in fb*) ip netns pids "$ns" 2>/dev/null | xargs -r kill -9; ip netns del "$ns" ;; esac
-  done
-  rm -rf "$tmp"
-}
-trap cleanup EXIT INT TERM
-fail=0
+source "$(dirname "${BASH_SOURCE[0]}")/prologue.sh" reconnect-test "$1"
 
 run() {  # NAME EXPECTED_EXIT [--set ...]
   local name="$1" want="$2"
