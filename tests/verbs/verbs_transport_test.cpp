@@ -507,6 +507,18 @@ TEST(VerbsTransport, UcAndUdQueuePairs) {
   }
 }
 
+// The tests that take a netdev down run only where asked (ci/vm guests), and bring it up again
+// however they end.
+constexpr const char* kFaultNetdevSkip =
+    "set FABRICBENCH_VERBS_FAULT_NETDEV=<netdev> to take it down (VM only)";
+struct LinkUpOnExit {
+  std::string up;
+  explicit LinkUpOnExit(const std::string& netdev) : up("ip link set " + netdev + " up") {}
+  ~LinkUpOnExit() { [[maybe_unused]] const int rc = std::system(up.c_str()); }
+  LinkUpOnExit(const LinkUpOnExit&) = delete;
+  LinkUpOnExit& operator=(const LinkUpOnExit&) = delete;
+};
+
 // A link fault ends waits with a reason, never a hang: taking the netdev down raises
 // IBV_EVENT_PORT_ERR, which the event thread records (with both timestamps) and routes to every
 // endpoint on that port. Changes the network, so it runs only where asked (ci/vm guests):
@@ -514,14 +526,9 @@ TEST(VerbsTransport, UcAndUdQueuePairs) {
 TEST(VerbsTransport, LinkDownEndsWaitsWithAReason) {
   SKIP_WITHOUT_DEVICE();
   const char* netdev = std::getenv("FABRICBENCH_VERBS_FAULT_NETDEV");
-  if (netdev == nullptr) {
-    GTEST_SKIP() << "set FABRICBENCH_VERBS_FAULT_NETDEV=<netdev> to take it down (VM only)";
-  }
+  if (netdev == nullptr) GTEST_SKIP() << kFaultNetdevSkip;
   const std::string nd = netdev;
-  struct Restore {
-    std::string up;
-    ~Restore() { [[maybe_unused]] const int rc = std::system(up.c_str()); }
-  } restore{"ip link set " + nd + " up"};
+  const LinkUpOnExit restore(nd);
   Options o = base();
   o.device.clear();
   o.netdev = nd;
@@ -590,14 +597,9 @@ std::vector<transport::ConnectionEvent> connection_events(transport::Transport& 
 TEST(VerbsTransport, ReconnectRidesThroughALinkOutage) {
   SKIP_WITHOUT_DEVICE();
   const char* netdev = std::getenv("FABRICBENCH_VERBS_FAULT_NETDEV");
-  if (netdev == nullptr) {
-    GTEST_SKIP() << "set FABRICBENCH_VERBS_FAULT_NETDEV=<netdev> to take it down (VM only)";
-  }
+  if (netdev == nullptr) GTEST_SKIP() << kFaultNetdevSkip;
   const std::string nd = netdev;
-  struct Restore {
-    std::string up;
-    ~Restore() { [[maybe_unused]] const int rc = std::system(up.c_str()); }
-  } restore{"ip link set " + nd + " up"};
+  const LinkUpOnExit restore(nd);
   for (const CompletionMode mode : {CompletionMode::blocking, CompletionMode::busy_poll}) {
     SCOPED_TRACE(mode == CompletionMode::busy_poll ? "busy_poll" : "blocking");
     Options o = reconnecting(mode);
