@@ -6,8 +6,8 @@
 #include <random>
 #include <vector>
 
-#include "harness/core/clock.hpp"
-#include "harness/stats/histogram.hpp"
+#include "core/clock.hpp"
+#include "core/stats/histogram.hpp"
 
 namespace {
 

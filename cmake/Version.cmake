@@ -11,5 +11,5 @@ else()
     string(APPEND FABRICBENCH_GIT_REVISION "-dirty")
   endif()
 endif()
-configure_file(${PROJECT_SOURCE_DIR}/harness/core/version.hpp.in
-               ${PROJECT_BINARY_DIR}/generated/harness/core/version.hpp @ONLY)
+configure_file(${PROJECT_SOURCE_DIR}/core/version.hpp.in
+               ${PROJECT_BINARY_DIR}/generated/core/version.hpp @ONLY)

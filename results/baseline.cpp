@@ -15,8 +15,8 @@
 
 #include <fmt/core.h>
 
-#include "harness/core/error.hpp"
-#include "harness/core/version.hpp"
+#include "core/error.hpp"
+#include "core/version.hpp"
 
 namespace fabricbench::results::baseline {
 

@@ -14,7 +14,7 @@
 #include <fmt/core.h>
 #include <yaml-cpp/yaml.h>
 
-#include "harness/core/error.hpp"
+#include "core/error.hpp"
 
 namespace fabricbench::results::diff {
 

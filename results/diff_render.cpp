@@ -8,7 +8,7 @@
 
 #include <fmt/core.h>
 
-#include "harness/core/error.hpp"
+#include "core/error.hpp"
 #include "results/diff.hpp"
 
 namespace fabricbench::results::diff {

@@ -2,7 +2,7 @@
 
 #include <limits>
 
-#include "harness/core/error.hpp"
+#include "core/error.hpp"
 
 namespace fabricbench::results::detail {
 

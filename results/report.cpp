@@ -10,9 +10,9 @@
 
 #include <fmt/core.h>
 
-#include "harness/core/error.hpp"
-#include "harness/core/units.hpp"
-#include "harness/core/version.hpp"
+#include "core/error.hpp"
+#include "core/units.hpp"
+#include "core/version.hpp"
 
 namespace fabricbench::results::report {
 

@@ -7,7 +7,7 @@
 #include <map>
 #include <stdexcept>
 
-#include "harness/core/error.hpp"
+#include "core/error.hpp"
 #include "results/json_read.hpp"
 
 namespace fabricbench::results {

@@ -9,8 +9,8 @@
 
 #include <nlohmann/json.hpp>
 
-#include "harness/stats/histogram.hpp"
-#include "harness/stats/interval_series.hpp"
+#include "core/stats/histogram.hpp"
+#include "core/stats/interval_series.hpp"
 
 namespace fabricbench::results {
 

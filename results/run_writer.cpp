@@ -11,8 +11,8 @@
 #include <sstream>
 #include <system_error>
 
-#include "harness/core/clock.hpp"
-#include "harness/core/error.hpp"
+#include "core/clock.hpp"
+#include "core/error.hpp"
 #include "results/run_document.hpp"
 
 namespace fabricbench::results {

@@ -20,7 +20,7 @@
 
 #include "harness/bootstrap/net.hpp"
 #include "harness/bootstrap/side_channel.hpp"
-#include "harness/core/error.hpp"
+#include "core/error.hpp"
 
 namespace fabricbench::bootstrap {
 

@@ -12,7 +12,7 @@
 #include <climits>
 #include <cstring>
 
-#include "harness/core/error.hpp"
+#include "core/error.hpp"
 
 namespace fabricbench::bootstrap::net {
 

@@ -17,7 +17,7 @@
 
 #include "harness/bootstrap/net.hpp"
 #include "harness/bootstrap/wire.hpp"
-#include "harness/core/error.hpp"
+#include "core/error.hpp"
 
 namespace fabricbench::bootstrap {
 

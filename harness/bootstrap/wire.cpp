@@ -7,7 +7,7 @@
 
 #include <climits>
 
-#include "harness/core/error.hpp"
+#include "core/error.hpp"
 
 namespace fabricbench::bootstrap::wire {
 

@@ -13,8 +13,8 @@
 
 #include "harness/bootstrap/launchers.hpp"
 #include "harness/cli/table.hpp"
-#include "harness/core/error.hpp"
-#include "harness/core/version.hpp"
+#include "core/error.hpp"
+#include "core/version.hpp"
 #include "harness/engine/engine.hpp"
 #include "harness/envelope/envelope.hpp"
 #include "harness/faults/injector.hpp"

@@ -7,7 +7,7 @@
 #include <fmt/core.h>
 
 #include "harness/bootstrap/launchers.hpp"
-#include "harness/core/units.hpp"
+#include "core/units.hpp"
 #include "suites/pingpong/pingpong.hpp"
 #include "suites/stream/stream.hpp"
 #include "transports/tcp/tcp_transport.hpp"

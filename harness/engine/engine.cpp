@@ -8,8 +8,8 @@
 #include <optional>
 #include <utility>
 
-#include "harness/core/clock.hpp"
-#include "harness/core/version.hpp"
+#include "core/clock.hpp"
+#include "core/version.hpp"
 #include "harness/engine/fault_run.hpp"
 #include "harness/engine/regime_run.hpp"
 #include "harness/envelope/envelope.hpp"

@@ -8,7 +8,7 @@
 #include <string>
 
 #include "harness/bootstrap/bootstrap.hpp"
-#include "harness/core/error.hpp"
+#include "core/error.hpp"
 #include "harness/engine/registry.hpp"
 #include "harness/spec/experiment.hpp"
 #include "results/run_document.hpp"

@@ -5,9 +5,9 @@
 #include <map>
 #include <string>
 
-#include "harness/core/clock.hpp"
-#include "harness/core/error.hpp"
-#include "harness/stats/recovery.hpp"
+#include "core/clock.hpp"
+#include "core/error.hpp"
+#include "core/stats/recovery.hpp"
 #include "suites/api/workload.hpp"
 
 namespace fabricbench::engine {

@@ -9,8 +9,8 @@
 #include <string>
 #include <thread>
 
-#include "harness/core/clock.hpp"
-#include "harness/core/error.hpp"
+#include "core/clock.hpp"
+#include "core/error.hpp"
 #include "suites/api/measure.hpp"
 
 namespace fabricbench::engine {

@@ -7,8 +7,8 @@
 
 #include <fmt/core.h>
 
-#include "harness/core/clock.hpp"
-#include "harness/core/error.hpp"
+#include "core/clock.hpp"
+#include "core/error.hpp"
 #include "harness/regime/analysis.hpp"
 
 namespace fabricbench::engine {

@@ -3,7 +3,7 @@
 // really cause a fault on a link, a watchdog process that restores whatever is still injected if
 // fabricbench dies (kill -9 included), the netns fabric (two namespaces joined by a veth), and
 // the timeline of one repetition. Every command run is recorded with timestamps and its output
-// as evidence. Depends on harness/core only.
+// as evidence. Depends on core only.
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -11,7 +11,7 @@
 #include <string_view>
 #include <vector>
 
-#include "harness/core/error.hpp"
+#include "core/error.hpp"
 
 namespace fabricbench::faults {
 

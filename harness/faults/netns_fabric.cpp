@@ -13,7 +13,7 @@
 
 #include <fmt/format.h>
 
-#include "harness/core/error.hpp"
+#include "core/error.hpp"
 #include "harness/faults/detail.hpp"
 #include "harness/faults/injector.hpp"
 

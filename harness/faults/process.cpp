@@ -12,7 +12,7 @@
 #include <cerrno>
 #include <cstring>
 
-#include "harness/core/clock.hpp"
+#include "core/clock.hpp"
 #include "harness/faults/injector.hpp"
 
 extern char** environ;

@@ -8,7 +8,7 @@
 #include <stdexcept>
 #include <thread>
 
-#include "harness/core/clock.hpp"
+#include "core/clock.hpp"
 #include "harness/faults/injector.hpp"
 
 namespace fabricbench::faults {

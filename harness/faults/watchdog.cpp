@@ -26,8 +26,8 @@
 #include <set>
 #include <utility>
 
-#include "harness/core/clock.hpp"
-#include "harness/core/error.hpp"
+#include "core/clock.hpp"
+#include "core/error.hpp"
 #include "harness/faults/detail.hpp"
 #include "harness/faults/injector.hpp"
 

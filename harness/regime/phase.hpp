@@ -10,8 +10,8 @@
 #include <optional>
 #include <vector>
 
-#include "harness/stats/histogram.hpp"
-#include "harness/stats/interval_series.hpp"
+#include "core/stats/histogram.hpp"
+#include "core/stats/interval_series.hpp"
 
 namespace fabricbench::regime {
 

@@ -25,7 +25,7 @@
 #include <fmt/format.h>
 #include <yaml-cpp/yaml.h>
 
-#include "harness/core/units.hpp"
+#include "core/units.hpp"
 
 namespace fabricbench::spec {
 

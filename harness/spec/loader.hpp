@@ -5,7 +5,7 @@
 #include <string>
 #include <vector>
 
-#include "harness/core/error.hpp"
+#include "core/error.hpp"
 #include "harness/spec/experiment.hpp"
 
 namespace fabricbench::spec {

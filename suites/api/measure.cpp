@@ -6,7 +6,7 @@
 #include <string>
 #include <thread>
 
-#include "harness/core/error.hpp"
+#include "core/error.hpp"
 
 namespace fabricbench::suites {
 

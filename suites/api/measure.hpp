@@ -5,7 +5,7 @@
 #include <cstdint>
 #include <span>
 
-#include "harness/core/clock.hpp"
+#include "core/clock.hpp"
 #include "suites/api/workload.hpp"
 
 namespace fabricbench::suites {

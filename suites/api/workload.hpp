@@ -8,8 +8,8 @@
 #include <string>
 #include <vector>
 
-#include "harness/stats/histogram.hpp"
-#include "harness/stats/interval_series.hpp"
+#include "core/stats/histogram.hpp"
+#include "core/stats/interval_series.hpp"
 #include "transports/api/transport.hpp"
 
 namespace fabricbench::suites {

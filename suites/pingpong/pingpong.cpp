@@ -2,7 +2,7 @@
 
 #include <array>
 
-#include "harness/core/error.hpp"
+#include "core/error.hpp"
 #include "suites/api/measure.hpp"
 
 namespace fabricbench::suites {

@@ -4,7 +4,7 @@
 #include <array>
 #include <vector>
 
-#include "harness/core/error.hpp"
+#include "core/error.hpp"
 #include "suites/api/measure.hpp"
 
 namespace fabricbench::suites {

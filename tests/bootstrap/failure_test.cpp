@@ -8,7 +8,7 @@
 #include "harness/bootstrap/launchers.hpp"
 #include "harness/bootstrap/net.hpp"
 #include "harness/bootstrap/side_channel.hpp"
-#include "harness/core/error.hpp"
+#include "core/error.hpp"
 #include "tests/bootstrap/test_support.hpp"
 
 namespace fabricbench::bootstrap {

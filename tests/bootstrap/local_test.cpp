@@ -7,7 +7,7 @@
 #include <vector>
 
 #include "harness/bootstrap/launchers.hpp"
-#include "harness/core/error.hpp"
+#include "core/error.hpp"
 #include "tests/bootstrap/test_support.hpp"
 
 namespace fabricbench::bootstrap {

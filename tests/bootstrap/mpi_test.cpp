@@ -11,7 +11,7 @@
 #include <string>
 
 #include "harness/bootstrap/launchers.hpp"
-#include "harness/core/error.hpp"
+#include "core/error.hpp"
 
 namespace fabricbench::bootstrap {
 namespace {

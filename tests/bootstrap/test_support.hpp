@@ -13,7 +13,7 @@
 #include <string>
 #include <vector>
 
-#include "harness/core/error.hpp"
+#include "core/error.hpp"
 
 namespace fabricbench::bootstrap::testing {
 

@@ -6,7 +6,7 @@
 #include "harness/bootstrap/net.hpp"
 #include "harness/bootstrap/side_channel.hpp"
 #include "harness/bootstrap/wire.hpp"
-#include "harness/core/error.hpp"
+#include "core/error.hpp"
 
 namespace fabricbench::bootstrap {
 namespace {

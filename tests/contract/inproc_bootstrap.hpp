@@ -14,7 +14,7 @@
 #include <vector>
 
 #include "harness/bootstrap/bootstrap.hpp"
-#include "harness/core/error.hpp"
+#include "core/error.hpp"
 
 namespace fabricbench::testkit {
 

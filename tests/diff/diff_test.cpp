@@ -7,7 +7,7 @@
 #include <random>
 #include <string>
 
-#include "harness/core/error.hpp"
+#include "core/error.hpp"
 #include "results/diff.hpp"
 #include "tests/diff/synthetic.hpp"
 

@@ -8,7 +8,7 @@
 #include <cstdlib>
 #include <string>
 
-#include "harness/core/error.hpp"
+#include "core/error.hpp"
 #include "results/diff.hpp"
 #include "tests/diff/synthetic.hpp"
 

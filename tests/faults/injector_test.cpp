@@ -6,7 +6,7 @@
 
 #include <gtest/gtest.h>
 
-#include "harness/core/error.hpp"
+#include "core/error.hpp"
 #include "harness/faults/injector.hpp"
 #include "test_support.hpp"
 

@@ -18,8 +18,8 @@
 
 #include <gtest/gtest.h>
 
-#include "harness/core/clock.hpp"
-#include "harness/core/error.hpp"
+#include "core/clock.hpp"
+#include "core/error.hpp"
 #include "harness/faults/injector.hpp"
 #include "test_support.hpp"
 

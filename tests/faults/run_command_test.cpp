@@ -9,7 +9,7 @@
 
 #include <gtest/gtest.h>
 
-#include "harness/core/clock.hpp"
+#include "core/clock.hpp"
 #include "harness/faults/injector.hpp"
 #include "test_support.hpp"
 

@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "harness/core/error.hpp"
+#include "core/error.hpp"
 #include "tests/diff/synthetic.hpp"
 
 namespace fabricbench::results::baseline {

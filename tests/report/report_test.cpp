@@ -14,7 +14,7 @@
 
 #include <gtest/gtest.h>
 
-#include "harness/core/error.hpp"
+#include "core/error.hpp"
 #include "results/report.hpp"
 #include "tests/report/synthetic.hpp"
 

@@ -4,7 +4,7 @@
 #include <cmath>
 #include <string>
 
-#include "harness/core/error.hpp"
+#include "core/error.hpp"
 #include "results/run_document.hpp"
 #include "tests/results/test_support.hpp"
 

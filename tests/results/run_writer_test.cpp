@@ -9,7 +9,7 @@
 #include <sstream>
 #include <string>
 
-#include "harness/core/error.hpp"
+#include "core/error.hpp"
 #include "results/run_document.hpp"
 #include "tests/results/test_support.hpp"
 

@@ -7,7 +7,7 @@
 #include <sstream>
 #include <stdexcept>
 
-#include "harness/stats/interval_series.hpp"
+#include "core/stats/interval_series.hpp"
 
 namespace fabricbench::results::testing {
 

@@ -4,7 +4,7 @@
 #include <string>
 #include <vector>
 
-#include "harness/core/error.hpp"
+#include "core/error.hpp"
 #include "harness/spec/loader.hpp"
 #include "tests/spec/spec_test_util.hpp"
 

@@ -1,5 +1,5 @@
-// Sizes, durations, sweeps and rates (harness/core/units.hpp; grammar in docs/CONFIG.md).
-#include "harness/core/units.hpp"
+// Sizes, durations, sweeps and rates (core/units.hpp; grammar in docs/CONFIG.md).
+#include "core/units.hpp"
 
 #include <gtest/gtest.h>
 
@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "harness/core/error.hpp"
+#include "core/error.hpp"
 
 namespace fabricbench::core {
 namespace {

@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-#include "harness/stats/histogram.hpp"
+#include "core/stats/histogram.hpp"
 
 namespace {
 

@@ -5,8 +5,8 @@
 #include <cstdint>
 #include <stdexcept>
 
-#include "harness/stats/histogram.hpp"
-#include "harness/stats/interval_series.hpp"
+#include "core/stats/histogram.hpp"
+#include "core/stats/interval_series.hpp"
 
 namespace {
 

@@ -9,7 +9,7 @@
 #include <stdexcept>
 #include <vector>
 
-#include "harness/stats/recovery.hpp"
+#include "core/stats/recovery.hpp"
 
 namespace {
 

@@ -17,7 +17,7 @@
 #include <thread>
 #include <vector>
 
-#include "harness/core/clock.hpp"
+#include "core/clock.hpp"
 #include "tests/contract/inproc_bootstrap.hpp"
 #include "transports/api/memory.hpp"
 #include "transports/tcp/tcp_transport.hpp"

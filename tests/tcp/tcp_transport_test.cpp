@@ -17,7 +17,7 @@
 #include <string>
 #include <vector>
 
-#include "harness/core/error.hpp"
+#include "core/error.hpp"
 #include "tests/contract/transport_testkit.hpp"
 #include "transports/tcp/tcp_transport.hpp"
 

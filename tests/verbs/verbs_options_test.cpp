@@ -9,7 +9,7 @@
 #include <functional>
 #include <string>
 
-#include "harness/core/error.hpp"
+#include "core/error.hpp"
 #include "transports/verbs/verbs_transport.hpp"
 
 namespace fabricbench::transport::verbs {

@@ -19,7 +19,7 @@
 #include <vector>
 
 #include "harness/bootstrap/launchers.hpp"
-#include "harness/core/clock.hpp"
+#include "core/clock.hpp"
 #include "tests/contract/inproc_bootstrap.hpp"
 #include "transports/api/memory.hpp"
 #include "transports/verbs/verbs_transport.hpp"

@@ -17,7 +17,7 @@
 #include <thread>
 #include <vector>
 
-#include "harness/core/error.hpp"
+#include "core/error.hpp"
 #include "tests/contract/transport_testkit.hpp"
 #include "transports/verbs/verbs_transport.hpp"
 

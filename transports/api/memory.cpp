@@ -8,7 +8,7 @@
 #include <fstream>
 #include <string>
 
-#include "harness/core/error.hpp"
+#include "core/error.hpp"
 
 namespace fabricbench::transport {
 namespace {

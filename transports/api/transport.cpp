@@ -2,7 +2,7 @@
 
 #include <string>
 
-#include "harness/core/error.hpp"
+#include "core/error.hpp"
 
 namespace fabricbench::transport {
 

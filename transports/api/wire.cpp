@@ -2,7 +2,7 @@
 
 #include <random>
 
-#include "harness/core/clock.hpp"
+#include "core/clock.hpp"
 
 namespace fabricbench::transport::wire {
 

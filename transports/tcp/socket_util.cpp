@@ -12,7 +12,7 @@
 #include <memory>
 #include <vector>
 
-#include "harness/core/error.hpp"
+#include "core/error.hpp"
 
 namespace fabricbench::transport::tcp {
 

@@ -11,7 +11,7 @@
 #include <cstring>
 #include <limits>
 
-#include "harness/core/clock.hpp"
+#include "core/clock.hpp"
 
 namespace fabricbench::transport::tcp {
 namespace {

@@ -18,7 +18,7 @@
 #include <string>
 #include <vector>
 
-#include "harness/core/error.hpp"
+#include "core/error.hpp"
 #include "transports/api/transport.hpp"
 #include "transports/tcp/socket_util.hpp"
 #include "transports/tcp/tcp_transport.hpp"

@@ -19,8 +19,8 @@
 #include <utility>
 
 #include "harness/bootstrap/bootstrap.hpp"
-#include "harness/core/clock.hpp"
-#include "harness/core/error.hpp"
+#include "core/clock.hpp"
+#include "core/error.hpp"
 #include "transports/api/wire.hpp"
 #include "transports/tcp/socket_util.hpp"
 #include "transports/tcp/tcp_endpoint.hpp"

@@ -18,8 +18,8 @@
 #include <thread>
 #include <utility>
 
-#include "harness/core/clock.hpp"
-#include "harness/core/error.hpp"
+#include "core/clock.hpp"
+#include "core/error.hpp"
 #include "transports/api/wire.hpp"
 
 namespace fabricbench::transport::verbs {

@@ -15,8 +15,8 @@
 #include <cstring>
 #include <ctime>
 
-#include "harness/core/clock.hpp"
-#include "harness/core/error.hpp"
+#include "core/clock.hpp"
+#include "core/error.hpp"
 #include "transports/api/wire.hpp"
 
 namespace fabricbench::transport::verbs {

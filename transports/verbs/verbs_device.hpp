@@ -13,7 +13,7 @@
 #include <thread>
 #include <vector>
 
-#include "harness/core/error.hpp"
+#include "core/error.hpp"
 #include "transports/verbs/verbs_transport.hpp"
 
 namespace fabricbench::transport::verbs {

@@ -15,7 +15,7 @@
 #include <thread>
 #include <utility>
 
-#include "harness/core/clock.hpp"
+#include "core/clock.hpp"
 
 namespace fabricbench::transport::verbs {
 namespace {

@@ -25,7 +25,7 @@
 #include <string>
 #include <vector>
 
-#include "harness/core/error.hpp"
+#include "core/error.hpp"
 #include "transports/api/transport.hpp"
 #include "transports/verbs/verbs_device.hpp"
 #include "transports/verbs/verbs_transport.hpp"

@@ -10,8 +10,8 @@
 #include <utility>
 
 #include "harness/bootstrap/bootstrap.hpp"
-#include "harness/core/clock.hpp"
-#include "harness/core/error.hpp"
+#include "core/clock.hpp"
+#include "core/error.hpp"
 #include "transports/verbs/verbs_cm.hpp"
 #include "transports/verbs/verbs_control.hpp"
 #include "transports/verbs/verbs_device.hpp"

@@ -1,4 +1,4 @@
-#include "harness/stats/histogram.hpp"
+#include "core/stats/histogram.hpp"
 
 #include <algorithm>
 #include <cmath>

@@ -11,7 +11,7 @@
 #include <optional>
 #include <vector>
 
-#include "harness/stats/histogram.hpp"
+#include "core/stats/histogram.hpp"
 
 namespace fabricbench::stats {
 

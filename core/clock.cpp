@@ -1,4 +1,4 @@
-#include "harness/core/clock.hpp"
+#include "core/clock.hpp"
 
 namespace fabricbench::core {
 

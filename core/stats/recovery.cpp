@@ -1,4 +1,4 @@
-#include "harness/stats/recovery.hpp"
+#include "core/stats/recovery.hpp"
 
 #include <algorithm>
 #include <cmath>

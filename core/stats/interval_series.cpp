@@ -1,4 +1,4 @@
-#include "harness/stats/interval_series.hpp"
+#include "core/stats/interval_series.hpp"
 
 #include <stdexcept>
 

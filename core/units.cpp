@@ -13,7 +13,7 @@
 // Sweeps:    "<lo>..<hi> x<factor>" geometric, "<lo>..<hi> +<step>" arithmetic, "<lo>..<hi>" = x2;
 //            every element <= hi (hi included when it lies on the progression), at most 4096.
 //            A comma-separated list of sizes and sweeps is concatenated.
-#include "harness/core/units.hpp"
+#include "core/units.hpp"
 
 #include <array>
 #include <cctype>
@@ -26,7 +26,7 @@
 
 #include <fmt/format.h>
 
-#include "harness/core/error.hpp"
+#include "core/error.hpp"
 
 namespace fabricbench::core {
 namespace {
