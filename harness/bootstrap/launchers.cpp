@@ -18,9 +18,9 @@
 #include <thread>
 #include <vector>
 
+#include "core/error.hpp"
 #include "harness/bootstrap/net.hpp"
 #include "harness/bootstrap/side_channel.hpp"
-#include "core/error.hpp"
 
 namespace fabricbench::bootstrap {
 

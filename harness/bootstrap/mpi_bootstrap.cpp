@@ -5,9 +5,9 @@
 #include <memory>
 #include <string>
 
+#include "core/error.hpp"
 #include "harness/bootstrap/launchers.hpp"
 #include "harness/bootstrap/side_channel.hpp"
-#include "core/error.hpp"
 
 #if defined(FABRICBENCH_HAVE_MPI) && FABRICBENCH_HAVE_MPI
 // The C API only: Open MPI's and MPICH's mpi.h otherwise drag in their deprecated C++ bindings,

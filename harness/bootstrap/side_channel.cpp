@@ -15,9 +15,9 @@
 #include <thread>
 #include <utility>
 
+#include "core/error.hpp"
 #include "harness/bootstrap/net.hpp"
 #include "harness/bootstrap/wire.hpp"
-#include "core/error.hpp"
 
 namespace fabricbench::bootstrap {
 

@@ -11,10 +11,10 @@
 #include <fmt/core.h>
 #include <CLI/CLI.hpp>
 
-#include "harness/bootstrap/launchers.hpp"
-#include "harness/cli/table.hpp"
 #include "core/error.hpp"
 #include "core/version.hpp"
+#include "harness/bootstrap/launchers.hpp"
+#include "harness/cli/table.hpp"
 #include "harness/engine/engine.hpp"
 #include "harness/envelope/envelope.hpp"
 #include "harness/faults/injector.hpp"

@@ -6,8 +6,8 @@
 
 #include <fmt/core.h>
 
-#include "harness/bootstrap/launchers.hpp"
 #include "core/units.hpp"
+#include "harness/bootstrap/launchers.hpp"
 #include "suites/pingpong/pingpong.hpp"
 #include "suites/stream/stream.hpp"
 #include "transports/tcp/tcp_transport.hpp"

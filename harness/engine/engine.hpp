@@ -7,8 +7,8 @@
 #include <cstddef>
 #include <string>
 
-#include "harness/bootstrap/bootstrap.hpp"
 #include "core/error.hpp"
+#include "harness/bootstrap/bootstrap.hpp"
 #include "harness/engine/registry.hpp"
 #include "harness/spec/experiment.hpp"
 #include "results/run_document.hpp"

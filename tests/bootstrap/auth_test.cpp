@@ -10,10 +10,10 @@
 #include <string>
 #include <thread>
 
+#include "core/error.hpp"
 #include "harness/bootstrap/net.hpp"
 #include "harness/bootstrap/side_channel.hpp"
 #include "harness/bootstrap/wire.hpp"
-#include "core/error.hpp"
 #include "tests/bootstrap/test_support.hpp"
 
 namespace fabricbench::bootstrap {

@@ -8,10 +8,10 @@
 #include <string>
 #include <vector>
 
+#include "core/error.hpp"
 #include "harness/bootstrap/launchers.hpp"
 #include "harness/bootstrap/net.hpp"
 #include "harness/bootstrap/side_channel.hpp"
-#include "core/error.hpp"
 #include "tests/bootstrap/test_support.hpp"
 
 namespace fabricbench::bootstrap {

@@ -5,10 +5,10 @@
 #include <string>
 #include <thread>
 
+#include "core/error.hpp"
 #include "harness/bootstrap/launchers.hpp"
 #include "harness/bootstrap/net.hpp"
 #include "harness/bootstrap/side_channel.hpp"
-#include "core/error.hpp"
 #include "tests/bootstrap/test_support.hpp"
 
 namespace fabricbench::bootstrap {

@@ -6,8 +6,8 @@
 #include <string>
 #include <vector>
 
-#include "harness/bootstrap/launchers.hpp"
 #include "core/error.hpp"
+#include "harness/bootstrap/launchers.hpp"
 #include "tests/bootstrap/test_support.hpp"
 
 namespace fabricbench::bootstrap {

@@ -10,8 +10,8 @@
 #include <cstdlib>
 #include <string>
 
-#include "harness/bootstrap/launchers.hpp"
 #include "core/error.hpp"
+#include "harness/bootstrap/launchers.hpp"
 
 namespace fabricbench::bootstrap {
 namespace {

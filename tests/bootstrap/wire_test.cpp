@@ -3,10 +3,10 @@
 
 #include <string>
 
+#include "core/error.hpp"
 #include "harness/bootstrap/net.hpp"
 #include "harness/bootstrap/side_channel.hpp"
 #include "harness/bootstrap/wire.hpp"
-#include "core/error.hpp"
 
 namespace fabricbench::bootstrap {
 namespace {

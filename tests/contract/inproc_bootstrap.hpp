@@ -13,8 +13,8 @@
 #include <thread>
 #include <vector>
 
-#include "harness/bootstrap/bootstrap.hpp"
 #include "core/error.hpp"
+#include "harness/bootstrap/bootstrap.hpp"
 
 namespace fabricbench::testkit {
 

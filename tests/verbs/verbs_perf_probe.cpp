@@ -18,8 +18,8 @@
 #include <string>
 #include <vector>
 
-#include "harness/bootstrap/launchers.hpp"
 #include "core/clock.hpp"
+#include "harness/bootstrap/launchers.hpp"
 #include "tests/contract/inproc_bootstrap.hpp"
 #include "transports/api/memory.hpp"
 #include "transports/verbs/verbs_transport.hpp"

@@ -18,9 +18,9 @@
 #include <sstream>
 #include <utility>
 
-#include "harness/bootstrap/bootstrap.hpp"
 #include "core/clock.hpp"
 #include "core/error.hpp"
+#include "harness/bootstrap/bootstrap.hpp"
 #include "transports/api/wire.hpp"
 #include "transports/tcp/socket_util.hpp"
 #include "transports/tcp/tcp_endpoint.hpp"

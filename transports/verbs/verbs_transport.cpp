@@ -9,9 +9,9 @@
 #include <sstream>
 #include <utility>
 
-#include "harness/bootstrap/bootstrap.hpp"
 #include "core/clock.hpp"
 #include "core/error.hpp"
+#include "harness/bootstrap/bootstrap.hpp"
 #include "transports/verbs/verbs_cm.hpp"
 #include "transports/verbs/verbs_control.hpp"
 #include "transports/verbs/verbs_device.hpp"
