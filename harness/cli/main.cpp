@@ -14,7 +14,8 @@
 #include "core/error.hpp"
 #include "core/version.hpp"
 #include "harness/bootstrap/launchers.hpp"
-#include "harness/cli/table.hpp"
+#include "harness/cli/console.hpp"
+#include "harness/cli/registry.hpp"
 #include "harness/engine/engine.hpp"
 #include "harness/envelope/envelope.hpp"
 #include "harness/faults/injector.hpp"
@@ -53,11 +54,13 @@ std::string version_string() {
   return fmt::format("fabricbench {} (revision {})", fb::core::kVersion, fb::core::kRevision);
 }
 
-// Loads an experiment; on error prints every diagnostic and returns nullopt.
+// Loads an experiment against the backends of `registry`; on error prints every diagnostic and
+// returns nullopt.
 std::optional<fb::spec::Experiment> load(const std::string& path,
-                                         const std::vector<std::string>& sets) {
+                                         const std::vector<std::string>& sets,
+                                         const fb::engine::Registry& registry) {
   try {
-    return fb::spec::load_experiment_file(path, sets);
+    return fb::spec::load_experiment_file(path, registry.catalog(), sets);
   } catch (const fb::spec::ConfigError& e) {
     for (const auto& d : e.diagnostics()) fmt::print(stderr, "{}\n", d.to_string());
     fmt::print(stderr, "fabricbench: {} error(s) in {}; nothing was run\n", e.diagnostics().size(),
@@ -67,7 +70,7 @@ std::optional<fb::spec::Experiment> load(const std::string& path,
 }
 
 int cmd_validate(const std::string& path, const std::vector<std::string>& sets) {
-  const auto exp = load(path, sets);
+  const auto exp = load(path, sets, fb::cli::make_registry());
   if (!exp) return static_cast<int>(fb::core::ExitCode::usage);
   fmt::print("{}: valid (schema {}), experiment '{}', {} case(s), plan digest {}\n", path,
              exp->schema_version, exp->name, exp->cases.size(), exp->digest.substr(0, 16));
@@ -84,15 +87,25 @@ int cmd_list() {
   const auto registry = fb::cli::make_registry();
   fmt::print("transports:\n");
   for (const auto& t : registry.transports) {
-    const auto why = t.unavailable_reason ? t.unavailable_reason() : std::nullopt;
-    fmt::print("  {:<8} built, {}  {}\n", t.name, why ? "unavailable here: " + *why : "available",
-               t.description);
+    if (!t.built()) continue;  // listed with the components below
+    const auto& d = t.descriptor;
+    const auto why = d.unavailable_reason ? d.unavailable_reason() : std::nullopt;
+    fmt::print("  {:<8} built, {}  {}\n", d.name, why ? "unavailable here: " + *why : "available",
+               d.description);
   }
   fmt::print("suites:\n");
-  for (const auto& s : registry.suites) fmt::print("  {:<8} {}\n", s.name, s.description);
+  for (const auto& s : registry.suites) {
+    fmt::print("  {:<8} {}\n", s.descriptor.name, s.descriptor.description);
+  }
   fmt::print("components:\n");
   for (const auto& c : fb::cli::components()) {
     fmt::print("  {:<16} {:<10} {}\n", c.name, c.built ? "built" : "not built", c.detail);
+  }
+  for (const auto& t : registry.transports) {
+    if (t.built()) continue;
+    const auto& why = t.descriptor.unavailable_reason;
+    fmt::print("  {:<16} {:<10} {}\n", "transport " + t.name(), "not built",
+               why ? why().value_or("") : std::string());
   }
   fmt::print("launcher detected here: {}\n", fb::bootstrap::detect_launcher());
   return 0;
@@ -105,9 +118,9 @@ int cmd_envelope() {
 
 int cmd_run(const std::string& path, const std::vector<std::string>& sets,
             const std::string& output) {
-  const auto exp = load(path, sets);
-  if (!exp) return static_cast<int>(fb::core::ExitCode::usage);
   const auto registry = fb::cli::make_registry();
+  const auto exp = load(path, sets, registry);
+  if (!exp) return static_cast<int>(fb::core::ExitCode::usage);
   const std::string launcher =
       exp->launcher == "auto" ? fb::bootstrap::detect_launcher() : exp->launcher;
   fb::bootstrap::Options bopts;
@@ -130,12 +143,10 @@ int cmd_run(const std::string& path, const std::vector<std::string>& sets,
       return static_cast<int>(fb::core::ExitCode::usage);
     }
     for (const auto& c : exp->cases) {
-      if (c.transport == "tcp" && (!c.tcp.address.empty() || c.tcp.interface != "fbd0")) {
-        fmt::print(stderr,
-                   "fabricbench: {}: case {}: with injector netns the data connections must use "
-                   "the veth between the namespaces: set tcp: {{address: \"\", interface: "
-                   "fbd0}}\n",
-                   path, c.id);
+      const fb::engine::TransportEntry* t = registry.transport(c.transport);
+      const auto& refusal = t != nullptr ? t->descriptor.namespace_refusal : nullptr;
+      if (auto why = refusal ? refusal(c.transport_settings, exp->injector.target) : std::nullopt) {
+        fmt::print(stderr, "fabricbench: {}: case {}: {}\n", path, c.id, *why);
         return static_cast<int>(fb::core::ExitCode::usage);
       }
     }
@@ -155,9 +166,13 @@ int cmd_run(const std::string& path, const std::vector<std::string>& sets,
     // Name the rank's process so `ps`/`top` (and tests) can tell ranks apart: "fabricbench r1".
     const std::string comm = "fabricbench r" + std::to_string(bs.rank());
     prctl(PR_SET_NAME, comm.c_str(), 0, 0, 0);
-    auto console = bs.rank() == 0 ? fb::cli::make_console(stdout, stderr) : nullptr;
+    auto console = bs.rank() == 0 ? fb::cli::make_console(stdout, stderr, registry) : nullptr;
     try {
       const auto outcome = fb::engine::run_experiment(bs, *exp, registry, ropts, console.get());
+      if (!outcome.fault_evidence.empty()) {
+        fmt::print(stderr, "fabricbench: rank {}: fault record {}\n", bs.rank(),
+                   outcome.fault_evidence);
+      }
       if (outcome.exit_code != fb::core::ExitCode::ok) {
         fmt::print(stderr, "fabricbench: rank {}: {}\n", bs.rank(), outcome.error);
       }
@@ -366,6 +381,193 @@ int cmd_openmetrics(const std::string& run, const std::string& out) {
   }
 }
 
+// The command line's arguments and subcommands.
+struct Commands {
+  std::string config;
+  std::string output;
+  std::vector<std::string> sets;
+  DiffArgs diff_args;
+  ReportArgs report_args;
+  BaselineArgs baseline_args;
+  HistoryArgs history_args;
+  std::string openmetrics_run;
+  std::string openmetrics_output;
+  CLI::App* run = nullptr;
+  CLI::App* validate = nullptr;
+  CLI::App* list = nullptr;
+  CLI::App* env = nullptr;
+  CLI::App* diff = nullptr;
+  CLI::App* report = nullptr;
+  CLI::App* baseline = nullptr;
+  CLI::App* history_add = nullptr;
+  CLI::App* history_list = nullptr;
+  CLI::App* history_show = nullptr;
+  CLI::App* openmetrics = nullptr;
+};
+
+// run, validate, list, envelope.
+void add_run_commands(CLI::App& app, Commands& c) {
+  c.run = app.add_subcommand("run", "Run an experiment file and write its run document");
+  c.run->add_option("CONFIG", c.config, "experiment file (YAML, docs/CONFIG.md)")->required();
+  c.run->add_option("-o,--output", c.output,
+                    "directory for this run's documents (default fabricbench-runs/<run id>)");
+  c.run->add_option("--set", c.sets, "override a key: --set defaults.repetitions=5 (repeatable)")
+      ->take_all();
+  c.run->footer(
+      "Launcher: `launcher` in the file, or detected: under mpirun/srun ranks use MPI, with "
+      "FABRICBENCH_RANK/SIZE/ROOT/SECRET the env launcher, otherwise `ranks` are forked here.\n" +
+      std::string(kExitCodes));
+
+  c.validate = app.add_subcommand("validate", "Check an experiment file; report every error");
+  c.validate->add_option("CONFIG", c.config, "experiment file (YAML)")->required();
+  c.validate->add_option("--set", c.sets, "override a key as `run` would (repeatable)")->take_all();
+
+  c.list = app.add_subcommand(
+      "list", "List transports, suites and launchers built in, and why any cannot run here");
+  c.env = app.add_subcommand("envelope", "Print this host's experiment envelope as JSON");
+}
+
+void add_diff_command(CLI::App& app, Commands& c) {
+  c.diff = app.add_subcommand(
+      "diff", "Compare two run documents case by case: improved, regressed or unchanged");
+  c.diff->add_option("BASE", c.diff_args.base, "the reference run (run.json or run directory)")
+      ->required();
+  c.diff->add_option("NEW", c.diff_args.next, "the run to judge (run.json or run directory)")
+      ->required();
+  c.diff->add_option("--format", c.diff_args.format, "table (default), markdown, json or junit")
+      ->check(CLI::IsMember({"table", "markdown", "md", "json", "junit"}));
+  c.diff->add_option("-o,--output", c.diff_args.output,
+                     "write the report to this file (stdout gets the summary line)");
+  c.diff
+      ->add_option("--alpha", c.diff_args.options.alpha,
+                   "significance level of the two-sided Mann-Whitney U test (default 0.05)")
+      ->check(CLI::Range(1e-9, 0.5));
+  c.diff
+      ->add_option("--threshold", c.diff_args.options.threshold_pct,
+                   "minimum change of the medians, percent, to call a difference (default 5)")
+      ->check(CLI::Range(0.0, 1000.0));
+  c.diff->add_option("--thresholds", c.diff_args.thresholds,
+                     "YAML file of per-metric thresholds: `lat_p99_ns: 10` (percent; `default`)");
+  c.diff
+      ->add_option("--min-repetitions", c.diff_args.options.min_repetitions,
+                   "fewer repetitions on a side cannot decide (default 3)")
+      ->check(CLI::Range(1, 1000000));
+  c.diff->add_flag("--allow-few", c.diff_args.options.allow_few,
+                   "with too few repetitions, decide on the effect size alone");
+  c.diff
+      ->add_option("--ignore-param", c.diff_args.options.ignore_params,
+                   "leave a params key (dotted, e.g. tcp.address) out of case matching "
+                   "(repeatable)")
+      ->allow_extra_args(false);
+  c.diff
+      ->add_option("--ignore-envelope", c.diff_args.options.ignore_envelope,
+                   "ignore envelope paths matching this glob, e.g. 'nics[*].addresses' "
+                   "(repeatable)")
+      ->allow_extra_args(false);
+  c.diff->footer(
+      "BASE may be a run or a baseline (fabricbench baseline). Cases match by suite, transport "
+      "and resolved parameters (docs/DIFF.md). A metric regresses when the U test is "
+      "significant and its median moved by more than the threshold in the worse direction.\n"
+      "Exit codes: 0 no regression; 2 unreadable, corrupt or wrong-version input, a baseline of "
+      "other hardware (without --force), or bad options; 3 at least one regression.");
+  c.diff->add_flag("--force", c.diff_args.force,
+                   "with a baseline as BASE: compare even when NEW ran on other hardware");
+}
+
+// report, baseline, openmetrics (docs/REPORT.md, docs/HISTORY.md).
+void add_results_commands(CLI::App& app, Commands& c) {
+  c.report = app.add_subcommand(
+      "report", "Write one self-contained HTML report (SVG plots) of one or more run documents");
+  c.report->add_option("RUN", c.report_args.runs, "run.json or run directory (several: overlaid)")
+      ->required();
+  c.report->add_option("-o,--output", c.report_args.html, "the HTML file to write")->required();
+  c.report->add_option("--markdown", c.report_args.markdown,
+                       "also write a markdown summary (one table per run) to this file");
+  c.report->footer(
+      "Plots: bandwidth and latency vs message size, latency CDFs, interval series, recovery "
+      "curves, latency vs offered load (docs/REPORT.md).\nExit codes: 0 written; 2 unreadable "
+      "or corrupt input, bad options, or an output that cannot be written.");
+
+  c.baseline = app.add_subcommand(
+      "baseline", "Pool several run documents into a baseline for `diff` (docs/HISTORY.md)");
+  c.baseline->add_option("RUN", c.baseline_args.runs, "run.json or run directory (several)")
+      ->required();
+  c.baseline->add_option("-o,--output", c.baseline_args.output, "the baseline file to write")
+      ->required();
+  c.baseline
+      ->add_option("--outlier-k", c.baseline_args.rule.k,
+                   "reject values beyond median +- K MAD-sigmas (default 3)")
+      ->check(CLI::Range(1.0, 100.0));
+  c.baseline
+      ->add_option("--outlier-floor", c.baseline_args.min_relative_pct,
+                   "never reject within this percent of the median (default 1)")
+      ->check(CLI::Range(0.0, 100.0));
+  c.baseline->footer(
+      "Runs must share one hardware identity (CPU model, NICs and drivers, RDMA devices and "
+      "firmware, GPU models). `fabricbench diff BASELINE NEW` then compares NEW against the "
+      "pooled values and refuses other hardware unless --force.\nExit codes: 0 written; 2 "
+      "unreadable or corrupt input, runs of different hardware, or bad options.");
+
+  c.openmetrics = app.add_subcommand(
+      "openmetrics", "A run's headline figures as OpenMetrics text (node_exporter textfile)");
+  c.openmetrics->add_option("RUN", c.openmetrics_run, "run.json or run directory")->required();
+  c.openmetrics->add_option("-o,--output", c.openmetrics_output,
+                            "write atomically to this file (e.g. <textfile dir>/fabricbench.prom)");
+  c.openmetrics->footer("Exit codes: 0 written; 2 unreadable or corrupt input.");
+}
+
+void add_history_commands(CLI::App& app, Commands& c) {
+  auto* history = app.add_subcommand(
+      "history", "Store run documents in SQLite; list them; trend one metric with change points");
+  history->require_subcommand(1);
+  history->footer("Exit codes: 0 ok; 2 unreadable or corrupt input or database, bad options.");
+  c.history_add = history->add_subcommand("add", "Store run documents (idempotent)");
+  c.history_add->add_option("RUN", c.history_args.runs, "run.json or run directory")->required();
+  c.history_list = history->add_subcommand("list", "List the stored runs");
+  c.history_show = history->add_subcommand(
+      "show", "Trend of one metric over the stored runs, with the runs where a shift began");
+  c.history_show->add_option("METRIC", c.history_args.query.metric, "e.g. lat_p99_ns, bw_gbps")
+      ->required();
+  c.history_show->add_option("--case", c.history_args.query.case_filter,
+                             "a case id, or part of case ids");
+  c.history_show
+      ->add_option("--alpha", c.history_args.query.change_points.alpha,
+                   "significance of a change point (permutation test; default 0.01)")
+      ->check(CLI::Range(1e-6, 0.5));
+  c.history_show
+      ->add_option("--min-shift", c.history_args.query.change_points.min_shift_pct,
+                   "smallest shift of the medians reported, percent (default 5)")
+      ->check(CLI::Range(0.0, 1000.0));
+  c.history_show
+      ->add_option("--min-segment", c.history_args.query.change_points.min_segment,
+                   "fewest runs on each side of a change point (default 3)")
+      ->check(CLI::Range(1, 100000));
+  for (auto* sub : {c.history_add, c.history_list, c.history_show}) {
+    sub->add_option("--db", c.history_args.db,
+                    "the history database (default ./fabricbench-history.sqlite)");
+  }
+  for (auto* sub : {c.history_list, c.history_show}) {
+    sub->add_option("--format", c.history_args.format, "table (default) or json")
+        ->check(CLI::IsMember({"table", "json"}));
+    sub->add_option("--experiment", c.history_args.experiment, "only runs of this experiment");
+  }
+}
+
+int dispatch(Commands& c) {
+  if (c.run->parsed()) return cmd_run(c.config, c.sets, c.output);
+  if (c.validate->parsed()) return cmd_validate(c.config, c.sets);
+  if (c.list->parsed()) return cmd_list();
+  if (c.env->parsed()) return cmd_envelope();
+  if (c.diff->parsed()) return cmd_diff(std::move(c.diff_args));
+  if (c.report->parsed()) return cmd_report(c.report_args);
+  if (c.baseline->parsed()) return cmd_baseline(std::move(c.baseline_args));
+  if (c.history_add->parsed()) return cmd_history_add(c.history_args);
+  if (c.history_list->parsed()) return cmd_history_list(c.history_args);
+  if (c.history_show->parsed()) return cmd_history_show(std::move(c.history_args));
+  if (c.openmetrics->parsed()) return cmd_openmetrics(c.openmetrics_run, c.openmetrics_output);
+  return static_cast<int>(fb::core::ExitCode::usage);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -380,166 +582,16 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   app.footer(kExitCodes);
 
-  std::string config;
-  std::string output;
-  std::vector<std::string> sets;
-
-  auto* run = app.add_subcommand("run", "Run an experiment file and write its run document");
-  run->add_option("CONFIG", config, "experiment file (YAML, docs/CONFIG.md)")->required();
-  run->add_option("-o,--output", output,
-                  "directory for this run's documents (default fabricbench-runs/<run id>)");
-  run->add_option("--set", sets, "override a key: --set defaults.repetitions=5 (repeatable)")
-      ->take_all();
-  run->footer(
-      "Launcher: `launcher` in the file, or detected: under mpirun/srun ranks use MPI, with "
-      "FABRICBENCH_RANK/SIZE/ROOT/SECRET the env launcher, otherwise `ranks` are forked here.\n" +
-      std::string(kExitCodes));
-
-  auto* validate = app.add_subcommand("validate", "Check an experiment file; report every error");
-  validate->add_option("CONFIG", config, "experiment file (YAML)")->required();
-  validate->add_option("--set", sets, "override a key as `run` would (repeatable)")->take_all();
-
-  auto* list = app.add_subcommand(
-      "list", "List transports, suites and launchers built in, and why any cannot run here");
-  auto* env = app.add_subcommand("envelope", "Print this host's experiment envelope as JSON");
-
-  DiffArgs diff_args;
-  auto* diff = app.add_subcommand(
-      "diff", "Compare two run documents case by case: improved, regressed or unchanged");
-  diff->add_option("BASE", diff_args.base, "the reference run (run.json or run directory)")
-      ->required();
-  diff->add_option("NEW", diff_args.next, "the run to judge (run.json or run directory)")
-      ->required();
-  diff->add_option("--format", diff_args.format, "table (default), markdown, json or junit")
-      ->check(CLI::IsMember({"table", "markdown", "md", "json", "junit"}));
-  diff->add_option("-o,--output", diff_args.output,
-                   "write the report to this file (stdout gets the summary line)");
-  diff->add_option("--alpha", diff_args.options.alpha,
-                   "significance level of the two-sided Mann-Whitney U test (default 0.05)")
-      ->check(CLI::Range(1e-9, 0.5));
-  diff->add_option("--threshold", diff_args.options.threshold_pct,
-                   "minimum change of the medians, percent, to call a difference (default 5)")
-      ->check(CLI::Range(0.0, 1000.0));
-  diff->add_option("--thresholds", diff_args.thresholds,
-                   "YAML file of per-metric thresholds: `lat_p99_ns: 10` (percent; `default`)");
-  diff->add_option("--min-repetitions", diff_args.options.min_repetitions,
-                   "fewer repetitions on a side cannot decide (default 3)")
-      ->check(CLI::Range(1, 1000000));
-  diff->add_flag("--allow-few", diff_args.options.allow_few,
-                 "with too few repetitions, decide on the effect size alone");
-  diff->add_option("--ignore-param", diff_args.options.ignore_params,
-                   "leave a params key (dotted, e.g. tcp.address) out of case matching "
-                   "(repeatable)")
-      ->allow_extra_args(false);
-  diff->add_option("--ignore-envelope", diff_args.options.ignore_envelope,
-                   "ignore envelope paths matching this glob, e.g. 'nics[*].addresses' "
-                   "(repeatable)")
-      ->allow_extra_args(false);
-  diff->footer(
-      "BASE may be a run or a baseline (fabricbench baseline). Cases match by suite, transport "
-      "and resolved parameters (docs/DIFF.md). A metric regresses when the U test is "
-      "significant and its median moved by more than the threshold in the worse direction.\n"
-      "Exit codes: 0 no regression; 2 unreadable, corrupt or wrong-version input, a baseline of "
-      "other hardware (without --force), or bad options; 3 at least one regression.");
-
-  ReportArgs report_args;
-  auto* report = app.add_subcommand(
-      "report", "Write one self-contained HTML report (SVG plots) of one or more run documents");
-  report->add_option("RUN", report_args.runs, "run.json or run directory (several: overlaid)")
-      ->required();
-  report->add_option("-o,--output", report_args.html, "the HTML file to write")->required();
-  report->add_option("--markdown", report_args.markdown,
-                     "also write a markdown summary (one table per run) to this file");
-  report->footer(
-      "Plots: bandwidth and latency vs message size, latency CDFs, interval series, recovery "
-      "curves, latency vs offered load (docs/REPORT.md).\nExit codes: 0 written; 2 unreadable "
-      "or corrupt input, bad options, or an output that cannot be written.");
-
-  diff->add_flag("--force", diff_args.force,
-                 "with a baseline as BASE: compare even when NEW ran on other hardware");
-
-  BaselineArgs baseline_args;
-  auto* baseline = app.add_subcommand(
-      "baseline", "Pool several run documents into a baseline for `diff` (docs/HISTORY.md)");
-  baseline->add_option("RUN", baseline_args.runs, "run.json or run directory (several)")
-      ->required();
-  baseline->add_option("-o,--output", baseline_args.output, "the baseline file to write")
-      ->required();
-  baseline
-      ->add_option("--outlier-k", baseline_args.rule.k,
-                   "reject values beyond median +- K MAD-sigmas (default 3)")
-      ->check(CLI::Range(1.0, 100.0));
-  baseline
-      ->add_option("--outlier-floor", baseline_args.min_relative_pct,
-                   "never reject within this percent of the median (default 1)")
-      ->check(CLI::Range(0.0, 100.0));
-  baseline->footer(
-      "Runs must share one hardware identity (CPU model, NICs and drivers, RDMA devices and "
-      "firmware, GPU models). `fabricbench diff BASELINE NEW` then compares NEW against the "
-      "pooled values and refuses other hardware unless --force.\nExit codes: 0 written; 2 "
-      "unreadable or corrupt input, runs of different hardware, or bad options.");
-
-  HistoryArgs history_args;
-  auto* history = app.add_subcommand(
-      "history", "Store run documents in SQLite; list them; trend one metric with change points");
-  history->require_subcommand(1);
-  history->footer("Exit codes: 0 ok; 2 unreadable or corrupt input or database, bad options.");
-  auto* history_add = history->add_subcommand("add", "Store run documents (idempotent)");
-  history_add->add_option("RUN", history_args.runs, "run.json or run directory")->required();
-  auto* history_list = history->add_subcommand("list", "List the stored runs");
-  auto* history_show = history->add_subcommand(
-      "show", "Trend of one metric over the stored runs, with the runs where a shift began");
-  history_show->add_option("METRIC", history_args.query.metric, "e.g. lat_p99_ns, bw_gbps")
-      ->required();
-  history_show->add_option("--case", history_args.query.case_filter,
-                           "a case id, or part of case ids");
-  history_show
-      ->add_option("--alpha", history_args.query.change_points.alpha,
-                   "significance of a change point (permutation test; default 0.01)")
-      ->check(CLI::Range(1e-6, 0.5));
-  history_show
-      ->add_option("--min-shift", history_args.query.change_points.min_shift_pct,
-                   "smallest shift of the medians reported, percent (default 5)")
-      ->check(CLI::Range(0.0, 1000.0));
-  history_show
-      ->add_option("--min-segment", history_args.query.change_points.min_segment,
-                   "fewest runs on each side of a change point (default 3)")
-      ->check(CLI::Range(1, 100000));
-  for (auto* sub : {history_add, history_list, history_show}) {
-    sub->add_option("--db", history_args.db,
-                    "the history database (default ./fabricbench-history.sqlite)");
-  }
-  for (auto* sub : {history_list, history_show}) {
-    sub->add_option("--format", history_args.format, "table (default) or json")
-        ->check(CLI::IsMember({"table", "json"}));
-    sub->add_option("--experiment", history_args.experiment, "only runs of this experiment");
-  }
-
-  std::string openmetrics_run;
-  std::string openmetrics_output;
-  auto* openmetrics = app.add_subcommand(
-      "openmetrics", "A run's headline figures as OpenMetrics text (node_exporter textfile)");
-  openmetrics->add_option("RUN", openmetrics_run, "run.json or run directory")->required();
-  openmetrics->add_option("-o,--output", openmetrics_output,
-                          "write atomically to this file (e.g. <textfile dir>/fabricbench.prom)");
-  openmetrics->footer("Exit codes: 0 written; 2 unreadable or corrupt input.");
-
+  Commands c;
+  add_run_commands(app, c);
+  add_diff_command(app, c);
+  add_results_commands(app, c);
+  add_history_commands(app, c);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     const int rc = app.exit(e);
     return rc == 0 ? 0 : static_cast<int>(fb::core::ExitCode::usage);
   }
-  if (run->parsed()) return cmd_run(config, sets, output);
-  if (validate->parsed()) return cmd_validate(config, sets);
-  if (list->parsed()) return cmd_list();
-  if (env->parsed()) return cmd_envelope();
-  if (diff->parsed()) return cmd_diff(std::move(diff_args));
-  if (report->parsed()) return cmd_report(report_args);
-  if (baseline->parsed()) return cmd_baseline(std::move(baseline_args));
-  if (history_add->parsed()) return cmd_history_add(history_args);
-  if (history_list->parsed()) return cmd_history_list(history_args);
-  if (history_show->parsed()) return cmd_history_show(std::move(history_args));
-  if (openmetrics->parsed()) return cmd_openmetrics(openmetrics_run, openmetrics_output);
-  return static_cast<int>(fb::core::ExitCode::usage);
+  return dispatch(c);
 }

@@ -37,6 +37,9 @@ struct RunOutcome {
   core::ExitCode exit_code = core::ExitCode::ok;
   std::string run_dir;  // rank 0: where run.json is
   std::string error;    // first error, with the case id
+  // A rank other than 0 whose case failed while a fault was injected: the fault's record (its
+  // evidence; only rank 0 writes the document), as JSON text; "" otherwise.
+  std::string fault_evidence;
 };
 
 // Collective: every rank calls it with the same experiment. Throws core::Error on failures

@@ -108,9 +108,10 @@ json regime_recovery(const json& bins, std::uint64_t start_ns, std::uint64_t cle
 
 }  // namespace
 
-int injecting_rank(const spec::Case& c, int size) {
-  const bool two_sided = c.op == "send" || c.op == "write_imm";
-  if (c.suite == "stream" && c.regime.kind == "closed" && two_sided && c.direction == "uni") {
+int injecting_rank(const spec::Case& c, const suites::Params& p, bool counted_by_receiver,
+                   int size) {
+  if (c.regime.kind == "closed" && counted_by_receiver && suites::is_two_sided(p.op) &&
+      !p.bidirectional) {
     return size / 2;
   }
   return 0;

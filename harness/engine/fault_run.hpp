@@ -12,12 +12,15 @@
 #include "harness/faults/injector.hpp"
 #include "harness/spec/experiment.hpp"
 #include "results/run_document.hpp"
+#include "suites/api/workload.hpp"
 
 namespace fabricbench::engine {
 
 // The rank whose measurements make the recovery curve, which also causes the fault (so both use
-// one clock): pair 0's receiver for a one-way two-sided stream, otherwise rank 0.
-int injecting_rank(const spec::Case& c, int size);
+// one clock): in the closed regime, pair 0's receiver when the suite's figures are counted by
+// the receiver (a one-way two-sided stream), otherwise rank 0.
+int injecting_rank(const spec::Case& c, const suites::Params& p, bool counted_by_receiver,
+                   int size);
 
 faults::BackendConfig backend_config(const spec::InjectorSettings& injector);
 faults::Fault fault_of(const spec::FaultSettings& fault);

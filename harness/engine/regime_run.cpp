@@ -249,7 +249,7 @@ std::string search_signature(const spec::Case& c) {
 
 std::optional<std::pair<int, int>> regime_slots(const spec::Case& c) {
   if (c.regime.kind == "closed") return std::nullopt;
-  const int conns = c.connections();
+  const int conns = c.connections;
   return std::make_pair(open_loop_send_slots(effective_streams(c), effective_inflight(c), conns),
                         open_loop_recv_slots(effective_streams(c), effective_inflight(c), conns));
 }

@@ -1,7 +1,9 @@
 #pragma once
-// The tables of transports and suites the engine can run. Filled explicitly by harness/cli (the
-// only place that names concrete transports and suites); no static-initializer registration.
-#include <cstdint>
+// The tables of what this binary can run: point-to-point transports, suites, memory providers
+// and collective backends. Filled explicitly by harness/cli's registry table (the only place that
+// names concrete backends); no static-initializer registration. Each entry is what the backend's
+// own folder declares (its Descriptor: keys, checks, traits, factory), so the loader and the
+// engine learn everything about a backend from here (docs/ARCHITECTURE.md).
 #include <functional>
 #include <memory>
 #include <optional>
@@ -10,38 +12,52 @@
 
 #include <nlohmann/json.hpp>
 
-#include "harness/spec/experiment.hpp"
-#include "suites/api/workload.hpp"
-#include "transports/api/transport.hpp"
+#include "core/settings.hpp"
+#include "harness/spec/catalog.hpp"
+#include "suites/api/descriptor.hpp"
+#include "transports/api/descriptor.hpp"
+#include "transports/api/memory.hpp"
 
 namespace fabricbench::engine {
 
 struct TransportEntry {
-  std::string name;
-  std::string description;
-  bool built = true;
-  // Why it cannot run on this host (no device, built without the library), or nullopt.
-  std::function<std::optional<std::string>()> unavailable_reason;
-  // timeout_ns bounds connection set-up (the experiment's peer timeout).
-  std::function<std::unique_ptr<transport::Transport>(const spec::Case&, std::uint64_t timeout_ns)>
-      make;
-  // Optional: events the transport saw (link down/up, QP errors) since the last call, as a JSON
-  // array of run-document events without the rank: {"t_ns" (wall clock), "kind", "detail"
-  // (an object)}. Collected after every case; the engine adds "rank" and detail.case.
+  transport::Descriptor descriptor;
+  // Optional: events the transport saw (link down/up, QP errors, connection life) since the last
+  // call, as a JSON array of run-document events without the rank: {"t_ns" (wall clock), "kind",
+  // "detail" (an object)}. Collected after every repetition; the engine adds "rank" and
+  // detail.case.
   std::function<nlohmann::json(transport::Transport&)> drain_events{};
+
+  const std::string& name() const noexcept { return descriptor.name; }
+  bool built() const noexcept { return static_cast<bool>(descriptor.make); }
 };
 
 struct SuiteEntry {
+  suites::Descriptor descriptor;
+  const std::string& name() const noexcept { return descriptor.name; }
+};
+
+// A collective backend spans all ranks (a communicator: NCCL, MPI), where a transport pairs
+// them; its interface and contract come with the collectives (docs/ARCHITECTURE.md). The table
+// is here so that each backend is an entry, not plumbing.
+struct CollectiveEntry {
   std::string name;
   std::string description;
-  std::function<std::unique_ptr<suites::Workload>()> make;
+  std::vector<core::KeyDecl> keys;
+  std::function<std::optional<std::string>()> unavailable_reason;
 };
 
 struct Registry {
   std::vector<TransportEntry> transports;
   std::vector<SuiteEntry> suites;
+  std::vector<transport::MemoryDescriptor> memory;
+  std::vector<CollectiveEntry> collectives;
+
   const TransportEntry* transport(const std::string& name) const;
   const SuiteEntry* suite(const std::string& name) const;
+  const transport::MemoryDescriptor* memory_provider(const std::string& name) const;
+  // What the loader needs to know of every backend: their keys, checks and traits.
+  spec::Catalog catalog() const;
 };
 
 }  // namespace fabricbench::engine

@@ -6,34 +6,22 @@ const char* to_string(Mode mode) noexcept {
   return mode == Mode::duration ? "duration" : "iterations";
 }
 
-nlohmann::json to_json(const TcpSettings& tcp) {
-  return nlohmann::json{
-      {"address", tcp.address},         {"interface", tcp.interface},
-      {"family", tcp.family},           {"nodelay", tcp.nodelay},
-      {"sndbuf_bytes", tcp.sndbuf},     {"rcvbuf_bytes", tcp.rcvbuf},
-      {"connections", tcp.connections}, {"user_timeout_ns", tcp.user_timeout_ns},
-  };
-}
-
-nlohmann::json to_json(const VerbsSettings& v) {
-  return nlohmann::json{
-      {"device", v.device},
-      {"netdev", v.netdev},
-      {"port", v.port},
-      {"gid_index", v.gid_index},
-      {"qp_type", v.qp_type},
-      {"mtu_bytes", v.mtu},
-      {"queue_depth", v.queue_depth},
-      {"inline_bytes", v.inline_size},
-      {"cq_moderation", v.cq_moderation},
-      {"sl", v.sl},
-      {"traffic_class", v.traffic_class},
-      {"timeout", v.timeout},
-      {"retry_count", v.retry_count},
-      {"rnr_retry", v.rnr_retry},
-      {"qps", v.qps},
-      {"rdma_cm", v.rdma_cm},
-  };
+nlohmann::json to_json(const core::Settings& settings) {
+  nlohmann::json out = nlohmann::json::object();
+  for (const auto& e : settings.entries()) {
+    switch (e.value.kind) {
+      case core::SettingValue::Kind::number:
+        out[e.plan_name] = e.value.number;
+        break;
+      case core::SettingValue::Kind::flag:
+        out[e.plan_name] = e.value.flag;
+        break;
+      case core::SettingValue::Kind::text:
+        out[e.plan_name] = e.value.text;
+        break;
+    }
+  }
+  return out;
 }
 
 namespace {
@@ -123,8 +111,6 @@ nlohmann::json to_json(const Case& c) {
       {"warmup_ns", c.warmup_ns},
       {"repetitions", c.repetitions},
       {"completion", c.completion},
-      {"direction", c.direction},
-      {"window", c.window},
       {"interval_ns", c.interval_ns},
       {"memory", c.memory},
       {"verify", c.verify},
@@ -135,9 +121,11 @@ nlohmann::json to_json(const Case& c) {
       {"fault", to_json(c.fault)},
       {"varied", varied},
   };
-  // Only the settings of the case's own transport: a TCP case does not depend on verbs knobs.
-  if (c.transport == "tcp") out["tcp"] = to_json(c.tcp);
-  if (c.transport == "verbs") out["verbs"] = to_json(c.verbs);
+  // The suite's keys sit beside the case's own; the transport's in a section of their own, and
+  // only the case's transport's: a TCP case does not depend on verbs knobs.
+  const nlohmann::json suite = to_json(c.suite_settings);
+  for (const auto& [key, value] : suite.items()) out[key] = value;
+  if (!c.transport_settings.entries().empty()) out[c.transport] = to_json(c.transport_settings);
   return out;
 }
 

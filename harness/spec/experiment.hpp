@@ -8,39 +8,11 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/settings.hpp"
+
 namespace fabricbench::spec {
 
 enum class Mode { iterations, duration };
-
-struct TcpSettings {
-  std::string address = "127.0.0.1";  // address to bind/advertise; "" = from `interface`
-  std::string interface;        // bind to this interface's first address (SO_BINDTODEVICE too)
-  std::string family = "auto";  // auto | ipv4 | ipv6
-  bool nodelay = true;          // TCP_NODELAY
-  std::uint64_t sndbuf = 0;     // SO_SNDBUF bytes, 0 = kernel default (autotuning)
-  std::uint64_t rcvbuf = 0;     // SO_RCVBUF bytes, 0 = kernel default (autotuning)
-  int connections = 1;          // connections per pair of ranks
-  std::uint64_t user_timeout_ns = 0;  // TCP_USER_TIMEOUT (+ keepalive); 0 = the kernel's
-};
-
-struct VerbsSettings {
-  std::string device;          // "" = automatic (first device with an ACTIVE port)
-  std::string netdev;          // pick the device whose port is backed by this netdev
-  int port = 0;                // 0 = first ACTIVE port
-  int gid_index = -1;          // -1 = automatic (RoCEv2 IPv4-mapped first)
-  std::string qp_type = "rc";  // rc | uc | ud
-  int mtu = 0;                 // 0 = the port's active MTU
-  int queue_depth = 128;       // send/receive queue size per QP
-  int inline_size = 0;         // max inline bytes
-  int cq_moderation = 1;       // signal one send in N (window-bounded)
-  int sl = 0;
-  int traffic_class = 0;
-  int timeout = 14;  // local ACK timeout exponent (4.096 us * 2^timeout)
-  int retry_count = 7;
-  int rnr_retry = 7;
-  int qps = 1;           // queue pairs per pair of ranks
-  bool rdma_cm = false;  // connect through rdma_cm instead of the bootstrap exchange
-};
 
 // An offered rate as written in the file: absolute (operations or bits per second) or a fraction
 // of the sustainable rate that the case's search finds (docs/CONFIG.md, "Regimes").
@@ -102,7 +74,7 @@ struct FaultSettings {
   double loss = 0;             // loss: fraction of packets dropped (0.05 for "5%")
   std::uint64_t delay_ns = 0;  // delay: added one-way delay (netem)
   double rate_bits_per_s = 0;  // rate_limit: tbf rate
-  std::uint64_t bin_ns = 0;    // recovery-curve bin; 0: 10 ms for verbs, 100 ms otherwise
+  std::uint64_t bin_ns = 0;    // recovery-curve bin; 0: the transport's default
   int consecutive = 5;         // K: bins that must stay >= 90% / 99% of the baseline (ttr)
   // Where the fault is written, for messages: "quick.yaml:12:7: cases[0].fault[1]" (or
   // "... (from --set '...')"). Not in to_json: the plan does not depend on the file's layout.
@@ -113,8 +85,8 @@ struct FaultSettings {
 struct Case {
   std::string id;     // stable, unique: "latency.pingpong.tcp.64B.completion=blocking" (CONFIG.md)
   std::string group;  // `name` of the case group in the file (or "cases[N]")
-  std::string suite;  // pingpong | stream
-  std::string transport;           // tcp
+  std::string suite;  // a suite of the registry (`fabricbench list`)
+  std::string transport;           // a transport of the registry
   std::uint64_t message_size = 0;  // bytes
   Mode mode = Mode::iterations;
   std::uint64_t iterations = 0;         // iteration mode: measured ops (round trips / messages)
@@ -123,24 +95,25 @@ struct Case {
   std::uint64_t warmup_ns = 0;          // duration mode warm-up
   int repetitions = 1;
   std::string completion = "busy_poll";     // busy_poll | blocking
-  std::string direction = "uni";            // stream: uni | bidir
-  int window = 64;                          // stream: messages in flight per connection
   std::uint64_t interval_ns = 100'000'000;  // interval-series bin (duration mode)
-  std::string memory = "host";              // host | hugepage
+  std::string memory;                       // a memory provider of the registry
   bool verify = false;                      // receiver checks a data pattern
   // A connection that breaks: fail (the case ends with the error) or reconnect (re-established
-  // with the peer within reconnect_timeout_ns; tcp, and verbs RC without rdma_cm).
+  // with the peer within reconnect_timeout_ns, where the transport can).
   std::string on_break = "fail";
   std::uint64_t reconnect_timeout_ns = 30'000'000'000;
   // The operation the workload issues: send | write | write_imm | read | fetch_add |
   // compare_swap (transports refuse what they cannot do: TCP offers send only).
   std::string op = "send";
-  TcpSettings tcp;
-  VerbsSettings verbs;
+  // The keys its suite declares (and the suite keys every case of a plan records, at their
+  // defaults: core::PlanScope), resolved.
+  core::Settings suite_settings;
+  // The keys of its transport's section (`tcp: {...}`), resolved.
+  core::Settings transport_settings;
+  // Connections (or queue pairs) per pair of ranks: the transport's key for it (or 1).
+  int connections = 1;
   RegimeSettings regime;
   FaultSettings fault;
-  // Connections (TCP) or queue pairs (verbs) per pair of ranks.
-  int connections() const noexcept { return transport == "verbs" ? verbs.qps : tcp.connections; }
   // The keys whose values came from a matrix list or a size sweep, and the value for this case,
   // in file order (used for display and ids), e.g. {"message_size": "64B", "completion": ...}.
   std::vector<std::pair<std::string, std::string>> varied;
@@ -193,8 +166,8 @@ const char* to_string(Mode mode) noexcept;
 // One case as it appears in Experiment::resolved["cases"]: every field, units in the names
 // (message_size_bytes, duration_ns, ...).
 nlohmann::json to_json(const Case& c);
-nlohmann::json to_json(const TcpSettings& tcp);
-nlohmann::json to_json(const VerbsSettings& verbs);
+// Resolved backend settings as the plan records them: {plan_name: value}.
+nlohmann::json to_json(const core::Settings& settings);
 nlohmann::json to_json(const RegimeSettings& regime);
 nlohmann::json to_json(const FaultSettings& fault);
 nlohmann::json to_json(const InjectorSettings& injector);

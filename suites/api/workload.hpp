@@ -84,12 +84,6 @@ class Workload {
   // Buffer slots per endpoint the engine must provide (message_size bytes each).
   virtual int send_slots(const Params& params) const = 0;
   virtual int recv_slots(const Params& params) const = 0;
-  // Whether the result carries bandwidth figures (stream) or latency (pingpong).
-  virtual bool reports_bandwidth() const = 0;
-  // Open-loop regimes (harness/engine/open_loop.hpp): whether a two-sided request is confirmed
-  // by a reply of its own size (request/response, pingpong) rather than by the receiver's
-  // cumulative zero-byte acknowledgement (stream).
-  virtual bool echoes_requests() const { return false; }
   // One repetition. Throws core::Error on a transport failure, a lost peer (no completion within
   // peer_timeout_ns), a data-integrity failure, or an interrupt.
   virtual RankResult run(Context& context) = 0;

@@ -23,8 +23,6 @@ class PingPong final : public Workload {
   std::string name() const override { return "pingpong"; }
   int send_slots(const Params&) const override { return 1; }
   int recv_slots(const Params&) const override { return 1; }
-  bool reports_bandwidth() const override { return false; }
-  bool echoes_requests() const override { return true; }
 
   RankResult run(Context& ctx) override {
     switch (ctx.params.op) {

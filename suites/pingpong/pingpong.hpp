@@ -4,10 +4,14 @@
 // perftest's *_lat and OSU's osu_latency report it.
 #include <memory>
 
+#include "suites/api/descriptor.hpp"
 #include "suites/api/workload.hpp"
 
 namespace fabricbench::suites {
 
 std::unique_ptr<Workload> make_pingpong();
+
+// Its keys, checks and traits, for the registry table.
+Descriptor pingpong_descriptor();
 
 }  // namespace fabricbench::suites

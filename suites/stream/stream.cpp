@@ -23,7 +23,6 @@ class Stream final : public Workload {
   // Twice the sender's window: a receive consumed by one message is reposted only after its
   // completion is seen, and a receiver that runs dry makes a verbs sender back off (RNR).
   int recv_slots(const Params& p) const override { return 2 * p.window; }
-  bool reports_bandwidth() const override { return true; }
 
   RankResult run(Context& ctx) override {
     if (!is_two_sided(ctx.params.op)) {

@@ -4,10 +4,14 @@
 // bytes over the measured interval). Messages are striped round-robin over the endpoints.
 #include <memory>
 
+#include "suites/api/descriptor.hpp"
 #include "suites/api/workload.hpp"
 
 namespace fabricbench::suites {
 
 std::unique_ptr<Workload> make_stream();
+
+// Its keys, checks and traits, for the registry table.
+Descriptor stream_descriptor();
 
 }  // namespace fabricbench::suites

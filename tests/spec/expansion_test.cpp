@@ -16,9 +16,12 @@
 #include <fmt/format.h>
 
 #include "harness/spec/loader.hpp"
+#include "tests/spec/spec_test_util.hpp"
 
 namespace fabricbench::spec {
 namespace {
+
+using testing::catalog;
 
 using Varied = std::vector<std::pair<std::string, std::string>>;
 
@@ -29,7 +32,7 @@ std::vector<std::string> ids(const Experiment& e) {
 }
 
 Experiment load(const std::string& text, const std::vector<std::string>& overrides = {}) {
-  return load_experiment_text(text, "t.yaml", overrides);
+  return load_experiment_text(text, "t.yaml", catalog(), overrides);
 }
 
 TEST(SpecMatrix, ListsMultiplyInFileOrderWithSizesInnermost) {
@@ -96,8 +99,8 @@ TEST(SpecMatrix, KeysThatDoNotApplyToASuiteDoNotMultiplyIt) {
                                               "g.stream.tcp.8B.window=64"}));
   EXPECT_EQ(e.cases[0].varied, (Varied{{"suite", "pingpong"}}));
   EXPECT_EQ(e.cases[2].varied, (Varied{{"suite", "stream"}, {"window", "64"}}));
-  EXPECT_EQ(e.cases[2].window, 64);
-  EXPECT_EQ(e.cases[0].window, 64);  // the default; not used by pingpong
+  EXPECT_EQ(e.cases[2].suite_settings.integer("window"), 64);
+  EXPECT_EQ(e.cases[0].suite_settings.integer("window"), 64);  // the default; not used by pingpong
 }
 
 TEST(SpecMatrix, TcpSubKeysMultiply) {
@@ -107,9 +110,9 @@ TEST(SpecMatrix, TcpSubKeysMultiply) {
       "    tcp: {nodelay: [true, false], connections: 2}\n");
   EXPECT_EQ(ids(e), (std::vector<std::string>{"g.pingpong.tcp.8B.tcp.nodelay=true",
                                               "g.pingpong.tcp.8B.tcp.nodelay=false"}));
-  EXPECT_TRUE(e.cases[0].tcp.nodelay);
-  EXPECT_FALSE(e.cases[1].tcp.nodelay);
-  EXPECT_EQ(e.cases[1].tcp.connections, 2);
+  EXPECT_TRUE(e.cases[0].transport_settings.flag("nodelay"));
+  EXPECT_FALSE(e.cases[1].transport_settings.flag("nodelay"));
+  EXPECT_EQ(e.cases[1].transport_settings.integer("connections"), 2);
 }
 
 TEST(SpecMatrix, DurationValuesUseCanonicalForms) {
@@ -166,11 +169,11 @@ TEST(SpecDefaults, UnsetKeysTakeDocumentedDefaults) {
   EXPECT_EQ(c.memory, "host");
   EXPECT_EQ(c.interval_ns, 100'000'000U);
   EXPECT_FALSE(c.verify);
-  EXPECT_EQ(c.tcp.address, "127.0.0.1");
-  EXPECT_EQ(c.tcp.family, "auto");
-  EXPECT_TRUE(c.tcp.nodelay);
-  EXPECT_EQ(c.tcp.sndbuf, 0U);
-  EXPECT_EQ(c.tcp.connections, 1);
+  EXPECT_EQ(c.transport_settings.text("address"), "127.0.0.1");
+  EXPECT_EQ(c.transport_settings.text("family"), "auto");
+  EXPECT_TRUE(c.transport_settings.flag("nodelay"));
+  EXPECT_EQ(c.transport_settings.integer("sndbuf"), 0U);
+  EXPECT_EQ(c.transport_settings.integer("connections"), 1);
 }
 
 TEST(SpecDefaults, AppliedToEveryGroupAndOverriddenByIt) {
@@ -205,21 +208,22 @@ TEST(SpecDefaults, AppliedToEveryGroupAndOverriddenByIt) {
   EXPECT_EQ(a.mode, Mode::iterations);
   EXPECT_EQ(a.iterations, 1000U);
   EXPECT_EQ(a.warmup_iterations, 100U);
-  EXPECT_EQ(a.window, 64);        // defaults' stream-only keys are ignored for pingpong
-  EXPECT_EQ(a.direction, "uni");  // ditto
-  EXPECT_EQ(a.tcp.address, "10.0.0.1");
-  EXPECT_FALSE(a.tcp.nodelay);
+  EXPECT_EQ(a.suite_settings.integer("window"),
+            64);  // defaults' stream-only keys are ignored for pingpong
+  EXPECT_EQ(a.suite_settings.text("direction"), "uni");  // ditto
+  EXPECT_EQ(a.transport_settings.text("address"), "10.0.0.1");
+  EXPECT_FALSE(a.transport_settings.flag("nodelay"));
   const Case& b = e.cases[1];
   EXPECT_EQ(b.mode, Mode::duration);  // the group's duration replaces defaults' iterations
   EXPECT_EQ(b.iterations, 0U);
   EXPECT_EQ(b.duration_ns, 1'000'000'000U);
   EXPECT_EQ(b.warmup_ns, 100'000'000U);  // a tenth of the duration
   EXPECT_EQ(b.repetitions, 2);
-  EXPECT_EQ(b.window, 8);
-  EXPECT_EQ(b.direction, "bidir");
-  EXPECT_EQ(b.tcp.address, "10.0.0.1");  // tcp merges key by key
-  EXPECT_TRUE(b.tcp.nodelay);
-  EXPECT_EQ(b.tcp.sndbuf, 4U << 20);
+  EXPECT_EQ(b.suite_settings.integer("window"), 8);
+  EXPECT_EQ(b.suite_settings.text("direction"), "bidir");
+  EXPECT_EQ(b.transport_settings.text("address"), "10.0.0.1");  // tcp merges key by key
+  EXPECT_TRUE(b.transport_settings.flag("nodelay"));
+  EXPECT_EQ(b.transport_settings.integer("sndbuf"), 4U << 20);
 }
 
 TEST(SpecDefaults, ListInDefaultsMultipliesEveryGroupAndComesFirst) {
@@ -258,7 +262,7 @@ TEST(SpecOverrides, AppliedBeforeValidation) {
                                               "g.pingpong.tcp.64B.completion=blocking"}));
   for (const auto& c : e.cases) {
     EXPECT_EQ(c.repetitions, 7);
-    EXPECT_EQ(c.tcp.sndbuf, 1U << 20);
+    EXPECT_EQ(c.transport_settings.integer("sndbuf"), 1U << 20);
   }
 }
 
@@ -326,7 +330,8 @@ TEST(SpecDigest, SameInputSameDigest) {
       "     sizes: [8B, 0.0625KiB]}\n");
   EXPECT_EQ(reformatted.digest, load(kDigestBase).digest);
   // The display path is not part of the plan.
-  EXPECT_EQ(load_experiment_text(kDigestBase, "other/path.yaml").digest, load(kDigestBase).digest);
+  EXPECT_EQ(load_experiment_text(kDigestBase, "other/path.yaml", catalog()).digest,
+            load(kDigestBase).digest);
 }
 
 TEST(SpecDigest, DifferentPlanDifferentDigest) {
@@ -350,7 +355,7 @@ TEST(SpecFile, LoadsFromDisk) {
     std::ofstream out(path);
     out << kDigestBase;
   }
-  const Experiment e = load_experiment_file(path.string());
+  const Experiment e = load_experiment_file(path.string(), catalog());
   std::filesystem::remove(path);
   EXPECT_EQ(e.source_path, path.string());
   EXPECT_EQ(e.source_text, kDigestBase);
@@ -376,7 +381,7 @@ double duration_mode_seconds(const Experiment& e) {
 }
 
 TEST(SpecConfigs, QuickstartHasTheDocumentedShape) {
-  const Experiment e = load_experiment_file(source_dir() + "/configs/quickstart.yaml");
+  const Experiment e = load_experiment_file(source_dir() + "/configs/quickstart.yaml", catalog());
   EXPECT_EQ(e.name, "quickstart");
   EXPECT_EQ(e.ranks, 2);
   std::vector<std::string> expected = {
@@ -398,7 +403,7 @@ TEST(SpecConfigs, QuickstartHasTheDocumentedShape) {
   EXPECT_EQ(ids(e), expected);
   for (const auto& c : e.cases) {
     EXPECT_EQ(c.repetitions, 3) << c.id;
-    EXPECT_EQ(c.tcp.address, "127.0.0.1") << c.id;
+    EXPECT_EQ(c.transport_settings.text("address"), "127.0.0.1") << c.id;
   }
   EXPECT_EQ(e.cases[0].iterations, 10000U);
   EXPECT_EQ(e.cases[0].warmup_iterations, 1000U);
@@ -407,12 +412,12 @@ TEST(SpecConfigs, QuickstartHasTheDocumentedShape) {
   EXPECT_EQ(e.cases[5].iterations, 5000U);
   EXPECT_EQ(e.cases[6].duration_ns, 1'000'000'000U);
   EXPECT_EQ(e.cases[6].warmup_ns, 200'000'000U);
-  EXPECT_EQ(e.cases[6].window, 64);
+  EXPECT_EQ(e.cases[6].suite_settings.integer("window"), 64);
   EXPECT_LT(duration_mode_seconds(e), 30.0);
 }
 
 TEST(SpecConfigs, CiSmokeIsTiny) {
-  const Experiment e = load_experiment_file(source_dir() + "/configs/ci-smoke.yaml");
+  const Experiment e = load_experiment_file(source_dir() + "/configs/ci-smoke.yaml", catalog());
   EXPECT_EQ(e.name, "ci-smoke");
   EXPECT_GE(e.cases.size(), 3U);
   std::set<std::string> suites;

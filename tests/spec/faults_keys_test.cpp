@@ -14,6 +14,8 @@
 namespace fabricbench::spec {
 namespace {
 
+using testing::catalog;
+
 using testing::diagnostics_of;
 using testing::dump;
 using testing::has_diagnostic;
@@ -42,7 +44,7 @@ std::string head(const std::string& injector = "{backend: vm}",
 }
 
 Experiment load(const std::string& text, const std::vector<std::string>& overrides = {}) {
-  return load_experiment_text(text, "t.yaml", overrides);
+  return load_experiment_text(text, "t.yaml", catalog(), overrides);
 }
 
 std::vector<std::string> ids(const Experiment& e) {

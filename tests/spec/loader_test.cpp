@@ -11,6 +11,8 @@
 namespace fabricbench::spec {
 namespace {
 
+using testing::catalog;
+
 using testing::diagnostics_of;
 using testing::dump;
 using testing::has_diagnostic;
@@ -25,7 +27,7 @@ const std::string kValid =
     "    iterations: 100\n";
 
 TEST(SpecErrors, ValidBaseLoads) {
-  const Experiment e = load_experiment_text(kValid, "t.yaml");
+  const Experiment e = load_experiment_text(kValid, "t.yaml", catalog());
   ASSERT_EQ(e.cases.size(), 1U);
   EXPECT_EQ(e.cases[0].id, "cases[0].pingpong.tcp.8B");
 }
@@ -356,7 +358,7 @@ TEST(SpecErrors, EmptyFile) {
 
 TEST(SpecErrors, MissingFileIsLineZero) {
   try {
-    (void)load_experiment_file("/nonexistent/dir/x.yaml");
+    (void)load_experiment_file("/nonexistent/dir/x.yaml", catalog());
     FAIL() << "expected a ConfigError";
   } catch (const ConfigError& e) {
     ASSERT_EQ(e.diagnostics().size(), 1U);
@@ -374,7 +376,7 @@ TEST(SpecErrors, DiagnosticFormatAndExitCode) {
   const Diagnostic d{"quick.yaml", 12, 7, "cases[1].tcp.sndbuf", "expected a size"};
   EXPECT_EQ(d.to_string(), "quick.yaml:12:7: cases[1].tcp.sndbuf: expected a size");
   try {
-    (void)load_experiment_text(kValid + "    repetitions: 0\n    window: 1\n", "q.yaml");
+    (void)load_experiment_text(kValid + "    repetitions: 0\n    window: 1\n", "q.yaml", catalog());
     FAIL() << "expected a ConfigError";
   } catch (const core::Error& e) {  // catchable as the library's one error type
     EXPECT_EQ(e.kind(), core::ErrorKind::config);

@@ -13,6 +13,8 @@
 namespace fabricbench::spec {
 namespace {
 
+using testing::catalog;
+
 using testing::diagnostics_of;
 using testing::dump;
 using testing::has_diagnostic;
@@ -31,7 +33,7 @@ const std::string kHead =
     "    sizes: 4KiB\n";   // 6
 
 Experiment load(const std::string& text, const std::vector<std::string>& overrides = {}) {
-  return load_experiment_text(text, "t.yaml", overrides);
+  return load_experiment_text(text, "t.yaml", catalog(), overrides);
 }
 
 std::vector<std::string> ids(const Experiment& e) {

@@ -5,15 +5,22 @@
 #include <string>
 #include <vector>
 
+#include "harness/cli/registry.hpp"
 #include "harness/spec/loader.hpp"
 
 namespace fabricbench::spec::testing {
+
+// The catalog of the binary's own registry table (harness/cli): the keys users write.
+inline const Catalog& catalog() {
+  static const Catalog c = cli::make_registry().catalog();
+  return c;
+}
 
 // The diagnostics for `text` (fails the test if the text loads).
 inline std::vector<Diagnostic> diagnostics_of(const std::string& text,
                                               const std::vector<std::string>& overrides = {}) {
   try {
-    (void)load_experiment_text(text, "t.yaml", overrides);
+    (void)load_experiment_text(text, "t.yaml", catalog(), overrides);
   } catch (const ConfigError& e) {
     EXPECT_EQ(e.kind(), core::ErrorKind::config);
     EXPECT_FALSE(e.diagnostics().empty());

@@ -7,6 +7,8 @@
 namespace fabricbench::spec {
 namespace {
 
+using testing::catalog;
+
 using testing::diagnostics_of;
 using testing::dump;
 using testing::has_diagnostic;
@@ -26,33 +28,33 @@ TEST(SpecVerbs, SettingsResolve) {
           "    op: [send, write, read]\n"
           "    verbs: {device: rxe0, gid_index: 1, mtu: 1024, qps: 2, inline: 64, "
           "rdma_cm: true}\n",
-      "t.yaml");
+      "t.yaml", catalog());
   ASSERT_EQ(e.cases.size(), 3U);
   EXPECT_EQ(e.cases[0].op, "send");
   EXPECT_EQ(e.cases[2].op, "read");
   EXPECT_EQ(e.cases[1].id, "cases[0].pingpong.verbs.8B.op=write");
-  const auto& v = e.cases[0].verbs;
-  EXPECT_EQ(v.device, "rxe0");
-  EXPECT_EQ(v.gid_index, 1);
-  EXPECT_EQ(v.mtu, 1024);
-  EXPECT_EQ(v.qps, 2);
-  EXPECT_EQ(e.cases[0].connections(), 2);
-  EXPECT_EQ(v.inline_size, 64);
-  EXPECT_TRUE(v.rdma_cm);
+  const auto& v = e.cases[0].transport_settings;
+  EXPECT_EQ(v.text("device"), "rxe0");
+  EXPECT_EQ(v.integer("gid_index"), 1);
+  EXPECT_EQ(v.integer("mtu"), 1024);
+  EXPECT_EQ(v.integer("qps"), 2);
+  EXPECT_EQ(e.cases[0].connections, 2);
+  EXPECT_EQ(v.integer("inline"), 64);
+  EXPECT_TRUE(v.flag("rdma_cm"));
   // Defaults where not given.
-  EXPECT_EQ(v.port, 0);
-  EXPECT_EQ(v.qp_type, "rc");
+  EXPECT_EQ(v.integer("port"), 0);
+  EXPECT_EQ(v.text("qp_type"), "rc");
   const auto& r = e.resolved["cases"][0];
   EXPECT_EQ(r["verbs"]["mtu_bytes"], 1024);
   EXPECT_FALSE(r.contains("tcp"));
 }
 
 TEST(SpecVerbs, DefaultsAreAutomatic) {
-  const Experiment e = load_experiment_text(kVerbs, "t.yaml");
+  const Experiment e = load_experiment_text(kVerbs, "t.yaml", catalog());
   ASSERT_EQ(e.cases.size(), 1U);
-  EXPECT_EQ(e.cases[0].verbs.device, "");
-  EXPECT_EQ(e.cases[0].verbs.gid_index, -1);
-  EXPECT_EQ(e.cases[0].verbs.mtu, 0);
+  EXPECT_EQ(e.cases[0].transport_settings.text("device"), "");
+  EXPECT_EQ(e.cases[0].transport_settings.integer("gid_index"), -1);
+  EXPECT_EQ(e.cases[0].transport_settings.integer("mtu"), 0);
   EXPECT_EQ(e.cases[0].op, "send");
 }
 
@@ -77,12 +79,12 @@ TEST(SpecVerbs, BadValuesNameTheField) {
 }
 
 TEST(SpecOnBreak, PolicyKeysResolve) {
-  Experiment e = load_experiment_text(kVerbs, "t.yaml");
+  Experiment e = load_experiment_text(kVerbs, "t.yaml", catalog());
   EXPECT_EQ(e.cases[0].on_break, "fail");
   EXPECT_EQ(e.cases[0].reconnect_timeout_ns, 30'000'000'000ULL);
   EXPECT_EQ(e.resolved["cases"][0]["on_break"], "fail");
   e = load_experiment_text(kVerbs + "    on_break: reconnect\n    reconnect_timeout: 5s\n",
-                           "t.yaml");
+                           "t.yaml", catalog());
   EXPECT_EQ(e.cases[0].on_break, "reconnect");
   EXPECT_EQ(e.cases[0].reconnect_timeout_ns, 5'000'000'000ULL);
   EXPECT_EQ(e.resolved["cases"][0]["reconnect_timeout_ns"], 5'000'000'000ULL);
@@ -90,9 +92,9 @@ TEST(SpecOnBreak, PolicyKeysResolve) {
       "fabricbench: 1\nname: v\ncases:\n  - suite: stream\n    transport: tcp\n"
       "    sizes: 8\n    iterations: 10\n    tcp: {user_timeout: 1500ms}\n"
       "    on_break: [fail, reconnect]\n";
-  e = load_experiment_text(tcp, "t.yaml");
+  e = load_experiment_text(tcp, "t.yaml", catalog());
   ASSERT_EQ(e.cases.size(), 2U);
-  EXPECT_EQ(e.cases[0].tcp.user_timeout_ns, 1'500'000'000ULL);
+  EXPECT_EQ(e.cases[0].transport_settings.integer("user_timeout"), 1'500'000'000ULL);
   EXPECT_EQ(e.resolved["cases"][0]["tcp"]["user_timeout_ns"], 1'500'000'000ULL);
   EXPECT_EQ(e.cases[1].id, "cases[0].stream.tcp.8B.on_break=reconnect");
 }

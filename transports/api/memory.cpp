@@ -78,6 +78,16 @@ class HugePageProvider final : public MemoryProvider {
 
 }  // namespace
 
+MemoryDescriptor host_memory() {
+  return {"host", "page-aligned host memory (mmap)",
+          [] { return std::make_unique<HostProvider>(); }};
+}
+
+MemoryDescriptor hugepage_memory() {
+  return {"hugepage", "huge pages (mmap MAP_HUGETLB; needs /proc/sys/vm/nr_hugepages > 0)",
+          [] { return std::make_unique<HugePageProvider>(); }};
+}
+
 std::unique_ptr<MemoryProvider> make_memory_provider(std::string_view name) {
   if (name == "host") return std::make_unique<HostProvider>();
   if (name == "hugepage") return std::make_unique<HugePageProvider>();

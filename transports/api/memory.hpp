@@ -2,6 +2,7 @@
 // Memory providers: where message buffers live. GPUDirect later is a provider ("cuda"), not a
 // separate code path: transports register whatever Buffer they are handed.
 #include <cstddef>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -27,7 +28,20 @@ class MemoryProvider {
   virtual void release(Buffer& buffer) noexcept = 0;
 };
 
-// "host" or "hugepage". Throws core::Error(config) for an unknown name.
+// One entry of the registry's memory table: a provider the `memory:` key can name. A provider
+// that cannot serve this host says why (no huge pages reserved, no GPU), and its cases are
+// skipped with that reason.
+struct MemoryDescriptor {
+  std::string name;         // the `memory:` value
+  std::string description;  // one line for `fabricbench list`
+  std::function<std::unique_ptr<MemoryProvider>()> make;
+};
+
+// The providers of this folder: page-aligned host memory and huge pages.
+MemoryDescriptor host_memory();
+MemoryDescriptor hugepage_memory();
+
+// "host" or "hugepage" (tests and probes). Throws core::Error(config) for an unknown name.
 std::unique_ptr<MemoryProvider> make_memory_provider(std::string_view name);
 
 // RAII owner of one buffer.

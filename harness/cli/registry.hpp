@@ -1,13 +1,10 @@
 #pragma once
-// The explicit table of transports and suites built into this binary, and the console
-// observer that prints perftest/nccl-tests style tables. The only place naming concrete
-// transports and suites.
-#include <atomic>
-#include <cstdio>
-#include <memory>
+// The explicit table of what this binary can run: transports, suites, memory providers and
+// collective backends. The only place that names concrete backends (docs/ARCHITECTURE.md, "How
+// to add a transport").
 #include <string>
+#include <vector>
 
-#include "harness/engine/engine.hpp"
 #include "harness/engine/registry.hpp"
 
 namespace fabricbench::cli {
@@ -21,7 +18,5 @@ struct Component {
   std::string detail;  // version, or why it is not built / cannot run here
 };
 std::vector<Component> components();
-
-std::unique_ptr<engine::Observer> make_console(std::FILE* out, std::FILE* progress);
 
 }  // namespace fabricbench::cli

@@ -1,4 +1,6 @@
-#include "harness/cli/table.hpp"
+// The console observer: perftest/nccl-tests style tables, a progress line on a terminal, and a
+// recovery line per case with a fault (docs/METHODOLOGY.md).
+#include "harness/cli/console.hpp"
 
 #include <unistd.h>
 
@@ -7,148 +9,15 @@
 #include <fmt/core.h>
 
 #include "core/units.hpp"
-#include "harness/bootstrap/launchers.hpp"
-#include "suites/pingpong/pingpong.hpp"
-#include "suites/stream/stream.hpp"
-#include "transports/tcp/tcp_transport.hpp"
-#ifdef FABRICBENCH_HAVE_VERBS_TRANSPORT
-#include "transports/verbs/verbs_transport.hpp"
-#endif
 
 namespace fabricbench::cli {
 
 namespace {
 
-transport::tcp::Options tcp_options(const spec::Case& c, std::uint64_t connect_timeout_ns) {
-  transport::tcp::Options o;
-  o.address = c.tcp.address;
-  o.interface = c.tcp.interface;
-  o.family = c.tcp.family;
-  o.nodelay = c.tcp.nodelay;
-  o.sndbuf = c.tcp.sndbuf;
-  o.rcvbuf = c.tcp.rcvbuf;
-  o.completion = c.completion == "blocking" ? transport::CompletionMode::blocking
-                                            : transport::CompletionMode::busy_poll;
-  o.connect_timeout_ns = connect_timeout_ns;
-  o.reconnect = c.on_break == "reconnect";
-  o.reconnect_timeout_ns = c.reconnect_timeout_ns;
-  o.user_timeout_ns = c.tcp.user_timeout_ns;
-  return o;
-}
-
-// Connection life events (broken, reconnected, reconnect_failed) of any transport that reports
-// them, as run-document events.
-nlohmann::json connection_events(transport::Transport& t) {
-  nlohmann::json out = nlohmann::json::array();
-  if (auto* source = dynamic_cast<transport::ConnectionEventSource*>(&t)) {
-    for (const auto& e : source->drain_connection_events()) {
-      out.push_back({{"t_ns", e.wall_ns},
-                     {"kind", e.kind},
-                     {"detail",
-                      {{"peer", e.peer},
-                       {"index", e.index},
-                       {"role", e.role},
-                       {"cause", e.cause},
-                       {"outage_ns", e.outage_ns},
-                       {"attempts", e.attempts},
-                       {"lost_messages", e.lost_messages},
-                       {"resent_messages", e.resent_messages},
-                       {"mono_ns", e.mono_ns}}}});
-    }
-  }
-  return out;
-}
-
-#ifdef FABRICBENCH_HAVE_VERBS_TRANSPORT
-transport::verbs::Options verbs_options(const spec::Case& c, std::uint64_t connect_timeout_ns) {
-  transport::verbs::Options o;
-  o.device = c.verbs.device;
-  o.netdev = c.verbs.netdev;
-  o.port = c.verbs.port;
-  o.gid_index = c.verbs.gid_index;
-  o.qp_type = c.verbs.qp_type;
-  o.mtu = c.verbs.mtu;
-  o.queue_depth = static_cast<std::uint32_t>(c.verbs.queue_depth);
-  o.inline_size = static_cast<std::uint32_t>(c.verbs.inline_size);
-  o.cq_moderation = static_cast<std::uint32_t>(c.verbs.cq_moderation);
-  o.sl = static_cast<std::uint8_t>(c.verbs.sl);
-  o.traffic_class = static_cast<std::uint8_t>(c.verbs.traffic_class);
-  o.timeout = static_cast<std::uint8_t>(c.verbs.timeout);
-  o.retry_count = static_cast<std::uint8_t>(c.verbs.retry_count);
-  o.rnr_retry = static_cast<std::uint8_t>(c.verbs.rnr_retry);
-  o.completion = c.completion == "blocking" ? transport::CompletionMode::blocking
-                                            : transport::CompletionMode::busy_poll;
-  o.use_rdma_cm = c.verbs.rdma_cm;
-  o.connect_timeout_ns = connect_timeout_ns;
-  o.reconnect = c.on_break == "reconnect";
-  o.reconnect_timeout_ns = c.reconnect_timeout_ns;
-  return o;
-}
-
-nlohmann::json verbs_events(transport::Transport& t) {
-  nlohmann::json out = nlohmann::json::array();
-  if (auto* source = dynamic_cast<transport::verbs::EventSource*>(&t)) {
-    for (const auto& e : source->drain_events()) {
-      out.push_back({{"t_ns", e.wall_ns},
-                     {"kind", e.type},
-                     {"detail",
-                      {{"device", e.device},
-                       {"port", e.port},
-                       {"qp_num", e.qp_num},
-                       {"mono_ns", e.mono_ns}}}});
-    }
-  }
-  for (auto& e : connection_events(t)) out.push_back(std::move(e));
-  return out;
-}
-#endif
-
-}  // namespace
-
-engine::Registry make_registry() {
-  engine::Registry r;
-  r.transports.push_back({"tcp",
-                          "TCP sockets: send/recv, busy-poll or blocking completions, IPv4/IPv6",
-                          true, [] { return std::optional<std::string>(); },
-                          [](const spec::Case& c, std::uint64_t timeout_ns) {
-                            return transport::tcp::make_tcp_transport(tcp_options(c, timeout_ns));
-                          },
-                          connection_events});
-#ifdef FABRICBENCH_HAVE_VERBS_TRANSPORT
-  r.transports.push_back(
-      {"verbs", "InfiniBand/RoCE verbs: RC/UC/UD QPs; send, write, write_imm, read, atomics", true,
-       [] { return transport::verbs::unavailable_reason(); },
-       [](const spec::Case& c, std::uint64_t timeout_ns) {
-         return transport::verbs::make_verbs_transport(verbs_options(c, timeout_ns));
-       },
-       verbs_events});
-#endif
-  r.suites.push_back({"pingpong", "one message in flight; one-way latency = RTT/2",
-                      [] { return suites::make_pingpong(); }});
-  r.suites.push_back({"stream", "uni/bidirectional bandwidth with a window of messages in flight",
-                      [] { return suites::make_stream(); }});
-  return r;
-}
-
-std::vector<Component> components() {
-  std::vector<Component> out;
-  out.push_back({"launcher local", true, "forks ranks on this host"});
-  out.push_back({"launcher env", true, "FABRICBENCH_RANK/SIZE/ROOT/SECRET from the environment"});
-  out.push_back({"launcher mpi", bootstrap::mpi_available(),
-                 bootstrap::mpi_available() ? "mpirun / srun (MPI broadcasts the side channel)"
-                                            : "not built: MPI was not found at configure time"});
-#ifndef FABRICBENCH_HAVE_VERBS_TRANSPORT
-  out.push_back({"transport verbs", false,
-                 "not built: libibverbs/librdmacm were not found at configure time"});
-#endif
-  return out;
-}
-
-namespace {
-
 class Console final : public engine::Observer {
  public:
-  Console(std::FILE* out, std::FILE* progress) : out_(out), progress_(progress) {
+  Console(std::FILE* out, std::FILE* progress, const engine::Registry& registry)
+      : out_(out), progress_(progress), registry_(registry) {
     tty_ = progress_ != nullptr && isatty(fileno(progress_)) != 0;
   }
 
@@ -180,7 +49,7 @@ class Console final : public engine::Observer {
                  r.errors.empty() ? std::string("unknown error") : r.errors.front().message);
     } else if (c.regime.kind != "closed") {
       print_regime_row(c, r);
-    } else if (c.suite == "stream") {
+    } else if (reports_bandwidth(c)) {
       print_stream_row(c, r);
     } else {
       print_latency_row(c, r);
@@ -217,16 +86,15 @@ class Console final : public engine::Observer {
             ? fmt::format("{:.3g} s per repetition", static_cast<double>(c.duration_ns) / 1e9)
             : fmt::format("{} iterations per repetition", c.iterations);
     const bool two_sided = c.op == "send" || c.op == "write_imm";
-    const std::string unit = c.transport == "verbs" ? "QP(s)" : "connection(s)";
-    if (c.suite == "stream") {
+    if (reports_bandwidth(c)) {
+      const std::string own = describe_suite(c);
       fmt::print(
           out_,
-          "\n# {} ({} over {}, op {}{}{}): {}, window {}, {} {}, {}, {} repetitions\n"
+          "\n# {} ({} over {}, op {}{}{}): {}{} {}, {}, {} repetitions\n"
           "# bandwidth counted by the {}; BW is the median over repetitions "
           "(Gb/s = 1e9 bit/s, GiB/s = 2^30 B/s)\n",
           c.group, c.suite, c.transport, c.op, extra.empty() ? "" : ", ", extra,
-          c.direction == "bidir" ? "bidirectional (sum of both directions)" : "unidirectional",
-          c.window, c.connections(), unit, mode, c.repetitions,
+          own.empty() ? "" : own + ", ", c.connections, connection_noun(c), mode, c.repetitions,
           two_sided ? "receiver" : "initiator, first post to last completion (one-sided op)");
       fmt::print(out_, "{:>10} {:>12} {:>12} {:>12} {:>14} {:>22}\n", "#bytes", "#msgs", "BW[Gb/s]",
                  "BW[GiB/s]", "rate[Mmsg/s]", "BW min..max[Gb/s]");
@@ -280,8 +148,7 @@ class Console final : public engine::Observer {
                c.repetitions);
     const std::string confirm =
         c.op == "send" || c.op == "write_imm"
-            ? (c.suite == "pingpong" ? "the echo arrives"
-                                     : "the receiver's acknowledgement arrives")
+            ? (echoes_requests(c) ? "the echo arrives" : "the receiver's acknowledgement arrives")
             : "the operation completes";
     if (c.regime.kind == "floor") {
       fmt::print(out_,
@@ -457,8 +324,31 @@ class Console final : public engine::Observer {
     std::fflush(progress_);
   }
 
+  // What the case's suite and transport say of themselves (registry entries).
+  const suites::Descriptor* suite_of(const spec::Case& c) const {
+    const engine::SuiteEntry* s = registry_.suite(c.suite);
+    return s != nullptr ? &s->descriptor : nullptr;
+  }
+  bool reports_bandwidth(const spec::Case& c) const {
+    const auto* s = suite_of(c);
+    return s != nullptr && s->reports_bandwidth;
+  }
+  bool echoes_requests(const spec::Case& c) const {
+    const auto* s = suite_of(c);
+    return s != nullptr && s->echoes_requests;
+  }
+  std::string describe_suite(const spec::Case& c) const {
+    const auto* s = suite_of(c);
+    return s != nullptr && s->describe ? s->describe(c.suite_settings) : std::string();
+  }
+  std::string connection_noun(const spec::Case& c) const {
+    const engine::TransportEntry* t = registry_.transport(c.transport);
+    return t != nullptr ? t->descriptor.connection_noun : std::string("connection(s)");
+  }
+
   std::FILE* out_;
   std::FILE* progress_;
+  const engine::Registry& registry_;
   bool tty_ = false;
   std::size_t index_ = 0;
   std::size_t total_ = 0;
@@ -467,8 +357,9 @@ class Console final : public engine::Observer {
 
 }  // namespace
 
-std::unique_ptr<engine::Observer> make_console(std::FILE* out, std::FILE* progress) {
-  return std::make_unique<Console>(out, progress);
+std::unique_ptr<engine::Observer> make_console(std::FILE* out, std::FILE* progress,
+                                               const engine::Registry& registry) {
+  return std::make_unique<Console>(out, progress, registry);
 }
 
 }  // namespace fabricbench::cli

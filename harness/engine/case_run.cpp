@@ -1,0 +1,346 @@
+#include "harness/engine/case_run.hpp"
+
+#include <optional>
+#include <utility>
+
+#include "core/clock.hpp"
+#include "harness/engine/case_setup.hpp"
+#include "harness/engine/fault_run.hpp"
+#include "harness/engine/rank_results.hpp"
+
+namespace fabricbench::engine {
+namespace {
+
+using core::Error;
+using core::ErrorKind;
+using nlohmann::json;
+
+// Tags one run-document event with the rank that saw it and its case (and repetition).
+json tagged(json e, int rank, const std::string& case_id, std::optional<int> repetition) {
+  e["rank"] = rank;
+  e["detail"]["case"] = case_id;
+  if (repetition) e["detail"]["repetition"] = *repetition;
+  return e;
+}
+
+// Every rank learns every rank's local status ("" = ok, else "kind\tmessage").
+std::vector<std::string> agree(bootstrap::Bootstrap& bs, const std::optional<Error>& local) {
+  return bs.allgather(local ? std::string(kind_name(local->kind())) + "\t" + local->what() : "");
+}
+
+json region_json(const transport::MemoryRegion& r) {
+  return json::array(
+      {reinterpret_cast<std::uintptr_t>(r.buffer.addr), r.remote_key, r.buffer.length});
+}
+
+transport::RemoteRegion remote_region(const json& r) {
+  return transport::RemoteRegion{r[0].get<std::uint64_t>(), r[1].get<std::uint64_t>(),
+                                 r[2].get<std::uint64_t>()};
+}
+
+class CaseRun {
+ public:
+  CaseRun(RunState& run, std::size_t index)
+      : run_(run),
+        c_(run.exp.cases[index]),
+        index_(index),
+        params_(to_params(c_, run.exp, run.registry)),
+        ctx_{params_, run.rank(), peer_of(run.rank(), run.size()), run.rank() < run.size() / 2} {}
+
+  bool run() {
+    if (run_.observer) run_.observer->on_case_start(index_, run_.exp.cases.size(), c_);
+    if (run_.writer) run_.writer->set_current_case(c_.id);
+    result_.id = c_.id;
+    result_.suite = c_.suite;
+    result_.transport = c_.transport;
+    const json& planned = run_.exp.resolved;
+    if (planned.contains("cases") && planned["cases"].size() > index_) {
+      result_.params = planned["cases"][index_];
+    }
+    result_.started_ns = core::wall_clock_ns();
+    if (!set_up()) return !failed_;
+    try {
+      connect();
+      repetitions();
+    } catch (const Error& e) {
+      fail(e);
+      return false;
+    }
+    finish();
+    return true;
+  }
+
+ private:
+  static int peer_of(int rank, int size) {
+    const int half = size / 2;
+    return rank < half ? rank + half : rank - half;
+  }
+  bool root() const { return run_.writer != nullptr; }
+  int injecting() const {
+    return injecting_rank(c_, params_,
+                          setup_.suite != nullptr && setup_.suite->descriptor.counted_by_receiver,
+                          run_.size());
+  }
+
+  // Local set-up, then all ranks agree whether the case can run: a case that cannot run on some
+  // rank is skipped (unavailable) or fails (anything else) on every rank alike. False when the
+  // case is done (skipped or failed, failed_ set).
+  bool set_up() {
+    std::optional<Error> local;
+    try {
+      prepare(setup_, c_, params_, run_.registry, run_.size());
+      if (c_.fault.active() && run_.rank() == injecting()) start_faults();
+    } catch (const Error& e) {
+      local = e;
+    }
+    const auto statuses = agree(run_.bs, local);
+    std::string skip_reason;
+    for (int r = 0; r < run_.size(); ++r) {
+      const std::string& s = statuses[static_cast<std::size_t>(r)];
+      if (s.empty()) continue;
+      const auto tab = s.find('\t');
+      const std::string kind = s.substr(0, tab);
+      if (kind == "unavailable") {
+        if (skip_reason.empty())
+          skip_reason = "rank " + std::to_string(r) + ": " + s.substr(tab + 1);
+      } else {
+        failed_ = true;
+        result_.errors.push_back({r, kind, s.substr(tab + 1)});
+      }
+    }
+    if (failed_) {
+      record_setup_failure();
+      return false;
+    }
+    if (skip_reason.empty()) return true;
+    result_.status = results::CaseStatus::skipped;
+    result_.skip_reason = skip_reason;
+    result_.finished_ns = core::wall_clock_ns();
+    add_case();
+    return false;
+  }
+
+  void start_faults() {
+    faults::Watchdog* dog = nullptr;
+    if (run_.exp.injector.backend != "netns") {
+      if (!run_.watchdog) run_.watchdog = faults::Watchdog::start();
+      dog = run_.watchdog.get();
+    }
+    setup_.faults = std::make_unique<CaseFaults>(run_.exp, c_, dog);
+  }
+
+  void record_setup_failure() {
+    result_.status = results::CaseStatus::failed;
+    result_.finished_ns = core::wall_clock_ns();
+    run_.outcome.exit_code = core::ExitCode::run_failed;
+    run_.outcome.error = c_.id + ": " + result_.errors.front().message;
+    run_.final_status = results::RunStatus::failed;
+    if (run_.writer) {
+      add_case();
+      run_.writer->set_current_case(c_.id);
+    }
+  }
+
+  void add_case() {
+    if (!run_.writer) return;
+    if (run_.observer) run_.observer->on_case_done(c_, result_);
+    run_.writer->add_case(std::move(result_));
+  }
+
+  // Endpoints to the peer, their queues checked, the registered regions exchanged (one-sided
+  // ops), and each rank's connections as the transport describes them.
+  void connect() {
+    ctx_.stop_requested = run_.options.stop_requested;
+    setup_.endpoints = setup_.transport->connect(run_.bs, {ctx_.peer}, c_.connections);
+    for (auto& ep : setup_.endpoints) {
+      ctx_.endpoints.push_back(ep.get());
+      check_queue_depth(c_, params_, setup_, *ep);
+    }
+    ctx_.memory = {setup_.send_region, setup_.recv_region};
+    const json mine = {{"send", region_json(setup_.send_region)},
+                       {"recv", region_json(setup_.recv_region)}};
+    const auto regions = run_.bs.allgather(mine.dump());
+    const json peer = json::parse(regions[static_cast<std::size_t>(ctx_.peer)]);
+    ctx_.peer_send = remote_region(peer.at("send"));
+    ctx_.peer_recv = remote_region(peer.at("recv"));
+    std::string described;
+    for (auto& ep : setup_.endpoints) {
+      described += (described.empty() ? "" : "; ") + ep->describe();
+    }
+    result_.endpoints = run_.bs.allgather(described);  // one line per rank (index = rank)
+  }
+
+  void repetitions() {
+    std::optional<RegimeRunner> regime;
+    if (c_.regime.kind != "closed") {
+      const auto& suite = setup_.suite->descriptor;
+      regime.emplace(run_.bs, c_, ctx_, suite.echoes_requests, suite.reports_bandwidth,
+                     run_.searches);
+      regime->set_faults(setup_.faults.get());  // the injecting rank (rank 0) only
+    }
+    for (int rep = 0; rep < c_.repetitions; ++rep) {
+      if (regime) {
+        regime_repetition(*regime, rep);
+      } else {
+        closed_repetition(rep);
+      }
+    }
+  }
+
+  void regime_repetition(RegimeRunner& regime, int rep) {
+    auto merged = regime.run_repetition(rep);
+    collect_events(rep);
+    if (!root() || !merged) return;
+    result_.repetitions.push_back(std::move(*merged));
+    // A regime's curve is rank 0's (the generator of pair 0), which injects.
+    if (c_.fault.active()) {
+      fault_records_.emplace_back(regime.fault_record(), regime.fault_measure_start_ns());
+    }
+    if (run_.observer) run_.observer->on_repetition(c_, rep + 1);
+  }
+
+  void closed_repetition(int rep) {
+    run_.bs.barrier();
+    if (setup_.faults) {
+      // The fault timeline counts from the planned start of the measured phase.
+      setup_.faults->begin(rep, core::now_ns() + (params_.duration_mode ? params_.warmup_ns : 0));
+    }
+    const suites::RankResult mine = setup_.workload->run(ctx_);
+    const json record = setup_.faults ? setup_.faults->end() : json(nullptr);
+    const auto gathered = run_.bs.allgather(serialize(mine, record));
+    collect_events(rep);
+    if (!root()) return;
+    result_.repetitions.push_back(merge(rep, gathered, setup_.suite->descriptor.reports_bandwidth));
+    if (c_.fault.active()) {
+      const json r = json::parse(gathered[static_cast<std::size_t>(injecting())]);
+      fault_records_.emplace_back(r.at("fault"), r.at("measure_start_ns").get<std::uint64_t>());
+    }
+    if (run_.observer) run_.observer->on_repetition(c_, rep + 1);
+  }
+
+  // Rank 0: every rank's transport events of the repetition, tagged with rank, case and
+  // repetition. Drained after each repetition, so events are assigned to their repetition
+  // without comparing the wall clocks of different hosts.
+  void collect_events(int rep) {
+    const auto all = run_.bs.allgather(drain_events(setup_).dump());
+    if (!run_.writer) return;
+    json mine = json::array();
+    for (int r = 0; r < run_.size(); ++r) {
+      for (auto& e : json::parse(all[static_cast<std::size_t>(r)])) {
+        json ev = tagged(std::move(e), r, c_.id, rep);
+        run_.writer->document().events.push_back(ev);
+        mine.push_back(std::move(ev));
+      }
+    }
+    rep_events_.push_back(std::move(mine));
+  }
+
+  void add_events(const json& events, int rank) {
+    for (const auto& e : events) {
+      run_.writer->document().events.push_back(tagged(e, rank, c_.id, std::nullopt));
+    }
+  }
+
+  // Rank 0: each completed repetition's fault: its evidence as events, its recovery metrics from
+  // its curve and its repetition's events.
+  void summarize_faults() {
+    if (!run_.writer || !c_.fault.active()) return;
+    const int injector_rank = injecting();
+    const auto& hostnames = run_.hostnames;
+    // Ranks whose wall clock is the injecting rank's (same host).
+    std::vector<bool> same_clock(static_cast<std::size_t>(run_.size()), false);
+    for (int r = 0; r < run_.size(); ++r) {
+      const auto i = static_cast<std::size_t>(r);
+      same_clock[i] = r == injector_rank ||
+                      (i < hostnames.size() && !hostnames[i].empty() &&
+                       hostnames[i] == hostnames[static_cast<std::size_t>(injector_rank)]);
+    }
+    for (std::size_t i = 0; i < fault_records_.size() && i < result_.repetitions.size(); ++i) {
+      const auto& [record, measure_start] = fault_records_[i];
+      if (record.is_null()) continue;
+      add_events(fault_events(record), injector_rank);
+      result_.repetitions[i].fault =
+          fault_summary(c_, result_.repetitions[i], record, measure_start,
+                        i < rep_events_.size() ? rep_events_[i] : json::array(), same_clock);
+    }
+  }
+
+  // A failure during the repetitions: clear a fault still injected and keep its evidence (in the
+  // document on rank 0, else in the outcome, since only rank 0 writes), tell the other ranks at
+  // once (they may be blocked on this one), record the case and stop the run.
+  void fail(const Error& e) {
+    const int rank = run_.rank();
+    if (setup_.faults && setup_.faults->running()) {
+      const json record = setup_.faults->end();
+      if (run_.writer) {
+        add_events(fault_events(record), rank);
+      } else {
+        run_.outcome.fault_evidence = record.dump();
+      }
+    }
+    const bool interrupted = run_.stop_requested();
+    run_.bs.abort("rank " + std::to_string(rank) + " failed in case " + c_.id + ": " + e.what());
+    result_.status = results::CaseStatus::failed;
+    result_.errors.push_back({rank, interrupted ? "interrupted" : kind_name(e.kind()), e.what()});
+    if (run_.writer) add_events(drain_events(setup_), rank);  // the others may be gone
+    if (run_.writer && c_.fault.active()) record_aborted_fault(e);
+    result_.finished_ns = core::wall_clock_ns();
+    run_.outcome.exit_code = core::ExitCode::run_failed;
+    run_.outcome.error = "rank " + std::to_string(rank) + ", case " + c_.id + ": " + e.what();
+    run_.final_status = interrupted ? results::RunStatus::interrupted : results::RunStatus::failed;
+    if (!run_.writer) return;
+    if (!interrupted) add_case();
+    run_.writer->set_current_case(c_.id);  // the document names the case the run stopped in
+  }
+
+  // The repetitions before the failed one keep their recovery; this one was aborted.
+  void record_aborted_fault(const Error& e) {
+    summarize_faults();
+    results::summarize_case(result_);
+    json recovery = recovery_spread(result_.repetitions);
+    if (!recovery.is_object())
+      recovery = {{"outcomes", json::object()}, {"metrics", json::object()}};
+    recovery["outcomes"]["aborted"] = recovery["outcomes"].value("aborted", 0) + 1;
+    recovery["aborted"] = {
+        {"repetition", result_.repetitions.size()}, {"rank", run_.rank()}, {"error", e.what()}};
+    result_.summary["recovery"] = std::move(recovery);
+  }
+
+  // Every rank's transport events since the last repetition, the faults' summaries, and the case
+  // recorded (rank 0).
+  void finish() {
+    result_.finished_ns = core::wall_clock_ns();
+    const auto all_events = run_.bs.allgather(drain_events(setup_).dump());
+    if (run_.writer) {
+      for (int r = 0; r < run_.size(); ++r) {
+        add_events(json::parse(all_events[static_cast<std::size_t>(r)]), r);
+      }
+    }
+    summarize_faults();
+    if (!run_.writer) return;
+    results::summarize_case(result_);
+    if (c_.fault.active()) result_.summary["recovery"] = recovery_spread(result_.repetitions);
+    add_case();
+  }
+
+  RunState& run_;
+  const spec::Case& c_;
+  std::size_t index_;
+  const suites::Params params_;
+  suites::Context ctx_;
+  CaseSetup setup_;
+  results::CaseResult result_;
+  bool failed_ = false;
+  // Rank 0: each repetition's fault record and the injecting rank's measured-phase start.
+  std::vector<std::pair<json, std::uint64_t>> fault_records_;
+  // Rank 0: each repetition's transport events of every rank.
+  std::vector<json> rep_events_;
+};
+
+}  // namespace
+
+bool run_case(RunState& run, std::size_t index) {
+  return CaseRun(run, index).run();
+}
+
+}  // namespace fabricbench::engine

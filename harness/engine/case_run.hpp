@@ -1,0 +1,48 @@
+#pragma once
+// One case on every rank: set up, agree whether it can run, connect, run its repetitions
+// (closed: the workload's own loop; other regimes: the regime runner), gather, merge and record
+// (rank 0), with its fault's timeline and evidence and the transports' events.
+#include <atomic>
+#include <cstddef>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "harness/bootstrap/bootstrap.hpp"
+#include "harness/engine/engine.hpp"
+#include "harness/engine/regime_run.hpp"
+#include "results/run_document.hpp"
+
+namespace fabricbench::engine {
+
+// What spans the cases of one run.
+struct RunState {
+  RunState(bootstrap::Bootstrap& b, const spec::Experiment& e, const Registry& r,
+           const RunOptions& o, Observer* obs)
+      : bs(b), exp(e), registry(r), options(o), observer(obs) {}
+
+  bootstrap::Bootstrap& bs;
+  const spec::Experiment& exp;
+  const Registry& registry;
+  const RunOptions& options;
+  Observer* observer = nullptr;
+  results::RunWriter* writer = nullptr;  // rank 0 only
+  std::vector<std::string> hostnames;    // rank 0: each rank's host ("" when unknown)
+  SearchCache searches;  // sustainable rates found so far, shared by the cases that need them
+  // Restores injected faults if this process dies (started on first need; netns needs none: the
+  // launcher's watchdog removes the namespaces as a whole).
+  std::unique_ptr<faults::Watchdog> watchdog;
+  RunOutcome outcome;
+  results::RunStatus final_status = results::RunStatus::complete;
+
+  int rank() const { return bs.rank(); }
+  int size() const { return bs.size(); }
+  bool stop_requested() const {
+    return options.stop_requested != nullptr && options.stop_requested->load();
+  }
+};
+
+// Runs case `index` of the plan; false when the run must stop after it (a failure).
+bool run_case(RunState& run, std::size_t index);
+
+}  // namespace fabricbench::engine

@@ -1,0 +1,239 @@
+#include "harness/engine/case_setup.hpp"
+
+#include <algorithm>
+
+#include "harness/engine/regime_run.hpp"
+#include "suites/api/measure.hpp"
+
+namespace fabricbench::engine {
+
+using core::Error;
+using core::ErrorKind;
+
+namespace {
+
+transport::Op parse_op(const std::string& op) {
+  using transport::Op;
+  for (Op o : {Op::send, Op::write, Op::write_imm, Op::read, Op::fetch_add, Op::compare_swap}) {
+    if (op == transport::op_name(o)) return o;
+  }
+  throw Error(ErrorKind::config, "unknown op '" + op + "'");
+}
+
+bool supports(const transport::Capabilities& caps, transport::Op op) {
+  using transport::Op;
+  switch (op) {
+    case Op::send:
+    case Op::recv:
+      return caps.send_recv;
+    case Op::write:
+      return caps.write;
+    case Op::write_imm:
+      return caps.write_imm;
+    case Op::read:
+      return caps.read;
+    case Op::fetch_add:
+    case Op::compare_swap:
+      return caps.atomics;
+  }
+  return false;
+}
+
+transport::OpenParams open_params(const spec::Case& c, const suites::Params& p) {
+  transport::OpenParams o;
+  o.completion = p.completion;
+  o.connect_timeout_ns = p.peer_timeout_ns;
+  o.reconnect = c.on_break == "reconnect";
+  o.reconnect_timeout_ns = c.reconnect_timeout_ns;
+  return o;
+}
+
+// The suite, transport and memory provider of the case, and whether this host can run them.
+void find_entries(CaseSetup& s, const spec::Case& c, const Registry& registry, int size) {
+  s.suite = registry.suite(c.suite);
+  if (s.suite == nullptr)
+    throw Error(ErrorKind::unavailable, "suite '" + c.suite + "' is not built");
+  s.transport_entry = registry.transport(c.transport);
+  if (s.transport_entry == nullptr || !s.transport_entry->built()) {
+    throw Error(ErrorKind::unavailable, "transport '" + c.transport + "' is not built");
+  }
+  const auto& unavailable = s.transport_entry->descriptor.unavailable_reason;
+  if (auto why = unavailable ? unavailable() : std::nullopt) {
+    throw Error(ErrorKind::unavailable, "transport '" + c.transport + "' unavailable: " + *why);
+  }
+  if (size < 2 || size % 2 != 0) {
+    throw Error(ErrorKind::config, c.suite +
+                                       " runs between pairs of ranks (r, r + N/2) and needs "
+                                       "an even number of ranks; this run has " +
+                                       std::to_string(size));
+  }
+}
+
+// What the transport can do against what the case asks of it.
+void check_capabilities(const spec::Case& c, const suites::Params& p,
+                        const transport::Capabilities& caps) {
+  if (c.message_size > caps.max_message_size) {
+    throw Error(ErrorKind::unavailable, "message size " + std::to_string(c.message_size) +
+                                            " exceeds " + c.transport + "'s maximum of " +
+                                            std::to_string(caps.max_message_size) + " bytes");
+  }
+  if (!supports(caps, p.op)) {
+    throw Error(ErrorKind::unavailable, c.transport + " does not support op '" + c.op + "'");
+  }
+  if (suites::is_atomic(p.op) && c.message_size != 8) {
+    throw Error(ErrorKind::config, "op " + c.op + " works on 8-byte words; set sizes: 8 (got " +
+                                       std::to_string(c.message_size) + ")");
+  }
+  if (p.completion == transport::CompletionMode::blocking ? !caps.blocking : !caps.busy_poll) {
+    throw Error(ErrorKind::unavailable,
+                c.transport + " does not support completion mode '" + c.completion + "'");
+  }
+}
+
+void check_regime(const spec::Case& c, const suites::Params& p) {
+  if (c.regime.kind == "closed") return;
+  if (p.verify) {
+    throw Error(ErrorKind::config, "verify applies to the closed regime only (regime " +
+                                       c.regime.kind + " does not check data)");
+  }
+  if (p.bidirectional) {
+    throw Error(ErrorKind::config,
+                "regime " + c.regime.kind + " drives one direction: set direction: uni");
+  }
+}
+
+// Send and receive buffers for every connection, registered with the transport.
+void allocate_buffers(CaseSetup& s, const spec::Case& c, const suites::Params& p,
+                      const Registry& registry) {
+  const transport::MemoryDescriptor* memory = registry.memory_provider(c.memory);
+  if (memory == nullptr) {
+    throw Error(ErrorKind::unavailable, "memory provider '" + c.memory + "' is not built");
+  }
+  s.provider = memory->make();
+  const std::size_t msg = std::max<std::uint64_t>(c.message_size, 1);
+  const auto conns = static_cast<std::size_t>(c.connections);
+  const auto regime_needs = regime_slots(c);
+  const int send_slots = regime_needs ? regime_needs->first : s.workload->send_slots(p);
+  const int recv_slots = regime_needs ? regime_needs->second : s.workload->recv_slots(p);
+  s.send_buffer = s.provider->allocate(msg * static_cast<std::size_t>(send_slots) * conns);
+  s.recv_buffer = s.provider->allocate(msg * static_cast<std::size_t>(recv_slots) * conns);
+  if (p.verify) {
+    // One-sided reads check what they fetch against this pattern (sequence 0 in every slot).
+    auto* base = static_cast<unsigned char*>(s.send_buffer.addr);
+    const std::size_t slots = s.send_buffer.length / msg;
+    for (std::size_t i = 0; i < slots; ++i) suites::stamp_pattern(base + i * msg, msg, 0);
+  }
+  s.send_region = s.transport->register_memory(s.send_buffer);
+  s.recv_region = s.transport->register_memory(s.recv_buffer);
+  s.registered = true;
+}
+
+}  // namespace
+
+CaseSetup::~CaseSetup() {
+  faults.reset();  // clears a fault still injected before anything is torn down
+  endpoints.clear();
+  if (registered) {
+    transport->deregister_memory(send_region);
+    transport->deregister_memory(recv_region);
+  }
+  if (provider) {
+    provider->release(send_buffer);
+    provider->release(recv_buffer);
+  }
+}
+
+const char* kind_name(ErrorKind kind) {
+  switch (kind) {
+    case ErrorKind::config:
+      return "config";
+    case ErrorKind::usage:
+      return "usage";
+    case ErrorKind::unavailable:
+      return "unavailable";
+    case ErrorKind::runtime:
+      return "runtime";
+    case ErrorKind::peer_lost:
+      return "peer_lost";
+    case ErrorKind::timeout:
+      return "timeout";
+  }
+  return "runtime";
+}
+
+suites::Params to_params(const spec::Case& c, const spec::Experiment& e, const Registry& registry) {
+  suites::Params p;
+  p.op = parse_op(c.op);
+  p.message_size = c.message_size;
+  p.duration_mode = c.mode == spec::Mode::duration;
+  p.iterations = c.iterations;
+  p.duration_ns = c.duration_ns;
+  p.warmup_iterations = c.warmup_iterations;
+  p.warmup_ns = c.warmup_ns;
+  p.interval_ns = c.interval_ns;
+  p.verify = c.verify;
+  p.completion = c.completion == "blocking" ? transport::CompletionMode::blocking
+                                            : transport::CompletionMode::busy_poll;
+  p.peer_timeout_ns = e.peer_timeout_ns;
+  if (const TransportEntry* t = registry.transport(c.transport)) {
+    const std::string& key = t->descriptor.signal_every_key;
+    if (!key.empty()) p.cq_moderation = static_cast<int>(c.transport_settings.integer(key));
+  }
+  if (const SuiteEntry* s = registry.suite(c.suite); s != nullptr && s->descriptor.configure) {
+    s->descriptor.configure(c.suite_settings, p);
+  }
+  return p;
+}
+
+void prepare(CaseSetup& s, const spec::Case& c, const suites::Params& p, const Registry& registry,
+             int size) {
+  find_entries(s, c, registry, size);
+  const int connections = c.connections;
+  if (!p.duration_mode &&
+      p.iterations + p.warmup_iterations < static_cast<std::uint64_t>(connections)) {
+    throw Error(ErrorKind::config, "iterations (" + std::to_string(p.iterations) +
+                                       ") must be at least the number of connections (" +
+                                       std::to_string(connections) + ")");
+  }
+  s.workload = s.suite->descriptor.make();
+  s.transport = s.transport_entry->descriptor.make(c.transport_settings, open_params(c, p));
+  check_capabilities(c, p, s.transport->capabilities());
+  check_regime(c, p);
+  allocate_buffers(s, c, p, registry);
+}
+
+void check_queue_depth(const spec::Case& c, const suites::Params& p, const CaseSetup& s,
+                       const transport::Endpoint& ep) {
+  // The stream window, plus room for control messages, must fit the endpoint's queue.
+  const auto regime_needs = regime_slots(c);
+  const auto needed =
+      regime_needs ? static_cast<std::size_t>(regime_needs->second)
+                   : std::max<std::size_t>(static_cast<std::size_t>(p.window) + 2,
+                                           static_cast<std::size_t>(s.workload->recv_slots(p)));
+  if (regime_needs && needed > ep.queue_depth()) {
+    throw Error(ErrorKind::config,
+                "regime " + c.regime.kind + " needs " + std::to_string(needed) +
+                    " queue entries per endpoint (regime.inflight x streams per "
+                    "connection + 2 control messages) but the endpoint queue depth is " +
+                    std::to_string(ep.queue_depth()) +
+                    " (verbs.queue_depth); lower regime.inflight or raise the queue depth");
+  }
+  if (needed > ep.queue_depth()) {
+    throw Error(ErrorKind::config,
+                "this case needs " + std::to_string(needed) +
+                    " queue entries per endpoint (stream: window + 2 control messages, "
+                    "and 2 x window receives) but the endpoint queue depth is " +
+                    std::to_string(ep.queue_depth()) +
+                    " (verbs.queue_depth); lower window or raise the queue depth");
+  }
+}
+
+nlohmann::json drain_events(CaseSetup& setup) {
+  const TransportEntry* entry = setup.transport_entry;
+  if (entry == nullptr || !entry->drain_events || !setup.transport) {
+    return nlohmann::json::array();
+  }
+  return entry->drain_events(*setup.transport);
+}
+
+}  // namespace fabricbench::engine

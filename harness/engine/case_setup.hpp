@@ -1,0 +1,59 @@
+#pragma once
+// Everything one case holds on one rank before its repetitions: the workload, the transport, the
+// memory provider and the registered buffers; and the checks that decide, before any traffic,
+// whether the case can run here. Torn down in reverse order.
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/error.hpp"
+#include "harness/engine/fault_run.hpp"
+#include "harness/engine/registry.hpp"
+#include "harness/spec/experiment.hpp"
+#include "suites/api/workload.hpp"
+#include "transports/api/transport.hpp"
+
+namespace fabricbench::engine {
+
+struct CaseSetup {
+  const SuiteEntry* suite = nullptr;
+  const TransportEntry* transport_entry = nullptr;
+  std::unique_ptr<suites::Workload> workload;
+  std::unique_ptr<transport::Transport> transport;
+  std::unique_ptr<transport::MemoryProvider> provider;
+  transport::Buffer send_buffer;
+  transport::Buffer recv_buffer;
+  transport::MemoryRegion send_region;
+  transport::MemoryRegion recv_region;
+  bool registered = false;
+  std::vector<std::unique_ptr<transport::Endpoint>> endpoints;
+  std::unique_ptr<CaseFaults> faults;  // the injecting rank of a case with a fault
+
+  CaseSetup() = default;
+  CaseSetup(const CaseSetup&) = delete;
+  CaseSetup& operator=(const CaseSetup&) = delete;
+  ~CaseSetup();
+};
+
+// The workload's parameters: the case's own fields, its suite's keys (Descriptor::configure)
+// and its transport's completion moderation.
+suites::Params to_params(const spec::Case& c, const spec::Experiment& e, const Registry& registry);
+
+// Local set-up of one case: everything before the first collective of the transport. Throws
+// core::Error: unavailable (skipped everywhere) or anything else (fails everywhere).
+void prepare(CaseSetup& s, const spec::Case& c, const suites::Params& p, const Registry& registry,
+             int size);
+
+// The queue entries each endpoint needs (window + 2 control messages, receives, or the open
+// loop's inflight); throws core::Error(config) when the endpoint's queue is too small.
+void check_queue_depth(const spec::Case& c, const suites::Params& p, const CaseSetup& s,
+                       const transport::Endpoint& ep);
+
+// The transport's events since the last call (an empty array when it reports none).
+nlohmann::json drain_events(CaseSetup& setup);
+
+// "config", "unavailable", ... (the run document's error kinds).
+const char* kind_name(core::ErrorKind kind);
+
+}  // namespace fabricbench::engine

@@ -1,0 +1,39 @@
+#pragma once
+// One case group -> its cases: the group's keys merged over `defaults`, the regime kinds that
+// decide which keys apply and whether the group needs iterations or a duration, the matrix of
+// listed values (sizes innermost), and each case built (case_builder.hpp).
+#include <cstddef>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "harness/spec/case_keys.hpp"
+#include "harness/spec/catalog.hpp"
+#include "harness/spec/experiment.hpp"
+#include "harness/spec/injector_keys.hpp"
+#include "harness/spec/source_tree.hpp"
+#include "harness/spec/values.hpp"
+
+namespace fabricbench::spec {
+
+constexpr std::size_t kMaxCases = 10'000;
+
+// What every step of a load reads and reports to.
+struct LoadContext {
+  ValueParser& values;
+  const KeyTable& keys;
+  const Catalog& catalog;
+  const ParsedInjector& injector;
+  Reporter& report() { return values.report(); }
+};
+
+// Case keys of a group or of defaults, in order, with section keys flattened ("tcp.nodelay").
+std::vector<Param> parse_case_keys(LoadContext& ctx, const SNode& map, const std::string& field,
+                                   bool from_defaults);
+
+// Expands group `index` of `cases` into exp.cases (nothing when it has errors).
+void expand_group(LoadContext& ctx, const SNode& g, std::size_t index,
+                  const std::vector<Param>& defaults, std::map<std::string, int>& group_lines,
+                  Experiment& exp);
+
+}  // namespace fabricbench::spec

@@ -1,0 +1,38 @@
+#pragma once
+// What a suite tells the rest of fabricbench about itself: its name, the case keys it declares
+// (written directly in a case group, e.g. `window: 64`), their cross-field checks, how its
+// settings become workload parameters, and the traits the engine and the console read. Each
+// suite folder exports one function returning its Descriptor; harness/cli's registry table
+// lists them (docs/ARCHITECTURE.md, "How to add a suite").
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/settings.hpp"
+#include "suites/api/workload.hpp"
+
+namespace fabricbench::suites {
+
+struct Descriptor {
+  std::string name;         // the `suite:` value
+  std::string description;  // one line for `fabricbench list`
+  std::vector<core::KeyDecl> keys;
+  core::KeyCheck check;  // optional
+  std::function<std::unique_ptr<Workload>()> make;
+  // Sets the parameters its own keys give (window, bidirectional, ...); optional.
+  std::function<void(const core::Settings& own, Params& params)> configure;
+  // The console's words for a closed-loop case's own keys ("unidirectional (...), window 64");
+  // optional.
+  std::function<std::string(const core::Settings& own)> describe;
+  // Its figures: bandwidth and message rate (true) or latency (false).
+  bool reports_bandwidth = false;
+  // Open-loop regimes: a two-sided request is confirmed by a reply of its own size
+  // (request/response) rather than by the receiver's cumulative zero-byte acknowledgement.
+  bool echoes_requests = false;
+  // With a two-sided op in one direction the receiving rank counts the figures (perftest's
+  // *_bw, iperf3), so a fault's recovery curve is read on the receiver.
+  bool counted_by_receiver = false;
+};
+
+}  // namespace fabricbench::suites

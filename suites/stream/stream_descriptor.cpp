@@ -1,0 +1,55 @@
+// The stream suite's keys (docs/CONFIG.md "Case keys": direction, window), their checks and
+// traits.
+#include "suites/stream/stream.hpp"
+
+#include <string>
+
+namespace fabricbench::suites {
+namespace {
+
+std::vector<core::KeyDecl> keys() {
+  return {
+      // Schema 1 plans carry direction and window in every case (core::PlanScope).
+      core::choice_key("direction", {"uni", "bidir"}, "uni",
+                       "uni: rank 0 sends, rank 1 receives; bidir: both send at once.")
+          .in_every_case(),
+      core::count_key("window", 1, 4096, 64, "Messages in flight per connection.").in_every_case(),
+  };
+}
+
+std::vector<core::KeyProblem> check(const core::Settings& own, const core::CaseFacts& c) {
+  if (!c.open_loop || own.text("direction") != "bidir") return {};
+  core::KeyProblem p;
+  p.at = {"direction", "regime.kind"};
+  p.defaults_too = false;
+  p.message = "regime " + c.regime_kind +
+              " offers open-loop arrivals one way, from rank 0 to rank 1: it needs direction "
+              "uni, not bidir";
+  return {p};
+}
+
+}  // namespace
+
+Descriptor stream_descriptor() {
+  Descriptor d;
+  d.name = "stream";
+  d.description = "uni/bidirectional bandwidth with a window of messages in flight";
+  d.keys = keys();
+  d.check = check;
+  d.make = make_stream;
+  d.configure = [](const core::Settings& own, Params& p) {
+    p.bidirectional = own.text("direction") == "bidir";
+    p.window = static_cast<int>(own.integer("window"));
+  };
+  d.describe = [](const core::Settings& own) {
+    return std::string(own.text("direction") == "bidir" ? "bidirectional (sum of both directions)"
+                                                        : "unidirectional") +
+           ", window " + std::to_string(own.integer("window"));
+  };
+  d.reports_bandwidth = true;
+  d.echoes_requests = false;
+  d.counted_by_receiver = true;
+  return d;
+}
+
+}  // namespace fabricbench::suites
