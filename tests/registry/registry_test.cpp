@@ -1,0 +1,202 @@
+// A backend joins by its folder and one registry entry: the test-only "loop" transport, added to
+// the binary's own table here, validates with its own key (with "did you mean" for a misspelt
+// one), refuses what its checks refuse, and runs experiments through the engine. And the
+// registry's declarations are consistent.
+#include <gtest/gtest.h>
+
+#include <unistd.h>
+
+#include <filesystem>
+#include <set>
+#include <string>
+
+#include "harness/cli/registry.hpp"
+#include "harness/engine/engine.hpp"
+#include "harness/spec/loader.hpp"
+#include "results/run_document.hpp"
+#include "tests/contract/inproc_bootstrap.hpp"
+#include "tests/registry/loop_transport.hpp"
+
+namespace fabricbench {
+namespace {
+
+engine::Registry with_loop() {
+  engine::Registry r = cli::make_registry();
+  r.transports.push_back({testkit::loop::descriptor(), {}});
+  return r;
+}
+
+const std::string kLoop =
+    "fabricbench: 1\n"
+    "name: loopy\n"
+    "cases:\n"
+    "  - name: lat\n"
+    "    suite: pingpong\n"
+    "    transport: loop\n"
+    "    sizes: [8, 4KiB]\n"
+    "    iterations: 200\n"
+    "    loop: {queue_depth: 16}\n"
+    "  - name: bw\n"
+    "    suite: stream\n"
+    "    transport: loop\n"
+    "    sizes: 64KiB\n"
+    "    iterations: 300\n"
+    "    window: 8\n";
+
+std::vector<spec::Diagnostic> diagnostics(const std::string& text, const spec::Catalog& catalog) {
+  try {
+    (void)spec::load_experiment_text(text, "loop.yaml", catalog);
+  } catch (const spec::ConfigError& e) {
+    return e.diagnostics();
+  }
+  ADD_FAILURE() << "expected diagnostics for:\n" << text;
+  return {};
+}
+
+std::string dump(const std::vector<spec::Diagnostic>& ds) {
+  std::string out;
+  for (const auto& d : ds) out += d.to_string() + "\n";
+  return out;
+}
+
+TEST(Registry, ATestOnlyTransportValidatesWithItsOwnKey) {
+  const engine::Registry registry = with_loop();
+  const spec::Experiment e = spec::load_experiment_text(kLoop, "loop.yaml", registry.catalog());
+  ASSERT_EQ(e.cases.size(), 3U);
+  EXPECT_EQ(e.cases[0].id, "lat.pingpong.loop.8B");
+  EXPECT_EQ(e.cases[0].transport_settings.integer("queue_depth"), 16);
+  EXPECT_EQ(e.cases[2].transport_settings.integer("queue_depth"), 64);  // its declared default
+  EXPECT_EQ(e.resolved["cases"][0]["loop"]["queue_depth"], 16);
+  EXPECT_FALSE(e.resolved["cases"][0].contains("tcp"));
+  EXPECT_EQ(e.cases[2].connections, 1);  // the loop declares no connections key
+}
+
+TEST(Registry, WithoutItsEntryTheTransportIsUnknown) {
+  const auto ds = diagnostics(kLoop, cli::make_registry().catalog());
+  ASSERT_FALSE(ds.empty());
+  EXPECT_EQ(ds[0].line, 6) << dump(ds);
+  EXPECT_NE(ds[0].message.find("unknown value 'loop'"), std::string::npos) << dump(ds);
+  EXPECT_NE(dump(ds).find("unknown key 'loop'"), std::string::npos) << dump(ds);
+}
+
+TEST(Registry, AMisspeltKeyOfTheTestTransportGetsDidYouMean) {
+  const engine::Registry registry = with_loop();
+  std::string text = kLoop;
+  text.replace(text.find("queue_depth: 16"), 15, "queue_dept: 16");
+  const auto ds = diagnostics(text, registry.catalog());
+  ASSERT_EQ(ds.size(), 1U) << dump(ds);
+  EXPECT_EQ(ds[0].line, 9);
+  EXPECT_EQ(ds[0].column, 12);
+  EXPECT_EQ(ds[0].field, "cases[0].loop.queue_dept");
+  EXPECT_EQ(ds[0].message, "unknown key 'queue_dept' in loop; did you mean 'queue_depth'?");
+}
+
+TEST(Registry, TheTestTransportsRangeAndChecksAreReportedWhereWritten) {
+  const engine::Registry registry = with_loop();
+  std::string text = kLoop;
+  text.replace(text.find("queue_depth: 16"), 15, "queue_depth: 0");
+  auto ds = diagnostics(text, registry.catalog());
+  ASSERT_EQ(ds.size(), 1U) << dump(ds);
+  EXPECT_EQ(ds[0].field, "cases[0].loop.queue_depth");
+  EXPECT_EQ(ds[0].message, "must be between 1 and 65536, got 0");
+
+  ds = diagnostics(kLoop + "    on_break: reconnect\n    loop: {queue_depth: 2}\n",
+                   registry.catalog());
+  ASSERT_EQ(ds.size(), 2U) << dump(ds);
+  EXPECT_EQ(ds[0].to_string(),
+            "loop.yaml:16:15: cases[1].on_break: the loop transport has no connection to "
+            "re-establish");
+  EXPECT_EQ(ds[1].to_string(),
+            "loop.yaml:17:25: cases[1].loop.queue_depth: a stream needs a queue depth of at "
+            "least 3");
+}
+
+TEST(Registry, TheEngineRunsTheTestTransport) {
+  const engine::Registry registry = with_loop();
+  const spec::Experiment e = spec::load_experiment_text(kLoop, "loop.yaml", registry.catalog());
+  const auto dir =
+      std::filesystem::temp_directory_path() / ("fabricbench-loop-" + std::to_string(::getpid()));
+  std::filesystem::remove_all(dir);
+  engine::RunOptions options;
+  options.output_dir = dir.string();
+  std::vector<engine::RunOutcome> outcomes(2);
+  const auto errors = testkit::run_ranks(2, [&](bootstrap::Bootstrap& bs) {
+    outcomes[static_cast<std::size_t>(bs.rank())] =
+        engine::run_experiment(bs, e, registry, options, nullptr);
+  });
+  for (std::size_t r = 0; r < errors.size(); ++r) EXPECT_EQ(errors[r], "") << "rank " << r;
+  for (const auto& o : outcomes) EXPECT_EQ(o.exit_code, core::ExitCode::ok) << o.error;
+  const results::RunDocument doc = results::read_run_document((dir / "run.json").string());
+  EXPECT_EQ(doc.status, results::RunStatus::complete);
+  ASSERT_EQ(doc.cases.size(), 3U);
+  for (const auto& c : doc.cases) {
+    EXPECT_EQ(c.status, results::CaseStatus::ok) << c.id;
+    EXPECT_EQ(c.transport, "loop");
+    ASSERT_EQ(c.repetitions.size(), 1U) << c.id;
+  }
+  EXPECT_EQ(doc.cases[0].repetitions[0].latency.count(), 200U);
+  // Counted by the receiver, first message to last (the stream's methodology).
+  const auto& bw = doc.cases[2].repetitions[0];
+  EXPECT_GE(bw.ops, 299U);
+  EXPECT_LE(bw.ops, 300U);
+  EXPECT_EQ(bw.bytes, bw.ops * 64 * 1024);
+  EXPECT_GT(doc.cases[2].repetitions[0].bw_gbps, 0.0);
+  EXPECT_NE(doc.cases[0].endpoints.at(0).get<std::string>().find("loop rank 0 <-> rank 1"),
+            std::string::npos);
+  std::filesystem::remove_all(dir);
+}
+
+// Every declaration is usable: a doc line, a plan field, a default the key accepts, no name
+// twice; a key several suites declare is declared alike.
+TEST(Registry, DeclarationsAreConsistent) {
+  const engine::Registry registry = with_loop();
+  const auto check = [](const std::string& owner, const std::vector<core::KeyDecl>& keys) {
+    std::set<std::string> names;
+    for (const auto& k : keys) {
+      EXPECT_TRUE(names.insert(k.name).second) << owner << ": " << k.name << " twice";
+      EXPECT_FALSE(k.doc.empty()) << owner << "." << k.name;
+      EXPECT_FALSE(k.plan_name.empty()) << owner << "." << k.name;
+      if (k.type == core::KeyType::choice) {
+        EXPECT_NE(std::find(k.choices.begin(), k.choices.end(), k.default_text()), k.choices.end())
+            << owner << "." << k.name;
+      }
+      const bool ranged = k.type == core::KeyType::count || k.type == core::KeyType::size ||
+                          k.type == core::KeyType::duration;
+      // A negative count is "unset" (verbs.gid_index: automatic); anything else is in range.
+      if (ranged && k.default_value.number >= 0) {
+        EXPECT_GE(static_cast<std::uint64_t>(k.default_value.number), k.lo)
+            << owner << "." << k.name;
+        EXPECT_LE(static_cast<std::uint64_t>(k.default_value.number), k.hi)
+            << owner << "." << k.name;
+      }
+    }
+  };
+  for (const auto& t : registry.transports) {
+    check(t.name(), t.descriptor.keys);
+    EXPECT_FALSE(t.descriptor.description.empty());
+    if (!t.descriptor.connections_key.empty()) {
+      EXPECT_NE(core::find_key(t.descriptor.keys, t.descriptor.connections_key), nullptr);
+    }
+    if (!t.descriptor.signal_every_key.empty()) {
+      EXPECT_NE(core::find_key(t.descriptor.keys, t.descriptor.signal_every_key), nullptr);
+    }
+  }
+  for (const auto& s : registry.suites) {
+    check(s.name(), s.descriptor.keys);
+    EXPECT_TRUE(s.descriptor.make) << s.name();
+    for (const auto& other : registry.suites) {
+      for (const auto& k : s.descriptor.keys) {
+        const core::KeyDecl* o = core::find_key(other.descriptor.keys, k.name);
+        if (o == nullptr) continue;
+        EXPECT_TRUE(o->type == k.type && o->lo == k.lo && o->hi == k.hi &&
+                    o->choices == k.choices && o->default_value == k.default_value &&
+                    o->plan_name == k.plan_name && o->scope == k.scope)
+            << s.name() << " and " << other.name() << " declare '" << k.name << "' differently";
+      }
+    }
+  }
+  EXPECT_FALSE(registry.memory.empty());
+}
+
+}  // namespace
+}  // namespace fabricbench
