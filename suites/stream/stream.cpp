@@ -33,7 +33,7 @@ class Stream final : public Workload {
                                       "write_imm); op ") +
                               transport::op_name(ctx.params.op) + " is one-sided");
       }
-      return ctx.initiator ? one_sided_active(ctx) : passive(ctx);
+      return ctx.initiator ? one_sided_active(ctx) : run_passive(ctx);
     }
     const Params& p = ctx.params;
     const std::size_t conns = ctx.endpoints.size();
@@ -196,8 +196,7 @@ class Stream final : public Workload {
     const std::size_t conns = ctx.endpoints.size();
     const auto window = static_cast<std::uint64_t>(p.window);
     Completer completer(ctx);
-    const std::uint64_t heartbeat_ns =
-        std::min<std::uint64_t>(1'000'000'000, p.peer_timeout_ns / 4);
+    const std::uint64_t heartbeat_ns = heartbeat_interval_ns(p);
     std::vector<std::uint64_t> posted(conns, 0);
     std::vector<std::uint64_t> done(conns, 0);
     const std::uint64_t moderation = moderation_for(p);
@@ -278,12 +277,6 @@ class Stream final : public Workload {
     result.measure_start_ns = measure_start;
     if (p.duration_mode) result.intervals = series.points(result.elapsed_ns);
     return result;
-  }
-
-  static RankResult passive(Context& ctx) {
-    Completer completer(ctx);
-    await_last_message(ctx, completer);
-    return RankResult{};
   }
 
   // Per endpoint, over all repetitions of the case.
