@@ -561,12 +561,10 @@ void OpenLoopSession::State::respond() {
         ++sends_out[e];
       }
     } else if (acked_count[e] != data_count[e] && sends_out[e] < sq_limit[e]) {
-      WorkRequest wr;
-      wr.op = Op::send;
+      WorkRequest wr = suites::control_request(
+          ctx, kTagAck | (static_cast<std::uint32_t>(data_count[e] & kCountMask) << kCountShift),
+          true);
       wr.wr_id = kAckId;
-      wr.local = &ctx.memory.send;
-      wr.length = 0;
-      wr.imm = kTagAck | (static_cast<std::uint32_t>(data_count[e] & kCountMask) << kCountShift);
       if (ctx.endpoints[e]->post(wr)) {
         ++sends_out[e];
         acked_count[e] = data_count[e];
@@ -602,30 +600,7 @@ void OpenLoopSession::State::respond() {
     if (open == 0 && !unanswered) break;
   }
   // Every answer must have left before the next phase or the teardown.
-  std::uint64_t last_progress = core::now_ns();
-  for (;;) {
-    bool pending = false;
-    for (std::size_t e = 0; e < conns; ++e) {
-      if (sends_out[e] == 0) continue;
-      pending = true;
-      const std::size_t n = ctx.endpoints[e]->poll(out);
-      for (std::size_t i = 0; i < n; ++i) {
-        last_progress = core::now_ns();
-        if (out[i].op == Op::recv) {
-          ++recv_done[e];
-          post_recv(e);
-        } else if (sends_out[e] > 0) {
-          --sends_out[e];
-        }
-      }
-    }
-    if (!pending) break;
-    if (core::now_ns() - last_progress > p.peer_timeout_ns) {
-      lost(core::now_ns() - last_progress);
-    }
-    check_stop();
-    std::this_thread::yield();
-  }
+  drain_sends(sends_out, out);
 }
 
 OpenLoopSession::OpenLoopSession(const suites::Context& ctx, bool echo, int streams, int inflight)
