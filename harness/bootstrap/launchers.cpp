@@ -287,6 +287,7 @@ class LocalRanks {
     }
   }
 
+  // The grace period is over: SIGKILL to the ranks still running, and reap them.
   void kill_the_rest() {
     for (std::size_t i = 0; i < pids_.size(); ++i) {
       if (status_[i]) continue;
