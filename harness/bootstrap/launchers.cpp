@@ -167,6 +167,151 @@ std::string signal_name(int sig) {
   ::_exit(code >= 0 && code <= 255 ? code : 1);
 }
 
+// Forks one process per rank, each running child_main; when a fork fails, kills and reaps the
+// ranks already started and throws.
+std::vector<pid_t> fork_ranks(int nranks, SignalScope& signals, int listen_fd,
+                              const std::string& address, const std::string& secret,
+                              const Options& options, const std::function<int(Bootstrap&)>& body) {
+  const auto n = static_cast<std::size_t>(nranks);
+  std::vector<pid_t> pids(n, -1);
+  for (std::size_t i = 0; i < n; ++i) {
+    signals.block();
+    const pid_t pid = ::fork();
+    if (pid == 0) {
+      signals.restore();
+      signals.unblock();
+      child_main(static_cast<int>(i), nranks, listen_fd, address, secret, options, body);
+    }
+    const int fork_errno = errno;
+    signals.unblock();
+    if (pid < 0) {
+      for (std::size_t j = 0; j < i; ++j) ::kill(pids[j], SIGKILL);
+      for (std::size_t j = 0; j < i; ++j) ::waitpid(pids[j], nullptr, 0);
+      throw Error(ErrorKind::runtime, "local launcher: fork of rank " + std::to_string(i) +
+                                          " failed: " + net::errno_text(fork_errno));
+    }
+    pids[i] = pid;
+  }
+  return pids;
+}
+
+// run_local's ranks after the fork: waits until every one has ended, forwarding SIGINT/SIGTERM
+// sent to the launcher, and kills those still running `grace` after the first failure or
+// signal; then describes how each ended.
+class LocalRanks {
+ public:
+  using Clock = std::chrono::steady_clock;
+
+  LocalRanks(std::vector<pid_t> pids, Clock::duration grace)
+      : pids_(std::move(pids)),
+        status_(pids_.size()),
+        killed_by_us_(pids_.size(), false),
+        alive_(pids_.size()),
+        grace_(grace) {}
+
+  void wait() {
+    while (alive_ > 0) {
+      take_signal();
+      reap_exited();
+      if (alive_ == 0) break;
+      if (kill_at_ && Clock::now() >= *kill_at_) {
+        kill_the_rest();
+        break;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+  }
+
+  // The report lines ("interrupted by", then a line per rank that failed); returns the worst
+  // exit code (1 for a rank killed by a signal).
+  int describe(std::string& lines) const {
+    int worst = 0;
+    if (interrupted_) {
+      lines += "interrupted by " + signal_name(*interrupted_) + "\n";
+    }
+    for (std::size_t i = 0; i < pids_.size(); ++i) {
+      const int st = *status_[i];
+      if (WIFEXITED(st) && WEXITSTATUS(st) != 0) {
+        worst = std::max(worst, WEXITSTATUS(st));
+        lines += "rank " + std::to_string(i) + " exited with code " +
+                 std::to_string(WEXITSTATUS(st)) + "\n";
+      } else if (WIFSIGNALED(st)) {
+        worst = std::max(worst, 1);
+        const int sig = WTERMSIG(st);
+        lines += "rank " + std::to_string(i) + " killed by signal " + std::to_string(sig) + " (" +
+                 signal_name(sig) + ")";
+        if (killed_by_us_[i]) {
+          lines += ", by the launcher after the others had failed and " +
+                   std::to_string(
+                       std::chrono::duration_cast<std::chrono::milliseconds>(grace_).count()) +
+                   " ms had passed";
+        }
+        lines += "\n";
+      }
+    }
+    return worst;
+  }
+
+ private:
+  static bool failed(int st) { return WIFSIGNALED(st) || (WIFEXITED(st) && WEXITSTATUS(st) != 0); }
+
+  // A SIGINT/SIGTERM received: forwarded to the ranks still running when it was sent to this
+  // process alone; starts the grace period.
+  void take_signal() {
+    if (g_signal == 0) return;
+    interrupted_ = static_cast<int>(g_signal);
+    g_signal = 0;
+    if (g_forward != 0) {
+      g_forward = 0;
+      for (std::size_t i = 0; i < pids_.size(); ++i) {
+        if (!status_[i]) ::kill(pids_[i], *interrupted_);
+      }
+    }
+    if (!kill_at_) kill_at_ = Clock::now() + grace_;
+  }
+
+  // Reaps the ranks that have ended; the first failure starts the grace period.
+  void reap_exited() {
+    for (std::size_t i = 0; i < pids_.size(); ++i) {
+      if (status_[i]) continue;
+      int st = 0;
+      const pid_t r = ::waitpid(pids_[i], &st, WNOHANG);
+      if (r == pids_[i]) {
+        status_[i] = st;
+        --alive_;
+        if (failed(st) && !kill_at_) kill_at_ = Clock::now() + grace_;
+      } else if (r < 0 && errno == ECHILD) {
+        status_[i] = 1 << 8;  // reaped elsewhere (SIGCHLD ignored?): count it as failed
+        --alive_;
+      }
+    }
+  }
+
+  // The grace period is over: SIGKILL to the ranks still running, and reap them.
+  void kill_the_rest() {
+    for (std::size_t i = 0; i < pids_.size(); ++i) {
+      if (status_[i]) continue;
+      ::kill(pids_[i], SIGKILL);
+      killed_by_us_[i] = true;
+    }
+    for (std::size_t i = 0; i < pids_.size(); ++i) {
+      if (status_[i]) continue;
+      int st = 0;
+      while (::waitpid(pids_[i], &st, 0) < 0 && errno == EINTR) {
+      }
+      status_[i] = st;
+    }
+  }
+
+  std::vector<pid_t> pids_;
+  std::vector<std::optional<int>> status_;  // wait status, once reaped
+  std::vector<bool> killed_by_us_;
+  std::size_t alive_;
+  std::optional<Clock::time_point> kill_at_;
+  std::optional<int> interrupted_;
+  Clock::duration grace_;
+};
+
 }  // namespace
 
 std::string detect_launcher() {
@@ -218,7 +363,6 @@ std::unique_ptr<Bootstrap> make_env_bootstrap(const Options& options) {
 
 int run_local(int nranks, const Options& options, const std::function<int(Bootstrap&)>& body,
               std::string* report) {
-  using Clock = std::chrono::steady_clock;
   if (report != nullptr) report->clear();
   if (nranks < 1) {
     throw Error(ErrorKind::usage,
@@ -231,109 +375,16 @@ int run_local(int nranks, const Options& options, const std::function<int(Bootst
   const std::string address = net::local_address(listener.get());
   const std::string secret = generate_secret();
 
-  const auto n = static_cast<std::size_t>(nranks);
-  std::vector<pid_t> pids(n, -1);
   SignalScope signals;
   std::fflush(nullptr);  // no buffered output may be written twice
-  for (std::size_t i = 0; i < n; ++i) {
-    signals.block();
-    const pid_t pid = ::fork();
-    if (pid == 0) {
-      signals.restore();
-      signals.unblock();
-      child_main(static_cast<int>(i), nranks, listener.get(), address, secret, options, body);
-    }
-    const int fork_errno = errno;
-    signals.unblock();
-    if (pid < 0) {
-      for (std::size_t j = 0; j < i; ++j) ::kill(pids[j], SIGKILL);
-      for (std::size_t j = 0; j < i; ++j) ::waitpid(pids[j], nullptr, 0);
-      throw Error(ErrorKind::runtime, "local launcher: fork of rank " + std::to_string(i) +
-                                          " failed: " + net::errno_text(fork_errno));
-    }
-    pids[i] = pid;
-  }
+  LocalRanks ranks(fork_ranks(nranks, signals, listener.get(), address, secret, options, body),
+                   options.timeout + std::chrono::seconds(5));
   listener.reset();
-
-  std::vector<std::optional<int>> status(n);
-  std::vector<bool> killed_by_us(n, false);
-  std::size_t alive = n;
-  std::optional<Clock::time_point> kill_at;
-  std::optional<int> interrupted;
-  const auto grace = options.timeout + std::chrono::seconds(5);
-  const auto failed = [](int st) {
-    return WIFSIGNALED(st) || (WIFEXITED(st) && WEXITSTATUS(st) != 0);
-  };
-  while (alive > 0) {
-    if (g_signal != 0) {
-      interrupted = static_cast<int>(g_signal);
-      g_signal = 0;
-      if (g_forward != 0) {
-        g_forward = 0;
-        for (std::size_t i = 0; i < n; ++i) {
-          if (!status[i]) ::kill(pids[i], *interrupted);
-        }
-      }
-      if (!kill_at) kill_at = Clock::now() + grace;
-    }
-    for (std::size_t i = 0; i < n; ++i) {
-      if (status[i]) continue;
-      int st = 0;
-      const pid_t r = ::waitpid(pids[i], &st, WNOHANG);
-      if (r == pids[i]) {
-        status[i] = st;
-        --alive;
-        if (failed(st) && !kill_at) kill_at = Clock::now() + grace;
-      } else if (r < 0 && errno == ECHILD) {
-        status[i] = 1 << 8;  // reaped elsewhere (SIGCHLD ignored?): count it as failed
-        --alive;
-      }
-    }
-    if (alive == 0) break;
-    if (kill_at && Clock::now() >= *kill_at) {
-      for (std::size_t i = 0; i < n; ++i) {
-        if (status[i]) continue;
-        ::kill(pids[i], SIGKILL);
-        killed_by_us[i] = true;
-      }
-      for (std::size_t i = 0; i < n; ++i) {
-        if (status[i]) continue;
-        int st = 0;
-        while (::waitpid(pids[i], &st, 0) < 0 && errno == EINTR) {
-        }
-        status[i] = st;
-      }
-      break;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
+  ranks.wait();
   signals.restore();
 
-  int worst = 0;
   std::string lines;
-  if (interrupted) {
-    lines += "interrupted by " + signal_name(*interrupted) + "\n";
-  }
-  for (std::size_t i = 0; i < n; ++i) {
-    const int st = *status[i];
-    if (WIFEXITED(st) && WEXITSTATUS(st) != 0) {
-      worst = std::max(worst, WEXITSTATUS(st));
-      lines += "rank " + std::to_string(i) + " exited with code " +
-               std::to_string(WEXITSTATUS(st)) + "\n";
-    } else if (WIFSIGNALED(st)) {
-      worst = std::max(worst, 1);
-      const int sig = WTERMSIG(st);
-      lines += "rank " + std::to_string(i) + " killed by signal " + std::to_string(sig) + " (" +
-               signal_name(sig) + ")";
-      if (killed_by_us[i]) {
-        lines +=
-            ", by the launcher after the others had failed and " +
-            std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(grace).count()) +
-            " ms had passed";
-      }
-      lines += "\n";
-    }
-  }
+  const int worst = ranks.describe(lines);
   if (report != nullptr) *report = std::move(lines);
   return worst;
 }

@@ -106,6 +106,94 @@ json regime_recovery(const json& bins, std::uint64_t start_ns, std::uint64_t cle
           {"drained_from_clear_ns", opt(drained)}};
 }
 
+// What the transport events of every rank tell of the connections (fault_summary, fault_run.hpp).
+struct ConnectionOutcome {
+  std::uint64_t reconnects = 0;
+  std::uint64_t failed = 0;  // lost messages, over both sides
+  // The first "connection.broken" after the inject (wall clock): on the injecting rank's host
+  // if any was seen there, else on another's.
+  std::optional<std::uint64_t> first_break_wall;
+};
+
+ConnectionOutcome connection_outcome(const json& record, const json& events,
+                                     const std::vector<bool>& same_clock) {
+  ConnectionOutcome o;
+  std::optional<std::uint64_t> first_break_own;    // on the injecting rank's clock
+  std::optional<std::uint64_t> first_break_other;  // on another host's (may be skewed)
+  const json& inject_start = record.contains("first_inject_wall_start_ns")
+                                 ? record.at("first_inject_wall_start_ns")
+                                 : json(nullptr);
+  const std::uint64_t from =
+      inject_start.is_number() ? inject_start.get<std::uint64_t>() : std::uint64_t{0};
+  if (events.is_array()) {
+    for (const auto& e : events) {
+      const std::string kind = e.value("kind", "");
+      if (kind.rfind("connection.", 0) != 0) continue;
+      const json detail = e.value("detail", json::object());
+      if (kind == "connection.reconnected") {
+        if (detail.value("role", "") == "connector") ++o.reconnects;
+        o.failed += detail.value("lost_messages", std::uint64_t{0});
+      }
+      if (kind != "connection.broken") continue;
+      const auto t = e.value("t_ns", std::uint64_t{0});
+      const int r = e.value("rank", -1);
+      const bool own = r >= 0 && static_cast<std::size_t>(r) < same_clock.size() &&
+                       same_clock[static_cast<std::size_t>(r)];
+      auto& first = own ? first_break_own : first_break_other;
+      // 1 ms of slack between the clocks' reads on the injecting rank's host.
+      if (own && t + 1'000'000 < from) continue;
+      if (!first || t < *first) first = t;
+    }
+  }
+  o.first_break_wall = first_break_own ? first_break_own : first_break_other;
+  return o;
+}
+
+// The first link event (PORT_ERR, QP_FATAL, port_down; wall clock) that came after the first
+// inject command started (`iw`: when it returned).
+std::optional<std::uint64_t> first_link_event_wall(const json& record, const json& events,
+                                                   std::uint64_t iw) {
+  std::optional<std::uint64_t> link_event_wall;
+  if (!events.is_array()) return link_event_wall;
+  for (const auto& e : events) {
+    const std::string kind = e.value("kind", "");
+    if (kind.find("PORT_ERR") == std::string::npos && kind.find("QP_FATAL") == std::string::npos &&
+        kind.find("port_down") == std::string::npos) {
+      continue;
+    }
+    const auto t = e.value("t_ns", std::uint64_t{0});
+    // An event may come while the inject command still runs (before iw), not before it
+    // started (1 ms of slack between the clocks' reads).
+    const auto started = record.value("first_inject_wall_start_ns", iw);
+    if (t + 1'000'000 < started) continue;
+    if (!link_event_wall || t < *link_event_wall) link_event_wall = t;
+  }
+  return link_event_wall;
+}
+
+// A regime's measured-phase bins (the repetition's regime object), or null.
+const json* measured_bins(const results::Repetition& rep) {
+  if (rep.regime.is_object() && rep.regime.contains("phase") && rep.regime["phase"].is_object()) {
+    return &rep.regime["phase"]["intervals"];
+  }
+  return nullptr;
+}
+
+json recovery_to_json(const stats::RecoveryMetrics& m) {
+  return {{"baseline_bytes_per_bin", m.baseline_bytes_per_bin},
+          {"baseline_gbps", m.baseline_gbps},
+          {"baseline_bins", m.baseline_bins},
+          {"detect_link_ns", opt(m.detect_link_ns)},
+          {"detect_error_ns", opt(m.detect_error_ns)},
+          {"stall_ns", m.stall_ns},
+          {"first_byte_after_clear_ns", opt(m.first_byte_after_clear_ns)},
+          {"ttr90_from_start_ns", opt(m.ttr90_from_start_ns)},
+          {"ttr90_from_clear_ns", opt(m.ttr90_from_clear_ns)},
+          {"ttr99_from_start_ns", opt(m.ttr99_from_start_ns)},
+          {"ttr99_from_clear_ns", opt(m.ttr99_from_clear_ns)},
+          {"deficit_bytes", m.deficit_bytes}};
+}
+
 }  // namespace
 
 int injecting_rank(const spec::Case& c, const suites::Params& p, bool counted_by_receiver,
@@ -213,44 +301,17 @@ json fault_events(const json& record) {
 json fault_summary(const spec::Case& c, const results::Repetition& rep, const json& record,
                    std::uint64_t measure_start_mono_ns, const json& events,
                    const std::vector<bool>& same_clock) {
-  std::uint64_t reconnects = 0;
-  std::uint64_t failed = 0;
-  std::optional<std::uint64_t> first_break_own;    // on the injecting rank's clock
-  std::optional<std::uint64_t> first_break_other;  // on another host's (may be skewed)
-  const json& inject_start = record.contains("first_inject_wall_start_ns")
-                                 ? record.at("first_inject_wall_start_ns")
-                                 : json(nullptr);
-  const std::uint64_t from =
-      inject_start.is_number() ? inject_start.get<std::uint64_t>() : std::uint64_t{0};
-  if (events.is_array()) {
-    for (const auto& e : events) {
-      const std::string kind = e.value("kind", "");
-      if (kind.rfind("connection.", 0) != 0) continue;
-      const json detail = e.value("detail", json::object());
-      if (kind == "connection.reconnected") {
-        if (detail.value("role", "") == "connector") ++reconnects;
-        failed += detail.value("lost_messages", std::uint64_t{0});
-      }
-      if (kind != "connection.broken") continue;
-      const auto t = e.value("t_ns", std::uint64_t{0});
-      const int r = e.value("rank", -1);
-      const bool own = r >= 0 && static_cast<std::size_t>(r) < same_clock.size() &&
-                       same_clock[static_cast<std::size_t>(r)];
-      auto& first = own ? first_break_own : first_break_other;
-      // 1 ms of slack between the clocks' reads on the injecting rank's host.
-      if (own && t + 1'000'000 < from) continue;
-      if (!first || t < *first) first = t;
-    }
-  }
-  const std::optional<std::uint64_t> first_break_wall =
-      first_break_own ? first_break_own : first_break_other;
+  const ConnectionOutcome conn = connection_outcome(record, events, same_clock);
   const bool injection_failed = !record.value("error", json(nullptr)).is_null();
-  const std::string outcome = injection_failed ? "injection_failed"
-                              : reconnects > 0 ? "reconnected"
-                                               : "absorbed";
-  json out = {{"kind", c.fault.kind},     {"backend", record.value("backend", "")},
-              {"outcome", outcome},       {"error", record.value("error", json(nullptr))},
-              {"reconnects", reconnects}, {"failed_operations", failed},
+  const std::string outcome = injection_failed      ? "injection_failed"
+                              : conn.reconnects > 0 ? "reconnected"
+                                                    : "absorbed";
+  json out = {{"kind", c.fault.kind},
+              {"backend", record.value("backend", "")},
+              {"outcome", outcome},
+              {"error", record.value("error", json(nullptr))},
+              {"reconnects", conn.reconnects},
+              {"failed_operations", conn.failed},
               {"bin_ns", c.interval_ns}};
   const json& first = record.at("first_inject_mono_ns");
   const json& last = record.at("last_clear_mono_ns");
@@ -272,60 +333,26 @@ json fault_summary(const spec::Case& c, const results::Repetition& rep, const js
   in.consecutive = c.fault.consecutive;
   // The curve: the closed regime's interval series, or the measured phase's bins of a regime
   // (payload bytes confirmed per bin).
-  const json* regime_bins = nullptr;
-  if (rep.regime.is_object() && rep.regime.contains("phase") && rep.regime["phase"].is_object()) {
-    regime_bins = &rep.regime["phase"]["intervals"];
-  }
-  if (regime_bins != nullptr) {
+  if (const json* regime_bins = measured_bins(rep); regime_bins != nullptr) {
     for (const auto& b : *regime_bins) in.bin_bytes.push_back(b.value("completed_bytes", 0ULL));
     out["regime_recovery"] =
         regime_recovery(*regime_bins, start, in.fault_clear_ns, c.interval_ns, c.fault.consecutive);
   }
   for (const auto& pt : rep.intervals) in.bin_bytes.push_back(pt.bytes);
-  // Link events (wall clock) placed on the curve through the first inject's wall and mono times.
+  // Link events and the first error (wall clock) placed on the curve through the first inject's
+  // wall and mono times.
   const json& inject_wall = record.at("first_inject_wall_ns");
-  std::optional<std::uint64_t> link_event_wall;
-  if (!inject_wall.is_null() && events.is_array()) {
+  if (!inject_wall.is_null()) {
     const std::uint64_t iw = inject_wall.get<std::uint64_t>();
-    for (const auto& e : events) {
-      const std::string kind = e.value("kind", "");
-      if (kind.find("PORT_ERR") == std::string::npos &&
-          kind.find("QP_FATAL") == std::string::npos &&
-          kind.find("port_down") == std::string::npos) {
-        continue;
-      }
-      const auto t = e.value("t_ns", std::uint64_t{0});
-      // An event may come while the inject command still runs (before iw), not before it
-      // started (1 ms of slack between the clocks' reads).
-      const auto started = record.value("first_inject_wall_start_ns", iw);
-      if (t + 1'000'000 < started) continue;
-      if (!link_event_wall || t < *link_event_wall) link_event_wall = t;
-    }
     // Before the inject command returned: detected "at once" (0); after: the delay.
+    const auto link_event_wall = first_link_event_wall(record, events, iw);
     if (link_event_wall) in.link_event_ns = start + since(*link_event_wall, iw);
-  }
-  if (first_break_wall && !inject_wall.is_null()) {
-    in.first_error_ns = start + since(*first_break_wall, inject_wall.get<std::uint64_t>());
+    if (conn.first_break_wall) in.first_error_ns = start + since(*conn.first_break_wall, iw);
   }
   out["link_event_ns"] = opt(in.link_event_ns);
   out["first_error_ns"] = opt(in.first_error_ns);
-  if (in.bin_bytes.empty()) {
-    out["recovery"] = nullptr;
-    return out;
-  }
-  const auto m = stats::compute_recovery(in);
-  out["recovery"] = {{"baseline_bytes_per_bin", m.baseline_bytes_per_bin},
-                     {"baseline_gbps", m.baseline_gbps},
-                     {"baseline_bins", m.baseline_bins},
-                     {"detect_link_ns", opt(m.detect_link_ns)},
-                     {"detect_error_ns", opt(m.detect_error_ns)},
-                     {"stall_ns", m.stall_ns},
-                     {"first_byte_after_clear_ns", opt(m.first_byte_after_clear_ns)},
-                     {"ttr90_from_start_ns", opt(m.ttr90_from_start_ns)},
-                     {"ttr90_from_clear_ns", opt(m.ttr90_from_clear_ns)},
-                     {"ttr99_from_start_ns", opt(m.ttr99_from_start_ns)},
-                     {"ttr99_from_clear_ns", opt(m.ttr99_from_clear_ns)},
-                     {"deficit_bytes", m.deficit_bytes}};
+  out["recovery"] =
+      in.bin_bytes.empty() ? json(nullptr) : recovery_to_json(stats::compute_recovery(in));
   return out;
 }
 

@@ -6,6 +6,7 @@
 #include <array>
 #include <chrono>
 #include <deque>
+#include <span>
 #include <string>
 #include <thread>
 
@@ -117,6 +118,10 @@ struct OpenLoopSession::State {
 
   std::optional<regime::PhaseResult> generate(const PhasePlan& plan);
   void respond();
+  // After a phase: polls until every send counted in sends_out has completed.
+  void drain_sends(std::vector<std::uint64_t>& sends_out, std::span<Completion> out);
+
+  class Generator;  // one phase of generate()
 };
 
 namespace {
@@ -170,242 +175,336 @@ class TimerSlack {
 };
 }  // namespace
 
-std::optional<regime::PhaseResult> OpenLoopSession::State::generate(const PhasePlan& plan) {
-  const TimerSlack slack;
-  const suites::Params& p = ctx.params;
-  const bool blocking = p.completion == transport::CompletionMode::blocking;
-  const std::uint64_t warm = plan.closed ? 0 : plan.warmup_ns;
-  const std::uint64_t end_t = warm + plan.length_ns;  // arrivals stop here (phase time)
-  const std::uint64_t drain_limit = std::max(kMinDrainLimitNs, 4 * plan.length_ns);
-  const std::uint64_t heartbeat_ns = std::min<std::uint64_t>(1'000'000'000, p.peer_timeout_ns / 4);
-  regime::PhaseRecorder rec(plan.bin_ns, plan.deadline_ns);
+// One phase of the generator: the streams' arrivals and backlogs, the operations in flight on
+// each endpoint (in posting order), and what the phase records. run() is the loop; each pass
+// takes the arrivals (open) or refills (closed), posts what the streams and endpoints can take,
+// reaps completions, samples the queue, keeps a one-sided peer informed, and checks the
+// watchdog, the interrupt and the drain bound.
+class OpenLoopSession::State::Generator {
+ public:
+  Generator(State& state, const PhasePlan& plan);
+  regime::PhaseResult run();
 
-  std::vector<Stream> streams_(static_cast<std::size_t>(plan.streams));
+ private:
+  void make_streams();
+  std::uint64_t next_size(Stream& st) { return st.mix ? st.mix->next() : p_.message_size; }
+  bool arrive(std::uint64_t t);
+  bool refill(std::uint64_t t);
+  void post_ready();
+  bool reap();
+  std::size_t wait_until_due(std::size_t e);
+  void on_completion(std::size_t e, const Completion& c, std::uint64_t done_t);
+  void confirm(std::size_t e, std::uint64_t now_t);
+  void sample_queue(std::uint64_t t);
+  void heartbeat(std::uint64_t now);
+  void check_alive(std::uint64_t now, std::uint64_t t);
+  void send_last();
+
+  State& s_;
+  const PhasePlan& plan_;
+  const suites::Params& p_;
+  const bool blocking_;
+  const std::uint64_t warm_;
+  const std::uint64_t end_t_;  // arrivals stop here (phase time)
+  const std::uint64_t drain_limit_;
+  const std::uint64_t heartbeat_ns_;
+  regime::PhaseRecorder rec_;
+  std::vector<Stream> streams_;
+  std::vector<std::deque<InFlight>> fifo_;
+  std::vector<std::uint64_t> sends_out_;  // posted send-queue entries not completed
+  std::vector<std::size_t> sq_limit_;
+  std::uint64_t start_ = 0;
+  std::uint64_t last_progress_ = 0;
+  std::uint64_t next_sample_ = 0;
+  std::uint64_t last_heartbeat_ = 0;
+  std::uint64_t confirmed_measured_ = 0;
+  std::uint64_t waiting_total_ = 0;
+  std::uint64_t in_flight_total_ = 0;
+  std::array<Completion, 32> out_{};
+  std::uint32_t passes_ = 0;
+};
+
+namespace {
+
+// A stream's share of the pair's rate profile, in phase time: the warm-up (if any) at the first
+// step's rate, then the plan's steps.
+std::vector<regime::RateStep> stream_profile(const PhasePlan& plan, std::uint64_t warm) {
+  std::vector<regime::RateStep> profile;
+  const double share = 1.0 / static_cast<double>(plan.streams);
+  if (warm > 0) profile.push_back({0, plan.profile.front().ops_per_s * share});
+  for (const auto& step : plan.profile) {
+    profile.push_back({step.start_ns + warm, step.ops_per_s * share});
+  }
+  if (warm > 0 && profile.size() > 1 && profile[1].start_ns == warm &&
+      profile[1].ops_per_s == profile[0].ops_per_s) {
+    profile.erase(profile.begin() + 1);
+  }
+  return profile;
+}
+
+}  // namespace
+
+OpenLoopSession::State::Generator::Generator(State& state, const PhasePlan& plan)
+    : s_(state),
+      plan_(plan),
+      p_(state.ctx.params),
+      blocking_(p_.completion == transport::CompletionMode::blocking),
+      warm_(plan.closed ? 0 : plan.warmup_ns),
+      end_t_(warm_ + plan.length_ns),
+      drain_limit_(std::max(kMinDrainLimitNs, 4 * plan.length_ns)),
+      heartbeat_ns_(suites::heartbeat_interval_ns(p_)),
+      rec_(plan.bin_ns, plan.deadline_ns),
+      fifo_(state.conns),
+      sends_out_(state.conns, 0),
+      sq_limit_(state.conns) {
+  make_streams();
+  for (std::size_t e = 0; e < s_.conns; ++e) {
+    // Leave room for the two control messages (heartbeat, last).
+    sq_limit_[e] =
+        s_.ctx.endpoints[e]->queue_depth() > 2 ? s_.ctx.endpoints[e]->queue_depth() - 2 : 1;
+  }
+}
+
+void OpenLoopSession::State::Generator::make_streams() {
+  streams_.resize(static_cast<std::size_t>(plan_.streams));
   for (std::size_t s = 0; s < streams_.size(); ++s) {
     Stream& st = streams_[s];
-    st.endpoint = s % conns;
-    if (!plan.mix.empty()) {
-      st.mix.emplace(plan.mix, regime::derive_seed(plan.seed, plan.pair, 1000 + s));
+    st.endpoint = s % s_.conns;
+    if (!plan_.mix.empty()) {
+      st.mix.emplace(plan_.mix, regime::derive_seed(plan_.seed, plan_.pair, 1000 + s));
     }
-    if (!plan.closed) {
-      std::vector<regime::RateStep> profile;
-      const double share = 1.0 / static_cast<double>(plan.streams);
-      if (warm > 0) profile.push_back({0, plan.profile.front().ops_per_s * share});
-      for (const auto& step : plan.profile) {
-        profile.push_back({step.start_ns + warm, step.ops_per_s * share});
-      }
-      if (warm > 0 && profile.size() > 1 && profile[1].start_ns == warm &&
-          profile[1].ops_per_s == profile[0].ops_per_s) {
-        profile.erase(profile.begin() + 1);
-      }
-      st.schedule.emplace(plan.arrival, std::move(profile),
-                          regime::derive_seed(plan.seed, plan.pair, s));
+    if (!plan_.closed) {
+      st.schedule.emplace(plan_.arrival, stream_profile(plan_, warm_),
+                          regime::derive_seed(plan_.seed, plan_.pair, s));
       st.next_t = st.schedule->next();
     }
   }
-  auto next_size = [&](Stream& st) { return st.mix ? st.mix->next() : p.message_size; };
+}
 
-  std::vector<std::deque<InFlight>> fifo(conns);
-  std::vector<std::uint64_t> sends_out(conns, 0);  // posted send-queue entries not completed
-  std::vector<std::size_t> sq_limit(conns);
-  for (std::size_t e = 0; e < conns; ++e) {
-    // Leave room for the two control messages (heartbeat, last).
-    sq_limit[e] = ctx.endpoints[e]->queue_depth() > 2 ? ctx.endpoints[e]->queue_depth() - 2 : 1;
-  }
-  if (two_sided) top_up_receives();
-
-  const std::uint64_t start = core::now_ns();
-  measure_start = start + warm;
-  std::uint64_t last_progress = start;
-  std::uint64_t next_sample = warm;
-  std::uint64_t last_heartbeat = start;
-  std::uint64_t confirmed_measured = 0;
-  std::uint64_t waiting_total = 0;
-  std::uint64_t in_flight_total = 0;
-  bool arrivals_done = false;
-  std::array<Completion, 32> out{};
-  std::uint32_t passes = 0;
-
-  auto confirm = [&](std::size_t e, std::uint64_t now_t) {
-    InFlight op = fifo[e].front();
-    fifo[e].pop_front();
-    --streams_[static_cast<std::size_t>(op.stream)].in_flight;
-    --in_flight_total;
-    if (op.intended >= warm) {
-      rec.completed(op.intended - warm, op.posted - warm, now_t - warm, op.size);
-      ++confirmed_measured;
-    }
-  };
-
+regime::PhaseResult OpenLoopSession::State::Generator::run() {
+  if (s_.two_sided) s_.top_up_receives();
+  start_ = core::now_ns();
+  s_.measure_start = start_ + warm_;
+  last_progress_ = start_;
+  next_sample_ = warm_;
+  last_heartbeat_ = start_;
   for (;;) {
     std::uint64_t now = core::now_ns();
-    std::uint64_t t = now - start;
-
-    // 1. Arrivals (open) or refills (closed).
-    if (!plan.closed) {
-      for (auto& st : streams_) {
-        while (st.next_t <= t && st.next_t < end_t) {
-          const std::uint64_t size = next_size(st);
-          const bool measured = st.next_t >= warm;
-          if (measured) rec.offered(st.next_t - warm, size);
-          if (st.backlog.size() >= plan.backlog) {
-            if (measured) rec.refused(st.next_t - warm, size);
-          } else {
-            st.backlog.push_back({st.next_t, size});
-            ++waiting_total;
-          }
-          st.next_t = st.schedule->next();
-        }
-      }
-      arrivals_done = t >= end_t;
-    } else {
-      const bool stop =
-          t >= end_t || (plan.max_ops > 0 &&
-                         confirmed_measured + in_flight_total + waiting_total >= plan.max_ops);
-      arrivals_done = stop;
-      if (!stop) {
-        for (auto& st : streams_) {
-          if (st.backlog.empty() && st.in_flight < plan.inflight) {
-            // Offered when posted (below): a closed loop's operation is intended at the moment
-            // it is posted, so it has no queueing.
-            st.backlog.push_back({t, next_size(st)});
-            ++waiting_total;
-          }
-        }
-      }
-    }
-
-    // 2. Post what the streams and endpoints can take.
-    for (std::size_t s = 0; s < streams_.size(); ++s) {
-      Stream& st = streams_[s];
-      const std::size_t e = st.endpoint;
-      while (!st.backlog.empty() && st.in_flight < plan.inflight && sends_out[e] < sq_limit[e]) {
-        const Waiting w = st.backlog.front();
-        const std::uint64_t seq = data_count[e];
-        const std::size_t slot = (e * send_slots + seq % send_slots) * slot_bytes();
-        WorkRequest wr = suites::make_request(ctx, p.op, slot, w.size, 0, true);
-        if (suites::is_atomic(p.op)) wr.remote_offset = e * send_slots * slot_bytes();
-        wr.wr_id = seq;
-        const std::uint64_t posted_t = core::now_ns() - start;
-        if (!ctx.endpoints[e]->post(wr)) break;  // the endpoint is full: backpressure
-        const std::uint64_t intended = plan.closed ? posted_t : w.intended;
-        if (plan.closed) rec.offered(posted_t, w.size);
-        st.backlog.pop_front();
-        --waiting_total;
-        ++st.in_flight;
-        ++in_flight_total;
-        ++sends_out[e];
-        ++data_count[e];
-        fifo[e].push_back(
-            {seq, static_cast<int>(s), intended, std::max(posted_t, intended), w.size});
-      }
-    }
-
-    // 3. Completions.
-    bool progress = false;
-    for (std::size_t e = 0; e < conns; ++e) {
-      std::size_t n = ctx.endpoints[e]->poll(out);
-      if (n == 0 && blocking && conns == 1) {
-        // Sleep in the transport until a completion, or until shortly before the next arrival
-        // or sample is due; the last kSpinNs are polled, since a sleeping thread wakes late
-        // (that lateness would count as queueing).
-        const std::uint64_t now_t = core::now_ns() - start;
-        std::uint64_t due = 1'000'000;
-        for (const auto& st : streams_) {
-          if (!plan.closed && st.next_t < end_t) {
-            due = std::min(due, st.next_t > now_t ? st.next_t - now_t : 0);
-          }
-        }
-        due = std::min(due, next_sample > now_t ? next_sample - now_t : 0);
-        if (due > kSpinNs) n = ctx.endpoints[e]->wait(out, due - kSpinNs);
-      }
-      if (n == 0) continue;
-      progress = true;
-      const std::uint64_t done_t = core::now_ns() - start;
-      for (std::size_t i = 0; i < n; ++i) {
-        const Completion& c = out[i];
-        if (c.op == Op::recv) {
-          ++recv_done[e];
-          if (two_sided) post_recv(e);
-          if ((c.imm & kTagAck) == 0) continue;
-          if (echo) {
-            if (!fifo[e].empty()) confirm(e, done_t);
-          } else {
-            const std::uint32_t count = (c.imm >> kCountShift) & kCountMask;
-            while (!fifo[e].empty() && acked(count, fifo[e].front().seq)) confirm(e, done_t);
-          }
-          continue;
-        }
-        if (sends_out[e] > 0) --sends_out[e];
-        if (c.wr_id == kControlId) continue;
-        if (!two_sided && !fifo[e].empty() && fifo[e].front().seq == c.wr_id) confirm(e, done_t);
-      }
-    }
+    std::uint64_t t = now - start_;
+    const bool arrivals_done = plan_.closed ? refill(t) : arrive(t);
+    post_ready();
+    const bool progress = reap();
     now = core::now_ns();
-    t = now - start;
-    if (progress) last_progress = now;
-
-    // 4. Queue samples (measured window only).
-    if (t >= next_sample) {
-      if (t >= warm && t < end_t) {
-        std::uint64_t oldest = t;
-        for (const auto& st : streams_) {
-          if (!st.backlog.empty()) oldest = std::min(oldest, st.backlog.front().intended);
-        }
-        for (const auto& f : fifo) {
-          if (!f.empty()) oldest = std::min(oldest, f.front().intended);
-        }
-        rec.sample_queue(t - warm, waiting_total, in_flight_total,
-                         waiting_total + in_flight_total > 0 ? t - oldest : 0);
-      }
-      next_sample += plan.sample_interval_ns;
-      if (next_sample <= t) {  // fell behind (descheduled): skip, do not burst samples
-        next_sample = t + plan.sample_interval_ns;
-      }
-    }
-
-    // 5. One-sided: the passive side sees no completions; keep it informed that we are alive.
-    if (!two_sided && now - last_heartbeat >= heartbeat_ns && sends_out[0] < sq_limit[0] + 1) {
-      WorkRequest hb;
-      hb.op = Op::send;
-      hb.wr_id = kControlId;
-      hb.local = &ctx.memory.send;
-      hb.length = 0;
-      hb.imm = suites::kTagHeartbeat;
-      if (ctx.endpoints[0]->post(hb)) ++sends_out[0];
-      last_heartbeat = now;
-    }
-
-    // 6. Done? Watchdog, interrupt, drain bound.
-    if (arrivals_done && waiting_total == 0 && in_flight_total == 0) break;
-    if (++passes % 256 == 0) check_stop();
-    if (in_flight_total > 0 && now - last_progress > p.peer_timeout_ns) lost(now - last_progress);
-    if (t > end_t + drain_limit) {
-      throw Error(ErrorKind::runtime, "open loop: the queue did not drain within " +
-                                          std::to_string(drain_limit / 1'000'000'000) +
-                                          " s after the arrivals stopped (" +
-                                          std::to_string(waiting_total) + " waiting, " +
-                                          std::to_string(in_flight_total) + " in flight)");
-    }
-    if (!progress && blocking && conns > 1) {
+    t = now - start_;
+    if (progress) last_progress_ = now;
+    sample_queue(t);
+    heartbeat(now);
+    if (arrivals_done && waiting_total_ == 0 && in_flight_total_ == 0) break;
+    check_alive(now, t);
+    if (!progress && blocking_ && s_.conns > 1) {
       std::this_thread::sleep_for(std::chrono::microseconds(20));
     }
   }
-  const std::uint64_t measured_end = core::now_ns() - start;
+  const std::uint64_t measured_end = core::now_ns() - start_;
+  send_last();
+  s_.drain_sends(sends_out_, out_);
+  // A closed loop stops at its length or operation count; it measured until its last confirmation.
+  return rec_.finish(plan_.closed ? measured_end : plan_.length_ns);
+}
 
-  // Tell the responder the phase is over, and wait until every send has completed.
-  for (std::size_t e = 0; e < conns; ++e) {
-    if (!two_sided && e > 0) continue;  // the passive side listens on endpoint 0 only
-    WorkRequest last;
-    last.op = Op::send;
-    last.wr_id = kControlId;
-    last.local = &ctx.memory.send;
-    last.length = 0;
-    last.imm = suites::kTagLast;
-    suites::post_or_throw(*ctx.endpoints[e], last);
-    ++sends_out[e];
+// Open: the arrivals due by phase time t join their stream's backlog (refused when it is full).
+// True once the arrivals have stopped.
+bool OpenLoopSession::State::Generator::arrive(std::uint64_t t) {
+  for (auto& st : streams_) {
+    while (st.next_t <= t && st.next_t < end_t_) {
+      const std::uint64_t size = next_size(st);
+      const bool measured = st.next_t >= warm_;
+      if (measured) rec_.offered(st.next_t - warm_, size);
+      if (st.backlog.size() >= plan_.backlog) {
+        if (measured) rec_.refused(st.next_t - warm_, size);
+      } else {
+        st.backlog.push_back({st.next_t, size});
+        ++waiting_total_;
+      }
+      st.next_t = st.schedule->next();
+    }
   }
-  last_progress = core::now_ns();
+  return t >= end_t_;
+}
+
+// Closed: every stream with room for another operation gets one, until the phase's length or
+// operation count is reached. True once it is.
+bool OpenLoopSession::State::Generator::refill(std::uint64_t t) {
+  const bool stop =
+      t >= end_t_ || (plan_.max_ops > 0 &&
+                      confirmed_measured_ + in_flight_total_ + waiting_total_ >= plan_.max_ops);
+  if (!stop) {
+    for (auto& st : streams_) {
+      if (st.backlog.empty() && st.in_flight < plan_.inflight) {
+        // Offered when posted (post_ready): a closed loop's operation is intended at the moment
+        // it is posted, so it has no queueing.
+        st.backlog.push_back({t, next_size(st)});
+        ++waiting_total_;
+      }
+    }
+  }
+  return stop;
+}
+
+// Posts what the streams and endpoints can take.
+void OpenLoopSession::State::Generator::post_ready() {
+  for (std::size_t s = 0; s < streams_.size(); ++s) {
+    Stream& st = streams_[s];
+    const std::size_t e = st.endpoint;
+    while (!st.backlog.empty() && st.in_flight < plan_.inflight && sends_out_[e] < sq_limit_[e]) {
+      const Waiting w = st.backlog.front();
+      const std::uint64_t seq = s_.data_count[e];
+      const std::size_t slot = (e * s_.send_slots + seq % s_.send_slots) * s_.slot_bytes();
+      WorkRequest wr = suites::make_request(s_.ctx, p_.op, slot, w.size, 0, true);
+      if (suites::is_atomic(p_.op)) wr.remote_offset = e * s_.send_slots * s_.slot_bytes();
+      wr.wr_id = seq;
+      const std::uint64_t posted_t = core::now_ns() - start_;
+      if (!s_.ctx.endpoints[e]->post(wr)) break;  // the endpoint is full: backpressure
+      const std::uint64_t intended = plan_.closed ? posted_t : w.intended;
+      if (plan_.closed) rec_.offered(posted_t, w.size);
+      st.backlog.pop_front();
+      --waiting_total_;
+      ++st.in_flight;
+      ++in_flight_total_;
+      ++sends_out_[e];
+      ++s_.data_count[e];
+      fifo_[e].push_back(
+          {seq, static_cast<int>(s), intended, std::max(posted_t, intended), w.size});
+    }
+  }
+}
+
+// Takes the completions of every endpoint; true when there were any.
+bool OpenLoopSession::State::Generator::reap() {
+  bool progress = false;
+  for (std::size_t e = 0; e < s_.conns; ++e) {
+    std::size_t n = s_.ctx.endpoints[e]->poll(out_);
+    if (n == 0 && blocking_ && s_.conns == 1) n = wait_until_due(e);
+    if (n == 0) continue;
+    progress = true;
+    const std::uint64_t done_t = core::now_ns() - start_;
+    for (std::size_t i = 0; i < n; ++i) on_completion(e, out_[i], done_t);
+  }
+  return progress;
+}
+
+// Blocking mode, one endpoint: sleeps in the transport until a completion, or until shortly
+// before the next arrival or sample is due; the last kSpinNs are polled, since a sleeping thread
+// wakes late (that lateness would count as queueing). Returns the completions taken.
+std::size_t OpenLoopSession::State::Generator::wait_until_due(std::size_t e) {
+  const std::uint64_t now_t = core::now_ns() - start_;
+  std::uint64_t due = 1'000'000;
+  for (const auto& st : streams_) {
+    if (!plan_.closed && st.next_t < end_t_) {
+      due = std::min(due, st.next_t > now_t ? st.next_t - now_t : 0);
+    }
+  }
+  due = std::min(due, next_sample_ > now_t ? next_sample_ - now_t : 0);
+  if (due > kSpinNs) return s_.ctx.endpoints[e]->wait(out_, due - kSpinNs);
+  return 0;
+}
+
+void OpenLoopSession::State::Generator::on_completion(std::size_t e, const Completion& c,
+                                                      std::uint64_t done_t) {
+  if (c.op == Op::recv) {
+    ++s_.recv_done[e];
+    if (s_.two_sided) s_.post_recv(e);
+    if ((c.imm & kTagAck) == 0) return;
+    if (s_.echo) {
+      if (!fifo_[e].empty()) confirm(e, done_t);
+    } else {
+      const std::uint32_t count = (c.imm >> kCountShift) & kCountMask;
+      while (!fifo_[e].empty() && acked(count, fifo_[e].front().seq)) confirm(e, done_t);
+    }
+    return;
+  }
+  if (sends_out_[e] > 0) --sends_out_[e];
+  if (c.wr_id == kControlId) return;
+  if (!s_.two_sided && !fifo_[e].empty() && fifo_[e].front().seq == c.wr_id) confirm(e, done_t);
+}
+
+// The oldest operation in flight on endpoint e is confirmed at phase time now_t.
+void OpenLoopSession::State::Generator::confirm(std::size_t e, std::uint64_t now_t) {
+  InFlight op = fifo_[e].front();
+  fifo_[e].pop_front();
+  --streams_[static_cast<std::size_t>(op.stream)].in_flight;
+  --in_flight_total_;
+  if (op.intended >= warm_) {
+    rec_.completed(op.intended - warm_, op.posted - warm_, now_t - warm_, op.size);
+    ++confirmed_measured_;
+  }
+}
+
+// Queue samples, when one is due (recorded in the measured window only).
+void OpenLoopSession::State::Generator::sample_queue(std::uint64_t t) {
+  if (t < next_sample_) return;
+  if (t >= warm_ && t < end_t_) {
+    std::uint64_t oldest = t;
+    for (const auto& st : streams_) {
+      if (!st.backlog.empty()) oldest = std::min(oldest, st.backlog.front().intended);
+    }
+    for (const auto& f : fifo_) {
+      if (!f.empty()) oldest = std::min(oldest, f.front().intended);
+    }
+    rec_.sample_queue(t - warm_, waiting_total_, in_flight_total_,
+                      waiting_total_ + in_flight_total_ > 0 ? t - oldest : 0);
+  }
+  next_sample_ += plan_.sample_interval_ns;
+  if (next_sample_ <= t) {  // fell behind (descheduled): skip, do not burst samples
+    next_sample_ = t + plan_.sample_interval_ns;
+  }
+}
+
+// One-sided: the passive side sees no completions; keep it informed that we are alive.
+void OpenLoopSession::State::Generator::heartbeat(std::uint64_t now) {
+  if (!s_.two_sided && now - last_heartbeat_ >= heartbeat_ns_ && sends_out_[0] < sq_limit_[0] + 1) {
+    if (s_.ctx.endpoints[0]->post(suites::control_request(s_.ctx, suites::kTagHeartbeat, true))) {
+      ++sends_out_[0];
+    }
+    last_heartbeat_ = now;
+  }
+}
+
+// Watchdog, interrupt, drain bound.
+void OpenLoopSession::State::Generator::check_alive(std::uint64_t now, std::uint64_t t) {
+  if (++passes_ % 256 == 0) s_.check_stop();
+  if (in_flight_total_ > 0 && now - last_progress_ > p_.peer_timeout_ns) {
+    s_.lost(now - last_progress_);
+  }
+  if (t > end_t_ + drain_limit_) {
+    throw Error(ErrorKind::runtime, "open loop: the queue did not drain within " +
+                                        std::to_string(drain_limit_ / 1'000'000'000) +
+                                        " s after the arrivals stopped (" +
+                                        std::to_string(waiting_total_) + " waiting, " +
+                                        std::to_string(in_flight_total_) + " in flight)");
+  }
+}
+
+// Tells the responder the phase is over.
+void OpenLoopSession::State::Generator::send_last() {
+  for (std::size_t e = 0; e < s_.conns; ++e) {
+    if (!s_.two_sided && e > 0) continue;  // the passive side listens on endpoint 0 only
+    suites::post_control(s_.ctx, e, suites::kTagLast, true);
+    ++sends_out_[e];
+  }
+}
+
+std::optional<regime::PhaseResult> OpenLoopSession::State::generate(const PhasePlan& plan) {
+  const TimerSlack slack;
+  Generator generator(*this, plan);
+  return generator.run();
+}
+
+// Every send posted must have completed before the next phase or the teardown (receives that
+// complete meanwhile are counted and reposted).
+void OpenLoopSession::State::drain_sends(std::vector<std::uint64_t>& sends_out,
+                                         std::span<Completion> out) {
+  std::uint64_t last_progress = core::now_ns();
   for (;;) {
     bool pending = false;
     bool progress = false;
@@ -426,12 +525,10 @@ std::optional<regime::PhaseResult> OpenLoopSession::State::generate(const PhaseP
     if (!pending) break;
     const std::uint64_t now = core::now_ns();
     if (progress) last_progress = now;
-    if (now - last_progress > p.peer_timeout_ns) lost(now - last_progress);
+    if (now - last_progress > ctx.params.peer_timeout_ns) lost(now - last_progress);
     check_stop();
     if (!progress) std::this_thread::yield();
   }
-  // A closed loop stops at its length or operation count; it measured until its last confirmation.
-  return rec.finish(plan.closed ? measured_end : plan.length_ns);
 }
 
 void OpenLoopSession::State::respond() {
@@ -464,12 +561,10 @@ void OpenLoopSession::State::respond() {
         ++sends_out[e];
       }
     } else if (acked_count[e] != data_count[e] && sends_out[e] < sq_limit[e]) {
-      WorkRequest wr;
-      wr.op = Op::send;
+      WorkRequest wr = suites::control_request(
+          ctx, kTagAck | (static_cast<std::uint32_t>(data_count[e] & kCountMask) << kCountShift),
+          true);
       wr.wr_id = kAckId;
-      wr.local = &ctx.memory.send;
-      wr.length = 0;
-      wr.imm = kTagAck | (static_cast<std::uint32_t>(data_count[e] & kCountMask) << kCountShift);
       if (ctx.endpoints[e]->post(wr)) {
         ++sends_out[e];
         acked_count[e] = data_count[e];
@@ -505,30 +600,7 @@ void OpenLoopSession::State::respond() {
     if (open == 0 && !unanswered) break;
   }
   // Every answer must have left before the next phase or the teardown.
-  std::uint64_t last_progress = core::now_ns();
-  for (;;) {
-    bool pending = false;
-    for (std::size_t e = 0; e < conns; ++e) {
-      if (sends_out[e] == 0) continue;
-      pending = true;
-      const std::size_t n = ctx.endpoints[e]->poll(out);
-      for (std::size_t i = 0; i < n; ++i) {
-        last_progress = core::now_ns();
-        if (out[i].op == Op::recv) {
-          ++recv_done[e];
-          post_recv(e);
-        } else if (sends_out[e] > 0) {
-          --sends_out[e];
-        }
-      }
-    }
-    if (!pending) break;
-    if (core::now_ns() - last_progress > p.peer_timeout_ns) {
-      lost(core::now_ns() - last_progress);
-    }
-    check_stop();
-    std::this_thread::yield();
-  }
+  drain_sends(sends_out, out);
 }
 
 OpenLoopSession::OpenLoopSession(const suites::Context& ctx, bool echo, int streams, int inflight)

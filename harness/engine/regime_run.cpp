@@ -105,10 +105,8 @@ regime::Bin bin_from_json(const json& j) {
   return b;
 }
 
-// Between ranks: everything needed to merge pairs (histograms in full; samples stay local).
-json phase_to_wire(const regime::PhaseResult& p) {
-  json bins = json::array();
-  for (const auto& b : p.bins) bins.push_back(bin_to_json(b));
+// A phase's lengths and counts, as both views below have them.
+json phase_counts(const regime::PhaseResult& p) {
   return {{"length_ns", p.length_ns},
           {"end_ns", p.end_ns},
           {"offered_ops", p.offered_ops},
@@ -117,15 +115,23 @@ json phase_to_wire(const regime::PhaseResult& p) {
           {"refused_bytes", p.refused_bytes},
           {"completed_ops", p.completed_ops},
           {"completed_bytes", p.completed_bytes},
-          {"deadline_misses", p.deadline_misses},
-          {"peak_depth", p.peak_depth},
-          {"peak_backlog", p.peak_backlog},
-          {"latency", results::histogram_to_json(p.latency)},
-          {"queueing", results::histogram_to_json(p.queueing)},
-          {"service", results::histogram_to_json(p.service)},
-          {"queue_age", results::histogram_to_json(p.queue_age)},
-          {"queue_depth", results::histogram_to_json(p.queue_depth)},
-          {"bins", std::move(bins)}};
+          {"deadline_misses", p.deadline_misses}};
+}
+
+// Between ranks: everything needed to merge pairs (histograms in full; samples stay local).
+json phase_to_wire(const regime::PhaseResult& p) {
+  json bins = json::array();
+  for (const auto& b : p.bins) bins.push_back(bin_to_json(b));
+  json j = phase_counts(p);
+  j.update(json{{"peak_depth", p.peak_depth},
+                {"peak_backlog", p.peak_backlog},
+                {"latency", results::histogram_to_json(p.latency)},
+                {"queueing", results::histogram_to_json(p.queueing)},
+                {"service", results::histogram_to_json(p.service)},
+                {"queue_age", results::histogram_to_json(p.queue_age)},
+                {"queue_depth", results::histogram_to_json(p.queue_depth)},
+                {"bins", std::move(bins)}});
+  return j;
 }
 
 regime::PhaseResult phase_from_wire(const json& j) {
@@ -161,26 +167,19 @@ json phase_to_document(const regime::PhaseResult& p) {
   for (const auto& b : p.bins) bins.push_back(bin_to_json(b));
   json latency = duration_summary(p.latency);
   latency["histogram"] = results::histogram_to_json(p.latency);
-  return {{"length_ns", p.length_ns},
-          {"end_ns", p.end_ns},
-          {"offered_ops", p.offered_ops},
-          {"offered_bytes", p.offered_bytes},
-          {"refused_ops", p.refused_ops},
-          {"refused_bytes", p.refused_bytes},
-          {"completed_ops", p.completed_ops},
-          {"completed_bytes", p.completed_bytes},
-          {"deadline_misses", p.deadline_misses},
-          {"peak_depth_ops", p.peak_depth},
-          {"peak_backlog_ops", p.peak_backlog},
-          {"offered_ops_per_s", per_second(p.offered_ops, p.length_ns)},
-          {"goodput_ops_per_s", per_second(p.completed_ops, p.length_ns)},
-          {"goodput_gbps", per_second(p.completed_bytes, p.length_ns) * 8 / 1e9},
-          {"latency", std::move(latency)},
-          {"queueing", duration_summary(p.queueing)},
-          {"service", duration_summary(p.service)},
-          {"queue_age", duration_summary(p.queue_age)},
-          {"queue_depth", depth_summary(p.queue_depth)},
-          {"intervals", std::move(bins)}};
+  json j = phase_counts(p);
+  j.update(json{{"peak_depth_ops", p.peak_depth},
+                {"peak_backlog_ops", p.peak_backlog},
+                {"offered_ops_per_s", per_second(p.offered_ops, p.length_ns)},
+                {"goodput_ops_per_s", per_second(p.completed_ops, p.length_ns)},
+                {"goodput_gbps", per_second(p.completed_bytes, p.length_ns) * 8 / 1e9},
+                {"latency", std::move(latency)},
+                {"queueing", duration_summary(p.queueing)},
+                {"service", duration_summary(p.service)},
+                {"queue_age", duration_summary(p.queue_age)},
+                {"queue_depth", depth_summary(p.queue_depth)},
+                {"intervals", std::move(bins)}});
+  return j;
 }
 
 json verdict_to_json(double rate, double mean_size, const regime::ProbeVerdict& v) {
@@ -243,6 +242,88 @@ std::string search_signature(const spec::Case& c) {
     }
   }
   return j.dump();
+}
+
+// A case whose rate is relative to the sustainable rate, when no probed rate was sustainable:
+// fails it with the search's evidence.
+Error nothing_sustainable(const spec::RegimeSettings& r, const json& search) {
+  std::string probes;
+  for (const auto& p : search.at("probes")) {
+    probes += fmt::format("; {:.0f}/s: {}", p.at("rate_ops_per_s").get<double>(),
+                          p.at("reason").get<std::string>());
+  }
+  return Error(
+      ErrorKind::runtime,
+      fmt::format("regime {}: rate {} is relative to the sustainable rate, but no "
+                  "probed rate was sustainable (closed-loop estimate {:.0f}/s){}",
+                  r.kind, r.rate.text, search.at("estimate_ops_per_s").get<double>(), probes));
+}
+
+// The repetition's regime object (RESULTS.md "Regimes"): what every kind reports of its settings.
+json settings_document(const spec::Case& c, double mean_size) {
+  const spec::RegimeSettings& r = c.regime;
+  return {{"kind", r.kind},
+          {"arrival", r.kind == "floor" ? "closed" : r.arrival},
+          {"streams", effective_streams(c)},
+          {"inflight", effective_inflight(c)},
+          {"backlog_ops", r.backlog},
+          {"deadline_ns", r.deadline_ns == 0 ? json(nullptr) : json(r.deadline_ns)},
+          {"mean_message_bytes", mean_size}};
+}
+
+// The offered rate of realistic and overload, and its share of the sustainable one (when searched).
+json rate_document(const spec::Rate& rate, double offered, double mean_size, const json& search) {
+  return {
+      {"text", rate.text},
+      {"ops_per_s", offered},
+      {"gbps", offered * mean_size * 8 / 1e9},
+      {"fraction_of_sustainable",
+       search.is_null() ? json(nullptr)
+                        : json(offered / search.at("sustainable_rate_ops_per_s").get<double>())}};
+}
+
+// The measured phase's figures in the repetition and its headline.
+void add_measured(const regime::PhaseResult& m, bool bandwidth, results::Repetition& rep,
+                  json& headline) {
+  rep.elapsed_ns = m.length_ns;
+  rep.ops = m.completed_ops;
+  rep.bytes = m.completed_bytes;
+  rep.latency = m.latency;
+  const auto lat = stats::summarize(m.latency);
+  const auto age = stats::summarize(m.queue_age);
+  headline["goodput_ops_per_s"] = per_second(m.completed_ops, m.length_ns);
+  headline["lat_p50_ns"] = lat.p50;
+  headline["lat_p99_ns"] = lat.p99;
+  headline["lat_p999_ns"] = lat.p999;
+  headline["queueing_p99_ns"] = stats::summarize(m.queueing).p99;
+  headline["service_p99_ns"] = stats::summarize(m.service).p99;
+  headline["queue_age_p99_ns"] = age.p99;
+  headline["deadline_misses"] = m.deadline_misses;
+  headline["refused_ops"] = m.refused_ops;
+  if (bandwidth && m.length_ns > 0) {
+    const double seconds = static_cast<double>(m.length_ns) / 1e9;
+    rep.bw_gbps = static_cast<double>(m.completed_bytes) * 8 / seconds / 1e9;
+    rep.bw_gibps =
+        static_cast<double>(m.completed_bytes) / seconds / static_cast<double>(1ULL << 30);
+    rep.msg_rate_mops = static_cast<double>(m.completed_ops) / seconds / 1e6;
+  }
+}
+
+// The overload object: the worst pair's report (null when no pair reported) with the profile's
+// settings; its main figures go to the headline.
+json overload_document(const spec::RegimeSettings& r, json report, json& headline) {
+  json doc = report;
+  doc["factor"] = r.overload_factor;
+  doc["before_ns"] = r.overload_before_ns;
+  doc["during_ns"] = r.overload_during_ns;
+  doc["after_ns"] = r.overload_after_ns;
+  if (report.is_object()) {
+    headline["peak_backlog_ops"] = report["peak_backlog_ops"];
+    headline["drain_ns"] = report["drain_ns"];
+    headline["goodput_during_ops_per_s"] = report["goodput_during_ops_per_s"];
+    headline["recovery_ops_per_s"] = report["recovery_ops_per_s"];
+  }
+  return doc;
 }
 
 }  // namespace
@@ -427,13 +508,58 @@ json RegimeRunner::sustainable() {
               {"probes", std::move(probes)}};
   }
   result = json::parse(bs_.broadcast(0, result.dump()));
-  if (!(result.at("sustainable_rate_ops_per_s").get<double>() > 0)) {
-    // Every probe failed: relative rates cannot be resolved. Keep the evidence in the error.
-    cache_.by_signature.emplace(signature, result);
-    return result;
-  }
+  // Cached also when every probe failed: a relative rate then cannot be resolved, and each case
+  // that needs one fails with this evidence (nothing_sustainable).
   cache_.by_signature.emplace(signature, result);
   return result;
+}
+
+std::optional<regime::PhaseResult> RegimeRunner::floor_phases(int index) {
+  PhasePlan plan = base_plan(case_.interval_ns);
+  plan.closed = true;
+  if (case_.mode == spec::Mode::duration) {
+    if (case_.warmup_ns > 0) {
+      PhasePlan warm = plan;
+      warm.length_ns = case_.warmup_ns;
+      phase(warm, nullptr, nullptr);
+    }
+    plan.length_ns = case_.duration_ns;
+  } else {
+    if (case_.warmup_iterations > 0) {
+      PhasePlan warm = plan;
+      warm.length_ns = std::numeric_limits<std::uint64_t>::max() / 4;
+      warm.max_ops = case_.warmup_iterations;
+      phase(warm, nullptr, nullptr);
+    }
+    plan.length_ns = std::numeric_limits<std::uint64_t>::max() / 4;
+    plan.max_ops = case_.iterations;
+  }
+  return phase(plan, nullptr, nullptr, index);
+}
+
+std::optional<regime::PhaseResult> RegimeRunner::realistic_phase(double offered, int index) {
+  const spec::RegimeSettings& r = case_.regime;
+  PhasePlan plan = base_plan(case_.interval_ns);
+  plan.arrival = regime::parse_arrival(r.arrival);
+  plan.profile = {{0, offered}};
+  plan.length_ns = case_.duration_ns;
+  plan.warmup_ns = case_.warmup_ns;
+  return phase(plan, nullptr, nullptr, index);
+}
+
+std::optional<regime::PhaseResult> RegimeRunner::overload_phase(double offered,
+                                                                json* overload_report) {
+  const spec::RegimeSettings& r = case_.regime;
+  regime::OverloadProfile profile;
+  profile.baseline_ops_per_s = offered;
+  profile.factor = r.overload_factor;
+  profile.before_ns = r.overload_before_ns;
+  profile.during_ns = r.overload_during_ns;
+  profile.after_ns = r.overload_after_ns;
+  PhasePlan plan = base_plan(case_.interval_ns);
+  plan.profile = profile.steps();
+  plan.length_ns = profile.length_ns();
+  return phase(plan, &profile, overload_report);
 }
 
 std::optional<results::Repetition> RegimeRunner::run_repetition(int index) {
@@ -441,7 +567,6 @@ std::optional<results::Repetition> RegimeRunner::run_repetition(int index) {
   fault_record_ = nullptr;
   fault_measure_start_ = 0;
   const bool root = bs_.rank() == 0;
-  json doc = {{"kind", r.kind}};
   json headline = json::object();
   std::optional<regime::PhaseResult> measured;
   json search = nullptr;
@@ -453,127 +578,37 @@ std::optional<results::Repetition> RegimeRunner::run_repetition(int index) {
     const double s = search.at("sustainable_rate_ops_per_s").get<double>();
     headline["sustainable_rate_ops_per_s"] = s;
     headline["sustainable_rate_gbps"] = s * mean_size_ * 8 / 1e9;
-    if (r.kind != "search" && !(s > 0)) {
-      // Nothing to take a fraction of: fail the case with the search's evidence.
-      std::string probes;
-      for (const auto& p : search.at("probes")) {
-        probes += fmt::format("; {:.0f}/s: {}", p.at("rate_ops_per_s").get<double>(),
-                              p.at("reason").get<std::string>());
-      }
-      throw Error(
-          ErrorKind::runtime,
-          fmt::format("regime {}: rate {} is relative to the sustainable rate, but no "
-                      "probed rate was sustainable (closed-loop estimate {:.0f}/s){}",
-                      r.kind, r.rate.text, search.at("estimate_ops_per_s").get<double>(), probes));
-    }
+    if (r.kind != "search" && !(s > 0)) throw nothing_sustainable(r, search);
   }
 
   if (r.kind == "floor") {
-    PhasePlan plan = base_plan(case_.interval_ns);
-    plan.closed = true;
-    if (case_.mode == spec::Mode::duration) {
-      if (case_.warmup_ns > 0) {
-        PhasePlan warm = plan;
-        warm.length_ns = case_.warmup_ns;
-        phase(warm, nullptr, nullptr);
-      }
-      plan.length_ns = case_.duration_ns;
-    } else {
-      if (case_.warmup_iterations > 0) {
-        PhasePlan warm = plan;
-        warm.length_ns = std::numeric_limits<std::uint64_t>::max() / 4;
-        warm.max_ops = case_.warmup_iterations;
-        phase(warm, nullptr, nullptr);
-      }
-      plan.length_ns = std::numeric_limits<std::uint64_t>::max() / 4;
-      plan.max_ops = case_.iterations;
-    }
-    measured = phase(plan, nullptr, nullptr, index);
+    measured = floor_phases(index);
   } else if (r.kind == "realistic") {
     offered = ops_per_s(r.rate, search.is_null() ? nullptr : &search);
-    PhasePlan plan = base_plan(case_.interval_ns);
-    plan.arrival = regime::parse_arrival(r.arrival);
-    plan.profile = {{0, offered}};
-    plan.length_ns = case_.duration_ns;
-    plan.warmup_ns = case_.warmup_ns;
-    measured = phase(plan, nullptr, nullptr, index);
+    measured = realistic_phase(offered, index);
   } else if (r.kind == "overload") {
     offered = ops_per_s(r.rate, search.is_null() ? nullptr : &search);
-    regime::OverloadProfile profile;
-    profile.baseline_ops_per_s = offered;
-    profile.factor = r.overload_factor;
-    profile.before_ns = r.overload_before_ns;
-    profile.during_ns = r.overload_during_ns;
-    profile.after_ns = r.overload_after_ns;
-    PhasePlan plan = base_plan(case_.interval_ns);
-    plan.profile = profile.steps();
-    plan.length_ns = profile.length_ns();
-    measured = phase(plan, &profile, &overload_report);
+    measured = overload_phase(offered, &overload_report);
   }
   if (!root) return std::nullopt;
 
   results::Repetition rep;
   rep.index = index;
-  doc["arrival"] = r.kind == "floor" ? "closed" : r.arrival;
-  doc["streams"] = effective_streams(case_);
-  doc["inflight"] = effective_inflight(case_);
-  doc["backlog_ops"] = r.backlog;
-  doc["deadline_ns"] = r.deadline_ns == 0 ? json(nullptr) : json(r.deadline_ns);
-  doc["mean_message_bytes"] = mean_size_;
+  json doc = settings_document(case_, mean_size_);
   if (r.kind == "realistic" || r.kind == "overload") {
-    doc["rate"] = {
-        {"text", r.rate.text},
-        {"ops_per_s", offered},
-        {"gbps", offered * mean_size_ * 8 / 1e9},
-        {"fraction_of_sustainable",
-         search.is_null() ? json(nullptr)
-                          : json(offered / search.at("sustainable_rate_ops_per_s").get<double>())}};
+    doc["rate"] = rate_document(r.rate, offered, mean_size_, search);
     headline["offered_ops_per_s"] = offered;
   }
   doc["search"] = search;
   if (measured) {
     doc["phase"] = phase_to_document(*measured);
-    rep.elapsed_ns = measured->length_ns;
-    rep.ops = measured->completed_ops;
-    rep.bytes = measured->completed_bytes;
-    rep.latency = measured->latency;
-    const auto lat = stats::summarize(measured->latency);
-    const auto age = stats::summarize(measured->queue_age);
-    headline["goodput_ops_per_s"] = per_second(measured->completed_ops, measured->length_ns);
-    headline["lat_p50_ns"] = lat.p50;
-    headline["lat_p99_ns"] = lat.p99;
-    headline["lat_p999_ns"] = lat.p999;
-    headline["queueing_p99_ns"] = stats::summarize(measured->queueing).p99;
-    headline["service_p99_ns"] = stats::summarize(measured->service).p99;
-    headline["queue_age_p99_ns"] = age.p99;
-    headline["deadline_misses"] = measured->deadline_misses;
-    headline["refused_ops"] = measured->refused_ops;
-    if (bandwidth_ && measured->length_ns > 0) {
-      const double seconds = static_cast<double>(measured->length_ns) / 1e9;
-      rep.bw_gbps = static_cast<double>(measured->completed_bytes) * 8 / seconds / 1e9;
-      rep.bw_gibps = static_cast<double>(measured->completed_bytes) / seconds /
-                     static_cast<double>(1ULL << 30);
-      rep.msg_rate_mops = static_cast<double>(measured->completed_ops) / seconds / 1e6;
-    }
+    add_measured(*measured, bandwidth_, rep, headline);
   } else {
     doc["phase"] = nullptr;
     rep.elapsed_ns = search.is_null() ? 0 : search.value("elapsed_ns", std::uint64_t{0});
   }
-  if (r.kind == "overload") {
-    doc["overload"] = overload_report;
-    doc["overload"]["factor"] = r.overload_factor;
-    doc["overload"]["before_ns"] = r.overload_before_ns;
-    doc["overload"]["during_ns"] = r.overload_during_ns;
-    doc["overload"]["after_ns"] = r.overload_after_ns;
-    if (overload_report.is_object()) {
-      headline["peak_backlog_ops"] = overload_report["peak_backlog_ops"];
-      headline["drain_ns"] = overload_report["drain_ns"];
-      headline["goodput_during_ops_per_s"] = overload_report["goodput_during_ops_per_s"];
-      headline["recovery_ops_per_s"] = overload_report["recovery_ops_per_s"];
-    }
-  } else {
-    doc["overload"] = nullptr;
-  }
+  doc["overload"] =
+      r.kind == "overload" ? overload_document(r, overload_report, headline) : json(nullptr);
   doc["headline"] = std::move(headline);
   rep.regime = std::move(doc);
   return rep;

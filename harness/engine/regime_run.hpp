@@ -54,6 +54,13 @@ class RegimeRunner {
                                            int fault_repetition = -1);
   // The search object (RESULTS.md), identical on every rank.
   nlohmann::json sustainable();
+  // A repetition's measured phase (rank 0 gets it merged) of each kind: floor's after its
+  // warm-up; realistic's at `offered` ops/s; overload's around `offered`, with the worst pair's
+  // overload report.
+  std::optional<regime::PhaseResult> floor_phases(int index);
+  std::optional<regime::PhaseResult> realistic_phase(double offered, int index);
+  std::optional<regime::PhaseResult> overload_phase(double offered,
+                                                    nlohmann::json* overload_report);
   PhasePlan base_plan(std::uint64_t bin_ns) const;
   double ops_per_s(const spec::Rate& rate, const nlohmann::json* search) const;
   std::uint64_t next_seed();

@@ -66,6 +66,122 @@ struct SpawnSetup {
   SpawnSetup& operator=(const SpawnSetup&) = delete;
 };
 
+// Starts argv[0] (searched on PATH) in its own process group (killed as a whole at the
+// deadline), with stdin /dev/null, stdout and stderr on out_fd, nothing else inherited, default
+// signals and nothing blocked. Returns posix_spawnp's error (0: started, *pid set).
+int spawn(const std::vector<std::string>& argv, int out_fd, pid_t* pid) {
+  SpawnSetup setup;
+  posix_spawn_file_actions_addopen(&setup.actions, 0, "/dev/null", O_RDONLY, 0);
+  posix_spawn_file_actions_adddup2(&setup.actions, out_fd, 1);
+  posix_spawn_file_actions_adddup2(&setup.actions, out_fd, 2);
+  posix_spawn_file_actions_addclosefrom_np(&setup.actions, 3);
+  sigset_t none;
+  sigset_t all;
+  sigemptyset(&none);
+  sigfillset(&all);
+  posix_spawnattr_setflags(&setup.attr,
+                           POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+  posix_spawnattr_setpgroup(&setup.attr, 0);
+  posix_spawnattr_setsigmask(&setup.attr, &none);
+  posix_spawnattr_setsigdefault(&setup.attr, &all);
+  std::vector<char*> args;
+  args.reserve(argv.size() + 1);
+  for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
+  return ::posix_spawnp(pid, argv[0].c_str(), &setup.actions, &setup.attr, args.data(), environ);
+}
+
+// The spawned command: its process, a pidfd to wait on (-1 where the kernel has none), and
+// its exit once seen.
+struct Child {
+  pid_t pid = -1;
+  int pidfd = -1;
+  bool exited = false;
+  bool reaped_elsewhere = false;
+  int status = 0;
+  std::uint64_t exit_seen_ns = 0;
+
+  // waitpid with `flags` (0 or WNOHANG).
+  void try_reap(int flags) {
+    for (;;) {
+      const pid_t r = ::waitpid(pid, &status, flags);
+      if (r == pid) {
+        exited = true;
+        exit_seen_ns = core::now_ns();
+        return;
+      }
+      if (r < 0 && errno == EINTR) continue;
+      if (r < 0) {  // ECHILD: someone else reaped it (SIGCHLD ignored or a reaper elsewhere)
+        exited = true;
+        reaped_elsewhere = true;
+        exit_seen_ns = core::now_ns();
+      }
+      return;
+    }
+  }
+
+  // SIGKILL to its process group and itself, and reap it.
+  void kill_and_reap() {
+    ::kill(-pid, SIGKILL);
+    ::kill(pid, SIGKILL);
+    try_reap(0);
+  }
+};
+
+// Reads the child's output from out_fd (non-blocking) into `output` until it has exited and the
+// pipe is at end of file, or until a little while after its exit (something it started still
+// holds the pipe), or until poll fails; kills it at the deadline. True when it timed out.
+bool collect_output(Child& child, int out_fd, std::uint64_t deadline, std::string& output) {
+  bool eof = false;
+  while (!(child.exited && eof)) {
+    const std::uint64_t now = core::now_ns();
+    if (!child.exited && now >= deadline) {
+      child.kill_and_reap();
+      read_some(out_fd, output);  // whatever is left; a holder elsewhere is ignored
+      return true;
+    }
+    // Exited, but something it started still holds the pipe: wait a little, then stop reading.
+    if (child.exited && now >= child.exit_seen_ns + kDrainGraceNs) break;
+    std::uint64_t wait_ns =
+        child.exited ? child.exit_seen_ns + kDrainGraceNs - now : deadline - now;
+    if (!child.exited && child.pidfd < 0) wait_ns = std::min(wait_ns, kPollSliceNs);
+    wait_ns = std::min<std::uint64_t>(wait_ns, 1'000'000'000);
+    pollfd fds[2];
+    nfds_t n = 0;
+    if (!eof) fds[n++] = pollfd{out_fd, POLLIN, 0};
+    const bool watch_pidfd = !child.exited && child.pidfd >= 0;
+    if (watch_pidfd) fds[n++] = pollfd{child.pidfd, POLLIN, 0};
+    const int timeout_ms = static_cast<int>((wait_ns + 999'999) / 1'000'000);
+    const int ready = n == 0 ? (::poll(nullptr, 0, timeout_ms)) : ::poll(fds, n, timeout_ms);
+    if (ready < 0 && errno != EINTR) break;
+    if (!eof && ready > 0 && (fds[0].revents & (POLLIN | POLLHUP | POLLERR)) != 0) {
+      if (!read_some(out_fd, output)) eof = true;
+    }
+    if (!child.exited) {
+      if (watch_pidfd) {
+        if (ready > 0 && (fds[n - 1].revents & POLLIN) != 0) child.try_reap(0);
+      } else {
+        child.try_reap(WNOHANG);
+      }
+    }
+  }
+  return false;
+}
+
+void set_exit_code(ActionRecord& record, const Child& child, bool timed_out) {
+  if (timed_out) {
+    record.exit_code = 124;
+  } else if (child.reaped_elsewhere) {
+    record.exit_code = -1;
+    if (record.output.size() < kOutputCap) {
+      record.output += "[exit status lost: the process was reaped elsewhere]";
+      record.output.resize(std::min(record.output.size(), kOutputCap));
+    }
+  } else {
+    record.exit_code = exit_code_of(child.status);
+  }
+}
+
 }  // namespace
 
 ActionRecord run_command(std::string what, const std::vector<std::string>& argv,
@@ -91,118 +207,22 @@ ActionRecord run_command(std::string what, const std::vector<std::string>& argv,
   if (::pipe2(out_pipe, O_CLOEXEC) != 0) {
     return fail(std::string("cannot start: pipe: ") + std::strerror(errno));
   }
-  pid_t pid = -1;
-  int spawn_rc = 0;
-  {
-    SpawnSetup setup;
-    // stdin /dev/null; stdout and stderr the pipe; nothing else inherited.
-    posix_spawn_file_actions_addopen(&setup.actions, 0, "/dev/null", O_RDONLY, 0);
-    posix_spawn_file_actions_adddup2(&setup.actions, out_pipe[1], 1);
-    posix_spawn_file_actions_adddup2(&setup.actions, out_pipe[1], 2);
-    posix_spawn_file_actions_addclosefrom_np(&setup.actions, 3);
-    // Own process group (killed as a whole at the deadline), default signals, nothing blocked.
-    sigset_t none;
-    sigset_t all;
-    sigemptyset(&none);
-    sigfillset(&all);
-    posix_spawnattr_setflags(
-        &setup.attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-    posix_spawnattr_setpgroup(&setup.attr, 0);
-    posix_spawnattr_setsigmask(&setup.attr, &none);
-    posix_spawnattr_setsigdefault(&setup.attr, &all);
-    std::vector<char*> args;
-    args.reserve(argv.size() + 1);
-    for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-    args.push_back(nullptr);
-    spawn_rc =
-        ::posix_spawnp(&pid, argv[0].c_str(), &setup.actions, &setup.attr, args.data(), environ);
-  }
+  Child child;
+  const int spawn_rc = spawn(argv, out_pipe[1], &child.pid);
   ::close(out_pipe[1]);
   if (spawn_rc != 0) {
     ::close(out_pipe[0]);
     return fail("cannot start " + argv[0] + ": " + std::strerror(spawn_rc));
   }
   ::fcntl(out_pipe[0], F_SETFL, ::fcntl(out_pipe[0], F_GETFL) | O_NONBLOCK);
-  const int pidfd = pidfd_open(pid);
+  child.pidfd = pidfd_open(child.pid);
 
   const std::uint64_t deadline = timeout_ns == 0 ? UINT64_MAX : record.mono_start_ns + timeout_ns;
-  bool eof = false;
-  bool exited = false;
-  bool timed_out = false;
-  bool reaped_elsewhere = false;
-  int status = 0;
-  std::uint64_t exit_seen_ns = 0;
-  auto try_reap = [&](int flags) {
-    for (;;) {
-      const pid_t r = ::waitpid(pid, &status, flags);
-      if (r == pid) {
-        exited = true;
-        exit_seen_ns = core::now_ns();
-        return;
-      }
-      if (r < 0 && errno == EINTR) continue;
-      if (r < 0) {  // ECHILD: someone else reaped it (SIGCHLD ignored or a reaper elsewhere)
-        exited = true;
-        reaped_elsewhere = true;
-        exit_seen_ns = core::now_ns();
-      }
-      return;
-    }
-  };
-
-  while (!(exited && eof)) {
-    const std::uint64_t now = core::now_ns();
-    if (!exited && now >= deadline) {
-      timed_out = true;
-      ::kill(-pid, SIGKILL);
-      ::kill(pid, SIGKILL);
-      try_reap(0);
-      read_some(out_pipe[0], record.output);  // whatever is left; a holder elsewhere is ignored
-      break;
-    }
-    // Exited, but something it started still holds the pipe: wait a little, then stop reading.
-    if (exited && now >= exit_seen_ns + kDrainGraceNs) break;
-    std::uint64_t wait_ns = exited ? exit_seen_ns + kDrainGraceNs - now : deadline - now;
-    if (!exited && pidfd < 0) wait_ns = std::min(wait_ns, kPollSliceNs);
-    wait_ns = std::min<std::uint64_t>(wait_ns, 1'000'000'000);
-    pollfd fds[2];
-    nfds_t n = 0;
-    if (!eof) fds[n++] = pollfd{out_pipe[0], POLLIN, 0};
-    const bool watch_pidfd = !exited && pidfd >= 0;
-    if (watch_pidfd) fds[n++] = pollfd{pidfd, POLLIN, 0};
-    const int timeout_ms = static_cast<int>((wait_ns + 999'999) / 1'000'000);
-    const int ready = n == 0 ? (::poll(nullptr, 0, timeout_ms)) : ::poll(fds, n, timeout_ms);
-    if (ready < 0 && errno != EINTR) break;
-    if (!eof && ready > 0 && (fds[0].revents & (POLLIN | POLLHUP | POLLERR)) != 0) {
-      if (!read_some(out_pipe[0], record.output)) eof = true;
-    }
-    if (!exited) {
-      if (watch_pidfd) {
-        if (ready > 0 && (fds[n - 1].revents & POLLIN) != 0) try_reap(0);
-      } else {
-        try_reap(WNOHANG);
-      }
-    }
-  }
-  if (!exited) {  // poll failed: do not leave it behind
-    ::kill(-pid, SIGKILL);
-    ::kill(pid, SIGKILL);
-    try_reap(0);
-  }
-  if (pidfd >= 0) ::close(pidfd);
+  const bool timed_out = collect_output(child, out_pipe[0], deadline, record.output);
+  if (!child.exited) child.kill_and_reap();  // poll failed: do not leave it behind
+  if (child.pidfd >= 0) ::close(child.pidfd);
   ::close(out_pipe[0]);
-
-  if (timed_out) {
-    record.exit_code = 124;
-  } else if (reaped_elsewhere) {
-    record.exit_code = -1;
-    if (record.output.size() < kOutputCap) {
-      record.output += "[exit status lost: the process was reaped elsewhere]";
-      record.output.resize(std::min(record.output.size(), kOutputCap));
-    }
-  } else {
-    record.exit_code = exit_code_of(status);
-  }
+  set_exit_code(record, child, timed_out);
   return finish();
 }
 

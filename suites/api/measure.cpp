@@ -171,7 +171,13 @@ void await_last_message(const Context& context, Completer& completer) {
   }
 }
 
-void post_control(const Context& context, std::size_t endpoint, std::uint32_t tag, bool signaled) {
+RankResult run_passive(const Context& context) {
+  Completer completer(context);
+  await_last_message(context, completer);
+  return RankResult{};
+}
+
+transport::WorkRequest control_request(const Context& context, std::uint32_t tag, bool signaled) {
   transport::WorkRequest wr;
   wr.op = transport::Op::send;
   wr.wr_id = ~0ULL;
@@ -179,7 +185,11 @@ void post_control(const Context& context, std::size_t endpoint, std::uint32_t ta
   wr.length = 0;
   wr.imm = tag;
   wr.signaled = signaled;
-  post_or_throw(*context.endpoints[endpoint], wr);
+  return wr;
+}
+
+void post_control(const Context& context, std::size_t endpoint, std::uint32_t tag, bool signaled) {
+  post_or_throw(*context.endpoints[endpoint], control_request(context, tag, signaled));
 }
 
 void post_or_throw(transport::Endpoint& endpoint, const transport::WorkRequest& request) {

@@ -2,6 +2,7 @@
 // The measurement loop's shared pieces: the one place workloads read the clock, wait for
 // completions under a watchdog, stamp and check data patterns, and honour interrupts.
 // Transports never read a clock for measurement.
+#include <algorithm>
 #include <cstdint>
 #include <span>
 
@@ -61,7 +62,20 @@ transport::WorkRequest make_request(const Context& context, transport::Op op, st
 // heartbeats in between prove the active side is alive.
 void await_last_message(const Context& context, Completer& completer);
 
-// A zero-byte send carrying only `tag` (heartbeat or last-message flag of one-sided workloads).
+// The whole run of the passive side of a one-sided workload (await_last_message): it measures
+// nothing.
+RankResult run_passive(const Context& context);
+
+// How often the active side of a one-sided workload sends a heartbeat: a quarter of the peer
+// timeout, and at least once a second.
+inline std::uint64_t heartbeat_interval_ns(const Params& params) noexcept {
+  return std::min<std::uint64_t>(1'000'000'000, params.peer_timeout_ns / 4);
+}
+
+// A zero-byte send carrying only `tag` (heartbeat or last-message flag of one-sided workloads),
+// with wr_id ~0.
+transport::WorkRequest control_request(const Context& context, std::uint32_t tag, bool signaled);
+// Posts control_request(context, tag, signaled) on `endpoint` (post_or_throw).
 void post_control(const Context& context, std::size_t endpoint, std::uint32_t tag, bool signaled);
 
 // Data pattern: the first 8 bytes hold the message sequence number, the rest a byte pattern

@@ -12,7 +12,7 @@ using transport::Completion;
 using transport::Op;
 using transport::WorkRequest;
 
-// One iteration of the initiator: returns the latency sample in ns.
+// One iteration of the initiator, timed: its sample is t1 - t0 (halved for a round trip).
 struct Sample {
   std::uint64_t t0 = 0;
   std::uint64_t t1 = 0;
@@ -34,7 +34,7 @@ class PingPong final : public Workload {
       case Op::read:
       case Op::fetch_add:
       case Op::compare_swap:
-        return ctx.initiator ? one_sided_initiator(ctx) : passive(ctx);
+        return ctx.initiator ? one_sided_initiator(ctx) : run_passive(ctx);
       case Op::recv:
         break;
     }
@@ -250,11 +250,10 @@ class PingPong final : public Workload {
     const Params& p = ctx.params;
     transport::Endpoint& ep = *ctx.endpoints.at(0);
     Completer completer(ctx);
-    const std::uint64_t heartbeat_ns =
-        std::min<std::uint64_t>(1'000'000'000, p.peer_timeout_ns / 4);
+    const std::uint64_t heartbeat_ns = heartbeat_interval_ns(p);
     std::uint64_t last_heartbeat = core::now_ns();
     std::array<Completion, 8> out{};
-    RankResult r = measure(ctx, false, p.message_size, [&](std::uint64_t sequence, std::uint32_t) {
+    RankResult r = measure(ctx, false, p.message_size, [&](std::uint64_t, std::uint32_t) {
       Sample s;
       s.t0 = core::now_ns();
       post_or_throw(ep, make_request(ctx, p.op, 0, p.message_size, 0, true));
@@ -266,7 +265,6 @@ class PingPong final : public Workload {
       if (p.verify && p.op == Op::read) {
         verify_pattern(ctx.memory.recv.buffer.addr, p.message_size, 0, ctx.peer);
       }
-      (void)sequence;
       if (s.t1 - last_heartbeat >= heartbeat_ns) {
         post_control(ctx, 0, kTagHeartbeat, false);
         last_heartbeat = s.t1;
@@ -276,12 +274,6 @@ class PingPong final : public Workload {
     post_control(ctx, 0, kTagLast, true);
     await_send_completion(completer);
     return r;
-  }
-
-  static RankResult passive(Context& ctx) {
-    Completer completer(ctx);
-    await_last_message(ctx, completer);
-    return RankResult{};
   }
 
   std::uint64_t write_sequence_ = 0;  // RDMA write ping-pong markers, across repetitions

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <utility>
 #include <vector>
 
 #include "core/error.hpp"
@@ -15,6 +16,213 @@ using transport::Op;
 using transport::WorkRequest;
 
 constexpr std::uint64_t kNoLimit = ~0ULL;
+
+// Signal one operation in this many (at most the window, or the sender would stall).
+std::uint64_t moderation_for(const Params& p) {
+  return std::clamp<std::uint64_t>(p.cq_moderation, 1, static_cast<std::uint64_t>(p.window));
+}
+
+// Per endpoint, over all repetitions of a case. Receives stay posted across repetitions; send
+// slots run on like receive slots, so that with write_imm the slot a sender writes is the slot
+// its peer's next receive completion names.
+struct EndpointCounts {
+  std::vector<std::uint64_t> recv_posted;
+  std::vector<std::uint64_t> recv_completed;
+  std::vector<std::uint64_t> send_posted;
+  std::vector<std::uint64_t> send_done;
+
+  void fit(std::size_t conns) {
+    if (recv_posted.size() == conns) return;
+    recv_posted.assign(conns, 0);
+    recv_completed.assign(conns, 0);
+    send_posted.assign(conns, 0);
+    send_done.assign(conns, 0);
+  }
+};
+
+// One repetition of a two-sided stream (send, write_imm) on one rank. The sender keeps `window`
+// messages in flight per endpoint, the last one of each endpoint flagged; the receiver keeps
+// its receives topped up and counts the measured arrivals, from the first (which opens the
+// interval) to the last. With direction bidir a rank is both.
+class TwoSidedRun {
+ public:
+  TwoSidedRun(Context& ctx, EndpointCounts& counts, std::uint64_t rwindow)
+      : ctx_(ctx),
+        p_(ctx.params),
+        n_(counts),
+        conns_(ctx.endpoints.size()),
+        sender_(ctx.initiator || p_.bidirectional),
+        moderation_(moderation_for(p_)),
+        receiver_(!ctx.initiator || p_.bidirectional),
+        window_(static_cast<std::uint64_t>(p_.window)),
+        rwindow_(rwindow),
+        completer_(ctx),
+        send_base_(static_cast<unsigned char*>(ctx.memory.send.buffer.addr)),
+        recv_base_(static_cast<unsigned char*>(ctx.memory.recv.buffer.addr)),
+        recv_seen_(conns_, 0),
+        recv_open_(receiver_ ? conns_ : 0),
+        series_(p_.interval_ns),
+        total_(sender_ ? kNoLimit : 0) {
+    result_.measured = receiver_;
+    if (sender_ && !p_.duration_mode) total_ = p_.warmup_iterations + p_.iterations;
+  }
+
+  RankResult run() {
+    if (receiver_) {  // receives stay posted across repetitions: top each endpoint up to rwindow
+      for (std::size_t e = 0; e < conns_; ++e) {
+        while (n_.recv_posted[e] - n_.recv_completed[e] < rwindow_) post_recv(e);
+      }
+    }
+    phase_start_ = core::now_ns();
+    while (next_ < total_ || inflight_ > 0 || recv_open_ > 0) {
+      post_sends();
+      if (inflight_ == 0 && recv_open_ == 0 && next_ >= total_) break;
+      std::size_t e = 0;
+      const std::size_t n = completer_.next_any(out_, &e);
+      const std::uint64_t now = core::now_ns();
+      for (std::size_t i = 0; i < n; ++i) on_completion(e, out_[i], now);
+    }
+    if (receiver_) {
+      result_.elapsed_ns = last_ns_ - first_ns_;
+      result_.measure_start_ns = first_ns_;
+      if (p_.duration_mode) result_.intervals = series_.points(result_.elapsed_ns);
+    }
+    return std::move(result_);
+  }
+
+ private:
+  void post_recv(std::size_t e) {
+    WorkRequest wr;
+    wr.op = Op::recv;
+    wr.local = &ctx_.memory.recv;
+    wr.offset = (e * rwindow_ + n_.recv_posted[e] % rwindow_) * p_.message_size;
+    wr.length = p_.message_size;
+    wr.wr_id = n_.recv_posted[e];
+    post_or_throw(*ctx_.endpoints[e], wr);
+    ++n_.recv_posted[e];
+  }
+
+  // Posts as many sends as the windows allow.
+  void post_sends() {
+    while (next_ < total_) {
+      const std::size_t e = next_ % conns_;
+      if (n_.send_posted[e] - n_.send_done[e] >= window_) break;
+      advance_phase();
+      post_send(e);
+    }
+  }
+
+  // Before each send: ends the warm-up, and in duration mode the measured phase.
+  void advance_phase() {
+    if (!measuring_) {
+      const std::uint64_t now = core::now_ns();
+      if (p_.duration_mode ? now - phase_start_ >= p_.warmup_ns : next_ >= p_.warmup_iterations) {
+        measuring_ = true;
+        measure_start_ = now;
+      }
+    } else if (p_.duration_mode && total_ == kNoLimit &&
+               core::now_ns() - measure_start_ >= p_.duration_ns) {
+      total_ = next_ + conns_;  // one final, flagged message on every endpoint
+    }
+  }
+
+  void post_send(std::size_t e) {
+    const bool last = next_ + conns_ >= total_;
+    const std::size_t offset = (e * window_ + n_.send_posted[e] % window_) * p_.message_size;
+    const std::uint32_t tag = (last ? kTagLast : 0u) | (measuring_ ? 0u : kTagWarmup);
+    // Completion moderation: one signaled send in `moderation` (and every endpoint's last),
+    // as perftest's --cq-mod; a completion retires every earlier send of its endpoint.
+    WorkRequest wr = make_request(ctx_, p_.op, offset, p_.message_size, tag,
+                                  last || (n_.send_posted[e] + 1) % moderation_ == 0);
+    wr.wr_id = n_.send_posted[e] + 1;
+    if (p_.verify) stamp_pattern(send_base_ + wr.offset, p_.message_size, next_);
+    post_or_throw(*ctx_.endpoints[e], wr);
+    ++n_.send_posted[e];
+    ++inflight_;
+    ++next_;
+  }
+
+  void on_completion(std::size_t e, const Completion& c, std::uint64_t now) {
+    if (c.op == Op::send) {
+      inflight_ -= c.wr_id - n_.send_done[e];
+      n_.send_done[e] = c.wr_id;
+      return;
+    }
+    if (c.op == Op::recv) on_receive(e, c, now);
+  }
+
+  void on_receive(std::size_t e, const Completion& c, std::uint64_t now) {
+    if (p_.op == Op::send && c.bytes != p_.message_size) {
+      throw core::Error(core::ErrorKind::runtime, "stream: rank " + std::to_string(ctx_.peer) +
+                                                      " sent " + std::to_string(c.bytes) +
+                                                      " bytes, expected " +
+                                                      std::to_string(p_.message_size));
+    }
+    // send lands in the receive's own slot; write_imm where the sender aimed it (the
+    // sender's slot layout, which the receive count reproduces).
+    const std::uint64_t k = n_.recv_completed[e];
+    const std::uint64_t slot =
+        p_.op == Op::send ? e * rwindow_ + k % rwindow_ : e * window_ + k % window_;
+    ++n_.recv_completed[e];
+    const std::uint64_t sequence = recv_seen_[e] * conns_ + e;
+    ++recv_seen_[e];
+    if (p_.verify) {
+      verify_pattern(recv_base_ + slot * p_.message_size, p_.message_size, sequence, ctx_.peer);
+    }
+    if ((c.imm & kTagWarmup) == 0) count_arrival(now);
+    if ((c.imm & kTagLast) != 0) {
+      --recv_open_;
+    } else {
+      post_recv(e);
+    }
+  }
+
+  // A measured message arrived at `now`.
+  void count_arrival(std::uint64_t now) {
+    const std::uint64_t bytes = p_.message_size;
+    if (!counting_) {
+      // The first measured arrival opens the interval; its bytes arrived before it.
+      counting_ = true;
+      first_ns_ = now;
+    } else {
+      result_.bytes += bytes;
+      ++result_.ops;
+      if (p_.duration_mode) series_.add(now - first_ns_, bytes, 1);
+    }
+    last_ns_ = now;
+  }
+
+  Context& ctx_;
+  const Params& p_;
+  EndpointCounts& n_;
+  const std::size_t conns_;
+  const bool sender_;
+  const std::uint64_t moderation_;
+  const bool receiver_;
+  const std::uint64_t window_;
+  const std::uint64_t rwindow_;
+  Completer completer_;
+  unsigned char* const send_base_;
+  unsigned char* const recv_base_;
+  std::array<Completion, 64> out_{};
+
+  // Receiver state.
+  std::vector<std::uint64_t> recv_seen_;  // this repetition, per endpoint
+  std::size_t recv_open_;                 // endpoints whose last message has not arrived
+  RankResult result_;
+  stats::IntervalSeries series_;
+  std::uint64_t first_ns_ = 0;
+  std::uint64_t last_ns_ = 0;
+  bool counting_ = false;
+
+  // Sender state.
+  std::uint64_t next_ = 0;  // global message sequence
+  std::uint64_t total_;     // messages to send, once known
+  std::uint64_t phase_start_ = 0;
+  std::uint64_t measure_start_ = 0;
+  bool measuring_ = false;
+  std::uint64_t inflight_ = 0;
+};
 
 class Stream final : public Workload {
  public:
@@ -32,160 +240,13 @@ class Stream final : public Workload {
                                       "write_imm); op ") +
                               transport::op_name(ctx.params.op) + " is one-sided");
       }
-      return ctx.initiator ? one_sided_active(ctx) : passive(ctx);
+      return ctx.initiator ? one_sided_active(ctx) : run_passive(ctx);
     }
-    const Params& p = ctx.params;
-    const std::size_t conns = ctx.endpoints.size();
-    const bool sender = ctx.initiator || p.bidirectional;
-    const std::uint64_t moderation = moderation_for(p);
-    const bool receiver = !ctx.initiator || p.bidirectional;
-    const auto window = static_cast<std::uint64_t>(p.window);
-    const auto rwindow = static_cast<std::uint64_t>(recv_slots(p));
-    if (recv_posted_.size() != conns) {
-      recv_posted_.assign(conns, 0);
-      recv_completed_.assign(conns, 0);
-      send_posted_.assign(conns, 0);
-      send_done_.assign(conns, 0);
-    }
-    // Send slots run on across repetitions like receive slots, so that with write_imm the slot
-    // a sender writes is the slot its peer's next receive completion names.
-    std::vector<std::uint64_t>& send_posted = send_posted_;
-    std::vector<std::uint64_t>& send_done = send_done_;
-
-    Completer completer(ctx);
-    auto* send_base = static_cast<unsigned char*>(ctx.memory.send.buffer.addr);
-    auto* recv_base = static_cast<unsigned char*>(ctx.memory.recv.buffer.addr);
-
-    // Receiver state. Receives stay posted across repetitions: top each endpoint up to rwindow.
-    std::vector<std::uint64_t> recv_seen(conns, 0);  // this repetition, per endpoint
-    std::vector<bool> recv_last(conns, !receiver);
-    std::size_t recv_open = receiver ? conns : 0;
-    auto post_recv = [&](std::size_t e) {
-      WorkRequest wr;
-      wr.op = Op::recv;
-      wr.local = &ctx.memory.recv;
-      wr.offset = (e * rwindow + recv_posted_[e] % rwindow) * p.message_size;
-      wr.length = p.message_size;
-      wr.wr_id = recv_posted_[e];
-      post_or_throw(*ctx.endpoints[e], wr);
-      ++recv_posted_[e];
-    };
-    if (receiver) {
-      for (std::size_t e = 0; e < conns; ++e) {
-        while (recv_posted_[e] - recv_completed_[e] < rwindow) post_recv(e);
-      }
-    }
-    RankResult result;
-    result.measured = receiver;
-    stats::IntervalSeries series(p.interval_ns);
-    std::uint64_t first_ns = 0;
-    std::uint64_t last_ns = 0;
-    bool counting = false;
-
-    // Sender state.
-    std::uint64_t next = 0;                       // global message sequence
-    std::uint64_t total = sender ? kNoLimit : 0;  // messages to send, once known
-    if (sender && !p.duration_mode) total = p.warmup_iterations + p.iterations;
-    const std::uint64_t phase_start = core::now_ns();
-    std::uint64_t measure_start = 0;
-    bool measuring = false;
-    std::uint64_t inflight = 0;
-
-    std::array<Completion, 64> out{};
-    while (next < total || inflight > 0 || recv_open > 0) {
-      // Post as many sends as the windows allow.
-      while (next < total) {
-        const std::size_t e = next % conns;
-        if (send_posted[e] - send_done[e] >= window) break;
-        if (!measuring) {
-          const std::uint64_t now = core::now_ns();
-          if (p.duration_mode ? now - phase_start >= p.warmup_ns : next >= p.warmup_iterations) {
-            measuring = true;
-            measure_start = now;
-          }
-        } else if (p.duration_mode && total == kNoLimit &&
-                   core::now_ns() - measure_start >= p.duration_ns) {
-          total = next + conns;  // one final, flagged message on every endpoint
-        }
-        const bool last = next + conns >= total;
-        const std::size_t offset = (e * window + send_posted[e] % window) * p.message_size;
-        const std::uint32_t tag = (last ? kTagLast : 0u) | (measuring ? 0u : kTagWarmup);
-        // Completion moderation: one signaled send in `moderation` (and every endpoint's last),
-        // as perftest's --cq-mod; a completion retires every earlier send of its endpoint.
-        WorkRequest wr = make_request(ctx, p.op, offset, p.message_size, tag,
-                                      last || (send_posted[e] + 1) % moderation == 0);
-        wr.wr_id = send_posted[e] + 1;
-        if (p.verify) stamp_pattern(send_base + wr.offset, p.message_size, next);
-        post_or_throw(*ctx.endpoints[e], wr);
-        ++send_posted[e];
-        ++inflight;
-        ++next;
-      }
-      if (inflight == 0 && recv_open == 0 && next >= total) break;
-
-      std::size_t e = 0;
-      const std::size_t n = completer.next_any(out, &e);
-      const std::uint64_t now = core::now_ns();
-      for (std::size_t i = 0; i < n; ++i) {
-        const Completion& c = out[i];
-        if (c.op == Op::send) {
-          inflight -= c.wr_id - send_done[e];
-          send_done[e] = c.wr_id;
-          continue;
-        }
-        if (c.op != Op::recv) continue;
-        if (p.op == Op::send && c.bytes != p.message_size) {
-          throw core::Error(core::ErrorKind::runtime, "stream: rank " + std::to_string(ctx.peer) +
-                                                          " sent " + std::to_string(c.bytes) +
-                                                          " bytes, expected " +
-                                                          std::to_string(p.message_size));
-        }
-        // send lands in the receive's own slot; write_imm where the sender aimed it (the
-        // sender's slot layout, which the receive count reproduces).
-        const std::uint64_t k = recv_completed_[e];
-        const std::uint64_t slot =
-            p.op == Op::send ? e * rwindow + k % rwindow : e * window + k % window;
-        ++recv_completed_[e];
-        const std::uint64_t sequence = recv_seen[e] * conns + e;
-        ++recv_seen[e];
-        if (p.verify) {
-          verify_pattern(recv_base + slot * p.message_size, p.message_size, sequence, ctx.peer);
-        }
-        const std::uint64_t bytes = p.message_size;
-        if ((c.imm & kTagWarmup) == 0) {
-          if (!counting) {
-            // The first measured arrival opens the interval; its bytes arrived before it.
-            counting = true;
-            first_ns = now;
-          } else {
-            result.bytes += bytes;
-            ++result.ops;
-            if (p.duration_mode) series.add(now - first_ns, bytes, 1);
-          }
-          last_ns = now;
-        }
-        if ((c.imm & kTagLast) != 0) {
-          recv_last[e] = true;
-          --recv_open;
-        } else {
-          post_recv(e);
-        }
-      }
-    }
-    if (receiver) {
-      result.elapsed_ns = last_ns - first_ns;
-      result.measure_start_ns = first_ns;
-      if (p.duration_mode) result.intervals = series.points(result.elapsed_ns);
-    }
-    return result;
+    counts_.fit(ctx.endpoints.size());
+    return TwoSidedRun(ctx, counts_, static_cast<std::uint64_t>(recv_slots(ctx.params))).run();
   }
 
  private:
-  // Signal one operation in this many (at most the window, or the sender would stall).
-  static std::uint64_t moderation_for(const Params& p) {
-    return std::clamp<std::uint64_t>(p.cq_moderation, 1, static_cast<std::uint64_t>(p.window));
-  }
-
   // One-sided ops (write, read, atomics; perftest's *_bw): the active side keeps `window`
   // operations in flight per endpoint and counts its own completions, from the post of the
   // first measured operation to the completion of the last. The passive side's CPU takes no
@@ -195,8 +256,7 @@ class Stream final : public Workload {
     const std::size_t conns = ctx.endpoints.size();
     const auto window = static_cast<std::uint64_t>(p.window);
     Completer completer(ctx);
-    const std::uint64_t heartbeat_ns =
-        std::min<std::uint64_t>(1'000'000'000, p.peer_timeout_ns / 4);
+    const std::uint64_t heartbeat_ns = heartbeat_interval_ns(p);
     std::vector<std::uint64_t> posted(conns, 0);
     std::vector<std::uint64_t> done(conns, 0);
     const std::uint64_t moderation = moderation_for(p);
@@ -279,17 +339,7 @@ class Stream final : public Workload {
     return result;
   }
 
-  static RankResult passive(Context& ctx) {
-    Completer completer(ctx);
-    await_last_message(ctx, completer);
-    return RankResult{};
-  }
-
-  // Per endpoint, over all repetitions of the case.
-  std::vector<std::uint64_t> recv_posted_;
-  std::vector<std::uint64_t> recv_completed_;
-  std::vector<std::uint64_t> send_posted_;
-  std::vector<std::uint64_t> send_done_;
+  EndpointCounts counts_;  // two-sided
 };
 
 }  // namespace
