@@ -7,6 +7,7 @@
 // e.g. "rank 1 (host-a, pid 4242) lost: side channel closed during barrier".
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -31,6 +32,11 @@ class Bootstrap {
 
 struct Options {
   std::chrono::milliseconds timeout{30'000};  // bound on every wait for a peer
+  // The local launcher's forked rank, about to exit 1 because an error escaped its body (or its
+  // side channel could not connect), hands the error here; the library never prints, the caller
+  // says it (the CLI: "rank N: <what>" on stderr). Unset: the exit code and the parent's report
+  // say it alone.
+  std::function<void(int rank, const std::string& what)> on_rank_error{};
 };
 
 }  // namespace fabricbench::bootstrap

@@ -157,10 +157,10 @@ std::string signal_name(int sig) {
     auto bootstrap = connect_side_channel(config);
     code = body(*bootstrap);
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "rank %d: %s\n", rank, e.what());
+    if (options.on_rank_error) options.on_rank_error(rank, e.what());
     code = 1;
   } catch (...) {
-    std::fprintf(stderr, "rank %d: unknown exception\n", rank);
+    if (options.on_rank_error) options.on_rank_error(rank, "unknown exception");
     code = 1;
   }
   std::fflush(nullptr);

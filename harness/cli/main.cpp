@@ -125,6 +125,9 @@ int cmd_run(const std::string& path, const std::vector<std::string>& sets,
       exp->launcher == "auto" ? fb::bootstrap::detect_launcher() : exp->launcher;
   fb::bootstrap::Options bopts;
   bopts.timeout = std::chrono::milliseconds(exp->peer_timeout_ns / 1'000'000);
+  bopts.on_rank_error = [](int rank, const std::string& what) {
+    fmt::print(stderr, "rank {}: {}\n", rank, what);
+  };
   fb::engine::RunOptions ropts;
   ropts.output_dir = output;
   ropts.stop_requested = &g_stop;
