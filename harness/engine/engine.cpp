@@ -10,6 +10,7 @@
 
 #include "core/clock.hpp"
 #include "core/version.hpp"
+#include "harness/engine/bootstrap_exchange.hpp"
 #include "harness/engine/fault_run.hpp"
 #include "harness/engine/regime_run.hpp"
 #include "harness/envelope/envelope.hpp"
@@ -500,7 +501,8 @@ RunOutcome run_experiment(bootstrap::Bootstrap& bs, const spec::Experiment& exp,
     };
     ctx.stop_requested = options.stop_requested;
     try {
-      setup.endpoints = setup.transport->connect(bs, {ctx.peer}, c.connections());
+      BootstrapExchange exchange(bs);
+      setup.endpoints = setup.transport->connect(exchange, {ctx.peer}, c.connections());
       for (auto& ep : setup.endpoints) {
         ctx.endpoints.push_back(ep.get());
         // The stream window, plus room for control messages, must fit the endpoint's queue.

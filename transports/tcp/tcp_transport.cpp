@@ -20,7 +20,6 @@
 
 #include "core/clock.hpp"
 #include "core/error.hpp"
-#include "harness/bootstrap/bootstrap.hpp"
 #include "transports/api/wire.hpp"
 #include "transports/tcp/socket_util.hpp"
 #include "transports/tcp/tcp_endpoint.hpp"
@@ -521,8 +520,7 @@ class TcpTransport final : public Transport, public ConnectionEventSource {
 
   void deregister_memory(MemoryRegion& region) noexcept override { region = MemoryRegion{}; }
 
-  std::vector<std::unique_ptr<Endpoint>> connect(bootstrap::Bootstrap& bootstrap,
-                                                 const std::vector<int>& peers,
+  std::vector<std::unique_ptr<Endpoint>> connect(Exchange& exchange, const std::vector<int>& peers,
                                                  int connections_per_peer) override;
 
   std::vector<ConnectionEvent> drain_connection_events() override {
@@ -540,11 +538,11 @@ class TcpTransport final : public Transport, public ConnectionEventSource {
   std::shared_ptr<EventSink> sink_ = std::make_shared<EventSink>();
 };
 
-std::vector<std::unique_ptr<Endpoint>> TcpTransport::connect(bootstrap::Bootstrap& bootstrap,
+std::vector<std::unique_ptr<Endpoint>> TcpTransport::connect(Exchange& exchange,
                                                              const std::vector<int>& peers,
                                                              int connections_per_peer) {
-  const int me = bootstrap.rank();
-  const int size = bootstrap.size();
+  const int me = exchange.rank();
+  const int size = exchange.size();
 
   // 1. Check the arguments and open the listener. A failure here still takes part in the
   //    allgather (as an error record), so the other ranks fail at once, not after a timeout.
@@ -595,7 +593,7 @@ std::vector<std::unique_ptr<Endpoint>> TcpTransport::connect(bootstrap::Bootstra
   }
 
   const std::uint64_t token = random_token();
-  const std::vector<std::string> all = bootstrap.allgather(
+  const std::vector<std::string> all = exchange.allgather(
       local_error.empty() ? format_record(token, connections_per_peer, advertised, peers)
                           : format_error_record(local_error_kind, local_error));
   if (!local_error.empty()) throw Error(local_error_kind, local_error);

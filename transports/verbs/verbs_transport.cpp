@@ -11,7 +11,6 @@
 
 #include "core/clock.hpp"
 #include "core/error.hpp"
-#include "harness/bootstrap/bootstrap.hpp"
 #include "transports/verbs/verbs_cm.hpp"
 #include "transports/verbs/verbs_control.hpp"
 #include "transports/verbs/verbs_device.hpp"
@@ -253,8 +252,7 @@ class VerbsTransport final : public Transport, public EventSource, public Connec
     region = MemoryRegion{};
   }
 
-  std::vector<std::unique_ptr<Endpoint>> connect(bootstrap::Bootstrap& bootstrap,
-                                                 const std::vector<int>& peers,
+  std::vector<std::unique_ptr<Endpoint>> connect(Exchange& exchange, const std::vector<int>& peers,
                                                  int connections_per_peer) override;
 
   std::vector<AsyncEvent> drain_events() override { return device_->drain_events(); }
@@ -276,8 +274,8 @@ class VerbsTransport final : public Transport, public EventSource, public Connec
   }
   std::vector<Record> check_records(const std::vector<std::string>& all, int me,
                                     const std::vector<int>& peers, int n) const;
-  void agree(bootstrap::Bootstrap& bootstrap, const std::vector<int>& peers,
-             const std::string& local_error, ErrorKind local_kind, const char* stage) const;
+  void agree(Exchange& exchange, const std::vector<int>& peers, const std::string& local_error,
+             ErrorKind local_kind, const char* stage) const;
 
   Options options_;
   QpKind kind_;
@@ -400,12 +398,12 @@ std::vector<Record> VerbsTransport::check_records(const std::vector<std::string>
   return records;
 }
 
-void VerbsTransport::agree(bootstrap::Bootstrap& bootstrap, const std::vector<int>& peers,
+void VerbsTransport::agree(Exchange& exchange, const std::vector<int>& peers,
                            const std::string& local_error, ErrorKind local_kind,
                            const char* stage) const {
   const std::vector<std::string> all =
-      bootstrap.allgather(local_error.empty() ? std::string(kRecordVersion) + " ready"
-                                              : format_error(local_kind, local_error));
+      exchange.allgather(local_error.empty() ? std::string(kRecordVersion) + " ready"
+                                             : format_error(local_kind, local_error));
   if (!local_error.empty()) throw Error(local_kind, local_error);
   for (const int p : peers) {
     Record rec;
@@ -425,11 +423,11 @@ void VerbsTransport::agree(bootstrap::Bootstrap& bootstrap, const std::vector<in
   }
 }
 
-std::vector<std::unique_ptr<Endpoint>> VerbsTransport::connect(bootstrap::Bootstrap& bootstrap,
+std::vector<std::unique_ptr<Endpoint>> VerbsTransport::connect(Exchange& exchange,
                                                                const std::vector<int>& peers,
                                                                int connections_per_peer) {
-  const int me = bootstrap.rank();
-  const int size = bootstrap.size();
+  const int me = exchange.rank();
+  const int size = exchange.size();
   const int n = connections_per_peer;
 
   // 1. Local resources. A failure here still takes part in both exchanges (as an error record),
@@ -457,7 +455,7 @@ std::vector<std::unique_ptr<Endpoint>> VerbsTransport::connect(bootstrap::Bootst
     local_kind = e.kind();
     endpoints.clear();
   }
-  const std::vector<std::string> all = bootstrap.allgather(
+  const std::vector<std::string> all = exchange.allgather(
       local_error.empty() ? format_ok(peers, n, endpoints, listener.get(), control.get())
                           : format_error(local_kind, local_error));
   if (!local_error.empty()) throw Error(local_kind, local_error);
@@ -526,7 +524,7 @@ std::vector<std::unique_ptr<Endpoint>> VerbsTransport::connect(bootstrap::Bootst
     local_kind = e.kind();
     endpoints.clear();
   }
-  agree(bootstrap, peers, local_error, local_kind, "connect its queue pairs");
+  agree(exchange, peers, local_error, local_kind, "connect its queue pairs");
 
   std::vector<std::unique_ptr<Endpoint>> out;
   out.reserve(endpoints.size());
