@@ -12,7 +12,6 @@
 #include <cerrno>
 #include <climits>
 #include <cstring>
-#include <limits>
 #include <map>
 #include <mutex>
 #include <sstream>
@@ -20,6 +19,8 @@
 
 #include "core/clock.hpp"
 #include "core/error.hpp"
+#include "transports/api/deadline.hpp"
+#include "transports/api/pairing.hpp"
 #include "transports/api/wire.hpp"
 #include "transports/tcp/socket_util.hpp"
 #include "transports/tcp/tcp_endpoint.hpp"
@@ -46,12 +47,7 @@ using wire::Hello;
 using wire::HelloBytes;
 using wire::random_token;
 
-HelloBytes encode(const Hello& h) {
-  return wire::encode_hello(kHelloMagic, kHelloVersion, h);
-}
-bool decode(const HelloBytes& b, Hello& h) {
-  return wire::decode_hello(b, kHelloMagic, kHelloVersion, h);
-}
+constexpr wire::HelloCodec kHellos{kHelloMagic, kHelloVersion};
 
 // ---- small helpers ----
 
@@ -89,19 +85,8 @@ struct Record {
 
 std::string format_record(std::uint64_t token, int connections, const std::string& address,
                           const std::vector<int>& peers) {
-  std::string out = std::string(kRecordVersion) + " ok " + hex64(token) + " " +
-                    std::to_string(connections) + " " + address + " ";
-  if (peers.empty()) return out + "-";
-  for (std::size_t i = 0; i < peers.size(); ++i) {
-    if (i != 0) out += ',';
-    out += std::to_string(peers[i]);
-  }
-  return out;
-}
-
-std::string format_error_record(ErrorKind kind, const std::string& message) {
-  return std::string(kRecordVersion) + " error " + std::to_string(static_cast<int>(kind)) + " " +
-         message;
+  return std::string(kRecordVersion) + " ok " + hex64(token) + " " + std::to_string(connections) +
+         " " + address + " " + join_peers(peers);
 }
 
 bool parse_record(const std::string& text, Record& out) {
@@ -123,19 +108,11 @@ bool parse_record(const std::string& text, Record& out) {
   out.ok = true;
   try {
     out.token = std::stoull(token, nullptr, 16);
-    if (peers != "-") {
-      std::istringstream list(peers);
-      std::string item;
-      while (std::getline(list, item, ',')) out.peers.push_back(std::stoi(item));
-    }
+    out.peers = parse_peers(peers);
   } catch (const std::exception&) {
     return false;
   }
   return true;
-}
-
-bool lists(const Record& record, int rank) {
-  return std::find(record.peers.begin(), record.peers.end(), rank) != record.peers.end();
 }
 
 // Non-blocking transfer of a fixed-size handshake buffer.
@@ -241,7 +218,7 @@ using RehelloBytes = std::array<std::byte, kRehelloBytes>;
 
 RehelloBytes encode_rehello(const Hello& h, std::uint64_t received) {
   RehelloBytes out{};
-  const HelloBytes head = encode(h);
+  const HelloBytes head = kHellos.encode(h);
   std::copy(head.begin(), head.end(), out.begin());
   wire::put_le(out.data() + kHelloBytes, 8, received);
   return out;
@@ -250,7 +227,7 @@ RehelloBytes encode_rehello(const Hello& h, std::uint64_t received) {
 bool decode_rehello(const RehelloBytes& in, Hello& h, std::uint64_t& received) {
   HelloBytes head{};
   std::copy(in.begin(), in.begin() + kHelloBytes, head.begin());
-  if (!decode(head, h)) return false;
+  if (!kHellos.decode(head, h)) return false;
   received = wire::get_le(in.data() + kHelloBytes, 8);
   return true;
 }
@@ -302,6 +279,8 @@ class RejoinHub final : public Rejoiner {
     const auto it = peers_.find(peer);
     if (it == peers_.end()) return std::nullopt;
     Attempt& a = attempts_[{peer, index}];
+    const Hello sent{kKindRehello, static_cast<std::uint32_t>(me_),
+                     static_cast<std::uint32_t>(index), it->second.token, token_};
     const std::uint64_t now = core::now_ns();
     if (!a.fd.valid()) {
       if (now < a.next_try_ns) return std::nullopt;
@@ -318,9 +297,7 @@ class RejoinHub final : public Rejoiner {
       }
       ++attempts;
       a.started_ns = now;
-      a.out = encode_rehello(Hello{kKindRehello, static_cast<std::uint32_t>(me_),
-                                   static_cast<std::uint32_t>(index), it->second.token, token_},
-                             received);
+      a.out = encode_rehello(sent, received);
     }
     const auto give_up = [&](std::uint64_t pause) {
       a.fd.reset();
@@ -359,10 +336,7 @@ class RejoinHub final : public Rejoiner {
     }
     Hello ack;
     std::uint64_t peer_received = 0;
-    if (!decode_rehello(a.in, ack, peer_received) || ack.kind != kKindReack ||
-        ack.rank != static_cast<std::uint32_t>(peer) ||
-        ack.index != static_cast<std::uint32_t>(index) || ack.connector_token != token_ ||
-        ack.acceptor_token != it->second.token) {
+    if (!decode_rehello(a.in, ack, peer_received) || !wire::answers(ack, sent, kKindReack, peer)) {
       return give_up(kRetryPauseNs);  // not our peer's answer
     }
     Joined joined{std::move(a.fd), peer_received};
@@ -448,12 +422,13 @@ class RejoinHub final : public Rejoiner {
       if (!transfer(fd.get(), in.data(), got, false, 100)) continue;
       Hello h;
       std::uint64_t peer_received = 0;
-      if (!decode_rehello(in, h, peer_received) || h.kind != kKindRehello ||
-          h.acceptor_token != token_ || h.index >= static_cast<std::uint32_t>(connections_)) {
+      if (!decode_rehello(in, h, peer_received) ||
+          !wire::is_hello_for(h, kKindRehello, me_, static_cast<std::size_t>(connections_),
+                              token_)) {
         continue;
       }
       const auto peer = peers_.find(static_cast<int>(h.rank));
-      if (peer == peers_.end() || peer->first >= me_ || h.connector_token != peer->second.token) {
+      if (peer == peers_.end() || h.connector_token != peer->second.token) {
         continue;
       }
       // The newest attempt of a connection wins (an older one was abandoned by the peer).
@@ -551,22 +526,7 @@ std::vector<std::unique_ptr<Endpoint>> TcpTransport::connect(Exchange& exchange,
   UniqueFd listener;
   std::string advertised = "-";
   try {
-    if (connections_per_peer < 1) {
-      throw Error(ErrorKind::config, "tcp: connections_per_peer must be at least 1, got " +
-                                         std::to_string(connections_per_peer));
-    }
-    for (std::size_t i = 0; i < peers.size(); ++i) {
-      const int p = peers[i];
-      if (p < 0 || p >= size || p == me) {
-        throw Error(ErrorKind::config, "tcp: rank " + std::to_string(me) + " was given peer " +
-                                           std::to_string(p) + " (valid: 0.." +
-                                           std::to_string(size - 1) + " except itself)");
-      }
-      if (std::find(peers.begin(), peers.begin() + static_cast<std::ptrdiff_t>(i), p) !=
-          peers.begin() + static_cast<std::ptrdiff_t>(i)) {
-        throw Error(ErrorKind::config, "tcp: peer " + std::to_string(p) + " is listed twice");
-      }
-    }
+    check_peers("tcp", me, size, peers, connections_per_peer);
     if (!peers.empty()) {
       listener = open_socket(local_.address.family());
       bind_device(listener.get());
@@ -595,7 +555,7 @@ std::vector<std::unique_ptr<Endpoint>> TcpTransport::connect(Exchange& exchange,
   const std::uint64_t token = random_token();
   const std::vector<std::string> all = exchange.allgather(
       local_error.empty() ? format_record(token, connections_per_peer, advertised, peers)
-                          : format_error_record(local_error_kind, local_error));
+                          : format_error_record(kRecordVersion, local_error_kind, local_error));
   if (!local_error.empty()) throw Error(local_error_kind, local_error);
 
   // 2. Check what the others published against what this rank expects.
@@ -607,46 +567,19 @@ std::vector<std::unique_ptr<Endpoint>> TcpTransport::connect(Exchange& exchange,
     const bool parsed = static_cast<std::size_t>(r) < all.size() && parse_record(all[r], rec);
     if (!parsed) {
       if (!related) continue;
-      throw Error(ErrorKind::runtime, "tcp: rank " + std::to_string(r) +
-                                          " published an unrecognised endpoint record '" +
-                                          (static_cast<std::size_t>(r) < all.size() ? all[r] : "") +
-                                          "' (a different fabricbench version?)");
+      throw unrecognised_record("tcp", r, static_cast<std::size_t>(r) < all.size() ? all[r] : "");
     }
     if (!rec.ok) {
       if (!related) continue;
-      throw Error(
-          rec.error_kind == ErrorKind::config ? ErrorKind::config : ErrorKind::runtime,
-          "tcp: peer rank " + std::to_string(r) + " failed to set up its listener: " + rec.error);
+      throw peer_failed("tcp", r, "set up its listener", rec.error_kind, rec.error);
     }
-    const bool lists_me = lists(rec, me);
-    if (related && !lists_me) {
-      throw Error(ErrorKind::config, "tcp: peer lists are not symmetric: rank " +
-                                         std::to_string(me) + " lists rank " + std::to_string(r) +
-                                         " but rank " + std::to_string(r) + " does not list rank " +
-                                         std::to_string(me));
-    }
-    if (!related && lists_me) {
-      throw Error(ErrorKind::config, "tcp: peer lists are not symmetric: rank " +
-                                         std::to_string(r) + " lists rank " + std::to_string(me) +
-                                         " but rank " + std::to_string(me) +
-                                         " does not list rank " + std::to_string(r));
-    }
-    if (related && rec.connections != connections_per_peer) {
-      throw Error(ErrorKind::config,
-                  "tcp: connections_per_peer differs: rank " + std::to_string(me) + " uses " +
-                      std::to_string(connections_per_peer) + ", rank " + std::to_string(r) +
-                      " uses " + std::to_string(rec.connections));
-    }
+    check_pairing("tcp", me, r, peers, connections_per_peer, rec.peers, rec.connections);
   }
   if (peers.empty()) return {};
 
   // 3. Establish the connections: the lower rank of each pair connects. connect_timeout_ns
   //    bounds this phase (waiting for slower ranks to reach the exchange is the bootstrap's).
-  const std::uint64_t start = core::now_ns();
-  const std::uint64_t deadline =
-      options_.connect_timeout_ns > std::numeric_limits<std::uint64_t>::max() - start
-          ? std::numeric_limits<std::uint64_t>::max()
-          : start + options_.connect_timeout_ns;
+  const std::uint64_t deadline = deadline_after(options_.connect_timeout_ns);
   const auto n = static_cast<std::size_t>(connections_per_peer);
   const std::size_t total = peers.size() * n;
   std::vector<UniqueFd> slots(total);
@@ -658,6 +591,7 @@ std::vector<std::unique_ptr<Endpoint>> TcpTransport::connect(Exchange& exchange,
     UniqueFd fd;
     Stage stage;
     std::size_t slot;  // peer position * n + index; for accepted sockets known after the hello
+    Hello hello{};     // the hello sent (connecting sockets)
     HelloBytes out{};
     std::size_t out_done = 0;
     HelloBytes in{};
@@ -695,9 +629,9 @@ std::vector<std::unique_ptr<Endpoint>> TcpTransport::connect(Exchange& exchange,
                                             " to connect to " + who(c.slot) + ": " +
                                             errno_text(err));
       }
-      c.out =
-          encode(Hello{kKindHello, static_cast<std::uint32_t>(me), static_cast<std::uint32_t>(i),
-                       records[static_cast<std::size_t>(p)].token, token});
+      c.hello = Hello{kKindHello, static_cast<std::uint32_t>(me), static_cast<std::uint32_t>(i),
+                      records[static_cast<std::size_t>(p)].token, token};
+      c.out = kHellos.encode(c.hello);
       if (::connect(c.fd.get(), target.get(), target.length) != 0 && errno != EINPROGRESS) {
         throw Error(ErrorKind::runtime, "tcp: rank " + std::to_string(me) +
                                             " could not connect to " + who(c.slot) + ": " +
@@ -795,11 +729,8 @@ std::vector<std::unique_ptr<Endpoint>> TcpTransport::connect(Exchange& exchange,
           }
           if (io != Io::progress) break;
           Hello ack;
-          const int p = peers[c.slot / n];
-          if (!decode(c.in, ack) || ack.kind != kKindAck ||
-              ack.rank != static_cast<std::uint32_t>(p) || ack.index != c.slot % n ||
-              ack.connector_token != token ||
-              ack.acceptor_token != records[static_cast<std::size_t>(p)].token) {
+          if (!kHellos.decode(c.in, ack) ||
+              !wire::answers(ack, c.hello, kKindAck, peers[c.slot / n])) {
             throw Error(ErrorKind::runtime, "tcp: " + who(c.slot) +
                                                 " answered the handshake with an unexpected "
                                                 "reply (not a fabricbench tcp endpoint of this "
@@ -816,9 +747,8 @@ std::vector<std::unique_ptr<Endpoint>> TcpTransport::connect(Exchange& exchange,
           }
           if (io != Io::progress) break;
           Hello hello;
-          const bool valid = decode(c.in, hello) && hello.kind == kKindHello &&
-                             hello.rank < static_cast<std::uint32_t>(me) && hello.index < n &&
-                             hello.acceptor_token == token;
+          const bool valid =
+              kHellos.decode(c.in, hello) && wire::is_hello_for(hello, kKindHello, me, n, token);
           std::size_t pos = peers.size();
           if (valid) {
             pos = static_cast<std::size_t>(
@@ -834,8 +764,7 @@ std::vector<std::unique_ptr<Endpoint>> TcpTransport::connect(Exchange& exchange,
             break;
           }
           c.slot = pos * n + hello.index;
-          c.out = encode(Hello{kKindAck, static_cast<std::uint32_t>(me), hello.index, token,
-                               hello.connector_token});
+          c.out = kHellos.encode(wire::answer(hello, kKindAck, me));
           c.stage = Stage::send_ack;
           ++accepted_identified;
           [[fallthrough]];

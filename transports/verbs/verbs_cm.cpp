@@ -13,13 +13,13 @@
 #include <array>
 #include <cerrno>
 #include <cstring>
-#include <limits>
 #include <mutex>
 #include <thread>
 #include <utility>
 
 #include "core/clock.hpp"
 #include "core/error.hpp"
+#include "transports/api/deadline.hpp"
 #include "transports/api/wire.hpp"
 
 namespace fabricbench::transport::verbs {
@@ -288,11 +288,7 @@ std::vector<std::unique_ptr<VerbsEndpoint>> CmSession::connect_all(
   const std::size_t total = peers.size() * static_cast<std::size_t>(n);
   std::vector<Conn> conns(total);
   std::vector<std::unique_ptr<VerbsEndpoint>> endpoints(total);
-  const std::uint64_t start = core::now_ns();
-  const std::uint64_t deadline =
-      options_.connect_timeout_ns > std::numeric_limits<std::uint64_t>::max() - start
-          ? std::numeric_limits<std::uint64_t>::max()
-          : start + options_.connect_timeout_ns;
+  const std::uint64_t deadline = deadline_after(options_.connect_timeout_ns);
   auto resolve_ms = [&] {
     const std::uint64_t now = core::now_ns();
     const std::uint64_t left_ms = now >= deadline ? 1 : (deadline - now) / 1'000'000 + 1;

@@ -36,12 +36,7 @@ using wire::Hello;
 using wire::HelloBytes;
 using wire::random_token;
 
-HelloBytes encode(const Hello& h) {
-  return wire::encode_hello(kMagic, kVersion, h);
-}
-bool decode(const HelloBytes& b, Hello& h) {
-  return wire::decode_hello(b, kMagic, kVersion, h);
-}
+constexpr wire::HelloCodec kHellos{kMagic, kVersion};
 
 // The IPv4 address to listen on: the device's netdev's, else the first non-loopback one that is
 // up, else loopback.
@@ -129,6 +124,12 @@ bool write_exact(int fd, const HelloBytes& b, std::uint64_t deadline) {
   return true;
 }
 
+// The hello a connector (rank `me`, token `mine`) sends on connection `index` to `peer`.
+Hello hello_to(int me, std::uint64_t mine, const ControlPeer& peer, std::size_t index) {
+  return Hello{kHello, static_cast<std::uint32_t>(me), static_cast<std::uint32_t>(index),
+               peer.token, mine};
+}
+
 void set_nodelay(int fd) {
   const int one = 1;
   (void)::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
@@ -202,13 +203,9 @@ std::vector<ControlConnection> ControlListener::connect_all(int me,
       socklen_t len = sizeof err;
       ::getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len);
       if (err != 0) fail(p, "connect: " + errno_text(err));
-      Hello h;
-      h.kind = kHello;
-      h.rank = static_cast<std::uint32_t>(me);
-      h.index = static_cast<std::uint32_t>(k);
-      h.acceptor_token = p.token;
-      h.connector_token = token_;
-      if (!write_exact(fd, encode(h), deadline)) fail(p, "sending the hello failed");
+      if (!write_exact(fd, kHellos.encode(hello_to(me, token_, p, k)), deadline)) {
+        fail(p, "sending the hello failed");
+      }
     }
   }
   // 2. Accept the lower ranks' connections; drop what does not know both tokens.
@@ -232,11 +229,11 @@ std::vector<ControlConnection> ControlListener::connect_all(int me,
     Hello h;
     const std::uint64_t until = std::min(deadline, core::now_ns() + kStrangerNs);
     std::size_t slot = fds.size();
-    if (read_exact(fd, b, until) && decode(b, h) && h.kind == kHello &&
-        h.acceptor_token == token_ && h.index < static_cast<std::uint32_t>(n)) {
+    if (read_exact(fd, b, until) && kHellos.decode(b, h) &&
+        wire::is_hello_for(h, kHello, me, un, token_)) {
       for (std::size_t i = 0; i < peers.size(); ++i) {
-        if (peers[i].rank == static_cast<int>(h.rank) && peers[i].rank < me &&
-            peers[i].token == h.connector_token && fds[i * un + h.index] < 0) {
+        if (peers[i].rank == static_cast<int>(h.rank) && peers[i].token == h.connector_token &&
+            fds[i * un + h.index] < 0) {
           slot = i * un + h.index;
         }
       }
@@ -245,14 +242,10 @@ std::vector<ControlConnection> ControlListener::connect_all(int me,
       ::close(fd);
       continue;
     }
-    Hello ack;
-    ack.kind = kAck;
-    ack.rank = static_cast<std::uint32_t>(me);
-    ack.index = h.index;
-    ack.acceptor_token = token_;
-    ack.connector_token = h.connector_token;
     fds[slot] = fd;
-    if (!write_exact(fd, encode(ack), deadline)) fail(peers[slot / un], "sending the ack failed");
+    if (!write_exact(fd, kHellos.encode(wire::answer(h, kAck, me)), deadline)) {
+      fail(peers[slot / un], "sending the ack failed");
+    }
     --expected;
   }
   // 3. The higher ranks' acks.
@@ -262,9 +255,8 @@ std::vector<ControlConnection> ControlListener::connect_all(int me,
     for (std::size_t k = 0; k < un; ++k) {
       HelloBytes b{};
       Hello h;
-      if (!read_exact(fds[i * un + k], b, deadline) || !decode(b, h) || h.kind != kAck ||
-          h.rank != static_cast<std::uint32_t>(p.rank) || h.index != k ||
-          h.acceptor_token != p.token || h.connector_token != token_) {
+      if (!read_exact(fds[i * un + k], b, deadline) || !kHellos.decode(b, h) ||
+          !wire::answers(h, hello_to(me, token_, p, k), kAck, p.rank)) {
         fail(p, "no valid ack for index " + std::to_string(k));
       }
     }

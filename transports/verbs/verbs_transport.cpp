@@ -11,6 +11,7 @@
 
 #include "core/clock.hpp"
 #include "core/error.hpp"
+#include "transports/api/pairing.hpp"
 #include "transports/verbs/verbs_cm.hpp"
 #include "transports/verbs/verbs_control.hpp"
 #include "transports/verbs/verbs_device.hpp"
@@ -81,11 +82,6 @@ struct Record {
   std::uint64_t ctl_token = 0;
 };
 
-std::string format_error(ErrorKind kind, const std::string& message) {
-  return std::string(kRecordVersion) + " error " + std::to_string(static_cast<int>(kind)) + " " +
-         message;
-}
-
 bool parse_error(std::istringstream& in, Record& out) {
   int kind = 0;
   if (!(in >> kind)) return false;
@@ -128,11 +124,7 @@ bool parse_record(const std::string& text, Record& out) {
   try {
     out.scratch_addr = std::stoull(addr, nullptr, 16);
     out.token = std::stoull(token, nullptr, 16);
-    if (peers != "-") {
-      std::istringstream list(peers);
-      std::string item;
-      while (std::getline(list, item, ',')) out.peers.push_back(std::stoi(item));
-    }
+    out.peers = parse_peers(peers);
     if (qps != "-") {
       std::istringstream groups(qps);
       std::string group;
@@ -156,20 +148,6 @@ bool parse_record(const std::string& text, Record& out) {
     return false;
   }
   return true;
-}
-
-std::string join_ints(const std::vector<int>& v) {
-  if (v.empty()) return "-";
-  std::string out;
-  for (std::size_t i = 0; i < v.size(); ++i) {
-    if (i != 0) out += ',';
-    out += std::to_string(v[i]);
-  }
-  return out;
-}
-
-bool lists(const Record& record, int rank) {
-  return std::find(record.peers.begin(), record.peers.end(), rank) != record.peers.end();
 }
 
 std::string memlock_text() {
@@ -265,7 +243,6 @@ class VerbsTransport final : public Transport, public EventSource, public Connec
   }
 
  private:
-  void check_arguments(int me, int size, const std::vector<int>& peers, int n) const;
   std::string format_ok(const std::vector<int>& peers, int n,
                         const std::vector<std::unique_ptr<VerbsEndpoint>>& endpoints,
                         const CmListener* listener, const ControlListener* control) const;
@@ -283,25 +260,6 @@ class VerbsTransport final : public Transport, public EventSource, public Connec
   std::mt19937_64 random_;
   std::shared_ptr<EventSink> sink_ = std::make_shared<EventSink>();
 };
-
-void VerbsTransport::check_arguments(int me, int size, const std::vector<int>& peers, int n) const {
-  if (n < 1) {
-    throw Error(ErrorKind::config,
-                "verbs: connections_per_peer must be at least 1, got " + std::to_string(n));
-  }
-  for (std::size_t i = 0; i < peers.size(); ++i) {
-    const int p = peers[i];
-    if (p < 0 || p >= size || p == me) {
-      throw Error(ErrorKind::config, "verbs: rank " + std::to_string(me) + " was given peer " +
-                                         std::to_string(p) + " (valid: 0.." +
-                                         std::to_string(size - 1) + " except itself)");
-    }
-    if (std::find(peers.begin(), peers.begin() + static_cast<std::ptrdiff_t>(i), p) !=
-        peers.begin() + static_cast<std::ptrdiff_t>(i)) {
-      throw Error(ErrorKind::config, "verbs: peer " + std::to_string(p) + " is listed twice");
-    }
-  }
-}
 
 std::string VerbsTransport::format_ok(const std::vector<int>& peers, int n,
                                       const std::vector<std::unique_ptr<VerbsEndpoint>>& endpoints,
@@ -324,7 +282,7 @@ std::string VerbsTransport::format_ok(const std::vector<int>& peers, int n,
   out << kRecordVersion << " ok " << qp_kind_name(kind_) << ' ' << (device_->ethernet ? "E" : "I")
       << ' ' << device_->lid << ' ' << gid_hex(device_->gid) << ' '
       << static_cast<int>(device_->mtu) << ' ' << n << ' ' << std::hex << device_->scratch_addr()
-      << std::dec << ' ' << device_->scratch()->rkey << ' ' << join_ints(peers) << ' '
+      << std::dec << ' ' << device_->scratch()->rkey << ' ' << join_peers(peers) << ' '
       << (qps.empty() ? "-" : qps) << ' '
       << (listener != nullptr ? listener->address() : std::string("-")) << ' '
       << (listener != nullptr ? listener->port() : 0) << ' ' << std::hex
@@ -346,33 +304,14 @@ std::vector<Record> VerbsTransport::check_records(const std::vector<std::string>
     Record& rec = records[static_cast<std::size_t>(r)];
     if (!parse_record(all[static_cast<std::size_t>(r)], rec)) {
       if (!related) continue;
-      throw Error(ErrorKind::runtime, "verbs: rank " + std::to_string(r) +
-                                          " published an unrecognised endpoint record '" +
-                                          all[static_cast<std::size_t>(r)] +
-                                          "' (a different fabricbench version?)");
+      throw unrecognised_record("verbs", r, all[static_cast<std::size_t>(r)]);
     }
     if (!rec.ok) {
       if (!related) continue;
-      throw Error(rec.error_kind == ErrorKind::config ? ErrorKind::config : ErrorKind::runtime,
-                  "verbs: peer rank " + std::to_string(r) +
-                      " failed to set up its queue pairs: " + rec.error);
+      throw peer_failed("verbs", r, "set up its queue pairs", rec.error_kind, rec.error);
     }
-    const bool lists_me = lists(rec, me);
-    if (related != lists_me) {
-      const int a = related ? me : r;
-      const int b = related ? r : me;
-      throw Error(ErrorKind::config, "verbs: peer lists are not symmetric: rank " +
-                                         std::to_string(a) + " lists rank " + std::to_string(b) +
-                                         " but rank " + std::to_string(b) + " does not list rank " +
-                                         std::to_string(a));
-    }
+    check_pairing("verbs", me, r, peers, n, rec.peers, rec.connections);
     if (!related) continue;
-    if (rec.connections != n) {
-      throw Error(ErrorKind::config, "verbs: connections_per_peer differs: rank " +
-                                         std::to_string(me) + " uses " + std::to_string(n) +
-                                         ", rank " + std::to_string(r) + " uses " +
-                                         std::to_string(rec.connections));
-    }
     if (rec.qp_type != qp_kind_name(kind_)) {
       throw Error(ErrorKind::config, "verbs: qp_type differs: rank " + std::to_string(me) +
                                          " uses " + qp_kind_name(kind_) + ", rank " +
@@ -401,9 +340,9 @@ std::vector<Record> VerbsTransport::check_records(const std::vector<std::string>
 void VerbsTransport::agree(Exchange& exchange, const std::vector<int>& peers,
                            const std::string& local_error, ErrorKind local_kind,
                            const char* stage) const {
-  const std::vector<std::string> all =
-      exchange.allgather(local_error.empty() ? std::string(kRecordVersion) + " ready"
-                                             : format_error(local_kind, local_error));
+  const std::vector<std::string> all = exchange.allgather(
+      local_error.empty() ? std::string(kRecordVersion) + " ready"
+                          : format_error_record(kRecordVersion, local_kind, local_error));
   if (!local_error.empty()) throw Error(local_kind, local_error);
   for (const int p : peers) {
     Record rec;
@@ -414,9 +353,7 @@ void VerbsTransport::agree(Exchange& exchange, const std::vector<int>& peers,
     in >> version >> status;
     if (status == "ready") continue;
     if (status == "error" && parse_error(in, rec)) {
-      throw Error(
-          rec.error_kind == ErrorKind::config ? ErrorKind::config : ErrorKind::runtime,
-          "verbs: peer rank " + std::to_string(p) + " failed to " + stage + ": " + rec.error);
+      throw peer_failed("verbs", p, stage, rec.error_kind, rec.error);
     }
     throw Error(ErrorKind::runtime, "verbs: rank " + std::to_string(p) + " answered the " + stage +
                                         " step with '" + all[static_cast<std::size_t>(p)] + "'");
@@ -438,7 +375,7 @@ std::vector<std::unique_ptr<Endpoint>> VerbsTransport::connect(Exchange& exchang
   std::unique_ptr<CmListener> listener;
   std::unique_ptr<ControlListener> control;
   try {
-    check_arguments(me, size, peers, n);
+    check_peers("verbs", me, size, peers, n);
     if (reconnect() && !peers.empty()) control = std::make_unique<ControlListener>(*device_);
     if (options_.use_rdma_cm) {
       if (!peers.empty()) listener = std::make_unique<CmListener>(device_, options_);
@@ -457,7 +394,7 @@ std::vector<std::unique_ptr<Endpoint>> VerbsTransport::connect(Exchange& exchang
   }
   const std::vector<std::string> all = exchange.allgather(
       local_error.empty() ? format_ok(peers, n, endpoints, listener.get(), control.get())
-                          : format_error(local_kind, local_error));
+                          : format_error_record(kRecordVersion, local_kind, local_error));
   if (!local_error.empty()) throw Error(local_kind, local_error);
 
   // 2. What the others published.
