@@ -253,6 +253,15 @@ class VerbsTransport final : public Transport, public EventSource, public Connec
                                     const std::vector<int>& peers, int n) const;
   void agree(Exchange& exchange, const std::vector<int>& peers, const std::string& local_error,
              ErrorKind local_kind, const char* stage) const;
+  void open_local(int me, int size, const std::vector<int>& peers, int n,
+                  std::vector<std::unique_ptr<VerbsEndpoint>>& endpoints,
+                  std::unique_ptr<CmListener>& listener, std::unique_ptr<ControlListener>& control);
+  void connect_queue_pairs(int me, const std::vector<int>& peers, int n,
+                           const std::vector<Record>& records,
+                           std::vector<std::unique_ptr<VerbsEndpoint>>& endpoints) const;
+  void connect_control(ControlListener& control, int me, const std::vector<int>& peers, int n,
+                       const std::vector<Record>& records,
+                       std::vector<std::unique_ptr<VerbsEndpoint>>& endpoints) const;
 
   Options options_;
   QpKind kind_;
@@ -367,26 +376,15 @@ std::vector<std::unique_ptr<Endpoint>> VerbsTransport::connect(Exchange& exchang
   const int size = exchange.size();
   const int n = connections_per_peer;
 
-  // 1. Local resources. A failure here still takes part in both exchanges (as an error record),
-  //    so the other ranks fail at once, not after a timeout.
+  // A failure to set up the local resources still takes part in both exchanges (as an error
+  // record), so the other ranks fail at once, not after a timeout.
   std::string local_error;
   ErrorKind local_kind = ErrorKind::runtime;
   std::vector<std::unique_ptr<VerbsEndpoint>> endpoints;
   std::unique_ptr<CmListener> listener;
   std::unique_ptr<ControlListener> control;
   try {
-    check_peers("verbs", me, size, peers, n);
-    if (reconnect() && !peers.empty()) control = std::make_unique<ControlListener>(*device_);
-    if (options_.use_rdma_cm) {
-      if (!peers.empty()) listener = std::make_unique<CmListener>(device_, options_);
-    } else {
-      for (const int p : peers) {
-        for (int k = 0; k < n; ++k) {
-          const auto psn = static_cast<std::uint32_t>(random_() & 0xffffff);
-          endpoints.push_back(std::make_unique<VerbsEndpoint>(device_, options_, kind_, p, k, psn));
-        }
-      }
-    }
+    open_local(me, size, peers, n, endpoints, listener, control);
   } catch (const Error& e) {
     local_error = e.what();
     local_kind = e.kind();
@@ -397,11 +395,10 @@ std::vector<std::unique_ptr<Endpoint>> VerbsTransport::connect(Exchange& exchang
                           : format_error_record(kRecordVersion, local_kind, local_error));
   if (!local_error.empty()) throw Error(local_kind, local_error);
 
-  // 2. What the others published.
   const std::vector<Record> records = check_records(all, me, peers, n);
 
-  // 3. Bring the queue pairs up, then agree that everyone did before anything is sent (a QP that
-  //    is not yet RTR drops what arrives).
+  // Bring the queue pairs up, then agree that everyone did before anything is sent (a QP that is
+  // not yet RTR drops what arrives).
   try {
     if (options_.use_rdma_cm) {
       if (!peers.empty()) {
@@ -413,48 +410,8 @@ std::vector<std::unique_ptr<Endpoint>> VerbsTransport::connect(Exchange& exchang
         endpoints = listener->connect_all(me, cm_peers, n, kind_);
       }
     } else {
-      for (std::size_t i = 0; i < peers.size(); ++i) {
-        const int p = peers[i];
-        const Record& rec = records[static_cast<std::size_t>(p)];
-        const auto mine = std::find_if(rec.qps.begin(), rec.qps.end(),
-                                       [&](const auto& e) { return e.first == me; });
-        if (mine == rec.qps.end() || mine->second.size() != static_cast<std::size_t>(n)) {
-          throw Error(ErrorKind::runtime, "verbs: rank " + std::to_string(p) + " published no " +
-                                              std::to_string(n) + " queue pairs for rank " +
-                                              std::to_string(me));
-        }
-        for (int k = 0; k < n; ++k) {
-          RemoteQp remote;
-          remote.qpn = mine->second[static_cast<std::size_t>(k)].first;
-          remote.psn = mine->second[static_cast<std::size_t>(k)].second;
-          remote.gid = rec.gid;
-          remote.lid = rec.lid;
-          remote.mtu = static_cast<ibv_mtu>(rec.mtu);
-          remote.scratch_addr = rec.scratch_addr;
-          remote.scratch_rkey = rec.scratch_rkey;
-          endpoints[i * static_cast<std::size_t>(n) + static_cast<std::size_t>(k)]->connect_to(
-              remote);
-        }
-      }
-      if (control != nullptr) {
-        std::vector<ControlPeer> ctl_peers;
-        for (const int p : peers) {
-          const Record& rec = records[static_cast<std::size_t>(p)];
-          ctl_peers.push_back(ControlPeer{p, rec.ctl_address, rec.ctl_port, rec.ctl_token});
-        }
-        const std::vector<ControlConnection> conns =
-            control->connect_all(me, ctl_peers, n, options_.connect_timeout_ns);
-        std::string text = control->address() + ":" + std::to_string(control->port());
-        for (std::size_t i = 0; i < endpoints.size(); ++i) {
-          std::string shown = text;
-          if (conns[i].clock_known) {
-            shown +=
-                " peer_clock_offset_us=" + std::to_string(conns[i].peer_clock_offset_ns / 1000) +
-                " peer_clock_error_us=" + std::to_string(conns[i].clock_error_ns / 1000);
-          }
-          endpoints[i]->enable_reconnect(conns[i].fd, sink_, me, shown);
-        }
-      }
+      connect_queue_pairs(me, peers, n, records, endpoints);
+      if (control != nullptr) connect_control(*control, me, peers, n, records, endpoints);
     }
   } catch (const Error& e) {
     local_error = e.what();
@@ -467,6 +424,77 @@ std::vector<std::unique_ptr<Endpoint>> VerbsTransport::connect(Exchange& exchang
   out.reserve(endpoints.size());
   for (auto& ep : endpoints) out.push_back(std::move(ep));
   return out;
+}
+
+// The arguments checked, then what this rank publishes: its queue pairs (bootstrap path) or its
+// rdma_cm listener, and with reconnect its control listener.
+void VerbsTransport::open_local(int me, int size, const std::vector<int>& peers, int n,
+                                std::vector<std::unique_ptr<VerbsEndpoint>>& endpoints,
+                                std::unique_ptr<CmListener>& listener,
+                                std::unique_ptr<ControlListener>& control) {
+  check_peers("verbs", me, size, peers, n);
+  if (reconnect() && !peers.empty()) control = std::make_unique<ControlListener>(*device_);
+  if (options_.use_rdma_cm) {
+    if (!peers.empty()) listener = std::make_unique<CmListener>(device_, options_);
+    return;
+  }
+  for (const int p : peers) {
+    for (int k = 0; k < n; ++k) {
+      const auto psn = static_cast<std::uint32_t>(random_() & 0xffffff);
+      endpoints.push_back(std::make_unique<VerbsEndpoint>(device_, options_, kind_, p, k, psn));
+    }
+  }
+}
+
+// Bootstrap path: each queue pair to the one its peer published for it.
+void VerbsTransport::connect_queue_pairs(
+    int me, const std::vector<int>& peers, int n, const std::vector<Record>& records,
+    std::vector<std::unique_ptr<VerbsEndpoint>>& endpoints) const {
+  for (std::size_t i = 0; i < peers.size(); ++i) {
+    const int p = peers[i];
+    const Record& rec = records[static_cast<std::size_t>(p)];
+    const auto mine =
+        std::find_if(rec.qps.begin(), rec.qps.end(), [&](const auto& e) { return e.first == me; });
+    if (mine == rec.qps.end() || mine->second.size() != static_cast<std::size_t>(n)) {
+      throw Error(ErrorKind::runtime, "verbs: rank " + std::to_string(p) + " published no " +
+                                          std::to_string(n) + " queue pairs for rank " +
+                                          std::to_string(me));
+    }
+    for (int k = 0; k < n; ++k) {
+      RemoteQp remote;
+      remote.qpn = mine->second[static_cast<std::size_t>(k)].first;
+      remote.psn = mine->second[static_cast<std::size_t>(k)].second;
+      remote.gid = rec.gid;
+      remote.lid = rec.lid;
+      remote.mtu = static_cast<ibv_mtu>(rec.mtu);
+      remote.scratch_addr = rec.scratch_addr;
+      remote.scratch_rkey = rec.scratch_rkey;
+      endpoints[i * static_cast<std::size_t>(n) + static_cast<std::size_t>(k)]->connect_to(remote);
+    }
+  }
+}
+
+// Reconnect: a control connection per endpoint, handed to it with the peer's clock offset.
+void VerbsTransport::connect_control(ControlListener& control, int me,
+                                     const std::vector<int>& peers, int n,
+                                     const std::vector<Record>& records,
+                                     std::vector<std::unique_ptr<VerbsEndpoint>>& endpoints) const {
+  std::vector<ControlPeer> ctl_peers;
+  for (const int p : peers) {
+    const Record& rec = records[static_cast<std::size_t>(p)];
+    ctl_peers.push_back(ControlPeer{p, rec.ctl_address, rec.ctl_port, rec.ctl_token});
+  }
+  const std::vector<ControlConnection> conns =
+      control.connect_all(me, ctl_peers, n, options_.connect_timeout_ns);
+  std::string text = control.address() + ":" + std::to_string(control.port());
+  for (std::size_t i = 0; i < endpoints.size(); ++i) {
+    std::string shown = text;
+    if (conns[i].clock_known) {
+      shown += " peer_clock_offset_us=" + std::to_string(conns[i].peer_clock_offset_ns / 1000) +
+               " peer_clock_error_us=" + std::to_string(conns[i].clock_error_ns / 1000);
+    }
+    endpoints[i]->enable_reconnect(conns[i].fd, sink_, me, shown);
+  }
 }
 
 }  // namespace
