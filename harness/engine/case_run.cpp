@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "core/clock.hpp"
+#include "harness/engine/bootstrap_exchange.hpp"
 #include "harness/engine/case_setup.hpp"
 #include "harness/engine/fault_run.hpp"
 #include "harness/engine/rank_results.hpp"
@@ -151,7 +152,8 @@ class CaseRun {
   // ops), and each rank's connections as the transport describes them.
   void connect() {
     ctx_.stop_requested = run_.options.stop_requested;
-    setup_.endpoints = setup_.transport->connect(run_.bs, {ctx_.peer}, c_.connections);
+    BootstrapExchange exchange(run_.bs);
+    setup_.endpoints = setup_.transport->connect(exchange, {ctx_.peer}, c_.connections);
     for (auto& ep : setup_.endpoints) {
       ctx_.endpoints.push_back(ep.get());
       check_queue_depth(c_, params_, setup_, *ep);

@@ -21,6 +21,7 @@
 
 #include "core/clock.hpp"
 #include "core/error.hpp"
+#include "harness/engine/bootstrap_exchange.hpp"
 #include "tests/contract/inproc_bootstrap.hpp"
 #include "transports/api/memory.hpp"
 #include "transports/api/transport.hpp"
@@ -184,7 +185,8 @@ inline void run_pair(const TransportMaker& make, int connections,
     const int rank = bootstrap.rank();
     auto t = make(rank);
     RankSide side{rank, 1 - rank, bootstrap, *t, {}};
-    side.endpoints = t->connect(bootstrap, {side.peer}, connections);
+    engine::BootstrapExchange exchange(bootstrap);
+    side.endpoints = t->connect(exchange, {side.peer}, connections);
     if (side.endpoints.size() != static_cast<std::size_t>(connections)) {
       throw std::runtime_error("connect returned " + std::to_string(side.endpoints.size()) +
                                " endpoints, expected " + std::to_string(connections));

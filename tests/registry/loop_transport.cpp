@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "core/error.hpp"
-#include "harness/bootstrap/bootstrap.hpp"
+#include "transports/api/exchange.hpp"
 
 namespace fabricbench::testkit::loop {
 namespace {
@@ -189,10 +189,10 @@ class LoopTransport final : public transport::Transport {
   void deregister_memory(transport::MemoryRegion& region) noexcept override { region = {}; }
 
   // The lower rank of each pair makes the links and publishes their ids; the higher claims them.
-  std::vector<std::unique_ptr<transport::Endpoint>> connect(bootstrap::Bootstrap& bootstrap,
+  std::vector<std::unique_ptr<transport::Endpoint>> connect(transport::Exchange& exchange,
                                                             const std::vector<int>& peers,
                                                             int connections) override {
-    const int me = bootstrap.rank();
+    const int me = exchange.rank();
     std::map<int, std::vector<std::uint64_t>> made;  // peer -> link ids
     std::ostringstream mine;
     for (int peer : peers) {
@@ -202,7 +202,7 @@ class LoopTransport final : public transport::Transport {
       for (auto id : made[peer]) mine << ' ' << id;
       mine << ';';
     }
-    const auto all = bootstrap.allgather(mine.str());
+    const auto all = exchange.allgather(mine.str());
     std::vector<std::unique_ptr<transport::Endpoint>> out;
     for (int peer : peers) {
       const std::vector<std::uint64_t> ids =
@@ -213,7 +213,7 @@ class LoopTransport final : public transport::Transport {
                                                      peer > me ? 0 : 1, me, peer, k, depth_));
       }
     }
-    bootstrap.barrier();  // every link claimed before the makers forget them
+    (void)exchange.allgather("");  // every link claimed before the makers forget them
     for (auto& [peer, ids] : made) {
       for (auto id : ids) forget(id);
     }

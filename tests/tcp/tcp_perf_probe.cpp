@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "core/clock.hpp"
+#include "harness/engine/bootstrap_exchange.hpp"
 #include "tests/contract/inproc_bootstrap.hpp"
 #include "transports/api/memory.hpp"
 #include "transports/tcp/tcp_transport.hpp"
@@ -41,7 +42,8 @@ Setup open(tb::bootstrap::Bootstrap& b,
   tb::transport::tcp::Options o;
   o.completion = mode;
   s.transport = tb::transport::tcp::make_tcp_transport(o);
-  s.endpoints = s.transport->connect(b, {1 - b.rank()}, 1);
+  tb::engine::BootstrapExchange exchange(b);
+  s.endpoints = s.transport->connect(exchange, {1 - b.rank()}, 1);
   return s;
 }
 

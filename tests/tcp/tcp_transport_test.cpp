@@ -48,25 +48,19 @@ std::string field(const std::string& text, const std::string& key) {
   return std::regex_search(text, m, re) ? m[2].str() : std::string();
 }
 
-// A bootstrap that lets the test see or rewrite what the transport exchanges.
-class SpyBootstrap final : public bootstrap::Bootstrap {
+// A side channel that lets the test see or rewrite what the transport exchanges.
+class SpyExchange final : public transport::Exchange {
  public:
-  SpyBootstrap(bootstrap::Bootstrap& inner,
-               std::function<void(std::vector<std::string>&)> on_allgather)
+  SpyExchange(bootstrap::Bootstrap& inner,
+              std::function<void(std::vector<std::string>&)> on_allgather)
       : inner_(inner), on_allgather_(std::move(on_allgather)) {}
   int rank() const override { return inner_.rank(); }
   int size() const override { return inner_.size(); }
-  std::string launcher() const override { return inner_.launcher(); }
-  void barrier() override { inner_.barrier(); }
   std::vector<std::string> allgather(const std::string& mine) override {
     auto all = inner_.allgather(mine);
     if (on_allgather_) on_allgather_(all);
     return all;
   }
-  std::string broadcast(int root, const std::string& data) override {
-    return inner_.broadcast(root, data);
-  }
-  void abort(const std::string& reason) noexcept override { inner_.abort(reason); }
 
  private:
   bootstrap::Bootstrap& inner_;
@@ -282,7 +276,8 @@ TEST(TcpTransport, AddressNotOnThisHostFailsFastOnBothRanks) {
     Options o = loopback();
     if (b.rank() == 1) o.address = "198.51.100.1";
     auto t = make_tcp_transport(o);
-    t->connect(b, {1 - b.rank()}, 1);
+    engine::BootstrapExchange exchange(b);
+    t->connect(exchange, {1 - b.rank()}, 1);
   });
   EXPECT_NE(errors[1].find("cannot bind listener to 198.51.100.1"), std::string::npos) << errors[1];
   // The healthy rank learns it through the exchange, not by timing out.
@@ -298,7 +293,7 @@ TEST(TcpTransport, HandshakeTimeoutNamesThePeer) {
     Options o = loopback();
     o.connect_timeout_ns = 300'000'000;
     // Rank 0 is pointed at a socket that accepts the TCP connection but never answers.
-    SpyBootstrap spy(b, [&](std::vector<std::string>& all) {
+    SpyExchange spy(b, [&](std::vector<std::string>& all) {
       if (b.rank() == 0) {
         const RecordFields r = parse_record(all[1]);
         const auto at = all[1].find(r.address + ":" + std::to_string(r.port));
@@ -325,7 +320,7 @@ TEST(TcpTransport, ConnectionRefusedNamesThePeer) {
   const auto errors = run_ranks(2, [&, port = closed_port](bootstrap::Bootstrap& b) {
     Options o = loopback();
     o.connect_timeout_ns = 300'000'000;
-    SpyBootstrap spy(b, [&](std::vector<std::string>& all) {
+    SpyExchange spy(b, [&](std::vector<std::string>& all) {
       if (b.rank() == 0) {
         const RecordFields r = parse_record(all[1]);
         const auto at = all[1].find(r.address + ":" + std::to_string(r.port));
@@ -345,14 +340,16 @@ TEST(TcpTransport, ConnectionRefusedNamesThePeer) {
 TEST(TcpTransport, MismatchedSetupsAreConfigErrorsOnBothRanks) {
   auto errors = run_ranks(2, [](bootstrap::Bootstrap& b) {
     auto t = make_tcp_transport(loopback());
-    t->connect(b, {1 - b.rank()}, b.rank() == 0 ? 1 : 2);
+    engine::BootstrapExchange exchange(b);
+    t->connect(exchange, {1 - b.rank()}, b.rank() == 0 ? 1 : 2);
   });
   for (const auto& e : errors) {
     EXPECT_NE(e.find("connections_per_peer differs"), std::string::npos) << e;
   }
   errors = run_ranks(2, [](bootstrap::Bootstrap& b) {
     auto t = make_tcp_transport(loopback());
-    t->connect(b, b.rank() == 0 ? std::vector<int>{1} : std::vector<int>{}, 1);
+    engine::BootstrapExchange exchange(b);
+    t->connect(exchange, b.rank() == 0 ? std::vector<int>{1} : std::vector<int>{}, 1);
   });
   for (const auto& e : errors) {
     EXPECT_NE(e.find("not symmetric: rank 0 lists rank 1 but rank 1 does not list rank 0"),
@@ -361,7 +358,8 @@ TEST(TcpTransport, MismatchedSetupsAreConfigErrorsOnBothRanks) {
   }
   errors = run_ranks(2, [](bootstrap::Bootstrap& b) {
     auto t = make_tcp_transport(loopback());
-    t->connect(b, {b.rank()}, 1);
+    engine::BootstrapExchange exchange(b);
+    t->connect(exchange, {b.rank()}, 1);
   });
   EXPECT_NE(errors[0].find("was given peer 0"), std::string::npos) << errors[0];
 }
@@ -375,7 +373,7 @@ TEST(TcpTransport, StrangersAreRejectedAndDoNotDisturbSetup) {
   std::vector<int> strangers;
   std::string rank1_description;
   const auto errors = run_ranks(2, [&](bootstrap::Bootstrap& b) {
-    SpyBootstrap spy(b, [&](std::vector<std::string>& all) {
+    SpyExchange spy(b, [&](std::vector<std::string>& all) {
       if (b.rank() != 0) return;
       const RecordFields r = parse_record(all[1]);
       std::array<std::uint8_t, 32> hello{};
@@ -420,7 +418,8 @@ TEST(TcpTransport, ThreeRanksEndpointsGroupedByPeerInGivenOrder) {
       if (r != b.rank()) peers.push_back(r);  // descending: not the natural order
     }
     auto t = make_tcp_transport(loopback(CompletionMode::blocking));
-    RankSide side{b.rank(), -1, b, *t, t->connect(b, peers, 2)};
+    engine::BootstrapExchange exchange(b);
+    RankSide side{b.rank(), -1, b, *t, t->connect(exchange, peers, 2)};
     ASSERT_EQ(side.endpoints.size(), 4u);
     for (std::size_t i = 0; i < 4; ++i) {
       EXPECT_EQ(side.endpoints[i]->peer(), peers[i / 2]);

@@ -20,6 +20,7 @@
 
 #include "core/clock.hpp"
 #include "harness/bootstrap/launchers.hpp"
+#include "harness/engine/bootstrap_exchange.hpp"
 #include "tests/contract/inproc_bootstrap.hpp"
 #include "transports/api/memory.hpp"
 #include "transports/verbs/verbs_transport.hpp"
@@ -73,7 +74,8 @@ Setup open(tb::bootstrap::Bootstrap& b, tb::transport::CompletionMode mode, std:
   trace("opening the transport");
   s.transport = tb::transport::verbs::make_verbs_transport(o);
   trace("connecting");
-  s.endpoints = s.transport->connect(b, {1 - b.rank()}, 1);
+  tb::engine::BootstrapExchange exchange(b);
+  s.endpoints = s.transport->connect(exchange, {1 - b.rank()}, 1);
   trace("connected");
   return s;
 }
@@ -215,7 +217,8 @@ void pair_check() {
       o.use_rdma_cm = cm;
       o.connect_timeout_ns = 20'000'000'000ULL;
       auto t = tb::transport::verbs::make_verbs_transport(o);
-      auto eps = t->connect(b, {peer}, 2);
+      tb::engine::BootstrapExchange exchange(b);
+      auto eps = t->connect(exchange, {peer}, 2);
       auto& ep = *eps[1];
       auto memory = tb::transport::make_memory_provider("host");
       constexpr std::size_t kBytes = 1 << 20;

@@ -19,11 +19,8 @@
 #include <string>
 #include <vector>
 
+#include "transports/api/exchange.hpp"
 #include "transports/api/memory.hpp"
-
-namespace fabricbench::bootstrap {
-class Bootstrap;
-}
 
 namespace fabricbench::transport {
 
@@ -142,9 +139,9 @@ class Transport {
   virtual MemoryRegion register_memory(const Buffer& buffer) = 0;
   virtual void deregister_memory(MemoryRegion& region) noexcept = 0;
   // Collective: every rank calls it with the same `connections_per_peer`. Connects this rank to
-  // each rank in `peers` (the relation must be symmetric) using the bootstrap exchange and
+  // each rank in `peers` (the relation must be symmetric) using the side channel `exchange` and
   // returns connections_per_peer endpoints per peer, grouped by peer in `peers` order.
-  virtual std::vector<std::unique_ptr<Endpoint>> connect(bootstrap::Bootstrap& bootstrap,
+  virtual std::vector<std::unique_ptr<Endpoint>> connect(Exchange& exchange,
                                                          const std::vector<int>& peers,
                                                          int connections_per_peer) = 0;
 };

@@ -29,6 +29,23 @@ bool decode_hello(const HelloBytes& b, std::uint32_t magic, std::uint16_t versio
   return true;
 }
 
+bool is_hello_for(const Hello& h, std::uint16_t kind, int me, std::size_t connections,
+                  std::uint64_t token) noexcept {
+  return h.kind == kind && h.rank < static_cast<std::uint32_t>(me) && h.index < connections &&
+         h.acceptor_token == token;
+}
+
+Hello answer(const Hello& hello, std::uint16_t kind, int me) noexcept {
+  return Hello{kind, static_cast<std::uint32_t>(me), hello.index, hello.acceptor_token,
+               hello.connector_token};
+}
+
+bool answers(const Hello& reply, const Hello& sent, std::uint16_t kind, int peer) noexcept {
+  return reply.kind == kind && reply.rank == static_cast<std::uint32_t>(peer) &&
+         reply.index == sent.index && reply.acceptor_token == sent.acceptor_token &&
+         reply.connector_token == sent.connector_token;
+}
+
 std::uint64_t random_token() {
   std::random_device device;
   const std::uint64_t hi = device();

@@ -40,6 +40,26 @@ HelloBytes encode_hello(std::uint32_t magic, std::uint16_t version, const Hello&
 bool decode_hello(const HelloBytes& b, std::uint32_t magic, std::uint16_t version,
                   Hello& h) noexcept;
 
+// One user's hellos: encode_hello / decode_hello with its magic and version.
+struct HelloCodec {
+  std::uint32_t magic = 0;
+  std::uint16_t version = 0;
+  HelloBytes encode(const Hello& h) const noexcept { return encode_hello(magic, version, h); }
+  bool decode(const HelloBytes& b, Hello& h) const noexcept {
+    return decode_hello(b, magic, version, h);
+  }
+};
+
+// Whether an acceptor of rank `me` may admit `h`: of `kind`, from a lower rank, for a connection
+// index below `connections`, naming `token` (the acceptor's own) as the acceptor's token. Which
+// peer sent it, and whether its connector token is that peer's, is the caller's to check.
+bool is_hello_for(const Hello& h, std::uint16_t kind, int me, std::size_t connections,
+                  std::uint64_t token) noexcept;
+// The acceptor's (rank `me`) answer to an admitted `hello`: `kind`, the same index and tokens.
+Hello answer(const Hello& hello, std::uint16_t kind, int me) noexcept;
+// Whether `reply` is rank `peer`'s answer of `kind` to the hello `sent` to it.
+bool answers(const Hello& reply, const Hello& sent, std::uint16_t kind, int peer) noexcept;
+
 // 64 unpredictable bits for a token (std::random_device, mixed with the monotonic clock).
 std::uint64_t random_token();
 

@@ -12,6 +12,7 @@
 #include <limits>
 
 #include "core/clock.hpp"
+#include "transports/api/deadline.hpp"
 
 namespace fabricbench::transport::tcp {
 namespace {
@@ -470,10 +471,7 @@ std::size_t TcpEndpoint::poll(std::span<Completion> out) {
 std::size_t TcpEndpoint::wait(std::span<Completion> out, std::uint64_t timeout_ns) {
   std::size_t n = poll(out);
   if (n != 0 || timeout_ns == 0 || out.empty()) return n;
-  const std::uint64_t start = core::now_ns();
-  const std::uint64_t deadline = timeout_ns > std::numeric_limits<std::uint64_t>::max() - start
-                                     ? std::numeric_limits<std::uint64_t>::max()
-                                     : start + timeout_ns;
+  const std::uint64_t deadline = deadline_after(timeout_ns);
   if (mode_ == CompletionMode::busy_poll) {
     while (true) {
       n = poll(out);

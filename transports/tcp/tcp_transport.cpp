@@ -12,7 +12,6 @@
 #include <cerrno>
 #include <climits>
 #include <cstring>
-#include <limits>
 #include <map>
 #include <mutex>
 #include <sstream>
@@ -20,7 +19,8 @@
 
 #include "core/clock.hpp"
 #include "core/error.hpp"
-#include "harness/bootstrap/bootstrap.hpp"
+#include "transports/api/deadline.hpp"
+#include "transports/api/pairing.hpp"
 #include "transports/api/wire.hpp"
 #include "transports/tcp/socket_util.hpp"
 #include "transports/tcp/tcp_endpoint.hpp"
@@ -47,12 +47,7 @@ using wire::Hello;
 using wire::HelloBytes;
 using wire::random_token;
 
-HelloBytes encode(const Hello& h) {
-  return wire::encode_hello(kHelloMagic, kHelloVersion, h);
-}
-bool decode(const HelloBytes& b, Hello& h) {
-  return wire::decode_hello(b, kHelloMagic, kHelloVersion, h);
-}
+constexpr wire::HelloCodec kHellos{kHelloMagic, kHelloVersion};
 
 // ---- small helpers ----
 
@@ -90,19 +85,8 @@ struct Record {
 
 std::string format_record(std::uint64_t token, int connections, const std::string& address,
                           const std::vector<int>& peers) {
-  std::string out = std::string(kRecordVersion) + " ok " + hex64(token) + " " +
-                    std::to_string(connections) + " " + address + " ";
-  if (peers.empty()) return out + "-";
-  for (std::size_t i = 0; i < peers.size(); ++i) {
-    if (i != 0) out += ',';
-    out += std::to_string(peers[i]);
-  }
-  return out;
-}
-
-std::string format_error_record(ErrorKind kind, const std::string& message) {
-  return std::string(kRecordVersion) + " error " + std::to_string(static_cast<int>(kind)) + " " +
-         message;
+  return std::string(kRecordVersion) + " ok " + hex64(token) + " " + std::to_string(connections) +
+         " " + address + " " + join_peers(peers);
 }
 
 bool parse_record(const std::string& text, Record& out) {
@@ -124,19 +108,11 @@ bool parse_record(const std::string& text, Record& out) {
   out.ok = true;
   try {
     out.token = std::stoull(token, nullptr, 16);
-    if (peers != "-") {
-      std::istringstream list(peers);
-      std::string item;
-      while (std::getline(list, item, ',')) out.peers.push_back(std::stoi(item));
-    }
+    out.peers = parse_peers(peers);
   } catch (const std::exception&) {
     return false;
   }
   return true;
-}
-
-bool lists(const Record& record, int rank) {
-  return std::find(record.peers.begin(), record.peers.end(), rank) != record.peers.end();
 }
 
 // Non-blocking transfer of a fixed-size handshake buffer.
@@ -242,7 +218,7 @@ using RehelloBytes = std::array<std::byte, kRehelloBytes>;
 
 RehelloBytes encode_rehello(const Hello& h, std::uint64_t received) {
   RehelloBytes out{};
-  const HelloBytes head = encode(h);
+  const HelloBytes head = kHellos.encode(h);
   std::copy(head.begin(), head.end(), out.begin());
   wire::put_le(out.data() + kHelloBytes, 8, received);
   return out;
@@ -251,7 +227,7 @@ RehelloBytes encode_rehello(const Hello& h, std::uint64_t received) {
 bool decode_rehello(const RehelloBytes& in, Hello& h, std::uint64_t& received) {
   HelloBytes head{};
   std::copy(in.begin(), in.begin() + kHelloBytes, head.begin());
-  if (!decode(head, h)) return false;
+  if (!kHellos.decode(head, h)) return false;
   received = wire::get_le(in.data() + kHelloBytes, 8);
   return true;
 }
@@ -303,6 +279,8 @@ class RejoinHub final : public Rejoiner {
     const auto it = peers_.find(peer);
     if (it == peers_.end()) return std::nullopt;
     Attempt& a = attempts_[{peer, index}];
+    const Hello sent{kKindRehello, static_cast<std::uint32_t>(me_),
+                     static_cast<std::uint32_t>(index), it->second.token, token_};
     const std::uint64_t now = core::now_ns();
     if (!a.fd.valid()) {
       if (now < a.next_try_ns) return std::nullopt;
@@ -319,9 +297,7 @@ class RejoinHub final : public Rejoiner {
       }
       ++attempts;
       a.started_ns = now;
-      a.out = encode_rehello(Hello{kKindRehello, static_cast<std::uint32_t>(me_),
-                                   static_cast<std::uint32_t>(index), it->second.token, token_},
-                             received);
+      a.out = encode_rehello(sent, received);
     }
     const auto give_up = [&](std::uint64_t pause) {
       a.fd.reset();
@@ -360,10 +336,7 @@ class RejoinHub final : public Rejoiner {
     }
     Hello ack;
     std::uint64_t peer_received = 0;
-    if (!decode_rehello(a.in, ack, peer_received) || ack.kind != kKindReack ||
-        ack.rank != static_cast<std::uint32_t>(peer) ||
-        ack.index != static_cast<std::uint32_t>(index) || ack.connector_token != token_ ||
-        ack.acceptor_token != it->second.token) {
+    if (!decode_rehello(a.in, ack, peer_received) || !wire::answers(ack, sent, kKindReack, peer)) {
       return give_up(kRetryPauseNs);  // not our peer's answer
     }
     Joined joined{std::move(a.fd), peer_received};
@@ -449,12 +422,13 @@ class RejoinHub final : public Rejoiner {
       if (!transfer(fd.get(), in.data(), got, false, 100)) continue;
       Hello h;
       std::uint64_t peer_received = 0;
-      if (!decode_rehello(in, h, peer_received) || h.kind != kKindRehello ||
-          h.acceptor_token != token_ || h.index >= static_cast<std::uint32_t>(connections_)) {
+      if (!decode_rehello(in, h, peer_received) ||
+          !wire::is_hello_for(h, kKindRehello, me_, static_cast<std::size_t>(connections_),
+                              token_)) {
         continue;
       }
       const auto peer = peers_.find(static_cast<int>(h.rank));
-      if (peer == peers_.end() || peer->first >= me_ || h.connector_token != peer->second.token) {
+      if (peer == peers_.end() || h.connector_token != peer->second.token) {
         continue;
       }
       // The newest attempt of a connection wins (an older one was abandoned by the peer).
@@ -475,6 +449,333 @@ class RejoinHub final : public Rejoiner {
   std::map<std::pair<int, int>, Attempt> attempts_;
   std::map<std::pair<int, int>, Offer> offers_;
   std::atomic<std::size_t> offer_count_{0};
+};
+
+// ---- connecting (Transport::connect) ----
+
+// Check what the others published against what this rank expects: records indexed by rank (this
+// rank's own and unrelated ranks' left empty or as published).
+std::vector<Record> check_records(const std::vector<std::string>& all, int me, int size,
+                                  const std::vector<int>& peers, int connections_per_peer) {
+  std::vector<Record> records(static_cast<std::size_t>(size));
+  for (int r = 0; r < size; ++r) {
+    if (r == me) continue;
+    const bool related = std::find(peers.begin(), peers.end(), r) != peers.end();
+    Record& rec = records[static_cast<std::size_t>(r)];
+    const bool parsed = static_cast<std::size_t>(r) < all.size() && parse_record(all[r], rec);
+    if (!parsed) {
+      if (!related) continue;
+      throw unrecognised_record("tcp", r, static_cast<std::size_t>(r) < all.size() ? all[r] : "");
+    }
+    if (!rec.ok) {
+      if (!related) continue;
+      throw peer_failed("tcp", r, "set up its listener", rec.error_kind, rec.error);
+    }
+    check_pairing("tcp", me, r, peers, connections_per_peer, rec.peers, rec.connections);
+  }
+  return records;
+}
+
+// Every connection of this rank opened and matched to (peer, connection index). The lower rank of
+// each pair connects and sends a hello; the higher rank accepts, admits a hello that carries both
+// ranks' tokens (anything else is closed and counted, never admitted) and answers with an ack the
+// connector checks likewise. connect_timeout_ns bounds it all (waiting for slower ranks to reach
+// the exchange is the exchange's). Throws core::Error naming the peer.
+class Handshakes {
+ public:
+  Handshakes(const Options& options, const LocalAddress& local, std::string& device_note, int me,
+             std::uint64_t token, const std::vector<int>& peers, const std::vector<Record>& records,
+             int connections_per_peer, int listener)
+      : options_(options),
+        local_(local),
+        device_note_(device_note),
+        me_(me),
+        token_(token),
+        peers_(peers),
+        records_(records),
+        n_(static_cast<std::size_t>(connections_per_peer)),
+        total_(peers.size() * n_),
+        listener_(listener),
+        deadline_(deadline_after(options.connect_timeout_ns)),
+        slots_(total_) {
+    pending_.reserve(total_ + 16);
+    connect_to_higher_ranks();
+  }
+
+  // The connected sockets by slot: peer position * connections_per_peer + connection index.
+  std::vector<UniqueFd> run() {
+    while (established_ < total_) {
+      const bool want_accept = accepted_identified_ < expected_incoming_;
+      if (!wait_for_events(want_accept)) continue;
+      // Existing sockets first (indices stay valid), then new accepts.
+      advance_ready(want_accept ? 1 : 0);
+      if (want_accept && (fds_[0].revents & POLLIN) != 0) accept_waiting();
+    }
+    return std::move(slots_);
+  }
+
+  // Accepted sockets closed as strangers, replays or duplicates.
+  std::size_t rejected() const noexcept { return rejected_; }
+
+ private:
+  enum class Stage { connecting, send_hello, await_ack, await_hello, send_ack };
+  struct Pending {
+    UniqueFd fd;
+    Stage stage;
+    std::size_t slot;  // peer position * n + index; for accepted sockets known after the hello
+    Hello hello{};     // the hello sent (connecting sockets)
+    HelloBytes out{};
+    std::size_t out_done = 0;
+    HelloBytes in{};
+    std::size_t in_got = 0;
+  };
+  enum class Outcome { waiting, done, drop };
+
+  const std::string& peer_address(std::size_t pos) const {
+    return records_[static_cast<std::size_t>(peers_[pos])].address;
+  }
+  std::string who(std::size_t slot) const {
+    const std::size_t pos = slot / n_;
+    return "rank " + std::to_string(peers_[pos]) + " (" + peer_address(pos) + ")";
+  }
+
+  // Starts the non-blocking connects to the higher ranks (n each) and counts the connections the
+  // lower ranks will make.
+  void connect_to_higher_ranks() {
+    for (std::size_t pos = 0; pos < peers_.size(); ++pos) {
+      const int p = peers_[pos];
+      if (p < me_) {
+        expected_incoming_ += n_;
+        continue;
+      }
+      SockAddr target;
+      if (!parse_endpoint(peer_address(pos), target)) {
+        throw Error(ErrorKind::runtime, "tcp: rank " + std::to_string(p) +
+                                            " advertised an unusable address '" +
+                                            peer_address(pos) + "'");
+      }
+      for (std::size_t i = 0; i < n_; ++i) start_connect(target, pos, i);
+    }
+  }
+
+  void start_connect(const SockAddr& target, std::size_t pos, std::size_t i) {
+    const int p = peers_[pos];
+    Pending c{open_socket(options_, target.family()), Stage::connecting, pos * n_ + i};
+    device_note_ = bind_device(c.fd.get(), local_);
+    if (const int err = bind_source(c.fd.get(), local_, target); err != 0) {
+      throw Error(ErrorKind::runtime, "tcp: cannot bind to " + local_.address.to_string(false) +
+                                          " to connect to " + who(c.slot) + ": " + errno_text(err));
+    }
+    c.hello = Hello{kKindHello, static_cast<std::uint32_t>(me_), static_cast<std::uint32_t>(i),
+                    records_[static_cast<std::size_t>(p)].token, token_};
+    c.out = kHellos.encode(c.hello);
+    if (::connect(c.fd.get(), target.get(), target.length) != 0 && errno != EINPROGRESS) {
+      throw Error(ErrorKind::runtime, "tcp: rank " + std::to_string(me_) +
+                                          " could not connect to " + who(c.slot) + ": " +
+                                          errno_text(errno));
+    }
+    pending_.push_back(std::move(c));
+  }
+
+  // Polls the listener (when connections are still expected) and every pending socket, bounded
+  // by the deadline and by 1 s. False when nothing is ready (or poll was interrupted).
+  bool wait_for_events(bool want_accept) {
+    const std::uint64_t now = core::now_ns();
+    if (now >= deadline_) throw timeout_error();
+    fds_.clear();
+    if (want_accept) fds_.push_back(pollfd{listener_, POLLIN, 0});
+    for (const auto& c : pending_) {
+      const short events =
+          (c.stage == Stage::await_ack || c.stage == Stage::await_hello) ? POLLIN : POLLOUT;
+      fds_.push_back(pollfd{c.fd.get(), events, 0});
+    }
+    const auto wait_ms =
+        static_cast<int>(std::min<std::uint64_t>((deadline_ - now + 999'999) / 1'000'000, 1000));
+    const int rc = ::poll(fds_.data(), fds_.size(), wait_ms);
+    if (rc < 0) {
+      if (errno == EINTR) return false;
+      throw Error(ErrorKind::runtime,
+                  "tcp: poll() during connection setup failed: " + errno_text(errno));
+    }
+    return rc != 0;
+  }
+
+  // Moves every pending socket that poll() reported on by one stage; `first` is the index of
+  // the first pending socket's pollfd.
+  void advance_ready(std::size_t first) {
+    for (std::size_t k = 0; k < pending_.size(); ++k) {
+      Pending& c = pending_[k];
+      if (fds_[first + k].revents == 0) continue;
+      const Outcome outcome = advance(c);
+      if (outcome == Outcome::drop) {
+        ++rejected_;
+        c.fd.reset();
+      } else if (outcome == Outcome::done) {
+        slots_[c.slot] = std::move(c.fd);
+        ++established_;
+      }
+    }
+    pending_.erase(std::remove_if(pending_.begin(), pending_.end(),
+                                  [](const Pending& c) { return !c.fd.valid(); }),
+                   pending_.end());
+  }
+
+  Outcome advance(Pending& c) {
+    switch (c.stage) {
+      case Stage::connecting:
+        check_connected(c);
+        c.stage = Stage::send_hello;
+        [[fallthrough]];
+      case Stage::send_hello:
+        if (sent(c, "sending the handshake to ")) c.stage = Stage::await_ack;
+        return Outcome::waiting;
+      case Stage::await_ack:
+        return await_ack(c);
+      case Stage::await_hello:
+        if (const Outcome outcome = await_hello(c); c.stage != Stage::send_ack) return outcome;
+        [[fallthrough]];
+      case Stage::send_ack:
+        return sent(c, "answering the handshake of ") ? Outcome::done : Outcome::waiting;
+    }
+    return Outcome::waiting;
+  }
+
+  void check_connected(const Pending& c) const {
+    int err = 0;
+    socklen_t len = sizeof err;
+    ::getsockopt(c.fd.get(), SOL_SOCKET, SO_ERROR, &err, &len);
+    if (err != 0) {
+      throw Error(ErrorKind::runtime, "tcp: rank " + std::to_string(me_) +
+                                          " could not connect to " + who(c.slot) + " (connection " +
+                                          std::to_string(c.slot % n_) + "): " + errno_text(err));
+    }
+  }
+
+  // Sends more of c.out; true once all of it is sent. Throws core::Error(peer_lost)
+  // "tcp: <what><who> failed: <errno text>".
+  bool sent(Pending& c, const char* what) const {
+    int err = 0;
+    const Io io = step(c.fd.get(), c.out, c.out_done, true, err);
+    if (io == Io::error) {
+      throw Error(ErrorKind::peer_lost,
+                  "tcp: " + std::string(what) + who(c.slot) + " failed: " + errno_text(err));
+    }
+    return io == Io::progress;
+  }
+
+  // Connector: the acceptor's ack, checked against the hello sent.
+  Outcome await_ack(Pending& c) const {
+    int err = 0;
+    const Io io = step(c.fd.get(), c.in, c.in_got, false, err);
+    if (io == Io::closed || io == Io::error) {
+      throw Error(ErrorKind::peer_lost,
+                  "tcp: " + who(c.slot) + " closed connection " + std::to_string(c.slot % n_) +
+                      " during the handshake" +
+                      (io == Io::error ? ": " + errno_text(err) : std::string()) +
+                      " (it did not accept this rank's hello: another job?)");
+    }
+    if (io != Io::progress) return Outcome::waiting;
+    Hello ack;
+    if (!kHellos.decode(c.in, ack) || !wire::answers(ack, c.hello, kKindAck, peers_[c.slot / n_])) {
+      throw Error(ErrorKind::runtime, "tcp: " + who(c.slot) +
+                                          " answered the handshake with an unexpected "
+                                          "reply (not a fabricbench tcp endpoint of this "
+                                          "job?)");
+    }
+    return Outcome::done;
+  }
+
+  // Acceptor: the connector's hello. Admitted, the socket takes its slot and moves on to
+  // send_ack; a stranger, a replay or a duplicate is dropped.
+  Outcome await_hello(Pending& c) {
+    int err = 0;
+    const Io io = step(c.fd.get(), c.in, c.in_got, false, err);
+    if (io == Io::closed || io == Io::error) return Outcome::drop;
+    if (io != Io::progress) return Outcome::waiting;
+    Hello hello;
+    const bool valid =
+        kHellos.decode(c.in, hello) && wire::is_hello_for(hello, kKindHello, me_, n_, token_);
+    std::size_t pos = peers_.size();
+    if (valid) {
+      pos = static_cast<std::size_t>(
+          std::find(peers_.begin(), peers_.end(), static_cast<int>(hello.rank)) - peers_.begin());
+    }
+    if (pos == peers_.size() || hello.connector_token != records_[hello.rank].token ||
+        slots_[pos * n_ + hello.index].valid() ||
+        std::any_of(pending_.begin(), pending_.end(), [&](const Pending& o) {
+          return &o != &c && o.stage == Stage::send_ack && o.slot == pos * n_ + hello.index;
+        })) {
+      return Outcome::drop;  // a stranger, a replay or a duplicate: close it, never admit it
+    }
+    c.slot = pos * n_ + hello.index;
+    c.out = kHellos.encode(wire::answer(hello, kKindAck, me_));
+    c.stage = Stage::send_ack;
+    ++accepted_identified_;
+    return Outcome::waiting;
+  }
+
+  // Takes every connection waiting on the listener; each must say hello before it is admitted.
+  void accept_waiting() {
+    while (true) {
+      UniqueFd fd(::accept4(listener_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC));
+      if (!fd.valid()) {
+        const int err = errno;
+        if (err == EINTR || err == ECONNABORTED) continue;
+        if (err == EAGAIN || err == EWOULDBLOCK) break;
+        throw Error(ErrorKind::runtime, "tcp: accept() failed: " + errno_text(err));
+      }
+      // Bound what unidentified sockets may hold open.
+      if (pending_.size() >= total_ + 64) {
+        ++rejected_;
+        continue;
+      }
+      pending_.push_back(Pending{std::move(fd), Stage::await_hello, total_});
+    }
+  }
+
+  // What is missing, per peer, when the deadline passes.
+  Error timeout_error() const {
+    std::string missing;
+    for (std::size_t pos = 0; pos < peers_.size(); ++pos) {
+      std::size_t have = 0;
+      for (std::size_t i = 0; i < n_; ++i) have += slots_[pos * n_ + i].valid() ? 1 : 0;
+      if (have == n_) continue;
+      std::string state;
+      if (peers_[pos] < me_) {
+        state = "waiting for it to connect";
+      } else {
+        state = "no handshake reply";
+        for (const auto& c : pending_) {
+          if (c.slot / n_ == pos && c.stage == Stage::connecting) state = "TCP connect pending";
+        }
+      }
+      if (!missing.empty()) missing += "; ";
+      missing += who(pos * n_) + ": " + std::to_string(have) + " of " + std::to_string(n_) +
+                 " connections, " + state;
+    }
+    return Error(ErrorKind::timeout, "tcp: rank " + std::to_string(me_) + " timed out after " +
+                                         ms_text(options_.connect_timeout_ns) +
+                                         " setting up connections: " + missing);
+  }
+
+  const Options& options_;
+  const LocalAddress& local_;
+  std::string& device_note_;
+  const int me_;
+  const std::uint64_t token_;
+  const std::vector<int>& peers_;
+  const std::vector<Record>& records_;
+  const std::size_t n_;
+  const std::size_t total_;
+  const int listener_;
+  const std::uint64_t deadline_;
+  std::vector<UniqueFd> slots_;
+  std::vector<Pending> pending_;
+  std::vector<pollfd> fds_;
+  std::size_t expected_incoming_ = 0;
+  std::size_t accepted_identified_ = 0;
+  std::size_t established_ = 0;
+  std::size_t rejected_ = 0;
 };
 
 // ---- the transport ----
@@ -521,8 +822,7 @@ class TcpTransport final : public Transport, public ConnectionEventSource {
 
   void deregister_memory(MemoryRegion& region) noexcept override { region = MemoryRegion{}; }
 
-  std::vector<std::unique_ptr<Endpoint>> connect(bootstrap::Bootstrap& bootstrap,
-                                                 const std::vector<int>& peers,
+  std::vector<std::unique_ptr<Endpoint>> connect(Exchange& exchange, const std::vector<int>& peers,
                                                  int connections_per_peer) override;
 
   std::vector<ConnectionEvent> drain_connection_events() override {
@@ -531,8 +831,15 @@ class TcpTransport final : public Transport, public ConnectionEventSource {
   }
 
  private:
-  UniqueFd open_socket(int family) const { return tcp::open_socket(options_, family); }
-  void bind_device(int fd) { device_note_ = tcp::bind_device(fd, local_); }
+  UniqueFd open_listener(std::size_t peer_count, int connections_per_peer, std::string& advertised);
+  std::shared_ptr<Rejoiner> make_rejoiner(UniqueFd listener, int me, std::uint64_t token,
+                                          const std::vector<int>& peers,
+                                          const std::vector<Record>& records,
+                                          int connections_per_peer) const;
+  std::vector<std::unique_ptr<Endpoint>> wrap(std::vector<UniqueFd> slots, int me,
+                                              const std::vector<int>& peers,
+                                              int connections_per_peer, std::size_t rejected,
+                                              const std::shared_ptr<Rejoiner>& rejoiner) const;
 
   Options options_;
   LocalAddress local_;
@@ -540,367 +847,95 @@ class TcpTransport final : public Transport, public ConnectionEventSource {
   std::shared_ptr<EventSink> sink_ = std::make_shared<EventSink>();
 };
 
-std::vector<std::unique_ptr<Endpoint>> TcpTransport::connect(bootstrap::Bootstrap& bootstrap,
+std::vector<std::unique_ptr<Endpoint>> TcpTransport::connect(Exchange& exchange,
                                                              const std::vector<int>& peers,
                                                              int connections_per_peer) {
-  const int me = bootstrap.rank();
-  const int size = bootstrap.size();
+  const int me = exchange.rank();
+  const int size = exchange.size();
 
-  // 1. Check the arguments and open the listener. A failure here still takes part in the
-  //    allgather (as an error record), so the other ranks fail at once, not after a timeout.
+  // A failure to check the arguments or open the listener still takes part in the allgather (as
+  // an error record), so the other ranks fail at once, not after a timeout.
   std::string local_error;
   ErrorKind local_error_kind = ErrorKind::config;
   UniqueFd listener;
   std::string advertised = "-";
   try {
-    if (connections_per_peer < 1) {
-      throw Error(ErrorKind::config, "tcp: connections_per_peer must be at least 1, got " +
-                                         std::to_string(connections_per_peer));
-    }
-    for (std::size_t i = 0; i < peers.size(); ++i) {
-      const int p = peers[i];
-      if (p < 0 || p >= size || p == me) {
-        throw Error(ErrorKind::config, "tcp: rank " + std::to_string(me) + " was given peer " +
-                                           std::to_string(p) + " (valid: 0.." +
-                                           std::to_string(size - 1) + " except itself)");
-      }
-      if (std::find(peers.begin(), peers.begin() + static_cast<std::ptrdiff_t>(i), p) !=
-          peers.begin() + static_cast<std::ptrdiff_t>(i)) {
-        throw Error(ErrorKind::config, "tcp: peer " + std::to_string(p) + " is listed twice");
-      }
-    }
-    if (!peers.empty()) {
-      listener = open_socket(local_.address.family());
-      bind_device(listener.get());
-      SockAddr bind_to = local_.address;
-      if (::bind(listener.get(), bind_to.get(), bind_to.length) != 0) {
-        const int err = errno;
-        throw Error(
-            err == EADDRNOTAVAIL ? ErrorKind::config : ErrorKind::runtime,
-            "tcp: cannot bind listener to " + bind_to.to_string(false) + ": " + errno_text(err));
-      }
-      const int backlog =
-          std::clamp(connections_per_peer * static_cast<int>(peers.size()) + 16, 16, 4096);
-      if (::listen(listener.get(), backlog) != 0) {
-        throw Error(ErrorKind::runtime, "tcp: listen() failed: " + errno_text(errno));
-      }
-      SockAddr bound;
-      bound.length = sizeof bound.storage;
-      ::getsockname(listener.get(), bound.get(), &bound.length);
-      advertised = bound.to_string();
-    }
+    check_peers("tcp", me, size, peers, connections_per_peer);
+    if (!peers.empty()) listener = open_listener(peers.size(), connections_per_peer, advertised);
   } catch (const Error& e) {
     local_error = e.what();
     local_error_kind = e.kind();
   }
 
   const std::uint64_t token = random_token();
-  const std::vector<std::string> all = bootstrap.allgather(
+  const std::vector<std::string> all = exchange.allgather(
       local_error.empty() ? format_record(token, connections_per_peer, advertised, peers)
-                          : format_error_record(local_error_kind, local_error));
+                          : format_error_record(kRecordVersion, local_error_kind, local_error));
   if (!local_error.empty()) throw Error(local_error_kind, local_error);
 
-  // 2. Check what the others published against what this rank expects.
-  std::vector<Record> records(static_cast<std::size_t>(size));
-  for (int r = 0; r < size; ++r) {
-    if (r == me) continue;
-    const bool related = std::find(peers.begin(), peers.end(), r) != peers.end();
-    Record& rec = records[static_cast<std::size_t>(r)];
-    const bool parsed = static_cast<std::size_t>(r) < all.size() && parse_record(all[r], rec);
-    if (!parsed) {
-      if (!related) continue;
-      throw Error(ErrorKind::runtime, "tcp: rank " + std::to_string(r) +
-                                          " published an unrecognised endpoint record '" +
-                                          (static_cast<std::size_t>(r) < all.size() ? all[r] : "") +
-                                          "' (a different fabricbench version?)");
-    }
-    if (!rec.ok) {
-      if (!related) continue;
-      throw Error(
-          rec.error_kind == ErrorKind::config ? ErrorKind::config : ErrorKind::runtime,
-          "tcp: peer rank " + std::to_string(r) + " failed to set up its listener: " + rec.error);
-    }
-    const bool lists_me = lists(rec, me);
-    if (related && !lists_me) {
-      throw Error(ErrorKind::config, "tcp: peer lists are not symmetric: rank " +
-                                         std::to_string(me) + " lists rank " + std::to_string(r) +
-                                         " but rank " + std::to_string(r) + " does not list rank " +
-                                         std::to_string(me));
-    }
-    if (!related && lists_me) {
-      throw Error(ErrorKind::config, "tcp: peer lists are not symmetric: rank " +
-                                         std::to_string(r) + " lists rank " + std::to_string(me) +
-                                         " but rank " + std::to_string(me) +
-                                         " does not list rank " + std::to_string(r));
-    }
-    if (related && rec.connections != connections_per_peer) {
-      throw Error(ErrorKind::config,
-                  "tcp: connections_per_peer differs: rank " + std::to_string(me) + " uses " +
-                      std::to_string(connections_per_peer) + ", rank " + std::to_string(r) +
-                      " uses " + std::to_string(rec.connections));
-    }
-  }
+  const std::vector<Record> records = check_records(all, me, size, peers, connections_per_peer);
   if (peers.empty()) return {};
 
-  // 3. Establish the connections: the lower rank of each pair connects. connect_timeout_ns
-  //    bounds this phase (waiting for slower ranks to reach the exchange is the bootstrap's).
-  const std::uint64_t start = core::now_ns();
-  const std::uint64_t deadline =
-      options_.connect_timeout_ns > std::numeric_limits<std::uint64_t>::max() - start
-          ? std::numeric_limits<std::uint64_t>::max()
-          : start + options_.connect_timeout_ns;
-  const auto n = static_cast<std::size_t>(connections_per_peer);
-  const std::size_t total = peers.size() * n;
-  std::vector<UniqueFd> slots(total);
-  std::size_t established = 0;
-  std::size_t rejected = 0;
-
-  enum class Stage { connecting, send_hello, await_ack, await_hello, send_ack };
-  struct Pending {
-    UniqueFd fd;
-    Stage stage;
-    std::size_t slot;  // peer position * n + index; for accepted sockets known after the hello
-    HelloBytes out{};
-    std::size_t out_done = 0;
-    HelloBytes in{};
-    std::size_t in_got = 0;
-  };
-  std::vector<Pending> pending;
-  pending.reserve(total + 16);
-
-  auto peer_address = [&](std::size_t pos) {
-    return records[static_cast<std::size_t>(peers[pos])].address;
-  };
-  auto who = [&](std::size_t slot) {
-    const std::size_t pos = slot / n;
-    return "rank " + std::to_string(peers[pos]) + " (" + peer_address(pos) + ")";
-  };
-
-  std::size_t expected_incoming = 0;
-  for (std::size_t pos = 0; pos < peers.size(); ++pos) {
-    const int p = peers[pos];
-    if (p < me) {
-      expected_incoming += n;
-      continue;
-    }
-    SockAddr target;
-    if (!parse_endpoint(peer_address(pos), target)) {
-      throw Error(ErrorKind::runtime, "tcp: rank " + std::to_string(p) +
-                                          " advertised an unusable address '" + peer_address(pos) +
-                                          "'");
-    }
-    for (std::size_t i = 0; i < n; ++i) {
-      Pending c{open_socket(target.family()), Stage::connecting, pos * n + i};
-      bind_device(c.fd.get());
-      if (const int err = bind_source(c.fd.get(), local_, target); err != 0) {
-        throw Error(ErrorKind::runtime, "tcp: cannot bind to " + local_.address.to_string(false) +
-                                            " to connect to " + who(c.slot) + ": " +
-                                            errno_text(err));
-      }
-      c.out =
-          encode(Hello{kKindHello, static_cast<std::uint32_t>(me), static_cast<std::uint32_t>(i),
-                       records[static_cast<std::size_t>(p)].token, token});
-      if (::connect(c.fd.get(), target.get(), target.length) != 0 && errno != EINPROGRESS) {
-        throw Error(ErrorKind::runtime, "tcp: rank " + std::to_string(me) +
-                                            " could not connect to " + who(c.slot) + ": " +
-                                            errno_text(errno));
-      }
-      pending.push_back(std::move(c));
-    }
-  }
-  std::size_t accepted_identified = 0;
-
-  auto timeout_error = [&]() {
-    std::string missing;
-    for (std::size_t pos = 0; pos < peers.size(); ++pos) {
-      std::size_t have = 0;
-      for (std::size_t i = 0; i < n; ++i) have += slots[pos * n + i].valid() ? 1 : 0;
-      if (have == n) continue;
-      std::string state;
-      if (peers[pos] < me) {
-        state = "waiting for it to connect";
-      } else {
-        state = "no handshake reply";
-        for (const auto& c : pending) {
-          if (c.slot / n == pos && c.stage == Stage::connecting) state = "TCP connect pending";
-        }
-      }
-      if (!missing.empty()) missing += "; ";
-      missing += who(pos * n) + ": " + std::to_string(have) + " of " + std::to_string(n) +
-                 " connections, " + state;
-    }
-    return Error(ErrorKind::timeout, "tcp: rank " + std::to_string(me) + " timed out after " +
-                                         ms_text(options_.connect_timeout_ns) +
-                                         " setting up connections: " + missing);
-  };
-
-  std::vector<pollfd> fds;
-  while (established < total) {
-    const std::uint64_t now = core::now_ns();
-    if (now >= deadline) throw timeout_error();
-    fds.clear();
-    const bool want_accept = accepted_identified < expected_incoming;
-    if (want_accept) fds.push_back(pollfd{listener.get(), POLLIN, 0});
-    for (const auto& c : pending) {
-      const short events =
-          (c.stage == Stage::await_ack || c.stage == Stage::await_hello) ? POLLIN : POLLOUT;
-      fds.push_back(pollfd{c.fd.get(), events, 0});
-    }
-    const auto wait_ms =
-        static_cast<int>(std::min<std::uint64_t>((deadline - now + 999'999) / 1'000'000, 1000));
-    const int rc = ::poll(fds.data(), fds.size(), wait_ms);
-    if (rc < 0) {
-      if (errno == EINTR) continue;
-      throw Error(ErrorKind::runtime,
-                  "tcp: poll() during connection setup failed: " + errno_text(errno));
-    }
-    if (rc == 0) continue;
-
-    const std::size_t first = want_accept ? 1 : 0;
-    // Existing sockets first (indices stay valid), then new accepts.
-    for (std::size_t k = 0; k < pending.size(); ++k) {
-      Pending& c = pending[k];
-      const short revents = fds[first + k].revents;
-      if (revents == 0) continue;
-      int err = 0;
-      bool drop = false;
-      bool done = false;
-      switch (c.stage) {
-        case Stage::connecting: {
-          socklen_t len = sizeof err;
-          ::getsockopt(c.fd.get(), SOL_SOCKET, SO_ERROR, &err, &len);
-          if (err != 0) {
-            throw Error(ErrorKind::runtime,
-                        "tcp: rank " + std::to_string(me) + " could not connect to " + who(c.slot) +
-                            " (connection " + std::to_string(c.slot % n) + "): " + errno_text(err));
-          }
-          c.stage = Stage::send_hello;
-          [[fallthrough]];
-        }
-        case Stage::send_hello: {
-          const Io io = step(c.fd.get(), c.out, c.out_done, true, err);
-          if (io == Io::error) {
-            throw Error(ErrorKind::peer_lost, "tcp: sending the handshake to " + who(c.slot) +
-                                                  " failed: " + errno_text(err));
-          }
-          if (io == Io::progress) c.stage = Stage::await_ack;
-          break;
-        }
-        case Stage::await_ack: {
-          const Io io = step(c.fd.get(), c.in, c.in_got, false, err);
-          if (io == Io::closed || io == Io::error) {
-            throw Error(ErrorKind::peer_lost,
-                        "tcp: " + who(c.slot) + " closed connection " + std::to_string(c.slot % n) +
-                            " during the handshake" +
-                            (io == Io::error ? ": " + errno_text(err) : std::string()) +
-                            " (it did not accept this rank's hello: another job?)");
-          }
-          if (io != Io::progress) break;
-          Hello ack;
-          const int p = peers[c.slot / n];
-          if (!decode(c.in, ack) || ack.kind != kKindAck ||
-              ack.rank != static_cast<std::uint32_t>(p) || ack.index != c.slot % n ||
-              ack.connector_token != token ||
-              ack.acceptor_token != records[static_cast<std::size_t>(p)].token) {
-            throw Error(ErrorKind::runtime, "tcp: " + who(c.slot) +
-                                                " answered the handshake with an unexpected "
-                                                "reply (not a fabricbench tcp endpoint of this "
-                                                "job?)");
-          }
-          done = true;
-          break;
-        }
-        case Stage::await_hello: {
-          const Io io = step(c.fd.get(), c.in, c.in_got, false, err);
-          if (io == Io::closed || io == Io::error) {
-            drop = true;
-            break;
-          }
-          if (io != Io::progress) break;
-          Hello hello;
-          const bool valid = decode(c.in, hello) && hello.kind == kKindHello &&
-                             hello.rank < static_cast<std::uint32_t>(me) && hello.index < n &&
-                             hello.acceptor_token == token;
-          std::size_t pos = peers.size();
-          if (valid) {
-            pos = static_cast<std::size_t>(
-                std::find(peers.begin(), peers.end(), static_cast<int>(hello.rank)) -
-                peers.begin());
-          }
-          if (pos == peers.size() || hello.connector_token != records[hello.rank].token ||
-              slots[pos * n + hello.index].valid() ||
-              std::any_of(pending.begin(), pending.end(), [&](const Pending& o) {
-                return &o != &c && o.stage == Stage::send_ack && o.slot == pos * n + hello.index;
-              })) {
-            drop = true;  // a stranger, a replay or a duplicate: close it, never admit it
-            break;
-          }
-          c.slot = pos * n + hello.index;
-          c.out = encode(Hello{kKindAck, static_cast<std::uint32_t>(me), hello.index, token,
-                               hello.connector_token});
-          c.stage = Stage::send_ack;
-          ++accepted_identified;
-          [[fallthrough]];
-        }
-        case Stage::send_ack: {
-          const Io io = step(c.fd.get(), c.out, c.out_done, true, err);
-          if (io == Io::error) {
-            throw Error(ErrorKind::peer_lost, "tcp: answering the handshake of " + who(c.slot) +
-                                                  " failed: " + errno_text(err));
-          }
-          if (io == Io::progress) done = true;
-          break;
-        }
-      }
-      if (drop) {
-        ++rejected;
-        c.fd.reset();
-      } else if (done) {
-        slots[c.slot] = std::move(c.fd);
-        ++established;
-      }
-    }
-    pending.erase(std::remove_if(pending.begin(), pending.end(),
-                                 [](const Pending& c) { return !c.fd.valid(); }),
-                  pending.end());
-
-    if (want_accept && (fds[0].revents & POLLIN) != 0) {
-      while (true) {
-        UniqueFd fd(::accept4(listener.get(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC));
-        if (!fd.valid()) {
-          const int err = errno;
-          if (err == EINTR || err == ECONNABORTED) continue;
-          if (err == EAGAIN || err == EWOULDBLOCK) break;
-          throw Error(ErrorKind::runtime, "tcp: accept() failed: " + errno_text(err));
-        }
-        // Bound what unidentified sockets may hold open.
-        if (pending.size() >= total + 64) {
-          ++rejected;
-          continue;
-        }
-        pending.push_back(Pending{std::move(fd), Stage::await_hello, total});
-      }
-    }
-  }
+  Handshakes handshakes(options_, local_, device_note_, me, token, peers, records,
+                        connections_per_peer, listener.get());
+  std::vector<UniqueFd> slots = handshakes.run();
   // With reconnect the listener stays open: a peer whose connection broke reconnects to it.
   std::shared_ptr<Rejoiner> rejoiner;
   if (options_.reconnect) {
-    std::map<int, RejoinHub::Peer> known;
-    for (const int p : peers) {
-      RejoinHub::Peer peer;
-      peer.token = records[static_cast<std::size_t>(p)].token;
-      if (!parse_endpoint(records[static_cast<std::size_t>(p)].address, peer.address)) continue;
-      known.emplace(p, std::move(peer));
-    }
-    rejoiner = std::make_shared<RejoinHub>(options_, local_, std::move(listener), me, token,
-                                           std::move(known), connections_per_peer, sink_);
+    rejoiner = make_rejoiner(std::move(listener), me, token, peers, records, connections_per_peer);
   }
   listener.reset();
+  return wrap(std::move(slots), me, peers, connections_per_peer, handshakes.rejected(), rejoiner);
+}
 
-  // 4. Wrap the connections.
+// Binds and listens on the local address; `advertised` becomes the "addr:port" peers connect to.
+UniqueFd TcpTransport::open_listener(std::size_t peer_count, int connections_per_peer,
+                                     std::string& advertised) {
+  UniqueFd listener = open_socket(options_, local_.address.family());
+  device_note_ = bind_device(listener.get(), local_);
+  SockAddr bind_to = local_.address;
+  if (::bind(listener.get(), bind_to.get(), bind_to.length) != 0) {
+    const int err = errno;
+    throw Error(
+        err == EADDRNOTAVAIL ? ErrorKind::config : ErrorKind::runtime,
+        "tcp: cannot bind listener to " + bind_to.to_string(false) + ": " + errno_text(err));
+  }
+  const int backlog =
+      std::clamp(connections_per_peer * static_cast<int>(peer_count) + 16, 16, 4096);
+  if (::listen(listener.get(), backlog) != 0) {
+    throw Error(ErrorKind::runtime, "tcp: listen() failed: " + errno_text(errno));
+  }
+  SockAddr bound;
+  bound.length = sizeof bound.storage;
+  ::getsockname(listener.get(), bound.get(), &bound.length);
+  advertised = bound.to_string();
+  return listener;
+}
+
+std::shared_ptr<Rejoiner> TcpTransport::make_rejoiner(UniqueFd listener, int me,
+                                                      std::uint64_t token,
+                                                      const std::vector<int>& peers,
+                                                      const std::vector<Record>& records,
+                                                      int connections_per_peer) const {
+  std::map<int, RejoinHub::Peer> known;
+  for (const int p : peers) {
+    RejoinHub::Peer peer;
+    peer.token = records[static_cast<std::size_t>(p)].token;
+    if (!parse_endpoint(records[static_cast<std::size_t>(p)].address, peer.address)) continue;
+    known.emplace(p, std::move(peer));
+  }
+  return std::make_shared<RejoinHub>(options_, local_, std::move(listener), me, token,
+                                     std::move(known), connections_per_peer, sink_);
+}
+
+// The connected sockets as endpoints, slot by slot (grouped by peer in `peers` order).
+std::vector<std::unique_ptr<Endpoint>> TcpTransport::wrap(
+    std::vector<UniqueFd> slots, int me, const std::vector<int>& peers, int connections_per_peer,
+    std::size_t rejected, const std::shared_ptr<Rejoiner>& rejoiner) const {
+  const auto n = static_cast<std::size_t>(connections_per_peer);
   std::vector<std::unique_ptr<Endpoint>> endpoints;
-  endpoints.reserve(total);
-  for (std::size_t s = 0; s < total; ++s) {
+  endpoints.reserve(slots.size());
+  for (std::size_t s = 0; s < slots.size(); ++s) {
     const int fd = slots[s].get();
     configure_data_socket(fd, options_);
     EndpointInfo info;

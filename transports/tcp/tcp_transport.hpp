@@ -2,7 +2,7 @@
 // TCP transport: send/recv over stream sockets, framed, non-blocking, busy-poll or blocking.
 //
 // connect() opens a listener, exchanges "addr:port", a per-rank random token, the connection
-// count and the peer list through bootstrap.allgather, then the lower rank of each pair opens
+// count and the peer list through exchange.allgather, then the lower rank of each pair opens
 // `connections_per_peer` sockets to the higher rank. Each connection starts with a 32-byte hello
 // (rank, connection index, both ranks' tokens) answered by the same from the acceptor, so
 // accepted sockets are matched to (peer, index) whatever the accept order and a stranger that

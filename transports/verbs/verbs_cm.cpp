@@ -13,13 +13,13 @@
 #include <array>
 #include <cerrno>
 #include <cstring>
-#include <limits>
 #include <mutex>
 #include <thread>
 #include <utility>
 
 #include "core/clock.hpp"
 #include "core/error.hpp"
+#include "transports/api/deadline.hpp"
 #include "transports/api/wire.hpp"
 
 namespace fabricbench::transport::verbs {
@@ -272,9 +272,88 @@ class CmSession {
   std::thread thread_;
 };
 
-std::vector<std::unique_ptr<VerbsEndpoint>> CmSession::connect_all(
-    const std::shared_ptr<CmSession>& self, int me, const std::vector<CmPeer>& peers, int n,
-    QpKind kind) {
+// ---- connecting: one CmSession::connect_all ----
+
+// A connection per (peer, index), grouped by peer in the caller's order. The lower rank of each
+// pair resolves the address and the route and connects; the higher rank accepts a request whose
+// private data carries its token. Every wait is bounded by connect_timeout_ns.
+class CmConnect {
+ public:
+  CmConnect(CmSession& session, int me, const std::vector<CmPeer>& peers, int n, QpKind kind)
+      : session_(session),
+        me_(me),
+        peers_(peers),
+        n_(n),
+        kind_(kind),
+        total_(peers.size() * static_cast<std::size_t>(n)),
+        conns_(total_),
+        endpoints_(total_),
+        deadline_(deadline_after(session.options_.connect_timeout_ns)) {}
+
+  // Active side: the lower rank of each pair creates an id per connection and resolves the
+  // peer's address; the passive side records what it waits for.
+  void start() {
+    for (std::size_t i = 0; i < peers_.size(); ++i) {
+      for (int k = 0; k < n_; ++k) {
+        Conn& c = conns_[i * static_cast<std::size_t>(n_) + static_cast<std::size_t>(k)];
+        c.peer = peers_[i].rank;
+        c.index = k;
+        c.peer_token = peers_[i].token;
+        if (c.peer < me_) {
+          c.stage = "waiting for its connection request";
+          continue;
+        }
+        c.active = true;
+        resolve_address(c, peers_[i]);
+      }
+    }
+  }
+
+  // Handles the event channel's events until every connection is established.
+  void wait_established() {
+    while (done_ < total_) {
+      const std::uint64_t now = core::now_ns();
+      if (now >= deadline_) throw timeout_error();
+      pollfd p{session_.channel_->fd, POLLIN, 0};
+      const auto wait_ms =
+          static_cast<int>(std::min<std::uint64_t>((deadline_ - now) / 1'000'000 + 1, 100));
+      if (::poll(&p, 1, wait_ms) <= 0) continue;
+      rdma_cm_event* event = nullptr;
+      if (rdma_get_cm_event(session_.channel_, &event) != 0) {
+        if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) continue;
+        throw Error(ErrorKind::runtime, "verbs: rdma_get_cm_event: " + errno_text(errno));
+      }
+      const Event e = take(event);
+      if (e.type == RDMA_CM_EVENT_CONNECT_REQUEST) {
+        on_connect_request(e);
+        continue;
+      }
+      auto* c = static_cast<Conn*>(e.id->context);
+      if (c == nullptr || c->done) continue;  // the listener's own events; late duplicates
+      on_event(*c, e);
+    }
+  }
+
+  // After a failure: the endpoints (and the ids they own) and every id no endpoint owns.
+  void destroy() noexcept {
+    endpoints_.clear();  // destroys the ids they own
+    for (Conn& c : conns_) {
+      if (c.id != nullptr && !c.owned) rdma_destroy_id(c.id);
+    }
+  }
+
+  // The established endpoints, each watched for disconnects and keeping `self` (its event
+  // channel) alive.
+  std::vector<std::unique_ptr<VerbsEndpoint>> hand_over(const std::shared_ptr<CmSession>& self) {
+    for (std::size_t slot = 0; slot < total_; ++slot) {
+      session_.watch(conns_[slot].id, conns_[slot].peer, conns_[slot].index,
+                     endpoints_[slot]->fault());
+      endpoints_[slot]->keep_alive(self);
+    }
+    return std::move(endpoints_);
+  }
+
+ private:
   struct Conn {
     int peer = -1;
     int index = 0;
@@ -285,220 +364,223 @@ std::vector<std::unique_ptr<VerbsEndpoint>> CmSession::connect_all(
     const char* stage = "not started";
     bool done = false;
   };
-  const std::size_t total = peers.size() * static_cast<std::size_t>(n);
-  std::vector<Conn> conns(total);
-  std::vector<std::unique_ptr<VerbsEndpoint>> endpoints(total);
-  const std::uint64_t start = core::now_ns();
-  const std::uint64_t deadline =
-      options_.connect_timeout_ns > std::numeric_limits<std::uint64_t>::max() - start
-          ? std::numeric_limits<std::uint64_t>::max()
-          : start + options_.connect_timeout_ns;
-  auto resolve_ms = [&] {
-    const std::uint64_t now = core::now_ns();
-    const std::uint64_t left_ms = now >= deadline ? 1 : (deadline - now) / 1'000'000 + 1;
-    return static_cast<int>(std::min<std::uint64_t>(left_ms, kMaxResolveMs));
+  // What an event said, copied so that it is acknowledged at once.
+  struct Event {
+    rdma_cm_event_type type;
+    rdma_cm_id* id;
+    int status;
+    std::vector<std::uint8_t> data;  // private data
   };
-  auto name = [](const Conn& c) {
+
+  static Event take(rdma_cm_event* event) {
+    Event e{event->event, event->id, event->status, {}};
+    if (event->param.conn.private_data != nullptr) {
+      const auto* b = static_cast<const std::uint8_t*>(event->param.conn.private_data);
+      e.data.assign(b, b + event->param.conn.private_data_len);
+    }
+    rdma_ack_cm_event(event);  // acknowledged at once: destroying an id waits for its acks
+    return e;
+  }
+
+  static std::string name(const Conn& c) {
     return "connection " + std::to_string(c.index) + " to rank " + std::to_string(c.peer);
-  };
-  auto param_for = [&](const Conn& c, const VerbsEndpoint& ep, PrivateBytes& bytes) {
-    bytes = encode(Private{static_cast<std::uint32_t>(me), static_cast<std::uint32_t>(c.index),
-                           c.peer_token, device_->scratch_addr(), device_->scratch()->rkey});
+  }
+
+  int resolve_ms() const {
+    const std::uint64_t now = core::now_ns();
+    const std::uint64_t left_ms = now >= deadline_ ? 1 : (deadline_ - now) / 1'000'000 + 1;
+    return static_cast<int>(std::min<std::uint64_t>(left_ms, kMaxResolveMs));
+  }
+
+  void resolve_address(Conn& c, const CmPeer& peer) {
+    if (rdma_create_id(session_.channel_, &c.id, &c, RDMA_PS_TCP) != 0) {
+      c.id = nullptr;
+      throw Error(ErrorKind::runtime,
+                  "verbs: rdma_create_id for " + name(c) + ": " + errno_text(errno));
+    }
+    sockaddr_storage src = session_.local_;
+    sockaddr_storage dst = parse_address(peer.address, peer.port, c.peer);
+    if (rdma_resolve_addr(c.id, as_sockaddr(src), as_sockaddr(dst), resolve_ms()) != 0) {
+      throw Error(ErrorKind::runtime, "verbs: rdma_resolve_addr to " + peer.address + " for " +
+                                          name(c) + ": " + errno_text(errno));
+    }
+    c.stage = "resolving the address";
+  }
+
+  // The connection parameters of slot `c` with its endpoint's QP; `bytes` holds the private data.
+  rdma_conn_param param_for(const Conn& c, const VerbsEndpoint& ep, PrivateBytes& bytes) const {
+    const Device& device = *session_.device_;
+    bytes = encode(Private{static_cast<std::uint32_t>(me_), static_cast<std::uint32_t>(c.index),
+                           c.peer_token, device.scratch_addr(), device.scratch()->rkey});
     rdma_conn_param param{};
     param.private_data = bytes.data();
     param.private_data_len = static_cast<std::uint8_t>(bytes.size());
-    param.responder_resources = device_->max_dest_rd_atomic;
-    param.initiator_depth = device_->max_rd_atomic;
-    param.retry_count = device_->retry_count;
-    param.rnr_retry_count = options_.rnr_retry;
+    param.responder_resources = device.max_dest_rd_atomic;
+    param.initiator_depth = device.max_rd_atomic;
+    param.retry_count = device.retry_count;
+    param.rnr_retry_count = session_.options_.rnr_retry;
     param.flow_control = 1;
     param.qp_num = ep.qp_num();
     return param;
-  };
-  auto check_device = [&](const Conn& c, rdma_cm_id* id) {
+  }
+
+  void check_device(const Conn& c, rdma_cm_id* id) const {
+    const std::string& selected = session_.device_->name;
     const char* got = id->verbs != nullptr ? ibv_get_device_name(id->verbs->device) : "none";
-    if (device_->name != got) {
+    if (selected != got) {
       throw Error(ErrorKind::config, "verbs: rdma_cm routes " + name(c) + " through device " + got +
-                                         ", not the selected " + device_->name);
+                                         ", not the selected " + selected);
     }
-  };
-  auto make_endpoint = [&](std::size_t slot) {
-    Conn& c = conns[slot];
+  }
+
+  void make_endpoint(std::size_t slot) {
+    Conn& c = conns_[slot];
     c.owned = true;  // the endpoint owns the id from here on, also if it throws
-    endpoints[slot] =
-        std::make_unique<VerbsEndpoint>(device_, options_, kind, c.peer, c.index, 0, c.id);
-  };
+    endpoints_[slot] = std::make_unique<VerbsEndpoint>(session_.device_, session_.options_, kind_,
+                                                       c.peer, c.index, 0, c.id);
+  }
 
+  // Passive side: a request carrying this rank's token from a lower peer's connection not yet
+  // made is accepted; a stranger or a duplicate is rejected.
+  void on_connect_request(const Event& e) {
+    Private pd;
+    std::size_t slot = total_;
+    if (decode(e.data, pd) && pd.token == session_.token_ && static_cast<int>(pd.rank) < me_ &&
+        pd.index < static_cast<std::uint32_t>(n_)) {
+      for (std::size_t i = 0; i < peers_.size(); ++i) {
+        if (peers_[i].rank == static_cast<int>(pd.rank)) {
+          slot = i * static_cast<std::size_t>(n_) + pd.index;
+        }
+      }
+    }
+    if (slot == total_ || conns_[slot].id != nullptr) {
+      rdma_reject(e.id, nullptr, 0);  // a stranger or a duplicate
+      rdma_destroy_id(e.id);
+      return;
+    }
+    Conn& c = conns_[slot];
+    c.id = e.id;
+    e.id->context = &c;
+    check_device(c, e.id);
+    make_endpoint(slot);
+    RemoteQp remote;
+    remote.scratch_addr = pd.scratch_addr;
+    remote.scratch_rkey = pd.scratch_rkey;
+    endpoints_[slot]->connect_by_cm(remote);
+    PrivateBytes bytes;
+    rdma_conn_param param = param_for(c, *endpoints_[slot], bytes);
+    if (rdma_accept(e.id, &param) != 0) {
+      throw Error(ErrorKind::runtime,
+                  "verbs: rdma_accept of " + name(c) + ": " + errno_text(errno));
+    }
+    c.stage = "accepted, waiting for RDMA_CM_EVENT_ESTABLISHED";
+  }
+
+  // An event of connection `c` (active: address, route, response; passive: established).
+  void on_event(Conn& c, const Event& e) {
+    const std::size_t slot = static_cast<std::size_t>(&c - conns_.data());
+    switch (e.type) {
+      case RDMA_CM_EVENT_ADDR_RESOLVED:
+        if (rdma_resolve_route(e.id, resolve_ms()) != 0) {
+          throw Error(ErrorKind::runtime,
+                      "verbs: rdma_resolve_route for " + name(c) + ": " + errno_text(errno));
+        }
+        c.stage = "resolving the route";
+        break;
+      case RDMA_CM_EVENT_ROUTE_RESOLVED:
+        on_route_resolved(c, slot, e.id);
+        break;
+      case RDMA_CM_EVENT_CONNECT_RESPONSE:
+        on_connect_response(c, slot, e);
+        break;
+      case RDMA_CM_EVENT_ESTABLISHED:
+        established(c);
+        break;
+      case RDMA_CM_EVENT_TIMEWAIT_EXIT:
+      case RDMA_CM_EVENT_ADDR_CHANGE:
+        break;
+      default:
+        throw Error(
+            e.type == RDMA_CM_EVENT_DISCONNECTED ? ErrorKind::peer_lost : ErrorKind::runtime,
+            "verbs: rdma_cm " + name(c) + " failed while " + c.stage + ": " +
+                rdma_event_str(e.type) + " (" + status_text(e.status) + ")");
+    }
+  }
+
+  void on_route_resolved(Conn& c, std::size_t slot, rdma_cm_id* id) {
+    check_device(c, id);
+    make_endpoint(slot);
+    PrivateBytes bytes;
+    rdma_conn_param param = param_for(c, *endpoints_[slot], bytes);
+    if (rdma_connect(id, &param) != 0) {
+      throw Error(ErrorKind::runtime,
+                  "verbs: rdma_connect for " + name(c) + ": " + errno_text(errno));
+    }
+    c.stage = "connecting";
+  }
+
+  void on_connect_response(Conn& c, std::size_t slot, const Event& e) {
+    Private pd;
+    if (!decode(e.data, pd) || pd.token != session_.token_ || static_cast<int>(pd.rank) != c.peer ||
+        static_cast<int>(pd.index) != c.index) {
+      throw Error(ErrorKind::runtime, "verbs: the answer to " + name(c) +
+                                          " did not come from that rank's connection " +
+                                          std::to_string(c.index) + " (private data mismatch)");
+    }
+    RemoteQp remote;
+    remote.scratch_addr = pd.scratch_addr;
+    remote.scratch_rkey = pd.scratch_rkey;
+    endpoints_[slot]->connect_by_cm(remote);
+    if (rdma_establish(e.id) != 0) {
+      throw Error(ErrorKind::runtime,
+                  "verbs: rdma_establish for " + name(c) + ": " + errno_text(errno));
+    }
+    established(c);
+  }
+
+  void established(Conn& c) {
+    c.done = true;
+    c.stage = "established";
+    ++done_;
+  }
+
+  Error timeout_error() const {
+    std::string pending;
+    for (const Conn& c : conns_) {
+      if (c.done) continue;
+      if (!pending.empty()) pending += ", ";
+      pending += name(c) + " (" + c.stage + ")";
+    }
+    return Error(ErrorKind::timeout,
+                 "verbs: rdma_cm connect timed out after " +
+                     std::to_string(session_.options_.connect_timeout_ns / 1'000'000) +
+                     " ms; pending: " + pending);
+  }
+
+  CmSession& session_;
+  const int me_;
+  const std::vector<CmPeer>& peers_;
+  const int n_;
+  const QpKind kind_;
+  const std::size_t total_;
+  std::vector<Conn> conns_;
+  std::vector<std::unique_ptr<VerbsEndpoint>> endpoints_;
+  const std::uint64_t deadline_;
+  std::size_t done_ = 0;
+};
+
+std::vector<std::unique_ptr<VerbsEndpoint>> CmSession::connect_all(
+    const std::shared_ptr<CmSession>& self, int me, const std::vector<CmPeer>& peers, int n,
+    QpKind kind) {
+  CmConnect connect(*this, me, peers, n, kind);
   try {
-    // Active side: the lower rank of each pair connects.
-    for (std::size_t i = 0; i < peers.size(); ++i) {
-      for (int k = 0; k < n; ++k) {
-        const std::size_t slot = i * static_cast<std::size_t>(n) + static_cast<std::size_t>(k);
-        Conn& c = conns[slot];
-        c.peer = peers[i].rank;
-        c.index = k;
-        c.peer_token = peers[i].token;
-        if (c.peer < me) {
-          c.stage = "waiting for its connection request";
-          continue;
-        }
-        c.active = true;
-        if (rdma_create_id(channel_, &c.id, &c, RDMA_PS_TCP) != 0) {
-          c.id = nullptr;
-          throw Error(ErrorKind::runtime,
-                      "verbs: rdma_create_id for " + name(c) + ": " + errno_text(errno));
-        }
-        sockaddr_storage src = local_;
-        sockaddr_storage dst = parse_address(peers[i].address, peers[i].port, c.peer);
-        if (rdma_resolve_addr(c.id, as_sockaddr(src), as_sockaddr(dst), resolve_ms()) != 0) {
-          throw Error(ErrorKind::runtime, "verbs: rdma_resolve_addr to " + peers[i].address +
-                                              " for " + name(c) + ": " + errno_text(errno));
-        }
-        c.stage = "resolving the address";
-      }
-    }
-
-    std::size_t done = 0;
-    while (done < total) {
-      const std::uint64_t now = core::now_ns();
-      if (now >= deadline) {
-        std::string pending;
-        for (const Conn& c : conns) {
-          if (c.done) continue;
-          if (!pending.empty()) pending += ", ";
-          pending += name(c) + " (" + c.stage + ")";
-        }
-        throw Error(ErrorKind::timeout,
-                    "verbs: rdma_cm connect timed out after " +
-                        std::to_string(options_.connect_timeout_ns / 1'000'000) +
-                        " ms; pending: " + pending);
-      }
-      pollfd p{channel_->fd, POLLIN, 0};
-      const auto wait_ms =
-          static_cast<int>(std::min<std::uint64_t>((deadline - now) / 1'000'000 + 1, 100));
-      if (::poll(&p, 1, wait_ms) <= 0) continue;
-      rdma_cm_event* event = nullptr;
-      if (rdma_get_cm_event(channel_, &event) != 0) {
-        if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) continue;
-        throw Error(ErrorKind::runtime, "verbs: rdma_get_cm_event: " + errno_text(errno));
-      }
-      const rdma_cm_event_type type = event->event;
-      rdma_cm_id* id = event->id;
-      const int status = event->status;
-      std::vector<std::uint8_t> data;
-      if (event->param.conn.private_data != nullptr) {
-        const auto* b = static_cast<const std::uint8_t*>(event->param.conn.private_data);
-        data.assign(b, b + event->param.conn.private_data_len);
-      }
-      rdma_ack_cm_event(event);  // acknowledged at once: destroying an id waits for its acks
-
-      if (type == RDMA_CM_EVENT_CONNECT_REQUEST) {
-        Private pd;
-        std::size_t slot = total;
-        if (decode(data, pd) && pd.token == token_ && static_cast<int>(pd.rank) < me &&
-            pd.index < static_cast<std::uint32_t>(n)) {
-          for (std::size_t i = 0; i < peers.size(); ++i) {
-            if (peers[i].rank == static_cast<int>(pd.rank)) {
-              slot = i * static_cast<std::size_t>(n) + pd.index;
-            }
-          }
-        }
-        if (slot == total || conns[slot].id != nullptr) {
-          rdma_reject(id, nullptr, 0);  // a stranger or a duplicate
-          rdma_destroy_id(id);
-          continue;
-        }
-        Conn& c = conns[slot];
-        c.id = id;
-        id->context = &c;
-        check_device(c, id);
-        make_endpoint(slot);
-        RemoteQp remote;
-        remote.scratch_addr = pd.scratch_addr;
-        remote.scratch_rkey = pd.scratch_rkey;
-        endpoints[slot]->connect_by_cm(remote);
-        PrivateBytes bytes;
-        rdma_conn_param param = param_for(c, *endpoints[slot], bytes);
-        if (rdma_accept(id, &param) != 0) {
-          throw Error(ErrorKind::runtime,
-                      "verbs: rdma_accept of " + name(c) + ": " + errno_text(errno));
-        }
-        c.stage = "accepted, waiting for RDMA_CM_EVENT_ESTABLISHED";
-        continue;
-      }
-
-      auto* c = static_cast<Conn*>(id->context);
-      if (c == nullptr || c->done) continue;  // the listener's own events; late duplicates
-      const std::size_t slot = static_cast<std::size_t>(c - conns.data());
-      switch (type) {
-        case RDMA_CM_EVENT_ADDR_RESOLVED:
-          if (rdma_resolve_route(id, resolve_ms()) != 0) {
-            throw Error(ErrorKind::runtime,
-                        "verbs: rdma_resolve_route for " + name(*c) + ": " + errno_text(errno));
-          }
-          c->stage = "resolving the route";
-          break;
-        case RDMA_CM_EVENT_ROUTE_RESOLVED: {
-          check_device(*c, id);
-          make_endpoint(slot);
-          PrivateBytes bytes;
-          rdma_conn_param param = param_for(*c, *endpoints[slot], bytes);
-          if (rdma_connect(id, &param) != 0) {
-            throw Error(ErrorKind::runtime,
-                        "verbs: rdma_connect for " + name(*c) + ": " + errno_text(errno));
-          }
-          c->stage = "connecting";
-          break;
-        }
-        case RDMA_CM_EVENT_CONNECT_RESPONSE: {
-          Private pd;
-          if (!decode(data, pd) || pd.token != token_ || static_cast<int>(pd.rank) != c->peer ||
-              static_cast<int>(pd.index) != c->index) {
-            throw Error(ErrorKind::runtime, "verbs: the answer to " + name(*c) +
-                                                " did not come from that rank's connection " +
-                                                std::to_string(c->index) +
-                                                " (private data mismatch)");
-          }
-          RemoteQp remote;
-          remote.scratch_addr = pd.scratch_addr;
-          remote.scratch_rkey = pd.scratch_rkey;
-          endpoints[slot]->connect_by_cm(remote);
-          if (rdma_establish(id) != 0) {
-            throw Error(ErrorKind::runtime,
-                        "verbs: rdma_establish for " + name(*c) + ": " + errno_text(errno));
-          }
-          c->done = true;
-          c->stage = "established";
-          ++done;
-          break;
-        }
-        case RDMA_CM_EVENT_ESTABLISHED:
-          c->done = true;
-          c->stage = "established";
-          ++done;
-          break;
-        case RDMA_CM_EVENT_TIMEWAIT_EXIT:
-        case RDMA_CM_EVENT_ADDR_CHANGE:
-          break;
-        default:
-          throw Error(
-              type == RDMA_CM_EVENT_DISCONNECTED ? ErrorKind::peer_lost : ErrorKind::runtime,
-              "verbs: rdma_cm " + name(*c) + " failed while " + c->stage + ": " +
-                  rdma_event_str(type) + " (" + status_text(status) + ")");
-      }
-    }
+    connect.start();
+    connect.wait_established();
   } catch (...) {
-    endpoints.clear();  // destroys the ids they own
-    for (Conn& c : conns) {
-      if (c.id != nullptr && !c.owned) rdma_destroy_id(c.id);
-    }
+    connect.destroy();
     throw;
   }
-
-  for (std::size_t slot = 0; slot < total; ++slot) {
-    watch(conns[slot].id, conns[slot].peer, conns[slot].index, endpoints[slot]->fault());
-    endpoints[slot]->keep_alive(self);
-  }
+  std::vector<std::unique_ptr<VerbsEndpoint>> endpoints = connect.hand_over(self);
   start_watching();
   return endpoints;
 }

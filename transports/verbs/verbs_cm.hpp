@@ -2,11 +2,11 @@
 // The rdma_cm connection path of the verbs transport (internal).
 //
 // Each rank listens on the IP address of its device's netdev (port chosen by the system) and
-// publishes "address port token" through the bootstrap; the lower rank of each pair then connects
+// publishes "address port token" through the exchange; the lower rank of each pair then connects
 // `connections_per_peer` times. Queue pairs are created on the transport's own context and PD
 // (librdmacm's "manual QP" mode: rdma_init_qp_attr gives the attributes for INIT, RTR and RTS),
 // so memory registered with the transport works with them. The connection's private data carries
-// rank, connection index, the other side's bootstrap token (a stranger is rejected) and the
+// rank, connection index, the other side's published token (a stranger is rejected) and the
 // internal region used by liveness probes. Every wait is bounded by connect_timeout_ns.
 //
 // After connecting, a thread watches the event channel: RDMA_CM_EVENT_DISCONNECTED from a peer

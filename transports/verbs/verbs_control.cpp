@@ -36,12 +36,7 @@ using wire::Hello;
 using wire::HelloBytes;
 using wire::random_token;
 
-HelloBytes encode(const Hello& h) {
-  return wire::encode_hello(kMagic, kVersion, h);
-}
-bool decode(const HelloBytes& b, Hello& h) {
-  return wire::decode_hello(b, kMagic, kVersion, h);
-}
+constexpr wire::HelloCodec kHellos{kMagic, kVersion};
 
 // The IPv4 address to listen on: the device's netdev's, else the first non-loopback one that is
 // up, else loopback.
@@ -129,6 +124,12 @@ bool write_exact(int fd, const HelloBytes& b, std::uint64_t deadline) {
   return true;
 }
 
+// The hello a connector (rank `me`, token `mine`) sends on connection `index` to `peer`.
+Hello hello_to(int me, std::uint64_t mine, const ControlPeer& peer, std::size_t index) {
+  return Hello{kHello, static_cast<std::uint32_t>(me), static_cast<std::uint32_t>(index),
+               peer.token, mine};
+}
+
 void set_nodelay(int fd) {
   const int one = 1;
   (void)::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
@@ -164,153 +165,223 @@ ControlListener::~ControlListener() {
   if (fd_ >= 0) ::close(fd_);
 }
 
-std::vector<ControlConnection> ControlListener::connect_all(int me,
-                                                            const std::vector<ControlPeer>& peers,
-                                                            int n, std::uint64_t timeout_ns) {
-  const std::uint64_t deadline = core::now_ns() + timeout_ns;
-  const auto un = static_cast<std::size_t>(n);
-  std::vector<int> fds(peers.size() * un, -1);
-  auto close_all = [&] {
-    for (int& fd : fds) {
+namespace {
+
+// The steps of ControlListener::connect_all for one call: the sockets by slot (peer position * n
+// + connection index) and the deadline every wait is bounded by. A failure closes every socket
+// made so far and throws core::Error(runtime) naming the peer.
+class ControlSetup {
+ public:
+  ControlSetup(int listener, std::uint64_t token, int me, const std::vector<ControlPeer>& peers,
+               int n, std::uint64_t deadline)
+      : listener_(listener),
+        token_(token),
+        me_(me),
+        peers_(peers),
+        n_(static_cast<std::size_t>(n)),
+        deadline_(deadline),
+        fds_(peers.size() * n_, -1) {}
+
+  // Connects to the higher ranks and says hello (the listener's backlog takes it at once).
+  void connect_to_higher_ranks() {
+    for (std::size_t i = 0; i < peers_.size(); ++i) {
+      const ControlPeer& p = peers_[i];
+      if (p.rank < me_) continue;
+      for (std::size_t k = 0; k < n_; ++k) {
+        const int fd = connect_to(p, i * n_ + k);
+        if (!write_exact(fd, kHellos.encode(hello_to(me_, token_, p, k)), deadline_)) {
+          fail(p, "sending the hello failed");
+        }
+      }
+    }
+  }
+
+  // Accepts the lower ranks' connections and answers their hellos; drops what does not know
+  // both tokens.
+  void accept_lower_ranks() {
+    std::size_t expected = 0;
+    for (const ControlPeer& p : peers_) {
+      if (p.rank < me_) expected += n_;
+    }
+    while (expected > 0) {
+      if (!wait_fd(listener_, POLLIN, deadline_)) fail_missing_connection();
+      const int fd = ::accept4(listener_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+      if (fd < 0) continue;
+      Hello h;
+      const std::size_t slot = admit(fd, h);
+      if (slot == fds_.size()) {
+        ::close(fd);
+        continue;
+      }
+      fds_[slot] = fd;
+      if (!write_exact(fd, kHellos.encode(wire::answer(h, kAck, me_)), deadline_)) {
+        fail(peers_[slot / n_], "sending the ack failed");
+      }
+      --expected;
+    }
+  }
+
+  // The higher ranks' acks to this rank's hellos.
+  void check_acks() {
+    for (std::size_t i = 0; i < peers_.size(); ++i) {
+      const ControlPeer& p = peers_[i];
+      if (p.rank < me_) continue;
+      for (std::size_t k = 0; k < n_; ++k) {
+        HelloBytes b{};
+        Hello h;
+        if (!read_exact(fds_[i * n_ + k], b, deadline_) || !kHellos.decode(b, h) ||
+            !wire::answers(h, hello_to(me_, token_, p, k), kAck, p.rank)) {
+          fail(p, "no valid ack for index " + std::to_string(k));
+        }
+      }
+    }
+  }
+
+  void set_nodelay_all() const {
+    for (const int fd : fds_) set_nodelay(fd);
+  }
+
+  // Connectors probe (all first, so nobody waits on a probe not yet sent), acceptors answer,
+  // connectors read the answers. The caller owns the sockets from here on.
+  std::vector<ControlConnection> measure_clocks() {
+    std::vector<ControlConnection> out(fds_.size());
+    std::vector<std::uint64_t> sent(fds_.size(), 0);
+    for (std::size_t i = 0; i < fds_.size(); ++i) {
+      out[i].fd = fds_[i];
+      if (peers_[i / n_].rank < me_) continue;
+      sent[i] = send_probe(i);
+    }
+    for (std::size_t i = 0; i < fds_.size(); ++i) {
+      if (peers_[i / n_].rank > me_) continue;
+      answer_probe(i);
+    }
+    for (std::size_t i = 0; i < fds_.size(); ++i) {
+      if (peers_[i / n_].rank < me_) continue;
+      read_answer(i, sent[i], out[i]);
+    }
+    return out;
+  }
+
+ private:
+  [[noreturn]] void fail(const ControlPeer& p, const std::string& what) {
+    for (int& fd : fds_) {
       if (fd >= 0) ::close(fd);
       fd = -1;
     }
-  };
-  auto fail = [&](const ControlPeer& p, const std::string& what) {
-    close_all();
     throw Error(ErrorKind::runtime, "verbs: control connection with rank " +
                                         std::to_string(p.rank) + " (" + p.address + ":" +
                                         std::to_string(p.port) + "): " + what);
-  };
-  // 1. Connect to the higher ranks and say hello (the listener's backlog takes it at once).
-  for (std::size_t i = 0; i < peers.size(); ++i) {
-    const ControlPeer& p = peers[i];
-    if (p.rank < me) continue;
-    for (std::size_t k = 0; k < un; ++k) {
-      const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-      if (fd < 0) fail(p, "socket: " + errno_text(errno));
-      fds[i * un + k] = fd;
-      sockaddr_in a{};
-      a.sin_family = AF_INET;
-      a.sin_port = htons(static_cast<std::uint16_t>(p.port));
-      if (::inet_pton(AF_INET, p.address.c_str(), &a.sin_addr) != 1) fail(p, "bad address");
-      if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 && errno != EINPROGRESS) {
-        fail(p, "connect: " + errno_text(errno));
-      }
-      if (!wait_fd(fd, POLLOUT, deadline)) fail(p, "connect timed out");
-      int err = 0;
-      socklen_t len = sizeof err;
-      ::getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len);
-      if (err != 0) fail(p, "connect: " + errno_text(err));
-      Hello h;
-      h.kind = kHello;
-      h.rank = static_cast<std::uint32_t>(me);
-      h.index = static_cast<std::uint32_t>(k);
-      h.acceptor_token = p.token;
-      h.connector_token = token_;
-      if (!write_exact(fd, encode(h), deadline)) fail(p, "sending the hello failed");
-    }
   }
-  // 2. Accept the lower ranks' connections; drop what does not know both tokens.
-  std::size_t expected = 0;
-  for (const ControlPeer& p : peers) {
-    if (p.rank < me) expected += un;
-  }
-  while (expected > 0) {
-    if (!wait_fd(fd_, POLLIN, deadline)) {
-      for (std::size_t i = 0; i < peers.size(); ++i) {
-        for (std::size_t k = 0; k < un; ++k) {
-          if (peers[i].rank < me && fds[i * un + k] < 0) {
-            fail(peers[i], "no connection for index " + std::to_string(k) + " in time");
-          }
+
+  // The listener waited in vain: names the first connection of a lower rank still missing.
+  void fail_missing_connection() {
+    for (std::size_t i = 0; i < peers_.size(); ++i) {
+      for (std::size_t k = 0; k < n_; ++k) {
+        if (peers_[i].rank < me_ && fds_[i * n_ + k] < 0) {
+          fail(peers_[i], "no connection for index " + std::to_string(k) + " in time");
         }
       }
     }
-    const int fd = ::accept4(fd_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
-    if (fd < 0) continue;
+  }
+
+  // A connected socket to `p`, kept in `slot`.
+  int connect_to(const ControlPeer& p, std::size_t slot) {
+    const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) fail(p, "socket: " + errno_text(errno));
+    fds_[slot] = fd;
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(static_cast<std::uint16_t>(p.port));
+    if (::inet_pton(AF_INET, p.address.c_str(), &a.sin_addr) != 1) fail(p, "bad address");
+    if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 && errno != EINPROGRESS) {
+      fail(p, "connect: " + errno_text(errno));
+    }
+    if (!wait_fd(fd, POLLOUT, deadline_)) fail(p, "connect timed out");
+    int err = 0;
+    socklen_t len = sizeof err;
+    ::getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len);
+    if (err != 0) fail(p, "connect: " + errno_text(err));
+    return fd;
+  }
+
+  // Reads an accepted socket's hello (a stranger gets kStrangerNs at most). The slot it fills,
+  // or fds_.size() when it is not a lower peer's hello for a connection still open.
+  std::size_t admit(int fd, Hello& h) const {
     HelloBytes b{};
-    Hello h;
-    const std::uint64_t until = std::min(deadline, core::now_ns() + kStrangerNs);
-    std::size_t slot = fds.size();
-    if (read_exact(fd, b, until) && decode(b, h) && h.kind == kHello &&
-        h.acceptor_token == token_ && h.index < static_cast<std::uint32_t>(n)) {
-      for (std::size_t i = 0; i < peers.size(); ++i) {
-        if (peers[i].rank == static_cast<int>(h.rank) && peers[i].rank < me &&
-            peers[i].token == h.connector_token && fds[i * un + h.index] < 0) {
-          slot = i * un + h.index;
+    const std::uint64_t until = std::min(deadline_, core::now_ns() + kStrangerNs);
+    std::size_t slot = fds_.size();
+    if (read_exact(fd, b, until) && kHellos.decode(b, h) &&
+        wire::is_hello_for(h, kHello, me_, n_, token_)) {
+      for (std::size_t i = 0; i < peers_.size(); ++i) {
+        if (peers_[i].rank == static_cast<int>(h.rank) && peers_[i].token == h.connector_token &&
+            fds_[i * n_ + h.index] < 0) {
+          slot = i * n_ + h.index;
         }
       }
     }
-    if (slot == fds.size()) {
-      ::close(fd);
-      continue;
-    }
-    Hello ack;
-    ack.kind = kAck;
-    ack.rank = static_cast<std::uint32_t>(me);
-    ack.index = h.index;
-    ack.acceptor_token = token_;
-    ack.connector_token = h.connector_token;
-    fds[slot] = fd;
-    if (!write_exact(fd, encode(ack), deadline)) fail(peers[slot / un], "sending the ack failed");
-    --expected;
+    return slot;
   }
-  // 3. The higher ranks' acks.
-  for (std::size_t i = 0; i < peers.size(); ++i) {
-    const ControlPeer& p = peers[i];
-    if (p.rank < me) continue;
-    for (std::size_t k = 0; k < un; ++k) {
-      HelloBytes b{};
-      Hello h;
-      if (!read_exact(fds[i * un + k], b, deadline) || !decode(b, h) || h.kind != kAck ||
-          h.rank != static_cast<std::uint32_t>(p.rank) || h.index != k ||
-          h.acceptor_token != p.token || h.connector_token != token_) {
-        fail(p, "no valid ack for index " + std::to_string(k));
-      }
-    }
-  }
-  for (const int fd : fds) set_nodelay(fd);
-  // 4. Clocks: connectors probe (all first, so nobody waits on a probe not yet sent), acceptors
-  //    answer, connectors read the answers.
-  std::vector<ControlConnection> out(fds.size());
-  std::vector<std::uint64_t> sent(fds.size(), 0);
-  for (std::size_t i = 0; i < fds.size(); ++i) {
-    out[i].fd = fds[i];
-    if (peers[i / un].rank < me) continue;
+
+  // The time probe: the hello's magic and version, kind kTime, the sender's CLOCK_REALTIME at
+  // byte 8 and the answerer's at byte 16.
+  std::uint64_t send_probe(std::size_t i) {
     HelloBytes b{};
     wire::put_le(b.data() + 0, 4, kMagic);
     wire::put_le(b.data() + 4, 2, kVersion);
     wire::put_le(b.data() + 6, 2, kTime);
-    sent[i] = wall_ns();
-    wire::put_le(b.data() + 8, 8, sent[i]);
-    if (!write_exact(fds[i], b, deadline)) fail(peers[i / un], "sending the time probe failed");
+    const std::uint64_t sent = wall_ns();
+    wire::put_le(b.data() + 8, 8, sent);
+    if (!write_exact(fds_[i], b, deadline_)) fail(peers_[i / n_], "sending the time probe failed");
+    return sent;
   }
-  for (std::size_t i = 0; i < fds.size(); ++i) {
-    if (peers[i / un].rank > me) continue;
+
+  void answer_probe(std::size_t i) {
     HelloBytes b{};
-    if (!read_exact(fds[i], b, deadline) || wire::get_le(b.data() + 0, 4) != kMagic ||
+    if (!read_exact(fds_[i], b, deadline_) || wire::get_le(b.data() + 0, 4) != kMagic ||
         wire::get_le(b.data() + 6, 2) != kTime) {
-      fail(peers[i / un], "no time probe");
+      fail(peers_[i / n_], "no time probe");
     }
     wire::put_le(b.data() + 16, 8, wall_ns());
-    if (!write_exact(fds[i], b, deadline)) fail(peers[i / un], "answering the time probe failed");
+    if (!write_exact(fds_[i], b, deadline_)) {
+      fail(peers_[i / n_], "answering the time probe failed");
+    }
   }
-  for (std::size_t i = 0; i < fds.size(); ++i) {
-    if (peers[i / un].rank < me) continue;
+
+  void read_answer(std::size_t i, std::uint64_t sent, ControlConnection& out) {
     HelloBytes b{};
-    if (!read_exact(fds[i], b, deadline) || wire::get_le(b.data() + 0, 4) != kMagic ||
-        wire::get_le(b.data() + 6, 2) != kTime || wire::get_le(b.data() + 8, 8) != sent[i]) {
-      fail(peers[i / un], "no answer to the time probe");
+    if (!read_exact(fds_[i], b, deadline_) || wire::get_le(b.data() + 0, 4) != kMagic ||
+        wire::get_le(b.data() + 6, 2) != kTime || wire::get_le(b.data() + 8, 8) != sent) {
+      fail(peers_[i / n_], "no answer to the time probe");
     }
     const std::uint64_t back = wall_ns();
     const std::uint64_t theirs = wire::get_le(b.data() + 16, 8);
-    const std::uint64_t rtt = back >= sent[i] ? back - sent[i] : 0;
-    out[i].clock_known = true;
-    out[i].peer_clock_offset_ns =
-        static_cast<std::int64_t>(theirs) - static_cast<std::int64_t>(sent[i] + rtt / 2);
-    out[i].clock_error_ns = rtt / 2;
+    const std::uint64_t rtt = back >= sent ? back - sent : 0;
+    out.clock_known = true;
+    out.peer_clock_offset_ns =
+        static_cast<std::int64_t>(theirs) - static_cast<std::int64_t>(sent + rtt / 2);
+    out.clock_error_ns = rtt / 2;
   }
-  return out;
+
+  const int listener_;
+  const std::uint64_t token_;
+  const int me_;
+  const std::vector<ControlPeer>& peers_;
+  const std::size_t n_;
+  const std::uint64_t deadline_;
+  std::vector<int> fds_;
+};
+
+}  // namespace
+
+std::vector<ControlConnection> ControlListener::connect_all(int me,
+                                                            const std::vector<ControlPeer>& peers,
+                                                            int n, std::uint64_t timeout_ns) {
+  ControlSetup setup(fd_, token_, me, peers, n, core::now_ns() + timeout_ns);
+  setup.connect_to_higher_ranks();
+  setup.accept_lower_ranks();
+  setup.check_acks();
+  setup.set_nodelay_all();
+  return setup.measure_clocks();
 }
 
 }  // namespace fabricbench::transport::verbs

@@ -3,7 +3,7 @@
 //
 // Each rank listens on one TCP port (on the IPv4 address of its device's netdev, else the first
 // non-loopback IPv4 address, else 127.0.0.1) and publishes "address port token" in the same
-// bootstrap allgather as its queue pairs. For each pair of ranks the lower rank connects once per
+// exchange allgather as its queue pairs. For each pair of ranks the lower rank connects once per
 // connection index and sends a 32-byte hello naming its rank, the index, the acceptor's token and
 // its own; the acceptor checks both tokens (a stranger that does not know them is dropped) and
 // answers with an ack the connector checks likewise. Every wait is bounded by the timeout. The

@@ -11,7 +11,7 @@
 
 #include "core/clock.hpp"
 #include "core/error.hpp"
-#include "harness/bootstrap/bootstrap.hpp"
+#include "transports/api/pairing.hpp"
 #include "transports/verbs/verbs_cm.hpp"
 #include "transports/verbs/verbs_control.hpp"
 #include "transports/verbs/verbs_device.hpp"
@@ -82,11 +82,6 @@ struct Record {
   std::uint64_t ctl_token = 0;
 };
 
-std::string format_error(ErrorKind kind, const std::string& message) {
-  return std::string(kRecordVersion) + " error " + std::to_string(static_cast<int>(kind)) + " " +
-         message;
-}
-
 bool parse_error(std::istringstream& in, Record& out) {
   int kind = 0;
   if (!(in >> kind)) return false;
@@ -129,11 +124,7 @@ bool parse_record(const std::string& text, Record& out) {
   try {
     out.scratch_addr = std::stoull(addr, nullptr, 16);
     out.token = std::stoull(token, nullptr, 16);
-    if (peers != "-") {
-      std::istringstream list(peers);
-      std::string item;
-      while (std::getline(list, item, ',')) out.peers.push_back(std::stoi(item));
-    }
+    out.peers = parse_peers(peers);
     if (qps != "-") {
       std::istringstream groups(qps);
       std::string group;
@@ -157,20 +148,6 @@ bool parse_record(const std::string& text, Record& out) {
     return false;
   }
   return true;
-}
-
-std::string join_ints(const std::vector<int>& v) {
-  if (v.empty()) return "-";
-  std::string out;
-  for (std::size_t i = 0; i < v.size(); ++i) {
-    if (i != 0) out += ',';
-    out += std::to_string(v[i]);
-  }
-  return out;
-}
-
-bool lists(const Record& record, int rank) {
-  return std::find(record.peers.begin(), record.peers.end(), rank) != record.peers.end();
 }
 
 std::string memlock_text() {
@@ -253,8 +230,7 @@ class VerbsTransport final : public Transport, public EventSource, public Connec
     region = MemoryRegion{};
   }
 
-  std::vector<std::unique_ptr<Endpoint>> connect(bootstrap::Bootstrap& bootstrap,
-                                                 const std::vector<int>& peers,
+  std::vector<std::unique_ptr<Endpoint>> connect(Exchange& exchange, const std::vector<int>& peers,
                                                  int connections_per_peer) override;
 
   std::vector<AsyncEvent> drain_events() override { return device_->drain_events(); }
@@ -267,7 +243,6 @@ class VerbsTransport final : public Transport, public EventSource, public Connec
   }
 
  private:
-  void check_arguments(int me, int size, const std::vector<int>& peers, int n) const;
   std::string format_ok(const std::vector<int>& peers, int n,
                         const std::vector<std::unique_ptr<VerbsEndpoint>>& endpoints,
                         const CmListener* listener, const ControlListener* control) const;
@@ -276,8 +251,17 @@ class VerbsTransport final : public Transport, public EventSource, public Connec
   }
   std::vector<Record> check_records(const std::vector<std::string>& all, int me,
                                     const std::vector<int>& peers, int n) const;
-  void agree(bootstrap::Bootstrap& bootstrap, const std::vector<int>& peers,
-             const std::string& local_error, ErrorKind local_kind, const char* stage) const;
+  void agree(Exchange& exchange, const std::vector<int>& peers, const std::string& local_error,
+             ErrorKind local_kind, const char* stage) const;
+  void open_local(int me, int size, const std::vector<int>& peers, int n,
+                  std::vector<std::unique_ptr<VerbsEndpoint>>& endpoints,
+                  std::unique_ptr<CmListener>& listener, std::unique_ptr<ControlListener>& control);
+  void connect_queue_pairs(int me, const std::vector<int>& peers, int n,
+                           const std::vector<Record>& records,
+                           std::vector<std::unique_ptr<VerbsEndpoint>>& endpoints) const;
+  void connect_control(ControlListener& control, int me, const std::vector<int>& peers, int n,
+                       const std::vector<Record>& records,
+                       std::vector<std::unique_ptr<VerbsEndpoint>>& endpoints) const;
 
   Options options_;
   QpKind kind_;
@@ -285,25 +269,6 @@ class VerbsTransport final : public Transport, public EventSource, public Connec
   std::mt19937_64 random_;
   std::shared_ptr<EventSink> sink_ = std::make_shared<EventSink>();
 };
-
-void VerbsTransport::check_arguments(int me, int size, const std::vector<int>& peers, int n) const {
-  if (n < 1) {
-    throw Error(ErrorKind::config,
-                "verbs: connections_per_peer must be at least 1, got " + std::to_string(n));
-  }
-  for (std::size_t i = 0; i < peers.size(); ++i) {
-    const int p = peers[i];
-    if (p < 0 || p >= size || p == me) {
-      throw Error(ErrorKind::config, "verbs: rank " + std::to_string(me) + " was given peer " +
-                                         std::to_string(p) + " (valid: 0.." +
-                                         std::to_string(size - 1) + " except itself)");
-    }
-    if (std::find(peers.begin(), peers.begin() + static_cast<std::ptrdiff_t>(i), p) !=
-        peers.begin() + static_cast<std::ptrdiff_t>(i)) {
-      throw Error(ErrorKind::config, "verbs: peer " + std::to_string(p) + " is listed twice");
-    }
-  }
-}
 
 std::string VerbsTransport::format_ok(const std::vector<int>& peers, int n,
                                       const std::vector<std::unique_ptr<VerbsEndpoint>>& endpoints,
@@ -326,7 +291,7 @@ std::string VerbsTransport::format_ok(const std::vector<int>& peers, int n,
   out << kRecordVersion << " ok " << qp_kind_name(kind_) << ' ' << (device_->ethernet ? "E" : "I")
       << ' ' << device_->lid << ' ' << gid_hex(device_->gid) << ' '
       << static_cast<int>(device_->mtu) << ' ' << n << ' ' << std::hex << device_->scratch_addr()
-      << std::dec << ' ' << device_->scratch()->rkey << ' ' << join_ints(peers) << ' '
+      << std::dec << ' ' << device_->scratch()->rkey << ' ' << join_peers(peers) << ' '
       << (qps.empty() ? "-" : qps) << ' '
       << (listener != nullptr ? listener->address() : std::string("-")) << ' '
       << (listener != nullptr ? listener->port() : 0) << ' ' << std::hex
@@ -348,33 +313,14 @@ std::vector<Record> VerbsTransport::check_records(const std::vector<std::string>
     Record& rec = records[static_cast<std::size_t>(r)];
     if (!parse_record(all[static_cast<std::size_t>(r)], rec)) {
       if (!related) continue;
-      throw Error(ErrorKind::runtime, "verbs: rank " + std::to_string(r) +
-                                          " published an unrecognised endpoint record '" +
-                                          all[static_cast<std::size_t>(r)] +
-                                          "' (a different fabricbench version?)");
+      throw unrecognised_record("verbs", r, all[static_cast<std::size_t>(r)]);
     }
     if (!rec.ok) {
       if (!related) continue;
-      throw Error(rec.error_kind == ErrorKind::config ? ErrorKind::config : ErrorKind::runtime,
-                  "verbs: peer rank " + std::to_string(r) +
-                      " failed to set up its queue pairs: " + rec.error);
+      throw peer_failed("verbs", r, "set up its queue pairs", rec.error_kind, rec.error);
     }
-    const bool lists_me = lists(rec, me);
-    if (related != lists_me) {
-      const int a = related ? me : r;
-      const int b = related ? r : me;
-      throw Error(ErrorKind::config, "verbs: peer lists are not symmetric: rank " +
-                                         std::to_string(a) + " lists rank " + std::to_string(b) +
-                                         " but rank " + std::to_string(b) + " does not list rank " +
-                                         std::to_string(a));
-    }
+    check_pairing("verbs", me, r, peers, n, rec.peers, rec.connections);
     if (!related) continue;
-    if (rec.connections != n) {
-      throw Error(ErrorKind::config, "verbs: connections_per_peer differs: rank " +
-                                         std::to_string(me) + " uses " + std::to_string(n) +
-                                         ", rank " + std::to_string(r) + " uses " +
-                                         std::to_string(rec.connections));
-    }
     if (rec.qp_type != qp_kind_name(kind_)) {
       throw Error(ErrorKind::config, "verbs: qp_type differs: rank " + std::to_string(me) +
                                          " uses " + qp_kind_name(kind_) + ", rank " +
@@ -400,12 +346,12 @@ std::vector<Record> VerbsTransport::check_records(const std::vector<std::string>
   return records;
 }
 
-void VerbsTransport::agree(bootstrap::Bootstrap& bootstrap, const std::vector<int>& peers,
+void VerbsTransport::agree(Exchange& exchange, const std::vector<int>& peers,
                            const std::string& local_error, ErrorKind local_kind,
                            const char* stage) const {
-  const std::vector<std::string> all =
-      bootstrap.allgather(local_error.empty() ? std::string(kRecordVersion) + " ready"
-                                              : format_error(local_kind, local_error));
+  const std::vector<std::string> all = exchange.allgather(
+      local_error.empty() ? std::string(kRecordVersion) + " ready"
+                          : format_error_record(kRecordVersion, local_kind, local_error));
   if (!local_error.empty()) throw Error(local_kind, local_error);
   for (const int p : peers) {
     Record rec;
@@ -416,57 +362,43 @@ void VerbsTransport::agree(bootstrap::Bootstrap& bootstrap, const std::vector<in
     in >> version >> status;
     if (status == "ready") continue;
     if (status == "error" && parse_error(in, rec)) {
-      throw Error(
-          rec.error_kind == ErrorKind::config ? ErrorKind::config : ErrorKind::runtime,
-          "verbs: peer rank " + std::to_string(p) + " failed to " + stage + ": " + rec.error);
+      throw peer_failed("verbs", p, stage, rec.error_kind, rec.error);
     }
     throw Error(ErrorKind::runtime, "verbs: rank " + std::to_string(p) + " answered the " + stage +
                                         " step with '" + all[static_cast<std::size_t>(p)] + "'");
   }
 }
 
-std::vector<std::unique_ptr<Endpoint>> VerbsTransport::connect(bootstrap::Bootstrap& bootstrap,
+std::vector<std::unique_ptr<Endpoint>> VerbsTransport::connect(Exchange& exchange,
                                                                const std::vector<int>& peers,
                                                                int connections_per_peer) {
-  const int me = bootstrap.rank();
-  const int size = bootstrap.size();
+  const int me = exchange.rank();
+  const int size = exchange.size();
   const int n = connections_per_peer;
 
-  // 1. Local resources. A failure here still takes part in both exchanges (as an error record),
-  //    so the other ranks fail at once, not after a timeout.
+  // A failure to set up the local resources still takes part in both exchanges (as an error
+  // record), so the other ranks fail at once, not after a timeout.
   std::string local_error;
   ErrorKind local_kind = ErrorKind::runtime;
   std::vector<std::unique_ptr<VerbsEndpoint>> endpoints;
   std::unique_ptr<CmListener> listener;
   std::unique_ptr<ControlListener> control;
   try {
-    check_arguments(me, size, peers, n);
-    if (reconnect() && !peers.empty()) control = std::make_unique<ControlListener>(*device_);
-    if (options_.use_rdma_cm) {
-      if (!peers.empty()) listener = std::make_unique<CmListener>(device_, options_);
-    } else {
-      for (const int p : peers) {
-        for (int k = 0; k < n; ++k) {
-          const auto psn = static_cast<std::uint32_t>(random_() & 0xffffff);
-          endpoints.push_back(std::make_unique<VerbsEndpoint>(device_, options_, kind_, p, k, psn));
-        }
-      }
-    }
+    open_local(me, size, peers, n, endpoints, listener, control);
   } catch (const Error& e) {
     local_error = e.what();
     local_kind = e.kind();
     endpoints.clear();
   }
-  const std::vector<std::string> all = bootstrap.allgather(
+  const std::vector<std::string> all = exchange.allgather(
       local_error.empty() ? format_ok(peers, n, endpoints, listener.get(), control.get())
-                          : format_error(local_kind, local_error));
+                          : format_error_record(kRecordVersion, local_kind, local_error));
   if (!local_error.empty()) throw Error(local_kind, local_error);
 
-  // 2. What the others published.
   const std::vector<Record> records = check_records(all, me, peers, n);
 
-  // 3. Bring the queue pairs up, then agree that everyone did before anything is sent (a QP that
-  //    is not yet RTR drops what arrives).
+  // Bring the queue pairs up, then agree that everyone did before anything is sent (a QP that is
+  // not yet RTR drops what arrives).
   try {
     if (options_.use_rdma_cm) {
       if (!peers.empty()) {
@@ -478,60 +410,91 @@ std::vector<std::unique_ptr<Endpoint>> VerbsTransport::connect(bootstrap::Bootst
         endpoints = listener->connect_all(me, cm_peers, n, kind_);
       }
     } else {
-      for (std::size_t i = 0; i < peers.size(); ++i) {
-        const int p = peers[i];
-        const Record& rec = records[static_cast<std::size_t>(p)];
-        const auto mine = std::find_if(rec.qps.begin(), rec.qps.end(),
-                                       [&](const auto& e) { return e.first == me; });
-        if (mine == rec.qps.end() || mine->second.size() != static_cast<std::size_t>(n)) {
-          throw Error(ErrorKind::runtime, "verbs: rank " + std::to_string(p) + " published no " +
-                                              std::to_string(n) + " queue pairs for rank " +
-                                              std::to_string(me));
-        }
-        for (int k = 0; k < n; ++k) {
-          RemoteQp remote;
-          remote.qpn = mine->second[static_cast<std::size_t>(k)].first;
-          remote.psn = mine->second[static_cast<std::size_t>(k)].second;
-          remote.gid = rec.gid;
-          remote.lid = rec.lid;
-          remote.mtu = static_cast<ibv_mtu>(rec.mtu);
-          remote.scratch_addr = rec.scratch_addr;
-          remote.scratch_rkey = rec.scratch_rkey;
-          endpoints[i * static_cast<std::size_t>(n) + static_cast<std::size_t>(k)]->connect_to(
-              remote);
-        }
-      }
-      if (control != nullptr) {
-        std::vector<ControlPeer> ctl_peers;
-        for (const int p : peers) {
-          const Record& rec = records[static_cast<std::size_t>(p)];
-          ctl_peers.push_back(ControlPeer{p, rec.ctl_address, rec.ctl_port, rec.ctl_token});
-        }
-        const std::vector<ControlConnection> conns =
-            control->connect_all(me, ctl_peers, n, options_.connect_timeout_ns);
-        std::string text = control->address() + ":" + std::to_string(control->port());
-        for (std::size_t i = 0; i < endpoints.size(); ++i) {
-          std::string shown = text;
-          if (conns[i].clock_known) {
-            shown +=
-                " peer_clock_offset_us=" + std::to_string(conns[i].peer_clock_offset_ns / 1000) +
-                " peer_clock_error_us=" + std::to_string(conns[i].clock_error_ns / 1000);
-          }
-          endpoints[i]->enable_reconnect(conns[i].fd, sink_, me, shown);
-        }
-      }
+      connect_queue_pairs(me, peers, n, records, endpoints);
+      if (control != nullptr) connect_control(*control, me, peers, n, records, endpoints);
     }
   } catch (const Error& e) {
     local_error = e.what();
     local_kind = e.kind();
     endpoints.clear();
   }
-  agree(bootstrap, peers, local_error, local_kind, "connect its queue pairs");
+  agree(exchange, peers, local_error, local_kind, "connect its queue pairs");
 
   std::vector<std::unique_ptr<Endpoint>> out;
   out.reserve(endpoints.size());
   for (auto& ep : endpoints) out.push_back(std::move(ep));
   return out;
+}
+
+// The arguments checked, then what this rank publishes: its queue pairs (bootstrap path) or its
+// rdma_cm listener, and with reconnect its control listener.
+void VerbsTransport::open_local(int me, int size, const std::vector<int>& peers, int n,
+                                std::vector<std::unique_ptr<VerbsEndpoint>>& endpoints,
+                                std::unique_ptr<CmListener>& listener,
+                                std::unique_ptr<ControlListener>& control) {
+  check_peers("verbs", me, size, peers, n);
+  if (reconnect() && !peers.empty()) control = std::make_unique<ControlListener>(*device_);
+  if (options_.use_rdma_cm) {
+    if (!peers.empty()) listener = std::make_unique<CmListener>(device_, options_);
+    return;
+  }
+  for (const int p : peers) {
+    for (int k = 0; k < n; ++k) {
+      const auto psn = static_cast<std::uint32_t>(random_() & 0xffffff);
+      endpoints.push_back(std::make_unique<VerbsEndpoint>(device_, options_, kind_, p, k, psn));
+    }
+  }
+}
+
+// Bootstrap path: each queue pair to the one its peer published for it.
+void VerbsTransport::connect_queue_pairs(
+    int me, const std::vector<int>& peers, int n, const std::vector<Record>& records,
+    std::vector<std::unique_ptr<VerbsEndpoint>>& endpoints) const {
+  for (std::size_t i = 0; i < peers.size(); ++i) {
+    const int p = peers[i];
+    const Record& rec = records[static_cast<std::size_t>(p)];
+    const auto mine =
+        std::find_if(rec.qps.begin(), rec.qps.end(), [&](const auto& e) { return e.first == me; });
+    if (mine == rec.qps.end() || mine->second.size() != static_cast<std::size_t>(n)) {
+      throw Error(ErrorKind::runtime, "verbs: rank " + std::to_string(p) + " published no " +
+                                          std::to_string(n) + " queue pairs for rank " +
+                                          std::to_string(me));
+    }
+    for (int k = 0; k < n; ++k) {
+      RemoteQp remote;
+      remote.qpn = mine->second[static_cast<std::size_t>(k)].first;
+      remote.psn = mine->second[static_cast<std::size_t>(k)].second;
+      remote.gid = rec.gid;
+      remote.lid = rec.lid;
+      remote.mtu = static_cast<ibv_mtu>(rec.mtu);
+      remote.scratch_addr = rec.scratch_addr;
+      remote.scratch_rkey = rec.scratch_rkey;
+      endpoints[i * static_cast<std::size_t>(n) + static_cast<std::size_t>(k)]->connect_to(remote);
+    }
+  }
+}
+
+// Reconnect: a control connection per endpoint, handed to it with the peer's clock offset.
+void VerbsTransport::connect_control(ControlListener& control, int me,
+                                     const std::vector<int>& peers, int n,
+                                     const std::vector<Record>& records,
+                                     std::vector<std::unique_ptr<VerbsEndpoint>>& endpoints) const {
+  std::vector<ControlPeer> ctl_peers;
+  for (const int p : peers) {
+    const Record& rec = records[static_cast<std::size_t>(p)];
+    ctl_peers.push_back(ControlPeer{p, rec.ctl_address, rec.ctl_port, rec.ctl_token});
+  }
+  const std::vector<ControlConnection> conns =
+      control.connect_all(me, ctl_peers, n, options_.connect_timeout_ns);
+  std::string text = control.address() + ":" + std::to_string(control.port());
+  for (std::size_t i = 0; i < endpoints.size(); ++i) {
+    std::string shown = text;
+    if (conns[i].clock_known) {
+      shown += " peer_clock_offset_us=" + std::to_string(conns[i].peer_clock_offset_ns / 1000) +
+               " peer_clock_error_us=" + std::to_string(conns[i].clock_error_ns / 1000);
+    }
+    endpoints[i]->enable_reconnect(conns[i].fd, sink_, me, shown);
+  }
 }
 
 }  // namespace
