@@ -883,8 +883,9 @@ std::vector<std::unique_ptr<Endpoint>> TcpTransport::connect(Exchange& exchange,
   std::shared_ptr<Rejoiner> rejoiner;
   if (options_.reconnect) {
     rejoiner = make_rejoiner(std::move(listener), me, token, peers, records, connections_per_peer);
+  } else {
+    listener.reset();
   }
-  listener.reset();
   return wrap(std::move(slots), me, peers, connections_per_peer, handshakes.rejected(), rejoiner);
 }
 
