@@ -15,9 +15,14 @@
 #include <yaml-cpp/yaml.h>
 
 #include "core/error.hpp"
+#include "results/config_error.hpp"
+#include "results/json_read.hpp"
 
 namespace fabricbench::results::diff {
 
+using detail::config_error;
+using detail::member;
+using detail::number_at;
 using nlohmann::json;
 
 // ---- Statistics -------------------------------------------------------------------------------
@@ -158,27 +163,6 @@ const MetricDef* find_metric(const std::string& name) noexcept {
   return nullptr;
 }
 
-namespace {
-
-// A number at obj[key] when obj is an object holding a finite number there.
-std::optional<double> number_at(const json& obj, const char* key) {
-  if (!obj.is_object()) return std::nullopt;
-  const auto it = obj.find(key);
-  if (it == obj.end() || !it->is_number()) return std::nullopt;
-  const double v = it->get<double>();
-  if (!std::isfinite(v)) return std::nullopt;
-  return v;
-}
-
-const json& member(const json& obj, const char* key) {
-  static const json null_value;
-  if (!obj.is_object()) return null_value;
-  const auto it = obj.find(key);
-  return it == obj.end() ? null_value : *it;
-}
-
-}  // namespace
-
 std::map<std::string, std::vector<double>> metric_values(const CaseResult& c) {
   std::map<std::string, std::vector<double>> out;
   auto add = [&](const char* name, std::optional<double> v) {
@@ -218,10 +202,6 @@ double Options::threshold_for(const std::string& metric) const {
 }
 
 namespace {
-
-[[noreturn]] void config_error(const std::string& message) {
-  throw core::Error(core::ErrorKind::config, message);
-}
 
 std::string known_metric_names() {
   std::string names = "default";

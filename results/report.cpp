@@ -13,9 +13,14 @@
 #include "core/error.hpp"
 #include "core/units.hpp"
 #include "core/version.hpp"
+#include "results/json_read.hpp"
 
 namespace fabricbench::results::report {
 
+using detail::member;
+using detail::number_at;
+using detail::text_at;
+using detail::text_of;
 using nlohmann::json;
 
 std::string html_escape(std::string_view text) {
@@ -590,37 +595,6 @@ constexpr svg::Marker kMarkers[] = {svg::Marker::circle, svg::Marker::square, sv
 constexpr const char* kDashes[] = {"", "6 3", "2 2", "8 3 2 3"};
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 
-const json& null_json() {
-  static const json null_value;
-  return null_value;
-}
-
-const json& sub(const json& j, const char* key) {
-  if (!j.is_object()) return null_json();
-  const auto it = j.find(key);
-  return it == j.end() ? null_json() : *it;
-}
-
-std::optional<double> num(const json& j, const char* key) {
-  const json& v = sub(j, key);
-  if (!v.is_number()) return std::nullopt;
-  const double d = v.get<double>();
-  if (!std::isfinite(d)) return std::nullopt;
-  return d;
-}
-
-// A JSON value as text: strings as they are, numbers and booleans dumped, null/absent empty.
-std::string text_of(const json& v) {
-  if (v.is_string()) return v.get<std::string>();
-  if (v.is_null()) return "";
-  if (v.is_number_float()) return fmt::format("{:g}", v.get<double>());
-  return v.dump(-1, ' ', false, json::error_handler_t::replace);
-}
-
-std::string str(const json& j, const char* key) {
-  return text_of(sub(j, key));
-}
-
 // Plain numbers for tables: integers above 1000, else 4 significant digits.
 std::string format_number(double v) {
   if (!std::isfinite(v)) return "-";
@@ -679,13 +653,13 @@ bool has_intervals(const CaseResult& c) {
 
 std::string regime_kind(const CaseResult& c) {
   for (const auto& r : c.repetitions) {
-    if (r.regime.is_object()) return str(r.regime, "kind");
+    if (r.regime.is_object()) return text_at(r.regime, "kind");
   }
-  return str(sub(c.params, "regime"), "kind");
+  return text_at(member(c.params, "regime"), "kind");
 }
 
 std::optional<std::uint64_t> message_size(const CaseResult& c) {
-  const json& v = sub(c.params, "message_size_bytes");
+  const json& v = member(c.params, "message_size_bytes");
   if (v.is_number_unsigned() || v.is_number_integer()) {
     const auto s = v.get<std::int64_t>();
     if (s >= 0) return static_cast<std::uint64_t>(s);
@@ -696,20 +670,20 @@ std::optional<std::uint64_t> message_size(const CaseResult& c) {
 // The case's group and transport plus every varied parameter but the message size: one line of
 // a size plot.
 std::string size_series_key(const CaseResult& c) {
-  std::string group = str(c.params, "group");
+  std::string group = text_at(c.params, "group");
   if (group.empty()) group = c.id.substr(0, c.id.find('.'));
   std::string key = group;
   key += '/';
   key += c.transport;
-  const json& varied = sub(c.params, "varied");
+  const json& varied = member(c.params, "varied");
   if (varied.is_array()) {
     for (const auto& v : varied) {
-      const std::string k = str(v, "key");
+      const std::string k = text_at(v, "key");
       if (k == "message_size" || k.empty()) continue;
       key += ' ';
       key += k;
       key += '=';
-      key += str(v, "value");
+      key += text_at(v, "value");
     }
   }
   return key;
@@ -800,30 +774,33 @@ struct Row {
 
 std::string regime_notes(const CaseResult& c) {
   const std::string kind = regime_kind(c);
-  const json& h = sub(sub(c.summary, "regime"), "headline_median");
+  const json& h = member(member(c.summary, "regime"), "headline_median");
   std::string out = "regime " + kind;
   if (kind == "search") {
-    const auto s = num(h, "sustainable_rate_ops_per_s");
+    const auto s = number_at(h, "sustainable_rate_ops_per_s");
     out += ": sustainable " + format_rate(s);
-    if (const auto g = num(h, "sustainable_rate_gbps")) out += fmt::format(" ({:.3g} Gb/s)", *g);
+    if (const auto g = number_at(h, "sustainable_rate_gbps"))
+      out += fmt::format(" ({:.3g} Gb/s)", *g);
     return out;
   }
   std::vector<std::string> parts;
-  if (const auto v = num(h, "offered_ops_per_s")) parts.push_back("offered " + format_rate(v));
-  if (const auto v = num(h, "goodput_ops_per_s")) parts.push_back("goodput " + format_rate(v));
-  if (const auto v = num(h, "queue_age_p99_ns"))
+  if (const auto v = number_at(h, "offered_ops_per_s"))
+    parts.push_back("offered " + format_rate(v));
+  if (const auto v = number_at(h, "goodput_ops_per_s"))
+    parts.push_back("goodput " + format_rate(v));
+  if (const auto v = number_at(h, "queue_age_p99_ns"))
     parts.push_back("queue-age p99 " + format_duration(v));
   if (kind == "overload") {
-    const json& d = sub(h, "drain_ns");
+    const json& d = member(h, "drain_ns");
     parts.push_back("drain " +
                     (d.is_number() ? format_duration(d.get<double>()) : std::string("never")));
-    if (const auto v = num(h, "peak_backlog_ops"))
+    if (const auto v = number_at(h, "peak_backlog_ops"))
       parts.push_back("peak backlog " + format_number(*v));
   }
-  if (const auto v = num(h, "deadline_misses"); v && *v > 0) {
+  if (const auto v = number_at(h, "deadline_misses"); v && *v > 0) {
     parts.push_back("deadline misses " + format_number(*v));
   }
-  if (const auto v = num(h, "refused_ops"); v && *v > 0)
+  if (const auto v = number_at(h, "refused_ops"); v && *v > 0)
     parts.push_back("refused " + format_number(*v));
   for (std::size_t i = 0; i < parts.size(); ++i) out += (i == 0 ? ": " : ", ") + parts[i];
   return out;
@@ -834,18 +811,18 @@ std::string fault_notes(const CaseResult& c) {
   std::map<std::string, int> outcomes;
   for (const auto& r : c.repetitions) {
     if (!r.fault.is_object()) continue;
-    if (kind.empty()) kind = str(r.fault, "kind");
-    ++outcomes[str(r.fault, "outcome")];
+    if (kind.empty()) kind = text_at(r.fault, "kind");
+    ++outcomes[text_at(r.fault, "outcome")];
   }
   std::string out = "fault " + kind + ":";
   for (const auto& [o, n] : outcomes) out += fmt::format(" {} x{}", o.empty() ? "?" : o, n);
   // Medians over repetitions from the summary when present, else from the repetitions.
-  const json& metrics = sub(sub(c.summary, "recovery"), "metrics");
+  const json& metrics = member(member(c.summary, "recovery"), "metrics");
   auto median = [&](const char* key) -> std::optional<double> {
-    if (metrics.is_object()) return num(sub(metrics, key), "median");
+    if (metrics.is_object()) return number_at(member(metrics, key), "median");
     std::vector<double> v;
     for (const auto& r : c.repetitions) {
-      if (const auto x = num(sub(r.fault, "recovery"), key)) v.push_back(*x);
+      if (const auto x = number_at(member(r.fault, "recovery"), key)) v.push_back(*x);
     }
     if (v.empty()) return std::nullopt;
     std::sort(v.begin(), v.end());
@@ -864,9 +841,9 @@ Row case_row(const CaseResult& c) {
   row.transport = c.transport;
   row.status = to_string(c.status);
   row.reps = std::to_string(c.repetitions.size());
-  row.p50_us = format_us(num(c.summary, "lat_p50_ns"));
-  row.p99_us = format_us(num(c.summary, "lat_p99_ns"));
-  const auto bw = num(c.summary, "bw_gbps_median");
+  row.p50_us = format_us(number_at(c.summary, "lat_p50_ns"));
+  row.p99_us = format_us(number_at(c.summary, "lat_p99_ns"));
+  const auto bw = number_at(c.summary, "bw_gbps_median");
   row.gbps = bw ? fmt::format("{:.4g}", *bw) : "-";
   std::vector<std::string> notes;
   if (c.status == CaseStatus::skipped) notes.push_back("skipped: " + c.skip_reason);
@@ -955,8 +932,8 @@ void run_section(std::string& out, const Context& ctx, std::size_t r) {
   kv_row(out, "tool",
          html_escape("fabricbench " + d.tool_version + " (revision " + d.tool_revision + ")"));
   kv_row(out, "launcher, ranks", html_escape(d.launcher + ", " + std::to_string(d.ranks)));
-  kv_row(out, "experiment", "<code>" + html_escape(str(d.config, "path")) + "</code>");
-  const std::string digest = str(d.config, "digest");
+  kv_row(out, "experiment", "<code>" + html_escape(text_at(d.config, "path")) + "</code>");
+  const std::string digest = text_at(d.config, "digest");
   if (!digest.empty()) kv_row(out, "plan digest", "<code>" + html_escape(digest) + "</code>");
   std::map<std::string, int> by_status;
   for (const auto& c : d.cases) ++by_status[to_string(c.status)];
@@ -986,59 +963,61 @@ void run_section(std::string& out, const Context& ctx, std::size_t r) {
 void envelope_section(std::string& out, const Context& ctx, std::size_t r) {
   const RunDocument& d = ctx.runs[r];
   out += "<h3>Envelope of <code>" + html_escape(ctx.names[r]) + "</code> (rank 0)</h3>";
-  const json& ranks = sub(d.envelope, "ranks");
+  const json& ranks = member(d.envelope, "ranks");
   if (!ranks.is_array() || ranks.empty() || !ranks[0].is_object()) {
     out += "<p class=\"note\">no envelope recorded</p>";
     return;
   }
   const json& e = ranks[0];
   out += "<table class=\"kv envelope\" data-run=\"" + html_escape(d.run_id) + "\">";
-  kv_row(out, "host", html_escape(str(e, "hostname")));
+  kv_row(out, "host", html_escape(text_at(e, "hostname")));
   std::set<std::string> hosts;
-  for (const auto& rank : ranks) hosts.insert(str(rank, "hostname"));
+  for (const auto& rank : ranks) hosts.insert(text_at(rank, "hostname"));
   if (ranks.size() > 1) {
     std::string all;
     for (const auto& h : hosts) all += (all.empty() ? "" : ", ") + h;
     kv_row(out, "hosts of all ranks",
            html_escape(fmt::format("{} rank(s): {}", ranks.size(), all)));
   }
-  kv_row(out, "OS", html_escape(str(e, "os_release")));
-  const json& kernel = sub(e, "kernel");
+  kv_row(out, "OS", html_escape(text_at(e, "os_release")));
+  const json& kernel = member(e, "kernel");
   kv_row(out, "kernel",
-         html_escape(str(kernel, "release") + " " + str(kernel, "machine") + " " +
-                     str(kernel, "version")));
-  if (!str(kernel, "cmdline").empty())
-    kv_row(out, "kernel cmdline", "<code>" + html_escape(str(kernel, "cmdline")) + "</code>");
-  const json& cpu = sub(e, "cpu");
-  std::string cpu_text = str(cpu, "model");
-  if (const auto n = num(cpu, "cores_online")) cpu_text += fmt::format(", {:.0f} cores online", *n);
-  if (const auto n = num(cpu, "sockets")) cpu_text += fmt::format(", {:.0f} socket(s)", *n);
-  if (!str(cpu, "governor").empty()) cpu_text += ", governor " + str(cpu, "governor");
-  if (const auto f = num(sub(cpu, "frequency_khz"), "max"))
+         html_escape(text_at(kernel, "release") + " " + text_at(kernel, "machine") + " " +
+                     text_at(kernel, "version")));
+  if (!text_at(kernel, "cmdline").empty())
+    kv_row(out, "kernel cmdline", "<code>" + html_escape(text_at(kernel, "cmdline")) + "</code>");
+  const json& cpu = member(e, "cpu");
+  std::string cpu_text = text_at(cpu, "model");
+  if (const auto n = number_at(cpu, "cores_online"))
+    cpu_text += fmt::format(", {:.0f} cores online", *n);
+  if (const auto n = number_at(cpu, "sockets")) cpu_text += fmt::format(", {:.0f} socket(s)", *n);
+  if (!text_at(cpu, "governor").empty()) cpu_text += ", governor " + text_at(cpu, "governor");
+  if (const auto f = number_at(member(cpu, "frequency_khz"), "max"))
     cpu_text += fmt::format(", max {:.0f} MHz", *f / 1000);
   kv_row(out, "CPU", html_escape(cpu_text));
-  const json& placement = sub(e, "placement");
+  const json& placement = member(e, "placement");
   if (placement.is_object()) {
     kv_row(out, "placement",
-           html_escape("cpu " + str(placement, "cpu") + ", NUMA node " +
-                       str(placement, "numa_node") + ", affinity " + str(placement, "affinity")));
+           html_escape("cpu " + text_at(placement, "cpu") + ", NUMA node " +
+                       text_at(placement, "numa_node") + ", affinity " +
+                       text_at(placement, "affinity")));
   }
-  const json& memory = sub(e, "memory");
+  const json& memory = member(e, "memory");
   if (memory.is_object()) {
-    std::string m = format_bytes_approx(num(memory, "total_bytes"));
-    if (!str(memory, "thp_enabled").empty()) m += ", THP " + str(memory, "thp_enabled");
+    std::string m = format_bytes_approx(number_at(memory, "total_bytes"));
+    if (!text_at(memory, "thp_enabled").empty()) m += ", THP " + text_at(memory, "thp_enabled");
     kv_row(out, "memory", html_escape(m));
   }
-  const json& nics = sub(e, "nics");
+  const json& nics = member(e, "nics");
   std::string nic_html;
   if (nics.is_array()) {
     for (const auto& n : nics) {
-      std::string line = str(n, "name");
-      if (!str(n, "driver").empty()) line += " (" + str(n, "driver") + ")";
-      if (!str(n, "mtu").empty()) line += ", MTU " + str(n, "mtu");
-      if (const auto s = num(n, "speed_mbps")) line += fmt::format(", {:.0f} Mb/s", *s);
-      if (!str(n, "operstate").empty()) line += ", " + str(n, "operstate");
-      const json& addrs = sub(n, "addresses");
+      std::string line = text_at(n, "name");
+      if (!text_at(n, "driver").empty()) line += " (" + text_at(n, "driver") + ")";
+      if (!text_at(n, "mtu").empty()) line += ", MTU " + text_at(n, "mtu");
+      if (const auto s = number_at(n, "speed_mbps")) line += fmt::format(", {:.0f} Mb/s", *s);
+      if (!text_at(n, "operstate").empty()) line += ", " + text_at(n, "operstate");
+      const json& addrs = member(n, "addresses");
       if (addrs.is_array() && !addrs.empty()) {
         line += ",";
         for (const auto& a : addrs) line += " " + text_of(a);
@@ -1047,37 +1026,38 @@ void envelope_section(std::string& out, const Context& ctx, std::size_t r) {
     }
   }
   kv_row(out, "NICs", nic_html.empty() ? "-" : nic_html);
-  const json& rdma = sub(e, "rdma_devices");
+  const json& rdma = member(e, "rdma_devices");
   std::string rdma_html;
-  if (sub(rdma, "available").is_boolean() && sub(rdma, "available").get<bool>()) {
-    for (const auto& dev : sub(rdma, "devices")) {
-      std::string line = str(dev, "name");
-      if (!str(dev, "fw_ver").empty()) line += ", fw " + str(dev, "fw_ver");
-      if (!str(dev, "node_guid").empty()) line += ", GUID " + str(dev, "node_guid");
-      for (const auto& p : sub(dev, "ports")) {
-        line += "; port " + str(p, "port") + " " + str(p, "state") + " " + str(p, "link_layer");
-        if (!str(p, "active_mtu").empty()) line += " MTU " + str(p, "active_mtu");
+  if (member(rdma, "available").is_boolean() && member(rdma, "available").get<bool>()) {
+    for (const auto& dev : member(rdma, "devices")) {
+      std::string line = text_at(dev, "name");
+      if (!text_at(dev, "fw_ver").empty()) line += ", fw " + text_at(dev, "fw_ver");
+      if (!text_at(dev, "node_guid").empty()) line += ", GUID " + text_at(dev, "node_guid");
+      for (const auto& p : member(dev, "ports")) {
+        line += "; port " + text_at(p, "port") + " " + text_at(p, "state") + " " +
+                text_at(p, "link_layer");
+        if (!text_at(p, "active_mtu").empty()) line += " MTU " + text_at(p, "active_mtu");
       }
       rdma_html += "<div>" + html_escape(line) + "</div>";
     }
     if (rdma_html.empty()) rdma_html = "none";
   } else if (rdma.is_object()) {
-    rdma_html = "unavailable: " + html_escape(str(rdma, "reason"));
+    rdma_html = "unavailable: " + html_escape(text_at(rdma, "reason"));
   }
   kv_row(out, "RDMA devices", rdma_html.empty() ? "-" : rdma_html);
-  const json& gpus = sub(e, "gpus");
+  const json& gpus = member(e, "gpus");
   if (gpus.is_object()) {
     std::string g;
-    if (sub(gpus, "available").is_boolean() && sub(gpus, "available").get<bool>()) {
-      g = "driver " + str(gpus, "driver_version");
-      for (const auto& dev : sub(gpus, "devices"))
-        g += "; " + str(dev, "model") + " " + str(dev, "bus_id");
+    if (member(gpus, "available").is_boolean() && member(gpus, "available").get<bool>()) {
+      g = "driver " + text_at(gpus, "driver_version");
+      for (const auto& dev : member(gpus, "devices"))
+        g += "; " + text_at(dev, "model") + " " + text_at(dev, "bus_id");
     } else {
-      g = "unavailable: " + str(gpus, "reason");
+      g = "unavailable: " + text_at(gpus, "reason");
     }
     kv_row(out, "GPUs", html_escape(g));
   }
-  const json& libs = sub(e, "libraries");
+  const json& libs = member(e, "libraries");
   std::string lib_html;
   if (libs.is_object()) {
     for (const auto& [name, version] : libs.items()) {
@@ -1126,15 +1106,16 @@ std::string size_plots(const Context& ctx) {
       const auto x = static_cast<double>(*size);
       const std::string tip_head = c.id + "\n" + core::format_size(*size);
       if (c.suite == "stream") {
-        const auto med = num(c.summary, "bw_gbps_median");
+        const auto med = number_at(c.summary, "bw_gbps_median");
         if (!med) continue;
         if (!bw_lines.contains(key)) bw_order.push_back(key);
-        svg::Point p{x, *med, num(c.summary, "bw_gbps_min"), num(c.summary, "bw_gbps_max"),
+        svg::Point p{x, *med, number_at(c.summary, "bw_gbps_min"),
+                     number_at(c.summary, "bw_gbps_max"),
                      tip_head + fmt::format(": {:.4g} Gb/s", *med)};
         bw_lines[key].push_back(std::move(p));
       } else if (c.suite == "pingpong") {
-        const auto p50 = num(c.summary, "lat_p50_ns");
-        const auto p99 = num(c.summary, "lat_p99_ns");
+        const auto p50 = number_at(c.summary, "lat_p50_ns");
+        const auto p99 = number_at(c.summary, "lat_p99_ns");
         if (!p50 && !p99) continue;
         if (!p50_lines.contains(key)) lat_order.push_back(key);
         p50_lines[key].push_back({x,
@@ -1378,7 +1359,7 @@ std::string recovery_plots(const Context& ctx, const std::vector<CaseGroup>& gro
       for (const auto& rep : ref.c->repetitions) {
         if (!rep.fault.is_object()) continue;
         const json& f = rep.fault;
-        const json& rec = sub(f, "recovery");
+        const json& rec = member(f, "recovery");
         svg::Series s;
         s.label = ctx.label(ref.run, "rep " + std::to_string(rep.index));
         ctx.style_line(s, ref.run, per_run[ref.run]++);
@@ -1391,11 +1372,11 @@ std::string recovery_plots(const Context& ctx, const std::vector<CaseGroup>& gro
                               ""});
         }
         // A regime's curve: its measured phase's bins (bytes confirmed per bin).
-        const json& bins = sub(sub(rep.regime, "phase"), "intervals");
+        const json& bins = member(member(rep.regime, "phase"), "intervals");
         for (std::size_t i = 0; rep.intervals.empty() && bins.is_array() && i < bins.size(); ++i) {
-          const auto b0 = num(bins[i], "start_ns");
-          const auto len = num(bins[i], "length_ns");
-          const auto bytes = num(bins[i], "completed_bytes");
+          const auto b0 = number_at(bins[i], "start_ns");
+          const auto len = number_at(bins[i], "length_ns");
+          const auto bytes = number_at(bins[i], "completed_bytes");
           if (!b0 || !len || !bytes || *len <= 0) continue;
           s.points.push_back(
               {bin_mid_s(static_cast<std::uint64_t>(*b0), static_cast<std::uint64_t>(*len)),
@@ -1404,19 +1385,19 @@ std::string recovery_plots(const Context& ctx, const std::vector<CaseGroup>& gro
                {},
                ""});
         }
-        const auto start = num(f, "start_ns");
-        const auto clear = num(f, "clear_ns");
+        const auto start = number_at(f, "start_ns");
+        const auto clear = number_at(f, "clear_ns");
         if (start && clear) {
           svg::Band b;
           b.x0 = *start / 1e9;
           b.x1 = std::max(*clear, *start) / 1e9;
-          b.label = first_band ? ctx.label(ref.run, "fault window " + str(f, "kind")) : "";
+          b.label = first_band ? ctx.label(ref.run, "fault window " + text_at(f, "kind")) : "";
           b.css_class = "band fault-window";
           b.color = ctx.multi() ? kPalette[ref.run % kPaletteSize] : "#d62728";
           plot.bands.push_back(std::move(b));
           first_band = false;
         }
-        if (const auto base = num(rec, "baseline_gbps")) {
+        if (const auto base = number_at(rec, "baseline_gbps")) {
           plot.hlines.push_back(
               {*base, first_base ? ctx.label(ref.run, "baseline") : "", s.color, "6 3"});
           first_base = false;
@@ -1424,25 +1405,26 @@ std::string recovery_plots(const Context& ctx, const std::vector<CaseGroup>& gro
         const std::string window =
             start && clear ? format_duration(start) + " \xE2\x80\x93 " + format_duration(clear)
                            : "not injected";
-        const auto base = num(rec, "baseline_gbps");
+        const auto base = number_at(rec, "baseline_gbps");
         table += "<tr><td>" + html_escape(ctx.names[ref.run]) + "</td><td class=\"num\">" +
                  std::to_string(rep.index) + "</td><td>" +
-                 html_escape(str(f, "kind") + " (" + str(f, "backend") + ")") + "</td><td>" +
-                 html_escape(str(f, "outcome")) +
-                 (str(f, "error").empty() ? "" : "<br>" + html_escape(str(f, "error"))) +
+                 html_escape(text_at(f, "kind") + " (" + text_at(f, "backend") + ")") +
+                 "</td><td>" + html_escape(text_at(f, "outcome")) +
+                 (text_at(f, "error").empty() ? "" : "<br>" + html_escape(text_at(f, "error"))) +
                  "</td><td>" + html_escape(window) + "</td><td>" +
                  html_escape(base ? fmt::format("{:.4g} Gb/s", *base) : "-") + "</td><td>" +
-                 html_escape(format_duration(num(rec, "stall_ns"))) + "</td><td>" +
-                 html_escape(format_duration(num(rec, "first_byte_after_clear_ns"))) + "</td><td>" +
-                 html_escape(format_duration(num(rec, "ttr90_from_clear_ns")) + " / " +
-                             format_duration(num(rec, "ttr99_from_clear_ns"))) +
+                 html_escape(format_duration(number_at(rec, "stall_ns"))) + "</td><td>" +
+                 html_escape(format_duration(number_at(rec, "first_byte_after_clear_ns"))) +
                  "</td><td>" +
-                 html_escape(format_duration(num(rec, "ttr90_from_start_ns")) + " / " +
-                             format_duration(num(rec, "ttr99_from_start_ns"))) +
-                 "</td><td>" + html_escape(format_bytes_approx(num(rec, "deficit_bytes"))) +
+                 html_escape(format_duration(number_at(rec, "ttr90_from_clear_ns")) + " / " +
+                             format_duration(number_at(rec, "ttr99_from_clear_ns"))) +
                  "</td><td>" +
-                 html_escape(format_duration(num(rec, "detect_link_ns")) + " / " +
-                             format_duration(num(rec, "detect_error_ns"))) +
+                 html_escape(format_duration(number_at(rec, "ttr90_from_start_ns")) + " / " +
+                             format_duration(number_at(rec, "ttr99_from_start_ns"))) +
+                 "</td><td>" + html_escape(format_bytes_approx(number_at(rec, "deficit_bytes"))) +
+                 "</td><td>" +
+                 html_escape(format_duration(number_at(rec, "detect_link_ns")) + " / " +
+                             format_duration(number_at(rec, "detect_error_ns"))) +
                  "</td></tr>";
         plot.series.push_back(std::move(s));
       }
@@ -1509,15 +1491,15 @@ std::string regime_plots(const Context& ctx, const std::vector<CaseGroup>& group
         for (const auto& rep : c.repetitions) {
           const json& rg = rep.regime;
           if (!rg.is_object()) continue;
-          const std::string kind = str(rg, "kind");
-          const json& h = sub(rg, "headline");
+          const std::string kind = text_at(rg, "kind");
+          const json& h = member(rg, "headline");
           const std::string what = c.id + " rep " + std::to_string(rep.index);
           if (kind == "floor" || kind == "realistic") {
             const double x =
-                kind == "floor" ? 0.0 : num(sub(rg, "rate"), "ops_per_s").value_or(kNaN);
+                kind == "floor" ? 0.0 : number_at(member(rg, "rate"), "ops_per_s").value_or(kNaN);
             if (!std::isfinite(x)) continue;
-            const auto a = num(h, "lat_p50_ns");
-            const auto b = num(h, "lat_p99_ns");
+            const auto a = number_at(h, "lat_p50_ns");
+            const auto b = number_at(h, "lat_p99_ns");
             const std::string at =
                 kind == "floor" ? " (floor: zero load)" : " at " + format_rate(x);
             p50.push_back({x,
@@ -1531,35 +1513,37 @@ std::string regime_plots(const Context& ctx, const std::vector<CaseGroup>& group
                            {},
                            what + at + ": p99 " + format_us(b) + " \xC2\xB5s"});
           }
-          const json& search = sub(rg, "search");
+          const json& search = member(rg, "search");
           if (search.is_object()) {
-            const std::string found_by = str(search, "found_by");
+            const std::string found_by = text_at(search, "found_by");
             if (!searches.insert(found_by).second) continue;
-            if (const auto bound = num(search, "queue_age_bound_ns")) bounds.insert(*bound);
-            const auto rate = num(search, "sustainable_rate_ops_per_s");
+            if (const auto bound = number_at(search, "queue_age_bound_ns")) bounds.insert(*bound);
+            const auto rate = number_at(search, "sustainable_rate_ops_per_s");
             caption +=
                 "<div>" + html_escape(ctx.label(r, "search by " + found_by)) + ": " +
                 html_escape(fmt::format(
                     "sustainable {} ({}), {} probe(s), {}", format_rate(rate),
-                    sub(search, "converged").is_boolean() && sub(search, "converged").get<bool>()
+                    member(search, "converged").is_boolean() &&
+                            member(search, "converged").get<bool>()
                         ? "converged"
                         : "not converged",
-                    sub(search, "probes").is_array() ? sub(search, "probes").size() : 0,
-                    "queue-age bound " + format_duration(num(search, "queue_age_bound_ns")))) +
+                    member(search, "probes").is_array() ? member(search, "probes").size() : 0,
+                    "queue-age bound " +
+                        format_duration(number_at(search, "queue_age_bound_ns")))) +
                 "</div>";
-            for (const auto& probe : sub(search, "probes")) {
-              const auto x = num(probe, "rate_ops_per_s");
-              const auto y = num(probe, "age_p99_ns");
+            for (const auto& probe : member(search, "probes")) {
+              const auto x = number_at(probe, "rate_ops_per_s");
+              const auto y = number_at(probe, "age_p99_ns");
               if (!x || !y) continue;
-              const bool ok =
-                  sub(probe, "sustainable").is_boolean() && sub(probe, "sustainable").get<bool>();
+              const bool ok = member(probe, "sustainable").is_boolean() &&
+                              member(probe, "sustainable").get<bool>();
               (ok ? pass : fail)
                   .push_back(
                       {*x,
                        std::max(*y, 1.0) / 1000,
                        {},
                        {},
-                       fmt::format("probe at {}: {}", format_rate(x), str(probe, "reason"))});
+                       fmt::format("probe at {}: {}", format_rate(x), text_at(probe, "reason"))});
             }
           }
         }
@@ -1620,7 +1604,7 @@ std::string regime_plots(const Context& ctx, const std::vector<CaseGroup>& group
     bool any = false;
     for (const auto& ref : group.refs) {
       for (const auto& rep : ref.c->repetitions) {
-        any = any || sub(sub(rep.regime, "phase"), "intervals").is_array();
+        any = any || member(member(rep.regime, "phase"), "intervals").is_array();
       }
     }
     if (!any) continue;
@@ -1648,8 +1632,8 @@ std::string regime_plots(const Context& ctx, const std::vector<CaseGroup>& group
     std::string caption;
     for (const auto& ref : group.refs) {
       for (const auto& rep : ref.c->repetitions) {
-        const json& phase = sub(rep.regime, "phase");
-        const json& bins = sub(phase, "intervals");
+        const json& phase = member(rep.regime, "phase");
+        const json& bins = member(phase, "intervals");
         if (!bins.is_array()) continue;
         const std::string tag = ctx.runs.size() > 1 || ref.c->repetitions.size() > 1
                                     ? ctx.label(ref.run, "rep " + std::to_string(rep.index)) + " "
@@ -1673,18 +1657,18 @@ std::string regime_plots(const Context& ctx, const std::vector<CaseGroup>& group
         age.dash = "6 3";
         bool any_refused = false;
         for (const auto& b : bins) {
-          const auto start = num(b, "start_ns");
-          const auto len = num(b, "length_ns");
+          const auto start = number_at(b, "start_ns");
+          const auto len = number_at(b, "length_ns");
           if (!start || !len || *len <= 0) continue;
           const double x = (*start + *len / 2) / 1e9;
-          auto per_s = [&](const char* key) { return num(b, key).value_or(0) * 1e9 / *len; };
+          auto per_s = [&](const char* key) { return number_at(b, key).value_or(0) * 1e9 / *len; };
           offered.points.push_back({x, per_s("offered_ops"), {}, {}, ""});
           completed.points.push_back({x, per_s("completed_ops"), {}, {}, ""});
           const double ref_ops = per_s("refused_ops");
           any_refused = any_refused || ref_ops > 0;
           refused.points.push_back({x, ref_ops, {}, {}, ""});
-          const auto lp = num(b, "lat_p99_ns");
-          const auto ap = num(b, "age_p99_ns");
+          const auto lp = number_at(b, "lat_p99_ns");
+          const auto ap = number_at(b, "age_p99_ns");
           p99.points.push_back({x, lp ? *lp / 1000 : kNaN, {}, {}, ""});
           age.points.push_back({x, ap ? std::max(*ap, 1.0) / 1000 : kNaN, {}, {}, ""});
         }
@@ -1693,16 +1677,16 @@ std::string regime_plots(const Context& ctx, const std::vector<CaseGroup>& group
         if (any_refused) rate.series.push_back(std::move(refused));
         lat.series.push_back(std::move(p99));
         lat.series.push_back(std::move(age));
-        const json& ov = sub(rep.regime, "overload");
+        const json& ov = member(rep.regime, "overload");
         if (ov.is_object()) {
-          const auto before = num(ov, "before_ns");
-          const auto during = num(ov, "during_ns");
+          const auto before = number_at(ov, "before_ns");
+          const auto during = number_at(ov, "during_ns");
           if (before && during) {
             svg::Band b;
             b.x0 = *before / 1e9;
             b.x1 = (*before + *during) / 1e9;
-            b.label =
-                ctx.label(ref.run, fmt::format("overload x{:g}", num(ov, "factor").value_or(0)));
+            b.label = ctx.label(ref.run,
+                                fmt::format("overload x{:g}", number_at(ov, "factor").value_or(0)));
             b.css_class = "band overload-window";
             b.color = "#ff7f0e";
             rate.bands.push_back(b);
@@ -1713,25 +1697,26 @@ std::string regime_plots(const Context& ctx, const std::vector<CaseGroup>& group
               html_escape(fmt::format(
                   "drain {}, peak backlog {}, peak queue age {}, goodput during {}, "
                   "recovery {} (excess {})",
-                  sub(ov, "drain_ns").is_number() ? format_duration(num(ov, "drain_ns")) : "never",
-                  format_number(num(ov, "peak_backlog_ops").value_or(kNaN)),
-                  format_duration(num(ov, "peak_age_ns")),
-                  format_rate(num(ov, "goodput_during_ops_per_s")),
-                  format_rate(num(ov, "recovery_ops_per_s")),
-                  format_rate(num(ov, "recovery_excess_ops_per_s")))) +
+                  member(ov, "drain_ns").is_number() ? format_duration(number_at(ov, "drain_ns"))
+                                                     : "never",
+                  format_number(number_at(ov, "peak_backlog_ops").value_or(kNaN)),
+                  format_duration(number_at(ov, "peak_age_ns")),
+                  format_rate(number_at(ov, "goodput_during_ops_per_s")),
+                  format_rate(number_at(ov, "recovery_ops_per_s")),
+                  format_rate(number_at(ov, "recovery_excess_ops_per_s")))) +
               "</div>";
         }
-        if (const auto deadline = num(rep.regime, "deadline_ns")) {
+        if (const auto deadline = number_at(rep.regime, "deadline_ns")) {
           lat.hlines.push_back(
               {*deadline / 1000, ctx.label(ref.run, "deadline"), "#d62728", "2 3"});
         }
-        const auto length = num(phase, "length_ns");
+        const auto length = number_at(phase, "length_ns");
         if (length) {
           caption += "<div>" + html_escape(ctx.label(ref.run, "rep " + std::to_string(rep.index))) +
                      ": " +
                      html_escape(fmt::format(
                          "{} regime, arrivals stop at {}; bins after that hold the drain.",
-                         str(rep.regime, "kind"), format_duration(length))) +
+                         text_at(rep.regime, "kind"), format_duration(length))) +
                      "</div>";
         }
       }
@@ -1834,10 +1819,10 @@ std::string render_markdown(const std::vector<RunDocument>& runs) {
     const RunDocument& d = runs[r];
     out += "\n## Run " + md_cell(names[r]) + " (" + to_string(d.status) + ")\n\n";
     std::string host;
-    const json& ranks = sub(d.envelope, "ranks");
+    const json& ranks = member(d.envelope, "ranks");
     if (ranks.is_array() && !ranks.empty()) {
-      host = str(ranks[0], "hostname");
-      const std::string kernel = str(sub(ranks[0], "kernel"), "release");
+      host = text_at(ranks[0], "hostname");
+      const std::string kernel = text_at(member(ranks[0], "kernel"), "release");
       if (!kernel.empty()) host += ", kernel " + kernel;
     }
     out += "fabricbench " + md_cell(d.tool_version) + " (" + md_cell(d.tool_revision) + "), " +
