@@ -32,6 +32,10 @@ bool has_intervals(const CaseResult& c) {
   return any_repetition(c, [](const Repetition& r) { return !r.intervals.empty(); });
 }
 
+bool measured_bandwidth(const CaseResult& c) {
+  return any_repetition(c, [](const Repetition& r) { return r.bw_gbps.has_value(); });
+}
+
 std::string regime_kind(const CaseResult& c) {
   for (const auto& r : c.repetitions) {
     if (r.regime.is_object()) return text_at(r.regime, "kind");

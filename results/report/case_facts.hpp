@@ -1,5 +1,6 @@
 #pragma once
-// Internal to the report: what a case recorded, read from its repetitions, summary and params.
+// Internal to the report: what a case recorded, read from its repetitions, summary and params
+// (never from its suite or transport name, so that a new suite needs no change here).
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -12,6 +13,10 @@ namespace fabricbench::results::report {
 bool has_regime(const CaseResult& c);     // a repetition ran a regime other than closed
 bool has_fault(const CaseResult& c);      // a repetition carries a fault record
 bool has_intervals(const CaseResult& c);  // a repetition has an interval series (duration mode)
+
+// Whether the case measured bandwidth (its workload reports bytes per second: bw_gbps in its
+// repetitions), as opposed to latency alone.
+bool measured_bandwidth(const CaseResult& c);
 
 // The regime kind of the first repetition with a regime, else of the case's params.
 std::string regime_kind(const CaseResult& c);

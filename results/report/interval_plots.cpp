@@ -1,5 +1,5 @@
-// The "Interval series" section: per-bin throughput (stream; operations per second otherwise) and
-// latency p99 of the duration-mode cases without a fault.
+// The "Interval series" section: per-bin throughput (cases that measured bandwidth; operations
+// per second otherwise) and latency p99 of the duration-mode cases without a fault.
 #include <algorithm>
 #include <map>
 #include <utility>
@@ -75,7 +75,8 @@ std::string interval_plots(const Context& ctx, const std::vector<CaseGroup>& gro
         })) {
       continue;
     }
-    const bool bandwidth = group.refs.front().c->suite == "stream";
+    const bool bandwidth = std::any_of(
+        refs.begin(), refs.end(), [](const CaseRef& ref) { return measured_bandwidth(*ref.c); });
     IntervalPlots plots = interval_frames(group, g, bandwidth);
     add_interval_series(ctx, group, bandwidth, plots);
     out += "<div class=\"figs\">";

@@ -1,5 +1,7 @@
 // The "Bandwidth vs message size" and "Latency vs message size" sections: closed-loop cases
-// without a fault, one line per case group, transport and varied parameter.
+// without a fault, one line per case group, transport and varied parameter. A case that measured
+// bandwidth is a point of the bandwidth plot, any other case with latencies one of the latency
+// plot.
 #include <algorithm>
 #include <map>
 #include <utility>
@@ -34,7 +36,7 @@ void SizeLines::add(const CaseResult& c) {
   const std::string key = size_series_key(c);
   const auto x = static_cast<double>(*size);
   const std::string tip_head = c.id + "\n" + core::format_size(*size);
-  if (c.suite == "stream") {
+  if (measured_bandwidth(c)) {
     const auto med = number_at(c.summary, "bw_gbps_median");
     if (!med) return;
     if (!bw.contains(key)) bw_order.push_back(key);
@@ -43,7 +45,6 @@ void SizeLines::add(const CaseResult& c) {
     bw[key].push_back(std::move(p));
     return;
   }
-  if (c.suite != "pingpong") return;
   const auto lat_p50 = number_at(c.summary, "lat_p50_ns");
   const auto lat_p99 = number_at(c.summary, "lat_p99_ns");
   if (!lat_p50 && !lat_p99) return;
