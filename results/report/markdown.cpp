@@ -1,4 +1,5 @@
 // `fabricbench report --markdown`: one table per run (case, status, headline figures).
+#include "results/char_escape.hpp"
 #include "results/json_read.hpp"
 #include "results/report.hpp"
 #include "results/report/case_row.hpp"
@@ -14,27 +15,8 @@ using nlohmann::json;
 namespace {
 
 std::string md_cell(const std::string& s) {
-  std::string out;
-  for (const char ch : s) {
-    switch (ch) {
-      case '|':
-        out += "\\|";
-        break;
-      case '\n':
-      case '\r':
-        out += ' ';
-        break;
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      default:
-        out += ch;
-    }
-  }
-  return out;
+  return detail::escape_chars(
+      s, {{'|', "\\|"}, {'\n', " "}, {'\r', " "}, {'<', "&lt;"}, {'>', "&gt;"}});
 }
 
 }  // namespace
