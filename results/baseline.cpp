@@ -17,24 +17,18 @@
 
 #include "core/error.hpp"
 #include "core/version.hpp"
+#include "results/config_error.hpp"
+#include "results/json_read.hpp"
 
 namespace fabricbench::results::baseline {
 
 namespace fs = std::filesystem;
+using detail::config_error;
+using detail::flag_at;
+using detail::member;
 using nlohmann::json;
 
 namespace {
-
-[[noreturn]] void config_error(const std::string& message) {
-  throw core::Error(core::ErrorKind::config, message);
-}
-
-const json& member(const json& obj, const char* key) {
-  static const json null_value;
-  if (!obj.is_object()) return null_value;
-  const auto it = obj.find(key);
-  return it == obj.end() ? null_value : *it;
-}
 
 // A fact as recorded (strings and numbers), else null.
 json fact(const json& v) {
@@ -110,7 +104,7 @@ json host_hardware(const json& rank_envelope) {
 
   json rdma = json::array();
   const json& rdma_devices = member(rank_envelope, "rdma_devices");
-  if (member(rdma_devices, "available") == json(true)) {
+  if (flag_at(rdma_devices, "available")) {
     if (const json& list = member(rdma_devices, "devices"); list.is_array()) {
       for (const auto& d : list) {
         json link_layers = json::array();
@@ -131,7 +125,7 @@ json host_hardware(const json& rank_envelope) {
 
   std::vector<std::string> models;
   const json& gpus = member(rank_envelope, "gpus");
-  if (member(gpus, "available") == json(true)) {
+  if (flag_at(gpus, "available")) {
     if (const json& list = member(gpus, "devices"); list.is_array()) {
       for (const auto& g : list) {
         const json& model = member(g, "model");

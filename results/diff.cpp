@@ -15,9 +15,14 @@
 #include <yaml-cpp/yaml.h>
 
 #include "core/error.hpp"
+#include "results/config_error.hpp"
+#include "results/json_read.hpp"
 
 namespace fabricbench::results::diff {
 
+using detail::config_error;
+using detail::member;
+using detail::number_at;
 using nlohmann::json;
 
 // ---- Statistics -------------------------------------------------------------------------------
@@ -158,27 +163,6 @@ const MetricDef* find_metric(const std::string& name) noexcept {
   return nullptr;
 }
 
-namespace {
-
-// A number at obj[key] when obj is an object holding a finite number there.
-std::optional<double> number_at(const json& obj, const char* key) {
-  if (!obj.is_object()) return std::nullopt;
-  const auto it = obj.find(key);
-  if (it == obj.end() || !it->is_number()) return std::nullopt;
-  const double v = it->get<double>();
-  if (!std::isfinite(v)) return std::nullopt;
-  return v;
-}
-
-const json& member(const json& obj, const char* key) {
-  static const json null_value;
-  if (!obj.is_object()) return null_value;
-  const auto it = obj.find(key);
-  return it == obj.end() ? null_value : *it;
-}
-
-}  // namespace
-
 std::map<std::string, std::vector<double>> metric_values(const CaseResult& c) {
   std::map<std::string, std::vector<double>> out;
   auto add = [&](const char* name, std::optional<double> v) {
@@ -218,10 +202,6 @@ double Options::threshold_for(const std::string& metric) const {
 }
 
 namespace {
-
-[[noreturn]] void config_error(const std::string& message) {
-  throw core::Error(core::ErrorKind::config, message);
-}
 
 std::string known_metric_names() {
   std::string names = "default";
@@ -711,6 +691,71 @@ std::string case_identity(const CaseResult& c, const std::vector<std::string>& e
       .dump();
 }
 
+namespace {
+
+constexpr std::size_t kNone = std::numeric_limits<std::size_t>::max();
+
+// Which case of the other run each case is paired with (kNone: none).
+struct Matching {
+  std::vector<std::size_t> base;  // per BASE case, its NEW case
+  std::vector<std::size_t> next;  // per NEW case, its BASE case
+};
+
+// Pairs the cases of BASE and NEW of the same identity: first those with the same id, then the
+// others in order (a renamed case).
+Matching match_cases(const RunDocument& base, const RunDocument& next, const Options& options) {
+  std::vector<std::string> base_ids;
+  std::vector<std::string> new_ids;
+  for (const auto& c : base.cases) base_ids.push_back(case_identity(c, options.ignore_params));
+  for (const auto& c : next.cases) new_ids.push_back(case_identity(c, options.ignore_params));
+  Matching m{std::vector<std::size_t>(base.cases.size(), kNone),
+             std::vector<std::size_t>(next.cases.size(), kNone)};
+  for (const bool same_id : {true, false}) {
+    for (std::size_t j = 0; j < next.cases.size(); ++j) {
+      if (m.next[j] != kNone) continue;
+      for (std::size_t i = 0; i < base.cases.size(); ++i) {
+        if (m.base[i] != kNone || base_ids[i] != new_ids[j]) continue;
+        if (same_id && base.cases[i].id != next.cases[j].id) continue;
+        m.base[i] = j;
+        m.next[j] = i;
+        break;
+      }
+    }
+  }
+  return m;
+}
+
+// The unpaired case of `cases` with this id, or nullptr.
+const CaseResult* same_id_unmatched(const std::vector<CaseResult>& cases,
+                                    const std::vector<std::size_t>& match, const std::string& id) {
+  for (std::size_t i = 0; i < cases.size(); ++i) {
+    if (match[i] == kNone && cases[i].id == id) return &cases[i];
+  }
+  return nullptr;
+}
+
+// A case of one run only: new (only in NEW) or missing (only in BASE). An unpaired case of the
+// same id in the other run is named in the note with the parameters that differ.
+CaseDiff one_sided(const CaseResult& c, bool only_in_new, const std::vector<CaseResult>& other,
+                   const std::vector<std::size_t>& other_match, const Options& options) {
+  CaseDiff cd;
+  cd.id = c.id;
+  (only_in_new ? cd.new_id : cd.base_id) = c.id;
+  cd.suite = c.suite;
+  cd.transport = c.transport;
+  cd.verdict = only_in_new ? Verdict::added : Verdict::missing;
+  cd.note = only_in_new ? "only in NEW" : "only in BASE";
+  if (const CaseResult* o = same_id_unmatched(other, other_match, c.id)) {
+    const CaseResult& b = only_in_new ? *o : c;
+    const CaseResult& n = only_in_new ? c : *o;
+    cd.note = std::string(only_in_new ? "BASE" : "NEW") + " has this id with other parameters: " +
+              join_list(differing_params(b, n, options.ignore_params), 6);
+  }
+  return cd;
+}
+
+}  // namespace
+
 DiffResult diff_runs(const RunDocument& base, const RunDocument& next, const Options& options,
                      const std::string& base_label, const std::string& new_label) {
   DiffResult r;
@@ -723,71 +768,18 @@ DiffResult diff_runs(const RunDocument& base, const RunDocument& next, const Opt
   if (next.status != RunStatus::complete) {
     r.notes.push_back(fmt::format("NEW run is {}: it may lack cases", to_string(next.status)));
   }
-
-  std::vector<std::string> base_ids;
-  std::vector<std::string> new_ids;
-  for (const auto& c : base.cases) base_ids.push_back(case_identity(c, options.ignore_params));
-  for (const auto& c : next.cases) new_ids.push_back(case_identity(c, options.ignore_params));
-  constexpr std::size_t kNone = std::numeric_limits<std::size_t>::max();
-  std::vector<std::size_t> base_match(base.cases.size(), kNone);
-  std::vector<std::size_t> new_match(next.cases.size(), kNone);
-  // 1. Same id and same identity. 2. Same identity (the case was renamed), in order.
-  for (int pass = 0; pass < 2; ++pass) {
-    for (std::size_t j = 0; j < next.cases.size(); ++j) {
-      if (new_match[j] != kNone) continue;
-      for (std::size_t i = 0; i < base.cases.size(); ++i) {
-        if (base_match[i] != kNone || base_ids[i] != new_ids[j]) continue;
-        if (pass == 0 && base.cases[i].id != next.cases[j].id) continue;
-        base_match[i] = j;
-        new_match[j] = i;
-        break;
-      }
-    }
-  }
-
-  auto same_id_unmatched = [](const std::vector<CaseResult>& cases,
-                              const std::vector<std::size_t>& match,
-                              const std::string& id) -> const CaseResult* {
-    for (std::size_t i = 0; i < cases.size(); ++i) {
-      if (match[i] == kNone && cases[i].id == id) return &cases[i];
-    }
-    return nullptr;
-  };
-
+  const Matching m = match_cases(base, next, options);
   for (std::size_t j = 0; j < next.cases.size(); ++j) {
-    const CaseResult& n = next.cases[j];
-    if (new_match[j] != kNone) {
-      r.cases.push_back(compare_case(base.cases[new_match[j]], n, options));
-      continue;
+    if (m.next[j] != kNone) {
+      r.cases.push_back(compare_case(base.cases[m.next[j]], next.cases[j], options));
+    } else {
+      r.cases.push_back(one_sided(next.cases[j], true, base.cases, m.base, options));
     }
-    CaseDiff cd;
-    cd.id = n.id;
-    cd.new_id = n.id;
-    cd.suite = n.suite;
-    cd.transport = n.transport;
-    cd.verdict = Verdict::added;
-    cd.note = "only in NEW";
-    if (const CaseResult* b = same_id_unmatched(base.cases, base_match, n.id)) {
-      cd.note = "BASE has this id with other parameters: " +
-                join_list(differing_params(*b, n, options.ignore_params), 6);
-    }
-    r.cases.push_back(std::move(cd));
   }
   for (std::size_t i = 0; i < base.cases.size(); ++i) {
-    if (base_match[i] != kNone) continue;
-    const CaseResult& b = base.cases[i];
-    CaseDiff cd;
-    cd.id = b.id;
-    cd.base_id = b.id;
-    cd.suite = b.suite;
-    cd.transport = b.transport;
-    cd.verdict = Verdict::missing;
-    cd.note = "only in BASE";
-    if (const CaseResult* n = same_id_unmatched(next.cases, new_match, b.id)) {
-      cd.note = "NEW has this id with other parameters: " +
-                join_list(differing_params(b, *n, options.ignore_params), 6);
+    if (m.base[i] == kNone) {
+      r.cases.push_back(one_sided(base.cases[i], false, next.cases, m.next, options));
     }
-    r.cases.push_back(std::move(cd));
   }
   r.envelope = diff_envelopes(base.envelope, next.envelope, options.ignore_envelope);
   return r;

@@ -9,6 +9,7 @@
 #include <fmt/core.h>
 
 #include "core/error.hpp"
+#include "results/char_escape.hpp"
 #include "results/diff.hpp"
 
 namespace fabricbench::results::diff {
@@ -274,32 +275,11 @@ json metric_json(const MetricDiff& m) {
 }
 
 std::string xml_escape(const std::string& s) {
-  std::string out;
-  for (char c : s) {
-    switch (c) {
-      case '&':
-        out += "&amp;";
-        break;
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      case '"':
-        out += "&quot;";
-        break;
-      case '\'':
-        out += "&apos;";
-        break;
-      default:
-        // Control characters other than tab/newline are not allowed in XML 1.0.
-        if (static_cast<unsigned char>(c) < 0x20 && c != '\t' && c != '\n') {
-          out += ' ';
-        } else {
-          out += c;
-        }
-    }
+  std::string out = detail::escape_chars(
+      s, {{'&', "&amp;"}, {'<', "&lt;"}, {'>', "&gt;"}, {'"', "&quot;"}, {'\'', "&apos;"}});
+  // Control characters other than tab/newline are not allowed in XML 1.0.
+  for (char& c : out) {
+    if (static_cast<unsigned char>(c) < 0x20 && c != '\t' && c != '\n') c = ' ';
   }
   return out;
 }

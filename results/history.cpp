@@ -20,11 +20,15 @@
 #include <fmt/core.h>
 
 #include "core/error.hpp"
+#include "results/config_error.hpp"
 #include "results/diff.hpp"
+#include "results/json_read.hpp"
 
 namespace fabricbench::results::history {
 
 namespace fs = std::filesystem;
+using detail::config_error;
+using detail::member;
 using nlohmann::json;
 
 // ---- Change points ----------------------------------------------------------------------------
@@ -187,21 +191,6 @@ std::vector<ChangePoint> detect_change_points(std::span<const double> series,
 }
 
 // ---- Inputs -----------------------------------------------------------------------------------
-
-namespace {
-
-[[noreturn]] void config_error(const std::string& message) {
-  throw core::Error(core::ErrorKind::config, message);
-}
-
-const json& member(const json& obj, const char* key) {
-  static const json null_value;
-  if (!obj.is_object()) return null_value;
-  const auto it = obj.find(key);
-  return it == obj.end() ? null_value : *it;
-}
-
-}  // namespace
 
 StoredInput read_input(const std::string& path) {
   std::string file = path;

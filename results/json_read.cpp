@@ -1,17 +1,18 @@
 #include "results/json_read.hpp"
 
+#include <cmath>
 #include <limits>
 
-#include "core/error.hpp"
+#include <fmt/core.h>
+
+#include "results/config_error.hpp"
 
 namespace fabricbench::results::detail {
 
 using nlohmann::json;
 
 void fail(const std::string& path, const std::string& what) {
-  throw core::Error(
-      core::ErrorKind::config,
-      "run document: " + (path.empty() ? std::string("(top level)") : path) + ": " + what);
+  config_error("run document: " + (path.empty() ? std::string("(top level)") : path) + ": " + what);
 }
 
 std::string describe_value(const json& v) {
@@ -139,6 +140,37 @@ const json& ObjectReader::object(std::string_view key) const {
 
 const json& ObjectReader::array(std::string_view key) const {
   return as_array(required(key), path_of(key));
+}
+
+const json& member(const json& obj, const char* key) {
+  static const json null_value;
+  if (!obj.is_object()) return null_value;
+  const auto it = obj.find(key);
+  return it == obj.end() ? null_value : *it;
+}
+
+std::optional<double> number_at(const json& obj, const char* key) {
+  const json& v = member(obj, key);
+  if (!v.is_number()) return std::nullopt;
+  const double d = v.get<double>();
+  if (!std::isfinite(d)) return std::nullopt;
+  return d;
+}
+
+bool flag_at(const json& obj, const char* key) {
+  const json& v = member(obj, key);
+  return v.is_boolean() && v.get<bool>();
+}
+
+std::string text_of(const json& v) {
+  if (v.is_string()) return v.get<std::string>();
+  if (v.is_null()) return "";
+  if (v.is_number_float()) return fmt::format("{:g}", v.get<double>());
+  return v.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+std::string text_at(const json& obj, const char* key) {
+  return text_of(member(obj, key));
 }
 
 }  // namespace fabricbench::results::detail

@@ -1,6 +1,9 @@
 #pragma once
-// Internal to fb_results: strict reading of JSON values with errors that name the JSON path
-// ("run document: cases[1].repetitions[0].bytes: expected a non-negative integer, got string").
+// Internal to fb_results: reading JSON values.
+// - Strict (the run document reader): errors that name the JSON path ("run document:
+//   cases[1].repetitions[0].bytes: expected a non-negative integer, got string").
+// - Lenient (report, diff, history, baseline: facts that may be absent, such as the envelope's):
+//   a missing field, a non-object or a value of another type reads as absent.
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -50,5 +53,19 @@ class ObjectReader {
   const nlohmann::json& value_;
   std::string path_;
 };
+
+// ---- Lenient ----
+
+// obj[key] when obj is an object holding key, else null.
+const nlohmann::json& member(const nlohmann::json& obj, const char* key);
+// obj[key] when it is a finite number, else nullopt.
+std::optional<double> number_at(const nlohmann::json& obj, const char* key);
+// Whether obj[key] is the boolean true.
+bool flag_at(const nlohmann::json& obj, const char* key);
+// A value as text: strings as they are, numbers and booleans dumped (floating-point as "{:g}"),
+// null (absent) empty.
+std::string text_of(const nlohmann::json& v);
+// text_of(member(obj, key)).
+std::string text_at(const nlohmann::json& obj, const char* key);
 
 }  // namespace fabricbench::results::detail

@@ -6,6 +6,7 @@
 
 #include <fmt/core.h>
 
+#include "results/char_escape.hpp"
 #include "results/diff.hpp"
 #include "results/history.hpp"
 
@@ -39,24 +40,7 @@ const std::vector<Family>& families() {
 }
 
 std::string escape_label_value(std::string_view value) {
-  std::string out;
-  out.reserve(value.size());
-  for (char c : value) {
-    switch (c) {
-      case '\\':
-        out += "\\\\";
-        break;
-      case '"':
-        out += "\\\"";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      default:
-        out += c;
-    }
-  }
-  return out;
+  return detail::escape_chars(value, {{'\\', "\\\\"}, {'"', "\\\""}, {'\n', "\\n"}});
 }
 
 namespace {

@@ -13,12 +13,14 @@
 
 #include "core/clock.hpp"
 #include "core/error.hpp"
+#include "results/config_error.hpp"
 #include "results/run_document.hpp"
 
 namespace fabricbench::results {
 
 using nlohmann::json;
 namespace fs = std::filesystem;
+using detail::config_error;
 
 namespace {
 
@@ -207,7 +209,7 @@ RunDocument read_run_document(const std::string& path) {
   try {
     j = json::parse(text);
   } catch (const json::parse_error& e) {
-    throw core::Error(core::ErrorKind::config, file + ": not valid JSON: " + e.what());
+    config_error(file + ": not valid JSON: " + e.what());
   }
   try {
     return run_document_from_json(j);
@@ -223,8 +225,7 @@ RunDocument recover_from_journal(const std::string& dir) {
   const bool have_doc = fs::exists(doc_path, ec);
   const bool have_journal = fs::exists(journal_path, ec);
   if (!have_doc && !have_journal) {
-    throw core::Error(core::ErrorKind::config,
-                      dir + ": neither run.json nor journal.jsonl: not a run directory");
+    config_error(dir + ": neither run.json nor journal.jsonl: not a run directory");
   }
   RunDocument doc;
   if (have_doc) {
@@ -255,26 +256,24 @@ RunDocument recover_from_journal(const std::string& dir) {
           torn_tail = true;
           break;
         }
-        throw core::Error(core::ErrorKind::config, where + ": not valid JSON: " + e.what());
+        config_error(where + ": not valid JSON: " + e.what());
       }
       CaseResult c;
       std::string run_id;
       try {
         if (!j.is_object() || !j.contains("run_id") || !j["run_id"].is_string() ||
             !j.contains("case")) {
-          throw core::Error(core::ErrorKind::config,
-                            "expected {\"run_id\": string, \"case\": object}");
+          config_error("expected {\"run_id\": string, \"case\": object}");
         }
         run_id = j["run_id"].get<std::string>();
         c = case_result_from_json(j["case"]);
       } catch (const core::Error& e) {
-        throw core::Error(core::ErrorKind::config, where + ": " + e.what());
+        config_error(where + ": " + e.what());
       }
       if (first_run_id.empty()) first_run_id = run_id;
       const std::string& expected = have_doc ? doc.run_id : first_run_id;
       if (run_id != expected) {
-        throw core::Error(core::ErrorKind::config,
-                          where + ": belongs to run " + run_id + ", not to run " + expected);
+        config_error(where + ": belongs to run " + run_id + ", not to run " + expected);
       }
       if (!has_case(doc, c.id)) {
         doc.cases.push_back(std::move(c));
