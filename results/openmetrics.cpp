@@ -71,6 +71,8 @@ std::string render(const RunDocument& doc) {
   std::string out;
   const std::string run_id = escape_label_value(doc.run_id);
 
+  // Whole milliseconds since the epoch, then seconds (the exposition keeps 3 decimals).
+  const std::uint64_t start_ms = doc.started_ns / 1'000'000ULL;
   family_header(out, "fabricbench_run_start_time_seconds", "seconds",
                 "Wall-clock start of the run, seconds since the Unix epoch.");
   out += fmt::format(
@@ -78,8 +80,7 @@ std::string render(const RunDocument& doc) {
       "\"{}\",version=\"{}\"}} {}\n",
       run_id, escape_label_value(history::experiment_of(doc)),
       escape_label_value(history::host_of(doc)), escape_label_value(to_string(doc.status)),
-      escape_label_value(doc.tool_version),
-      number(static_cast<double>(doc.started_ns / 1'000'000ULL) / 1e3));
+      escape_label_value(doc.tool_version), number(static_cast<double>(start_ms) / 1e3));
 
   std::map<std::string, int> by_status = {{"ok", 0}, {"failed", 0}, {"skipped", 0}};
   for (const auto& c : doc.cases) ++by_status[to_string(c.status)];
