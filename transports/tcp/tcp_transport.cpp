@@ -83,6 +83,16 @@ struct Record {
   std::vector<int> peers;
 };
 
+// This rank's side of the pairing the ranks agreed on: who it is, its token, its peers in order,
+// every rank's record and the connections per peer.
+struct Pairing {
+  int me = 0;
+  std::uint64_t token = 0;
+  const std::vector<int>& peers;
+  const std::vector<Record>& records;
+  int connections_per_peer = 1;
+};
+
 std::string format_record(std::uint64_t token, int connections, const std::string& address,
                           const std::vector<int>& peers) {
   return std::string(kRecordVersion) + " ok " + hex64(token) + " " + std::to_string(connections) +
@@ -483,18 +493,17 @@ std::vector<Record> check_records(const std::vector<std::string>& all, int me, i
 // the exchange is the exchange's). Throws core::Error naming the peer.
 class Handshakes {
  public:
-  Handshakes(const Options& options, const LocalAddress& local, std::string& device_note, int me,
-             std::uint64_t token, const std::vector<int>& peers, const std::vector<Record>& records,
-             int connections_per_peer, int listener)
+  Handshakes(const Options& options, const LocalAddress& local, std::string& device_note,
+             const Pairing& pairing, int listener)
       : options_(options),
         local_(local),
         device_note_(device_note),
-        me_(me),
-        token_(token),
-        peers_(peers),
-        records_(records),
-        n_(static_cast<std::size_t>(connections_per_peer)),
-        total_(peers.size() * n_),
+        me_(pairing.me),
+        token_(pairing.token),
+        peers_(pairing.peers),
+        records_(pairing.records),
+        n_(static_cast<std::size_t>(pairing.connections_per_peer)),
+        total_(pairing.peers.size() * n_),
         listener_(listener),
         deadline_(deadline_after(options.connect_timeout_ns)),
         slots_(total_) {
@@ -876,8 +885,8 @@ std::vector<std::unique_ptr<Endpoint>> TcpTransport::connect(Exchange& exchange,
   const std::vector<Record> records = check_records(all, me, size, peers, connections_per_peer);
   if (peers.empty()) return {};
 
-  Handshakes handshakes(options_, local_, device_note_, me, token, peers, records,
-                        connections_per_peer, listener.get());
+  Handshakes handshakes(options_, local_, device_note_,
+                        Pairing{me, token, peers, records, connections_per_peer}, listener.get());
   std::vector<UniqueFd> slots = handshakes.run();
   // With reconnect the listener stays open: a peer whose connection broke reconnects to it.
   std::shared_ptr<Rejoiner> rejoiner;
