@@ -40,7 +40,7 @@ def self_test(source: pathlib.Path) -> int:
         (tree / "harness/engine/x.cpp").write_text('int a;\nbool s = suite == "stream";\n')
         run = subprocess.run([sys.executable, __file__, str(tree)], capture_output=True, text=True)
         want = 'harness/engine/x.cpp:2: names backend "stream"'
-        if run.returncode != 1 or want not in run.stdout or "registry.cpp" in run.stdout:
+        if run.returncode != 1 or want not in run.stdout or "harness/cli/registry.cpp:1" in run.stdout:
             print(f"self-test: expected exit 1 naming only x.cpp:2, got {run.returncode}:")
             print(run.stdout)
             return 1
