@@ -27,6 +27,15 @@ struct OpenParams {
   std::uint64_t reconnect_timeout_ns = 30'000'000'000;
 };
 
+// Copies the common parameters into a transport's Options (each has these four fields).
+template <typename Options>
+void apply_common(const OpenParams& common, Options& o) {
+  o.completion = common.completion;
+  o.connect_timeout_ns = common.connect_timeout_ns;
+  o.reconnect = common.reconnect;
+  o.reconnect_timeout_ns = common.reconnect_timeout_ns;
+}
+
 // What a transport's traffic crosses, for the fault injectors: the kernel's IP stack (faults
 // made with ip, tc and nft in a namespace reach it) or an RDMA device (ibportstate reaches it;
 // a namespace without the device does not).

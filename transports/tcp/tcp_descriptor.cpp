@@ -63,10 +63,7 @@ Options options_from(const core::Settings& own, const OpenParams& common) {
   o.sndbuf = static_cast<std::uint64_t>(own.integer("sndbuf"));
   o.rcvbuf = static_cast<std::uint64_t>(own.integer("rcvbuf"));
   o.user_timeout_ns = static_cast<std::uint64_t>(own.integer("user_timeout"));
-  o.completion = common.completion;
-  o.connect_timeout_ns = common.connect_timeout_ns;
-  o.reconnect = common.reconnect;
-  o.reconnect_timeout_ns = common.reconnect_timeout_ns;
+  apply_common(common, o);
   return o;
 }
 

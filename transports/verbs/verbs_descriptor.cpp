@@ -77,10 +77,7 @@ Options options_from(const core::Settings& own, const OpenParams& common) {
   o.retry_count = narrow<std::uint8_t>(own, "retry_count");
   o.rnr_retry = narrow<std::uint8_t>(own, "rnr_retry");
   o.use_rdma_cm = own.flag("rdma_cm");
-  o.completion = common.completion;
-  o.connect_timeout_ns = common.connect_timeout_ns;
-  o.reconnect = common.reconnect;
-  o.reconnect_timeout_ns = common.reconnect_timeout_ns;
+  apply_common(common, o);
   return o;
 }
 
