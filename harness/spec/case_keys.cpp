@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "core/error.hpp"
+
 namespace fabricbench::spec {
 namespace {
 
@@ -147,6 +149,12 @@ void KeyTable::add_suite_keys(const Catalog& catalog) {
     for (const auto& decl : s.keys) {
       auto it = std::find_if(keys_.begin(), keys_.end(),
                              [&](const KeySpec& k) { return k.name == decl.name; });
+      if (it != keys_.end() && it->suites.empty()) {
+        // A registry bug, not a user's: found by the first load (and tests/registry).
+        throw core::Error(core::ErrorKind::runtime,
+                          "suite " + s.name + " declares the key '" + decl.name +
+                              "', which is one of the loader's own case keys");
+      }
       if (it != keys_.end()) {
         it->suites.push_back(s.name);
       } else {

@@ -17,6 +17,7 @@ bool is_self_timed(std::string_view kind);
 
 class KeyTable {
  public:
+  // Throws core::Error(runtime) when a suite declares one of the loader's own keys.
   explicit KeyTable(const Catalog& catalog);
   KeyTable(const KeyTable&) = delete;  // Params point into it
   KeyTable& operator=(const KeyTable&) = delete;
