@@ -35,11 +35,11 @@ std::unique_ptr<Bootstrap> make_mpi_bootstrap(const Options& options);
 // counts as 1) and fills `report` with a line per failed rank.
 // Details: the grace period is options.timeout + 5 s; report lines read "rank N exited with code
 // C" or "rank N killed by signal S (SIGNAME)" (plus "interrupted by SIGTERM" when the launcher was
-// signalled). A child that throws hands the error to options.on_rank_error and exits 1. SIGINT/SIGTERM
-// sent to the parent while it waits are forwarded to the children (a terminal's Ctrl-C reaches
-// them directly and is not sent twice); the caller's handlers are restored before returning.
-// The mpi launcher: rank 0 listens on 127.0.0.1 when every rank runs on its host, otherwise on
-// FABRICBENCH_BOOTSTRAP_ADDRESS (host or host:port) when set, otherwise on the first
+// signalled). A child that throws hands the error to options.on_rank_error and exits 1.
+// SIGINT/SIGTERM sent to the parent while it waits are forwarded to the children (a terminal's
+// Ctrl-C reaches them directly and is not sent twice); the caller's handlers are restored before
+// returning. The mpi launcher: rank 0 listens on 127.0.0.1 when every rank runs on its host,
+// otherwise on FABRICBENCH_BOOTSTRAP_ADDRESS (host or host:port) when set, otherwise on the first
 // non-loopback IPv4 address of its host name. After a failed collective MPI_Finalize is skipped
 // (it is collective and could wait forever for a lost rank).
 int run_local(int nranks, const Options& options, const std::function<int(Bootstrap&)>& body,
