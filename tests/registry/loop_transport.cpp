@@ -134,8 +134,10 @@ class LoopEndpoint final : public transport::Endpoint {
                   std::to_string(r.length) + " bytes";
         throw Error(ErrorKind::runtime, broken_);
       }
-      std::memcpy(static_cast<std::byte*>(r.local->buffer.addr) + r.offset, m.data.data(),
-                  m.data.size());
+      if (!m.data.empty()) {  // a zero-byte message has no data pointer to copy from
+        std::memcpy(static_cast<std::byte*>(r.local->buffer.addr) + r.offset, m.data.data(),
+                    m.data.size());
+      }
       out[n++] = Completion{r.wr_id, Op::recv, static_cast<std::uint32_t>(m.data.size()), m.tag};
       recvs_.pop_front();
       incoming.pop_front();
