@@ -31,9 +31,7 @@ std::string KeyDecl::default_text() const {
 }
 
 SettingValue KeyDecl::numeric_value(const std::string& text) {
-  const bool digits = !text.empty() && std::all_of(text.begin(), text.end(),
-                                                   [](char c) { return c >= '0' && c <= '9'; });
-  return SettingValue::of_number(digits ? std::stoll(text) : 0);
+  return SettingValue::of_number(all_digits(text) ? std::stoll(text) : 0);
 }
 
 namespace {

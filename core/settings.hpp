@@ -123,14 +123,6 @@ class Settings {
   // Adds the key (at the end) if it is not there yet.
   void set(const KeyDecl& key, SettingValue value);
   const std::vector<Entry>& entries() const noexcept { return entries_; }
-  friend bool operator==(const Settings& a, const Settings& b) {
-    if (a.entries_.size() != b.entries_.size()) return false;
-    for (std::size_t i = 0; i < a.entries_.size(); ++i) {
-      if (a.entries_[i].name != b.entries_[i].name || !(a.entries_[i].value == b.entries_[i].value))
-        return false;
-    }
-    return true;
-  }
 
  private:
   std::vector<Entry> entries_;

@@ -15,6 +15,8 @@
 //            A comma-separated list of sizes and sweeps is concatenated.
 #include "core/units.hpp"
 
+#include <algorithm>
+
 #include <array>
 #include <cctype>
 #include <charconv>
@@ -487,6 +489,11 @@ std::string format_duration_ns(std::uint64_t ns) {
     }
   }
   return fmt::format("{}ns", ns);
+}
+
+bool all_digits(std::string_view text) noexcept {
+  return !text.empty() &&
+         std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; });
 }
 
 }  // namespace fabricbench::core

@@ -36,6 +36,9 @@ std::string format_rate(const ParsedRate& rate);
 
 // Human-readable forms used by the console: 4096 -> "4KiB", 1500 -> "1500B".
 std::string format_size(std::uint64_t bytes);
+
+// Non-empty and only the digits 0-9 ("1024"; not "", "-1", "1e3").
+bool all_digits(std::string_view text) noexcept;
 // 1500000 -> "1.5ms".
 std::string format_duration_ns(std::uint64_t ns);
 

@@ -79,15 +79,26 @@ std::string did_you_mean(std::string_view word, const std::vector<std::string_vi
 // "a, b, c".
 std::string list_values(const std::vector<std::string_view>& values);
 
-// "a", "a and b", "a, b and c".
+// "a", "a and b", "a, b and c" (with `conjunction` "or": "a, b or c").
 template <typename Strings>
-std::string join_and(const Strings& words) {
+std::string join_words(const Strings& words, std::string_view conjunction) {
   std::string out;
   for (std::size_t i = 0; i < words.size(); ++i) {
-    if (i > 0) out += i + 1 == words.size() ? " and " : ", ";
+    if (i > 0 && i + 1 == words.size()) {
+      out += ' ';
+      out += conjunction;
+      out += ' ';
+    } else if (i > 0) {
+      out += ", ";
+    }
     out += words[i];
   }
   return out;
+}
+
+template <typename Strings>
+std::string join_and(const Strings& words) {
+  return join_words(words, "and");
 }
 
 // Views of `strings` (which must outlive them).

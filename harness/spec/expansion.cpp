@@ -11,13 +11,6 @@
 namespace fabricbench::spec {
 namespace {
 
-bool valid_group_name(const std::string& s) {
-  if (s.empty() || s.size() > 128) return false;
-  return std::all_of(s.begin(), s.end(), [&](char c) {
-    return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '_' || c == '-';
-  });
-}
-
 // The distinct kinds of a group.
 std::vector<std::string> distinct(const std::vector<std::string>& kinds) {
   std::vector<std::string> out;
@@ -75,16 +68,6 @@ std::vector<std::string> texts_of(const Param* p, const std::string& fallback) {
   return out;
 }
 
-// "a", "a or b", "a, b or c".
-std::string join_or(const std::vector<std::string>& words) {
-  std::string out;
-  for (std::size_t i = 0; i < words.size(); ++i) {
-    if (i > 0) out += i + 1 == words.size() ? " or " : ", ";
-    out += words[i];
-  }
-  return out;
-}
-
 bool contains(const std::vector<std::string>& v, std::string_view x) {
   return std::find(v.begin(), v.end(), x) != v.end();
 }
@@ -131,7 +114,7 @@ class GroupExpander {
     const std::string f = child_field(field_, "name");
     if (name->kind != SNode::Kind::scalar) {
       error(name->origin, f, fmt::format("expected a group name, got {}", describe(*name)));
-    } else if (!valid_group_name(name->text)) {
+    } else if (!valid_name(name->text, false)) {
       error(name->origin, f,
             fmt::format("'{}' is not a valid group name: use letters, digits, '_' and '-' only "
                         "(it starts every case id)",
@@ -329,7 +312,8 @@ class GroupExpander {
     if (suite == nullptr) {
       std::vector<std::string> names;
       for (const auto& s : ctx_.catalog.suites) names.push_back(s.name);
-      error(g_.origin, field_, fmt::format("missing required key 'suite' ({})", join_or(names)));
+      error(g_.origin, field_,
+            fmt::format("missing required key 'suite' ({})", join_words(names, "or")));
     }
     const Param* transport = find_param(params_, "transport");
     const bool transport_known = transport == nullptr || transport->valid;

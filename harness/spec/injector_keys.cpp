@@ -61,10 +61,6 @@ const std::vector<FaultCapability>& injector_capabilities() {
   return table;
 }
 
-bool digits(std::string_view t) {
-  return !t.empty() && std::all_of(t.begin(), t.end(), [](char c) { return c >= '0' && c <= '9'; });
-}
-
 // One `injector:` mapping: its keys, then the rules of its backend.
 class InjectorParser {
  public:
@@ -254,8 +250,8 @@ class InjectorParser {
       error(target_origin_, target_field_,
             "backend ibport needs 'target': the port to disable as LID:PORT, such as 3:1");
     } else if (colon == std::string::npos ||
-               !digits(std::string_view(s_.target).substr(0, colon)) ||
-               !digits(std::string_view(s_.target).substr(colon + 1))) {
+               !core::all_digits(std::string_view(s_.target).substr(0, colon)) ||
+               !core::all_digits(std::string_view(s_.target).substr(colon + 1))) {
       error(target_origin_, target_field_,
             fmt::format("expected LID:PORT (digits:digits) such as 3:1, got '{}'", s_.target));
     }

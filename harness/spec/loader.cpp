@@ -31,13 +31,6 @@ const std::vector<std::string_view> kTopLevelKeys = {"fabricbench", "name",     
                                                      "ranks",       "launcher", "timeouts",
                                                      "injector",    "defaults", "cases"};
 
-bool valid_name(const std::string& s) {
-  if (s.empty() || s.size() > 128) return false;
-  return std::all_of(s.begin(), s.end(), [&](char c) {
-    return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '_' || c == '-' || c == '.';
-  });
-}
-
 std::string sha256_hex(const std::string& data) {
   std::array<unsigned char, EVP_MAX_MD_SIZE> md{};
   unsigned int len = 0;
@@ -142,7 +135,7 @@ class Loader {
     if (const SNode* name = root.get("name")) {
       if (name->kind != SNode::Kind::scalar) {
         error(name->origin, "name", fmt::format("expected a name, got {}", describe(*name)));
-      } else if (!valid_name(name->text)) {
+      } else if (!valid_name(name->text, true)) {
         error(name->origin, "name",
               fmt::format("'{}' is not a valid name: use letters, digits, '_', '.' and '-' only",
                           name->text));

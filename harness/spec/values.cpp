@@ -31,10 +31,6 @@ std::string range_text(const KeySpec& spec, std::uint64_t v) {
   return std::to_string(v);
 }
 
-bool all_digits(std::string_view t) {
-  return !t.empty() && std::all_of(t.begin(), t.end(), [](char c) { return c >= '0' && c <= '9'; });
-}
-
 std::string_view trim(std::string_view s) {
   while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front())) != 0) s.remove_prefix(1);
   while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back())) != 0) s.remove_suffix(1);
@@ -48,6 +44,14 @@ const Param* find_param(const std::vector<Param>& params, std::string_view key) 
     if (p.spec->name == key) return &p;
   }
   return nullptr;
+}
+
+bool valid_name(const std::string& s, bool allow_dot) {
+  if (s.empty() || s.size() > 128) return false;
+  return std::all_of(s.begin(), s.end(), [&](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '_' || c == '-' ||
+           (allow_dot && c == '.');
+  });
 }
 
 core::SettingValue setting_value(const core::KeyDecl& decl, const Value& v) {
@@ -117,7 +121,8 @@ bool ValueParser::check_range(const KeySpec& spec, std::uint64_t v, const Origin
 std::optional<std::uint64_t> ValueParser::parse_count(const SNode& n, const KeySpec& spec,
                                                       const std::string& field) {
   const std::string& t = n.text;
-  const bool negative = t.size() > 1 && t[0] == '-' && all_digits(std::string_view(t).substr(1));
+  const bool negative =
+      t.size() > 1 && t[0] == '-' && core::all_digits(std::string_view(t).substr(1));
   if (negative) {
     error(n.origin, field, fmt::format("must be between {} and {}, got {}", spec.lo, spec.hi, t));
     return std::nullopt;
@@ -236,7 +241,7 @@ std::vector<Value> ValueParser::parse_duration(const SNode& n, const KeySpec& sp
 std::vector<Value> ValueParser::parse_warmup(const SNode& n, const std::string& field) {
   const std::string& t = n.text;
   Value v;
-  if (all_digits(t)) {
+  if (core::all_digits(t)) {
     const KeySpec count{"warmup", Type::count, 0, kMaxWarmupIterations, {}};
     auto c = parse_count(n, count, field);
     if (!c) return {};

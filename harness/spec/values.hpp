@@ -93,6 +93,9 @@ struct Param {
 
 const Param* find_param(const std::vector<Param>& params, std::string_view key);
 
+// An experiment's name (allow_dot) or a group's: letters, digits, '_' and '-', 1-128 of them.
+bool valid_name(const std::string& s, bool allow_dot);
+
 // The resolved form of a backend key's value (core::Settings), from its parsed Value.
 core::SettingValue setting_value(const core::KeyDecl& decl, const Value& v);
 
