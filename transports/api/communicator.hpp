@@ -104,6 +104,9 @@ class Communicator {
   virtual void group_start() {}
   virtual void group_end() {}
   virtual bool test() = 0;
+  // True when start() may be called again before test() is true, the calls running in order (a
+  // GPU stream: nccl-tests enqueues its timed loop, then waits once). False: one at a time.
+  virtual bool pipelines() const { return false; }
   // A barrier over the backend itself (start and poll with test()), for the floor regime.
   virtual void start_barrier() = 0;
   virtual void abort() noexcept = 0;
