@@ -85,8 +85,11 @@ struct CollectiveCall {
   RedOp op = RedOp::sum;
   int root = 0;
   const void* send = nullptr;
-  void* recv = nullptr;  // in place: points into send's buffer as nccl-tests places it
+  void* recv = nullptr;
   std::size_t count = 0;
+  // In place: send and recv lie in one buffer as nccl-tests places them (the same pointer, or
+  // one at this rank's offset inside the other: suites/collective/layout.hpp).
+  bool in_place = false;
 };
 
 class Communicator {
