@@ -133,9 +133,10 @@ struct CaseFacts {
   std::string suite;
   std::string transport;
   std::string op;
-  std::string regime_kind;  // closed | floor | realistic | overload | search
-  bool open_loop = false;   // realistic, overload or search: open-loop arrivals
-  std::string on_break;     // fail | reconnect
+  std::string regime_kind;     // closed | floor | realistic | overload | search
+  bool open_loop = false;      // realistic, overload or search: open-loop arrivals
+  std::string on_break;        // fail | reconnect
+  bool duration_mode = false;  // the case runs for a duration rather than a count
 };
 
 // One broken rule. The loader reports it at the first key of `at` the case's group writes

@@ -141,6 +141,7 @@ json repetition_to_json(const Repetition& r, const std::string& where) {
   if (r.msg_rate_mops) out["msg_rate_mops"] = finite(*r.msg_rate_mops, where + ".msg_rate_mops");
   if (!r.regime.is_null()) out["regime"] = r.regime;
   if (!r.fault.is_null()) out["fault"] = r.fault;
+  if (!r.collective.is_null()) out["collective"] = r.collective;
   return out;
 }
 

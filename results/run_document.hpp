@@ -37,6 +37,9 @@ struct Repetition {
   // Cases with a fault (docs/RESULTS.md "Faults"): the timeline as it happened, with evidence,
   // and the recovery metrics of this repetition's curve. Null without a fault.
   nlohmann::json fault;
+  // Collective cases (docs/RESULTS.md "Collectives"): nccl-tests' figures per placement, the
+  // check's #wrong, what ran. Null otherwise.
+  nlohmann::json collective;
 };
 
 struct CaseError {

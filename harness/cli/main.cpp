@@ -93,9 +93,16 @@ int cmd_list() {
     fmt::print("  {:<8} built, {}  {}\n", d.name, why ? "unavailable here: " + *why : "available",
                d.description);
   }
+  fmt::print("collective backends:\n");
+  for (const auto& c : registry.collectives) {
+    const auto& d = c.descriptor;
+    const auto why = d.unavailable_reason ? d.unavailable_reason() : std::nullopt;
+    fmt::print("  {:<8} {}, {}  {}\n", d.name, c.built() ? "built" : "not built",
+               why ? "unavailable here: " + *why : "available", d.description);
+  }
   fmt::print("suites:\n");
   for (const auto& s : registry.suites) {
-    fmt::print("  {:<8} {}\n", s.descriptor.name, s.descriptor.description);
+    fmt::print("  {:<10} {}\n", s.descriptor.name, s.descriptor.description);
   }
   fmt::print("components:\n");
   for (const auto& c : fb::cli::components()) {

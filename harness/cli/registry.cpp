@@ -4,9 +4,11 @@
 #include "harness/cli/registry.hpp"
 
 #include "harness/bootstrap/launchers.hpp"
+#include "suites/collective/collective.hpp"
 #include "suites/pingpong/pingpong.hpp"
 #include "suites/stream/stream.hpp"
 #include "transports/api/memory.hpp"
+#include "transports/mpi/mpi_descriptor.hpp"
 #include "transports/tcp/tcp_descriptor.hpp"
 #include "transports/verbs/verbs_descriptor.hpp"
 
@@ -68,6 +70,8 @@ engine::Registry make_registry() {
 #endif
   r.suites.push_back({suites::pingpong_descriptor()});
   r.suites.push_back({suites::stream_descriptor()});
+  r.suites.push_back({suites::collective_descriptor()});
+  r.collectives.push_back({transport::mpi::descriptor()});
   r.memory.push_back(transport::host_memory());
   r.memory.push_back(transport::hugepage_memory());
   return r;

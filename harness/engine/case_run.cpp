@@ -6,6 +6,7 @@
 #include "core/clock.hpp"
 #include "harness/engine/bootstrap_exchange.hpp"
 #include "harness/engine/case_setup.hpp"
+#include "harness/engine/collective_case.hpp"
 #include "harness/engine/fault_run.hpp"
 #include "harness/engine/rank_results.hpp"
 
@@ -342,6 +343,7 @@ class CaseRun {
 }  // namespace
 
 bool run_case(RunState& run, std::size_t index) {
+  if (is_collective_case(run, index)) return run_collective_case(run, index);
   return CaseRun(run, index).run();
 }
 

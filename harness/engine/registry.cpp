@@ -21,6 +21,10 @@ const SuiteEntry* Registry::suite(const std::string& name) const {
   return find_named(suites, name);
 }
 
+const CollectiveEntry* Registry::collective(const std::string& name) const {
+  return find_named(collectives, name);
+}
+
 const transport::MemoryDescriptor* Registry::memory_provider(const std::string& name) const {
   for (const auto& m : memory) {
     if (m.name == name) return &m;
@@ -35,8 +39,15 @@ spec::Catalog Registry::catalog() const {
     c.transports.push_back({d.name, d.keys, d.check, d.example, d.connections_key, d.fault_bin_ns,
                             d.traffic == transport::Traffic::rdma});
   }
+  for (const auto& e : collectives) {
+    const transport::CollectiveDescriptor& d = e.descriptor;
+    spec::TransportKeys keys{d.name, d.keys, d.check, d.example, "", 100'000'000, false};
+    keys.collective = true;
+    c.transports.push_back(std::move(keys));
+  }
   for (const auto& s : suites) {
-    c.suites.push_back({s.descriptor.name, s.descriptor.keys, s.descriptor.check});
+    c.suites.push_back({s.descriptor.name, s.descriptor.keys, s.descriptor.check,
+                        static_cast<bool>(s.descriptor.make_collective)});
   }
   for (const auto& m : memory) c.memory.push_back(m.name);
   return c;

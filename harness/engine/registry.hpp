@@ -15,6 +15,7 @@
 #include "core/settings.hpp"
 #include "harness/spec/catalog.hpp"
 #include "suites/api/descriptor.hpp"
+#include "transports/api/communicator.hpp"
 #include "transports/api/descriptor.hpp"
 #include "transports/api/memory.hpp"
 
@@ -37,14 +38,12 @@ struct SuiteEntry {
   const std::string& name() const noexcept { return descriptor.name; }
 };
 
-// A collective backend spans all ranks (a communicator: NCCL, MPI), where a transport pairs
-// them; its interface and contract come with the collectives (docs/ARCHITECTURE.md). The table
-// is here so that each backend is an entry, not plumbing.
+// A collective backend spans all ranks (a Communicator: NCCL, MPI), where a transport pairs
+// them (transports/api/communicator.hpp).
 struct CollectiveEntry {
-  std::string name;
-  std::string description;
-  std::vector<core::KeyDecl> keys;
-  std::function<std::optional<std::string>()> unavailable_reason;
+  transport::CollectiveDescriptor descriptor;
+  const std::string& name() const noexcept { return descriptor.name; }
+  bool built() const noexcept { return static_cast<bool>(descriptor.make); }
 };
 
 struct Registry {
@@ -55,6 +54,7 @@ struct Registry {
 
   const TransportEntry* transport(const std::string& name) const;
   const SuiteEntry* suite(const std::string& name) const;
+  const CollectiveEntry* collective(const std::string& name) const;
   const transport::MemoryDescriptor* memory_provider(const std::string& name) const;
   // What the loader needs to know of every backend: their keys, checks and traits.
   spec::Catalog catalog() const;

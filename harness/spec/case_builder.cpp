@@ -319,11 +319,33 @@ class CaseBuilder {
     facts.regime_kind = c_.regime.kind;
     facts.open_loop = c_.regime.open_loop();
     facts.on_break = c_.on_break;
+    facts.duration_mode = c_.mode == Mode::duration;
     const SuiteKeys* suite = ctx_.catalog.suite(c_.suite);
+    check_pairing(suite);
     if (suite != nullptr && suite->check) report(suite->check(c_.suite_settings, facts));
     if (transport_ != nullptr && transport_->check) {
       report(transport_->check(c_.transport_settings, facts));
     }
+  }
+
+  // A collective suite runs over a collective backend, a pair-wise suite over a transport.
+  void check_pairing(const SuiteKeys* suite) {
+    if (suite == nullptr || transport_ == nullptr || suite->collective == transport_->collective) {
+      return;
+    }
+    std::vector<std::string> fitting;
+    for (const auto& t : ctx_.catalog.transports) {
+      if (t.collective == suite->collective) fitting.push_back(t.name);
+    }
+    std::string names;
+    for (const auto& n : fitting) names += (names.empty() ? "" : ", ") + n;
+    report({{{"transport", "suite"},
+             fmt::format(
+                 "suite {} runs over {} ({}); {} is {}", c_.suite,
+                 suite->collective ? "a collective backend" : "a point-to-point transport", names,
+                 c_.transport,
+                 transport_->collective ? "a collective backend" : "a point-to-point transport"),
+             true}});
   }
 
   void report(const std::vector<core::KeyProblem>& problems) {

@@ -22,12 +22,16 @@ struct TransportKeys {
   // Its traffic crosses an RDMA device rather than the kernel's IP stack (which injectors reach
   // it: docs/CONFIG.md, "Faults").
   bool rdma = false;
+  // A collective backend (a communicator over every rank) rather than a point-to-point transport:
+  // only collective suites run on it, and they run on nothing else.
+  bool collective = false;
 };
 
 struct SuiteKeys {
   std::string name;  // the `suite:` value
   std::vector<core::KeyDecl> keys;
-  core::KeyCheck check;  // optional
+  core::KeyCheck check;     // optional
+  bool collective = false;  // runs over a collective backend (every rank at once)
 };
 
 struct Catalog {

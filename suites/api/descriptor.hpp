@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "core/settings.hpp"
+#include "suites/api/collective.hpp"
 #include "suites/api/workload.hpp"
 
 namespace fabricbench::suites {
@@ -19,7 +20,12 @@ struct Descriptor {
   std::string description;  // one line for `fabricbench list`
   std::vector<core::KeyDecl> keys;
   core::KeyCheck check;  // optional
+  // A pair-wise suite makes a Workload (over a Transport) ...
   std::function<std::unique_ptr<Workload>()> make;
+  // ... a collective suite a CollectiveWorkload (over a Communicator: every rank at once), and
+  // sets the collective parameters its keys give. A suite has one of the two.
+  std::function<std::unique_ptr<CollectiveWorkload>()> make_collective;
+  std::function<void(const core::Settings& own, CollectiveParams& params)> configure_collective;
   // Sets the parameters its own keys give (window, bidirectional, ...); optional.
   std::function<void(const core::Settings& own, Params& params)> configure;
   // The console's words for a closed-loop case's own keys ("unidirectional (...), window 64");

@@ -1,0 +1,268 @@
+#include "harness/engine/collective_case.hpp"
+
+#include <optional>
+#include <utility>
+
+#include <fmt/format.h>
+
+#include "core/clock.hpp"
+#include "core/units.hpp"
+#include "harness/engine/bootstrap_exchange.hpp"
+#include "harness/engine/case_setup.hpp"
+#include "harness/engine/progress_watch.hpp"
+
+namespace fabricbench::engine {
+namespace {
+
+using core::Error;
+using core::ErrorKind;
+using nlohmann::json;
+
+suites::CollectiveParams collective_params(const spec::Case& c, const spec::Experiment& e,
+                                           const suites::Descriptor& suite) {
+  suites::CollectiveParams p;
+  if (suite.configure_collective) suite.configure_collective(c.suite_settings, p);
+  p.size = c.message_size;
+  p.iterations = c.iterations;
+  p.warmup_iterations = c.warmup_iterations;
+  p.regime = c.regime.kind;
+  p.peer_timeout_ns = e.peer_timeout_ns;
+  if (p.regime == "realistic") {
+    if (c.regime.rate.unit != spec::Rate::Unit::ops_per_s) {
+      throw Error(ErrorKind::config,
+                  "a collective case's realistic regime takes its rate in collectives per second "
+                  "(regime.rate: 100/s), not " +
+                      (c.regime.rate.text.empty() ? std::string("nothing") : c.regime.rate.text));
+    }
+    p.rate_per_s = c.regime.rate.value;
+    p.poisson = c.regime.arrival == "poisson";
+    p.regime_seed = c.regime.seed;
+    p.deadline_ns = c.regime.deadline_ns;
+    if (c.mode == spec::Mode::duration) {
+      p.iterations =
+          static_cast<std::uint64_t>(p.rate_per_s * static_cast<double>(c.duration_ns) / 1e9);
+    }
+  }
+  return p;
+}
+
+// "all_reduce float32 sum, 1MiB"
+std::string what_of(const suites::CollectiveParams& p) {
+  std::string out = std::string(to_string(p.collective)) + " " + std::string(to_string(p.type));
+  if (transport::reduces(p.collective)) out += " " + std::string(to_string(p.op));
+  return out + ", " + core::format_size(p.size);
+}
+
+struct Verdict {
+  std::string skip;                       // "rank N: reason" when some rank cannot run it
+  std::vector<results::CaseError> fails;  // anything else
+};
+
+Verdict agree(bootstrap::Bootstrap& bs, const std::optional<Error>& local) {
+  const auto all =
+      bs.allgather(local ? std::string(kind_name(local->kind())) + "\t" + local->what() : "");
+  Verdict v;
+  for (std::size_t r = 0; r < all.size(); ++r) {
+    if (all[r].empty()) continue;
+    const auto tab = all[r].find('\t');
+    const std::string kind = all[r].substr(0, tab);
+    if (kind == "unavailable") {
+      if (v.skip.empty()) v.skip = "rank " + std::to_string(r) + ": " + all[r].substr(tab + 1);
+    } else {
+      v.fails.push_back({static_cast<int>(r), kind, all[r].substr(tab + 1)});
+    }
+  }
+  return v;
+}
+
+class CollectiveCase {
+ public:
+  CollectiveCase(RunState& run, std::size_t index)
+      : run_(run), c_(run.exp.cases[index]), index_(index) {}
+
+  bool run() {
+    if (run_.observer) run_.observer->on_case_start(index_, run_.exp.cases.size(), c_);
+    if (run_.writer) run_.writer->set_current_case(c_.id);
+    result_.id = c_.id;
+    result_.suite = c_.suite;
+    result_.transport = c_.transport;
+    const json& planned = run_.exp.resolved;
+    if (planned.contains("cases") && planned["cases"].size() > index_) {
+      result_.params = planned["cases"][index_];
+    }
+    result_.started_ns = core::wall_clock_ns();
+    if (!step([this] { prepare(); })) return done_ok_;
+    if (!step([this] { connect(); })) return done_ok_;
+    try {
+      for (int rep = 0; rep < c_.repetitions; ++rep) repetition(rep);
+    } catch (const Error& e) {
+      fail(e);
+      return false;
+    }
+    result_.finished_ns = core::wall_clock_ns();
+    if (run_.writer) {
+      results::summarize_case(result_);
+      add_case();
+    }
+    return true;
+  }
+
+ private:
+  // A local step, then every rank agrees: skipped (unavailable somewhere) or failed everywhere
+  // alike. False when the case is over (done_ok_ says whether the run goes on).
+  template <typename Step>
+  bool step(Step&& local_step) {
+    std::optional<Error> local;
+    try {
+      local_step();
+    } catch (const Error& e) {
+      local = e;
+    }
+    const Verdict v = agree(run_.bs, local);
+    if (!v.fails.empty()) {
+      result_.errors = v.fails;
+      result_.status = results::CaseStatus::failed;
+      finish_failed(c_.id + ": " + v.fails.front().message);
+      done_ok_ = false;
+      return false;
+    }
+    if (v.skip.empty()) return true;
+    result_.status = results::CaseStatus::skipped;
+    result_.skip_reason = v.skip;
+    result_.finished_ns = core::wall_clock_ns();
+    add_case();
+    done_ok_ = true;
+    return false;
+  }
+
+  void prepare() {
+    const auto* suite = run_.registry.suite(c_.suite);
+    entry_ = run_.registry.collective(c_.transport);
+    if (suite == nullptr || !suite->descriptor.make_collective || entry_ == nullptr) {
+      throw Error(ErrorKind::config, "case " + c_.id + ": suite " + c_.suite + " with backend " +
+                                         c_.transport + " is not a collective case of this build");
+    }
+    const auto& d = entry_->descriptor;
+    if (auto why = d.unavailable_reason ? d.unavailable_reason() : std::nullopt) {
+      throw Error(ErrorKind::unavailable, c_.transport + ": " + *why);
+    }
+    if (auto why = d.launcher_refusal ? d.launcher_refusal(run_.bs.launcher()) : std::nullopt) {
+      throw Error(ErrorKind::unavailable, c_.transport + ": " + *why);
+    }
+    if (!d.make) throw Error(ErrorKind::unavailable, c_.transport + ": not built into this binary");
+    const auto* memory = run_.registry.memory_provider(d.memory);
+    if (memory == nullptr || !memory->make) {
+      throw Error(ErrorKind::unavailable,
+                  c_.transport + ": its memory provider '" + d.memory + "' is not built");
+    }
+    params_ = collective_params(c_, run_.exp, suite->descriptor);
+    workload_ = suite->descriptor.make_collective();
+    provider_ = memory->make();
+  }
+
+  void connect() {
+    BootstrapExchange exchange(run_.bs);
+    transport::CommunicatorParams common;
+    common.timeout_ns = run_.exp.peer_timeout_ns;
+    common.launcher = run_.bs.launcher();
+    comm_ = entry_->descriptor.make(c_.transport_settings, common, exchange);
+    if (auto why = workload_->unsupported(*comm_, params_)) {
+      throw Error(ErrorKind::unavailable, c_.transport + ": " + *why);
+    }
+    const std::uint64_t bytes = workload_->buffer_bytes(params_, run_.size());
+    send_.emplace(*provider_, bytes);
+    recv_.emplace(*provider_, bytes);
+    result_.endpoints = run_.bs.allgather(
+        fmt::format("{} rank {} of {}", comm_->name(), comm_->rank(), comm_->size()));
+  }
+
+  void repetition(int rep) {
+    run_.bs.barrier();
+    json mine;
+    {
+      ProgressWatch watch(run_.bs, run_.exp.peer_timeout_ns, what_of(params_), run_.hostnames,
+                          run_.options.stop_requested);
+      mine = workload_->run(*comm_, params_, send_->get(), recv_->get(), watch);
+      watch.finish();
+    }
+    const auto gathered = run_.bs.allgather(mine.dump());
+    std::string failure;
+    if (run_.writer) {
+      std::vector<json> per_rank;
+      per_rank.reserve(gathered.size());
+      for (const auto& g : gathered) per_rank.push_back(json::parse(g));
+      suites::CollectiveMerged m = workload_->merge(params_, per_rank);
+      results::Repetition r;
+      r.index = rep;
+      r.elapsed_ns = m.elapsed_ns;
+      r.ops = m.ops;
+      r.latency = std::move(m.latency);
+      r.collective = std::move(m.collective);
+      r.regime = std::move(m.regime);
+      result_.repetitions.push_back(std::move(r));
+      failure = m.failure;
+      if (run_.observer) run_.observer->on_repetition(c_, rep + 1);
+    }
+    failure = run_.bs.broadcast(0, failure);
+    if (!failure.empty()) {
+      throw Error(ErrorKind::runtime, "wrong results: " + failure);
+    }
+  }
+
+  void fail(const Error& e) {
+    if (comm_) comm_->abort();
+    const bool interrupted = run_.stop_requested();
+    run_.bs.abort("rank " + std::to_string(run_.rank()) + " failed in case " + c_.id + ": " +
+                  e.what());
+    result_.status = results::CaseStatus::failed;
+    result_.errors.push_back(
+        {run_.rank(), interrupted ? "interrupted" : kind_name(e.kind()), e.what()});
+    run_.final_status = interrupted ? results::RunStatus::interrupted : results::RunStatus::failed;
+    finish_failed("rank " + std::to_string(run_.rank()) + ", case " + c_.id + ": " + e.what());
+  }
+
+  void finish_failed(const std::string& error) {
+    result_.finished_ns = core::wall_clock_ns();
+    run_.outcome.exit_code = core::ExitCode::run_failed;
+    run_.outcome.error = error;
+    if (run_.final_status == results::RunStatus::complete) {
+      run_.final_status = results::RunStatus::failed;
+    }
+    if (!run_.writer) return;
+    results::summarize_case(result_);
+    add_case();
+    run_.writer->set_current_case(c_.id);
+  }
+
+  void add_case() {
+    if (!run_.writer) return;
+    if (run_.observer) run_.observer->on_case_done(c_, result_);
+    run_.writer->add_case(std::move(result_));
+  }
+
+  RunState& run_;
+  const spec::Case& c_;
+  std::size_t index_;
+  const CollectiveEntry* entry_ = nullptr;
+  suites::CollectiveParams params_;
+  std::unique_ptr<suites::CollectiveWorkload> workload_;
+  std::unique_ptr<transport::MemoryProvider> provider_;
+  std::optional<transport::OwnedBuffer> send_;
+  std::optional<transport::OwnedBuffer> recv_;
+  std::unique_ptr<transport::Communicator> comm_;  // destroyed before the buffers it used
+  results::CaseResult result_;
+  bool done_ok_ = true;
+};
+
+}  // namespace
+
+bool is_collective_case(const RunState& run, std::size_t index) {
+  const auto* suite = run.registry.suite(run.exp.cases[index].suite);
+  return suite != nullptr && static_cast<bool>(suite->descriptor.make_collective);
+}
+
+bool run_collective_case(RunState& run, std::size_t index) {
+  return CollectiveCase(run, index).run();
+}
+
+}  // namespace fabricbench::engine
