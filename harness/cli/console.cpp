@@ -9,6 +9,7 @@
 #include <fmt/core.h>
 
 #include "core/units.hpp"
+#include "harness/cli/collective_console.hpp"
 
 namespace fabricbench::cli {
 
@@ -24,6 +25,7 @@ class Console final : public engine::Observer {
   void on_run_start(const results::RunDocument& doc, const std::string& dir) override {
     fmt::print(out_, "# fabricbench {} ({}) run {}\n# {} ranks, launcher {}, output {}\n",
                doc.tool_version, doc.tool_revision, doc.run_id, doc.ranks, doc.launcher, dir);
+    ranks_ = doc.ranks;
   }
 
   void on_case_start(std::size_t index, std::size_t total, const spec::Case& c) override {
@@ -38,15 +40,22 @@ class Console final : public engine::Observer {
     clear_progress();
     const std::string header_key =
         c.group + "|" + c.suite + "|" + c.transport + "|" + c.regime.kind + "|" + others(c);
+    const bool collective = is_collective(c);
     if (header_key != last_header_) {
       last_header_ = header_key;
-      print_header(c);
+      if (collective) {
+        table_.header(c, describe_suite(c), ranks_);
+      } else {
+        print_header(c);
+      }
     }
     if (r.status == results::CaseStatus::skipped) {
       fmt::print(out_, "{:>10}  skipped: {}\n", c.message_size, r.skip_reason);
     } else if (r.status == results::CaseStatus::failed) {
       fmt::print(out_, "{:>10}  FAILED: {}\n", c.message_size,
                  r.errors.empty() ? std::string("unknown error") : r.errors.front().message);
+    } else if (collective) {
+      table_.row(r);
     } else if (c.regime.kind != "closed") {
       print_regime_row(c, r);
     } else if (reports_bandwidth(c)) {
@@ -60,12 +69,18 @@ class Console final : public engine::Observer {
 
   void on_run_done(const results::RunDocument& doc, const std::string& dir) override {
     clear_progress();
+    table_.footer();
     fmt::print(out_, "# run {}: {} cases; document {}/run.json\n", results::to_string(doc.status),
                doc.cases.size(), dir);
     std::fflush(out_);
   }
 
  private:
+  bool is_collective(const spec::Case& c) const {
+    const auto* s = registry_.suite(c.suite);
+    return s != nullptr && static_cast<bool>(s->descriptor.make_collective);
+  }
+
   static std::string others(const spec::Case& c) {
     std::string s;
     for (const auto& [k, v] : c.varied) {
@@ -350,6 +365,8 @@ class Console final : public engine::Observer {
   std::FILE* progress_;
   const engine::Registry& registry_;
   bool tty_ = false;
+  CollectiveTable table_{out_};
+  int ranks_ = 0;
   std::size_t index_ = 0;
   std::size_t total_ = 0;
   std::string last_header_;
