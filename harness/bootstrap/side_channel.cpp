@@ -98,6 +98,22 @@ void drain(int fd) noexcept {
   }
 }
 
+// Reads and drops what arrives on `fd` until the other side closes it (or it fails), or until
+// `deadline`.
+void wait_for_close(int fd, Clock::time_point deadline) noexcept {
+  char buf[4096];
+  for (;;) {
+    const auto left = std::chrono::duration_cast<milliseconds>(deadline - Clock::now()).count();
+    if (left <= 0) return;
+    pollfd p{fd, POLLIN, 0};
+    const int ready = ::poll(&p, 1, static_cast<int>(std::min<long long>(left, 100)));
+    if (ready < 0 && errno != EINTR) return;
+    if (ready <= 0) continue;
+    const ssize_t n = ::recv(fd, buf, sizeof buf, MSG_DONTWAIT);
+    if (n == 0 || (n < 0 && errno != EINTR && errno != EAGAIN)) return;
+  }
+}
+
 // One TCP connection of the star, non-blocking, with its input buffer and output queue.
 struct Conn {
   net::Fd fd;
@@ -372,6 +388,12 @@ SideChannelImpl::~SideChannelImpl() {
       if (c && c->open) c->queue(Type::bye, {});
     }
     flush_best_effort(Clock::now() + notify_limit(timeout()));
+  }
+  // After a failure a peer waits (bounded) for the hub to close first: the hub is writing the run
+  // document, and a launcher such as mpirun kills the whole job once any rank has exited with an
+  // error, which would cut the document short.
+  if (!is_hub() && failed_.load() && !conns_.empty() && conns_[0] && conns_[0]->fd.valid()) {
+    wait_for_close(conns_[0]->fd.get(), Clock::now() + hub_grace(timeout()));
   }
   for (auto& c : conns_) {
     if (c && c->fd.valid()) {

@@ -1,0 +1,184 @@
+#!/usr/bin/env bash
+# The collective suite over the mpi backend, end to end under mpirun (4 ranks on this host):
+#   matrix   every collective, every type and op MPI has, out of place and in place: #wrong 0;
+#            the types and ops MPI lacks are skipped with the reason
+#   corrupt  one rank's all_reduce results altered (a PMPI shim): the case fails naming that rank
+#   kill     rank 2 killed (SIGKILL) in the middle of an all_reduce: every other rank fails within
+#            timeouts.peer naming rank 2, and nothing is left running
+#   stop     rank 2 stopped (SIGSTOP) in the middle: the same
+# Usage: mpi-e2e.sh SCENARIO FABRICBENCH CORRUPT_SHIM
+set -euo pipefail
+scenario=$1
+fb=$2
+shim=$3
+work=$(mktemp -d /tmp/fabricbench-coll-XXXXXX)
+mpirun_pid=""
+cleanup() {
+  if [ -n "$mpirun_pid" ]; then kill -9 "$mpirun_pid" 2>/dev/null || true; fi
+  pkill -9 -f "^$fb run $work" 2>/dev/null || true
+  [ -n "${KEEP:-}" ] || rm -rf "$work"
+}
+trap cleanup EXIT
+mpirun_cmd=(mpirun --allow-run-as-root --oversubscribe -np 4 --mca btl self,vader)
+# Open MPI's own allocations are not ours to report (ASan builds).
+export ASAN_OPTIONS="${ASAN_OPTIONS:-}:detect_leaks=0"
+fail() {
+  echo "FAIL: $*" >&2
+  exit 1
+}
+
+doc() {  # doc PYTHON-EXPRESSION over d (run.json)
+  python3 -c "import json,sys; d=json.load(open('$work/run/run.json')); $1"
+}
+
+case "$scenario" in
+  matrix)
+    cat > "$work/matrix.yaml" <<'YAML'
+fabricbench: 1
+name: collectives-matrix
+timeouts: {peer: 20s}
+defaults:
+  iterations: 5
+  warmup: 1
+cases:
+  - name: reducing
+    suite: collective
+    transport: mpi
+    collective: [all_reduce, reduce_scatter, reduce]
+    type: [int8, uint8, int32, uint32, int64, uint64, float32, float64, float16, bfloat16]
+    redop: [sum, prod, min, max, avg]
+    root: 3
+    sizes: [1000B, 64KiB]
+  - name: moving
+    suite: collective
+    transport: mpi
+    collective: [all_gather, broadcast, alltoall, gather, scatter, sendrecv]
+    type: [int8, uint8, int32, uint32, int64, uint64, float32, float64, fp8_e4m3]
+    root: 1
+    sizes: [1000B, 64KiB]
+YAML
+    "${mpirun_cmd[@]}" "$fb" run "$work/matrix.yaml" -o "$work/run" > "$work/out.log" 2>&1 ||
+      { tail -30 "$work/out.log"; fail "the matrix run failed"; }
+    doc "
+ok = skipped = 0
+for c in d['cases']:
+    if c['status'] == 'skipped':
+        p = c['params']
+        reason = c['skip_reason']
+        assert ('MPI has no' in reason), (c['id'], reason)
+        skipped += 1
+        continue
+    assert c['status'] == 'ok', (c['id'], c['status'], c.get('errors'))
+    for rep in c['repetitions']:
+        col = rep['collective']
+        for placement in ('out_of_place', 'in_place'):
+            f = col[placement]
+            assert f['wrong'] == 0, (c['id'], placement, f['wrong'])
+            assert f['time_us'] > 0 or col['size_bytes'] == 0, (c['id'], placement)
+    ok += 1
+# MPI: 3 reducing x 8 types x 4 ops + 6 moving x 8 types, at 2 sizes.
+assert ok == (3 * 8 * 4 + 6 * 8) * 2, ok
+# float16/bfloat16 (any op), avg (MPI types) and fp8 are skipped.
+assert skipped == (3 * 2 * 5 + 3 * 8 * 1 + 6 * 1) * 2, skipped
+print(f'{ok} cases exact (#wrong 0, out of place and in place), {skipped} skipped with the reason')
+"
+    grep -q "Out of bounds values : 0 OK" "$work/out.log" || fail "no nccl-tests footer"
+    ;;
+  corrupt)
+    cat > "$work/corrupt.yaml" <<'YAML'
+fabricbench: 1
+name: collectives-corrupt
+cases:
+  - name: corrupt
+    suite: collective
+    transport: mpi
+    collective: all_reduce
+    type: int32
+    sizes: 4KiB
+    iterations: 10
+YAML
+    rc=0
+    "${mpirun_cmd[@]}" -x LD_PRELOAD="$shim" -x FB_TEST_CORRUPT_RANK=2 "$fb" run \
+      "$work/corrupt.yaml" -o "$work/run" > "$work/out.log" 2>&1 || rc=$?
+    [ "$rc" -ne 0 ] || fail "a run with wrong results exited 0"
+    doc "
+c = d['cases'][0]
+assert c['status'] == 'failed', c['status']
+msg = c['errors'][0]['message']
+assert 'wrong results: rank 2:' in msg and 'element 512' in msg, msg
+w = c['repetitions'][0]['collective']
+assert w['out_of_place']['wrong'] == 1 and w['in_place']['wrong'] == 1, w
+print('failed as it must:', msg)
+"
+    ;;
+  kill | stop)
+    signal=KILL
+    [ "$scenario" = stop ] && signal=STOP
+    peer_s=4
+    cat > "$work/hang.yaml" <<YAML
+fabricbench: 1
+name: collectives-$scenario
+timeouts: {peer: ${peer_s}s}
+cases:
+  - name: long
+    suite: collective
+    transport: mpi
+    collective: all_reduce
+    sizes: 64KiB
+    iterations: 100000000
+    placement: out_of_place
+YAML
+    "${mpirun_cmd[@]}" "$fb" run "$work/hang.yaml" -o "$work/run" > "$work/out.log" 2>&1 &
+    mpirun_pid=$!
+    # Wait until the ranks are in the case (its all_reduces running), then signal rank 2.
+    victim=""
+    for _ in $(seq 1 200); do
+      victim=$(pgrep -f "^$fb run $work" | while read -r p; do
+        [ "$(cat /proc/"$p"/comm 2>/dev/null)" = "fabricbench r2" ] && echo "$p"; done | head -1) ||
+        true
+      [ -n "$victim" ] && [ -f "$work/run/run.json" ] && break
+      sleep 0.1
+    done
+    [ -n "$victim" ] || fail "rank 2 never started"
+    sleep 1.5
+    start=$(date +%s.%N)
+    kill -"$signal" "$victim"
+    rc=0
+    # Bounded: timeouts.peer plus the side channel's grace, plus mpirun's own teardown.
+    for _ in $(seq 1 300); do
+      kill -0 "$mpirun_pid" 2>/dev/null || break
+      sleep 0.1
+    done
+    if kill -0 "$mpirun_pid" 2>/dev/null; then
+      fail "the run still runs 30 s after rank 2 was sent SIG$signal"
+    fi
+    wait "$mpirun_pid" || rc=$?
+    mpirun_pid=""
+    took=$(echo "$(date +%s.%N) - $start" | bc)
+    [ "$rc" -ne 0 ] || fail "exit 0 after rank 2 was lost"
+    # Every surviving rank names rank 2 (rank 0 in the document, 1 and 3 on stderr).
+    for r in 1 3; do
+      grep -q "rank $r: .*rank 2 (.*\(lost\|did not answer\)" "$work/out.log" ||
+        { cat "$work/out.log"; fail "rank $r did not name rank 2"; }
+    done
+    doc "
+c = d['cases'][0]
+assert d['run']['status'] == 'failed', d['run']['status']
+assert c['status'] == 'failed', c['status']
+msg = c['errors'][0]['message']
+assert 'rank 2 (' in msg and 'all_reduce float32 sum, 64KiB' in msg, msg
+print('rank 0 recorded:', msg)
+"
+    awk -v t="$took" -v p="$peer_s" 'BEGIN { if (t > p + 10) { exit 1 } }' ||
+      fail "took ${took}s (timeouts.peer ${peer_s}s)"
+    sleep 0.5
+    if pgrep -f "^$fb run $work" > /dev/null; then
+      pgrep -af "^$fb run $work"
+      fail "ranks left running"
+    fi
+    echo "SIG$signal to rank 2: every rank failed naming it within ${took}s; nothing left running"
+    ;;
+  *)
+    fail "unknown scenario $scenario"
+    ;;
+esac
