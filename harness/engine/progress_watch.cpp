@@ -97,7 +97,8 @@ void ProgressWatch::loop() {
         round.completed.push_back(std::stoull(entry.substr(2)));
       }
     } catch (const Error& e) {
-      fail(Error(e.kind(), std::string(e.what()) + " (the progress exchange while the ranks ran " + what_ + ")"));
+      fail(Error(e.kind(), std::string(e.what()) + " (the progress exchange while the ranks ran " +
+                               what_ + ")"));
       return;
     } catch (const std::exception& e) {
       fail(Error(ErrorKind::runtime, std::string("progress exchange: ") + e.what()));
