@@ -329,6 +329,9 @@ class NcclCommunicator final : public Communicator {
                 "nccl: cudaStreamQuery after " + last_call_ + ": " + cuda_text(err));
   }
 
+  // One stream: start()s queue in order, as nccl-tests enqueues its timed loop.
+  bool pipelines() const override { return true; }
+
   void start_barrier() override {
     alive("start_barrier");
     wait_ready("the previous call's enqueue");
@@ -674,8 +677,16 @@ void NcclCommunicator::start_graph(const CollectiveCall& c) {
 
 void NcclCommunicator::register_buffers(const CollectiveCall& c) {
   const std::size_t elem = size_of(c.type);
-  register_one(c.send, elements_sent(c.collective, c.count, size_) * elem);
-  register_one(c.recv, elements_received(c.collective, c.count, size_) * elem);
+  const std::size_t sent = elements_sent(c.collective, c.count, size_) * elem;
+  const std::size_t received = elements_received(c.collective, c.count, size_) * elem;
+  if (!c.in_place) {
+    register_one(c.send, sent);
+    register_one(c.recv, received);
+  } else if (received > sent) {
+    register_one(c.recv, received);  // all_gather, gather: send lies inside recv
+  } else {
+    register_one(c.send, sent);  // reduce_scatter, scatter: recv lies inside send
+  }
 }
 
 void NcclCommunicator::register_one(const void* p, std::size_t bytes) {
