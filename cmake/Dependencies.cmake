@@ -25,4 +25,35 @@ if(FABRICBENCH_WITH_VERBS)
   endif()
 endif()
 
-message(STATUS "fabricbench: MPI launcher ${FABRICBENCH_HAVE_MPI}, verbs transport ${FABRICBENCH_HAVE_VERBS}")
+# CUDA (the `cuda` memory provider) and NCCL (the `nccl` collective backend): plain C++ against
+# the CUDA runtime API and NCCL, no .cu files. /usr/local/cuda is tried when CMake's own search
+# (nvcc on PATH, CUDA_PATH, CUDAToolkit_ROOT) finds nothing; NCCL is looked for in NCCL_HOME
+# (variable or environment) and in the toolkit's directories (CUDA 13 images ship nccl.h there).
+set(FABRICBENCH_HAVE_CUDA OFF)
+set(FABRICBENCH_HAVE_NCCL OFF)
+if(FABRICBENCH_WITH_CUDA)
+  find_package(CUDAToolkit QUIET)
+  if(NOT CUDAToolkit_FOUND AND EXISTS /usr/local/cuda)
+    set(CUDAToolkit_ROOT /usr/local/cuda)
+    find_package(CUDAToolkit QUIET)
+  endif()
+  if(CUDAToolkit_FOUND AND TARGET CUDA::cudart)
+    set(FABRICBENCH_HAVE_CUDA ON)
+  endif()
+endif()
+if(FABRICBENCH_HAVE_CUDA AND FABRICBENCH_WITH_NCCL)
+  set(_nccl_hints ${NCCL_HOME} $ENV{NCCL_HOME} ${CUDAToolkit_LIBRARY_ROOT})
+  find_path(NCCL_INCLUDE_DIR nccl.h HINTS ${_nccl_hints} ${CUDAToolkit_INCLUDE_DIRS}
+            PATH_SUFFIXES include)
+  find_library(NCCL_LIBRARY NAMES nccl libnccl.so.2 HINTS ${_nccl_hints} ${CUDAToolkit_LIBRARY_DIR}
+               PATH_SUFFIXES lib lib64)
+  if(NCCL_INCLUDE_DIR AND NCCL_LIBRARY)
+    set(FABRICBENCH_HAVE_NCCL ON)
+    add_library(fabricbench_nccl UNKNOWN IMPORTED)
+    set_target_properties(fabricbench_nccl PROPERTIES IMPORTED_LOCATION ${NCCL_LIBRARY}
+                                                      INTERFACE_INCLUDE_DIRECTORIES ${NCCL_INCLUDE_DIR})
+  endif()
+endif()
+
+message(STATUS "fabricbench: MPI launcher ${FABRICBENCH_HAVE_MPI}, verbs transport ${FABRICBENCH_HAVE_VERBS}, "
+               "CUDA ${FABRICBENCH_HAVE_CUDA}, NCCL ${FABRICBENCH_HAVE_NCCL} ${NCCL_LIBRARY}")

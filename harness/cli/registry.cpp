@@ -8,7 +8,9 @@
 #include "suites/pingpong/pingpong.hpp"
 #include "suites/stream/stream.hpp"
 #include "transports/api/memory.hpp"
+#include "transports/cuda/cuda_memory.hpp"
 #include "transports/mpi/mpi_descriptor.hpp"
+#include "transports/nccl/nccl_descriptor.hpp"
 #include "transports/tcp/tcp_descriptor.hpp"
 #include "transports/verbs/verbs_descriptor.hpp"
 
@@ -72,8 +74,10 @@ engine::Registry make_registry() {
   r.suites.push_back({suites::stream_descriptor()});
   r.suites.push_back({suites::collective_descriptor()});
   r.collectives.push_back({transport::mpi::descriptor()});
+  r.collectives.push_back({transport::nccl::descriptor()});
   r.memory.push_back(transport::host_memory());
   r.memory.push_back(transport::hugepage_memory());
+  r.memory.push_back(transport::cuda::cuda_memory());
   return r;
 }
 
