@@ -60,7 +60,9 @@ collective::CheckResult check_once(const CollectiveParams& p, const Layout& l,
   comm.to_device(call.recv, poison.data(), l.recv_count * l.element_bytes);
   // In place the input sits at its offset inside the one buffer (written after the poison).
   comm.to_device(const_cast<void*>(call.send), input.data(), input.size());
-  comm.start(call);
+  transport::CollectiveCall once = call;
+  once.once = true;
+  comm.start(once);
   waiter.wait();
   waiter.count(1);
   std::vector<std::byte> out(l.recv_count * l.element_bytes);
@@ -113,7 +115,8 @@ class CollectiveWorkloadImpl final : public CollectiveWorkload {
       out[in_place ? "in_place" : "out_of_place"] = std::move(figures);
     }
     out["rank"] = comm.rank();
-    out["backend"] = comm.facts();
+    // What ran, as rank 0 saw it (the other ranks' facts would repeat it).
+    out["backend"] = comm.rank() == 0 ? comm.facts() : json::object();
     return out;
   }
 

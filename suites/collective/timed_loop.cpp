@@ -1,5 +1,6 @@
 #include "suites/collective/timed_loop.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <random>
 #include <thread>
@@ -122,9 +123,12 @@ TimedResult timed_loop(const CollectiveParams& p, const transport::CollectiveCal
   TimedResult r = p.regime == "floor" ? one_at_a_time(p, call, comm, waiter, true)
                   : comm.pipelines()  ? closed_pipelined(p, call, comm, waiter)
                                       : one_at_a_time(p, call, comm, waiter, false);
-  r.ops = p.iterations;
+  // One start() may be several collectives (an aggregated group, graph replays).
+  const auto per_start = static_cast<std::uint64_t>(std::max(comm.ops_per_start(), 1));
+  r.ops = p.iterations * per_start;
   r.time_ns_per_op =
       r.ops == 0 ? 0 : static_cast<double>(r.elapsed_ns) / static_cast<double>(r.ops);
+  for (auto& t : r.op_ns) t /= per_start;
   return r;
 }
 

@@ -90,6 +90,9 @@ struct CollectiveCall {
   // In place: send and recv lie in one buffer as nccl-tests places them (the same pointer, or
   // one at this rank's offset inside the other: suites/collective/layout.hpp).
   bool in_place = false;
+  // Exactly one collective, without the backend's aggregation or graph replay (the correctness
+  // check); otherwise one start() may issue ops_per_start() of them.
+  bool once = false;
 };
 
 class Communicator {
@@ -110,6 +113,9 @@ class Communicator {
   // True when start() may be called again before test() is true, the calls running in order (a
   // GPU stream: nccl-tests enqueues its timed loop, then waits once). False: one at a time.
   virtual bool pipelines() const { return false; }
+  // Collectives one start() issues (NCCL: `aggregate` per group times `graph` replays); the
+  // suite divides its times by it, as nccl-tests divides by agg_iters and graph launches.
+  virtual int ops_per_start() const { return 1; }
   // A barrier over the backend itself (start and poll with test()), for the floor regime.
   virtual void start_barrier() = 0;
   virtual void abort() noexcept = 0;

@@ -300,10 +300,12 @@ class NcclCommunicator final : public Communicator {
     if (o_.register_mode == "local") register_buffers(call);
     last_call_ = std::string(to_string(call.collective)) + " of " + std::to_string(call.count) +
                  " " + std::string(to_string(call.type));
-    if (o_.graph > 0) {
+    if (call.once) {
+      issue_aggregate(call, 1);
+    } else if (o_.graph > 0) {
       start_graph(call);
     } else {
-      issue_aggregate(call);
+      issue_aggregate(call, o_.aggregate);
     }
   }
 
@@ -331,6 +333,7 @@ class NcclCommunicator final : public Communicator {
 
   // One stream: start()s queue in order, as nccl-tests enqueues its timed loop.
   bool pipelines() const override { return true; }
+  int ops_per_start() const override { return o_.aggregate * (o_.graph > 0 ? o_.graph : 1); }
 
   void start_barrier() override {
     alive("start_barrier");
@@ -380,7 +383,7 @@ class NcclCommunicator final : public Communicator {
   void collect_facts(const std::string& topo_file, bool topo_ours);
   void release() noexcept;
   void issue(const CollectiveCall& c, ncclDataType_t type, ncclRedOp_t op);
-  void issue_aggregate(const CollectiveCall& c);
+  void issue_aggregate(const CollectiveCall& c, int count);
   void start_graph(const CollectiveCall& c);
   void register_buffers(const CollectiveCall& c);
   void register_one(const void* p, std::size_t bytes);
@@ -630,15 +633,15 @@ void NcclCommunicator::issue(const CollectiveCall& c, ncclDataType_t type, ncclR
   }
 }
 
-void NcclCommunicator::issue_aggregate(const CollectiveCall& c) {
+void NcclCommunicator::issue_aggregate(const CollectiveCall& c, int count) {
   const auto type = nccl_type(c.type);
   const auto op = reduces(c.collective) ? nccl_op(c.op) : std::optional<ncclRedOp_t>(ncclSum);
   if (!type || !op) {
     throw Error(ErrorKind::runtime, "nccl: " + last_call_ + " is unsupported (ask unsupported())");
   }
-  if (o_.aggregate <= 1) return issue(c, *type, *op);
+  if (count <= 1) return issue(c, *type, *op);
   check(ncclGroupStart(), "ncclGroupStart (aggregate)");
-  for (int i = 0; i < o_.aggregate; ++i) issue(c, *type, *op);
+  for (int i = 0; i < count; ++i) issue(c, *type, *op);
   check(ncclGroupEnd(), "ncclGroupEnd (aggregate)");
 }
 
@@ -657,7 +660,7 @@ void NcclCommunicator::start_graph(const CollectiveCall& c) {
                "cudaStreamBeginCapture");
     cudaGraph_t graph = nullptr;
     try {
-      issue_aggregate(c);
+      issue_aggregate(c, o_.aggregate);
       wait_ready("enqueueing " + last_call_ + " into a CUDA graph");
     } catch (...) {
       cudaStreamEndCapture(stream_, &graph);
