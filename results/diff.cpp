@@ -152,6 +152,18 @@ const std::vector<MetricDef>& metric_table() {
       {"fault.ttr90_from_clear_ns", Direction::lower_is_better,
        "repetitions[].fault.recovery.ttr90_from_clear_ns"},
       {"fault.stall_ns", Direction::lower_is_better, "repetitions[].fault.recovery.stall_ns"},
+      {"collective.time_us", Direction::lower_is_better,
+       "repetitions[].collective.out_of_place.time_us"},
+      {"collective.algbw_gbytes_per_s", Direction::higher_is_better,
+       "repetitions[].collective.out_of_place.algbw_gbytes_per_s"},
+      {"collective.busbw_gbytes_per_s", Direction::higher_is_better,
+       "repetitions[].collective.out_of_place.busbw_gbytes_per_s"},
+      {"collective.in_place.time_us", Direction::lower_is_better,
+       "repetitions[].collective.in_place.time_us"},
+      {"collective.in_place.busbw_gbytes_per_s", Direction::higher_is_better,
+       "repetitions[].collective.in_place.busbw_gbytes_per_s"},
+      {"collective.wrong", Direction::lower_is_better,
+       "repetitions[].collective.{out_of_place,in_place}.wrong, summed (any in NEW: regressed)"},
   };
   return table;
 }
@@ -162,6 +174,26 @@ const MetricDef* find_metric(const std::string& name) noexcept {
   }
   return nullptr;
 }
+
+namespace {
+
+// A collective repetition's figures; collective.wrong is the sum over the placements that were
+// checked (absent when neither was).
+template <typename Add>
+void add_collective_values(const json& collective, Add& add) {
+  const json& oop = member(collective, "out_of_place");
+  const json& ip = member(collective, "in_place");
+  add("collective.time_us", number_at(oop, "time_us"));
+  add("collective.algbw_gbytes_per_s", number_at(oop, "algbw_gbytes_per_s"));
+  add("collective.busbw_gbytes_per_s", number_at(oop, "busbw_gbytes_per_s"));
+  add("collective.in_place.time_us", number_at(ip, "time_us"));
+  add("collective.in_place.busbw_gbytes_per_s", number_at(ip, "busbw_gbytes_per_s"));
+  const auto a = number_at(oop, "wrong");
+  const auto b = number_at(ip, "wrong");
+  if (a || b) add("collective.wrong", a.value_or(0) + b.value_or(0));
+}
+
+}  // namespace
 
 std::map<std::string, std::vector<double>> metric_values(const CaseResult& c) {
   std::map<std::string, std::vector<double>> out;
@@ -190,6 +222,7 @@ std::map<std::string, std::vector<double>> metric_values(const CaseResult& c) {
       add("fault.ttr90_from_clear_ns", number_at(recovery, "ttr90_from_clear_ns"));
       add("fault.stall_ns", number_at(recovery, "stall_ns"));
     }
+    if (rep.collective.is_object()) add_collective_values(rep.collective, add);
   }
   return out;
 }
@@ -337,6 +370,41 @@ MetricDiff compare_metric(const std::string& name, Direction direction,
   }
   m.verdict = (m.test->p_value < options.alpha && large) ? moved : Verdict::unchanged;
   return m;
+}
+
+namespace {
+
+double sum_of(const std::vector<double>& values) {
+  double total = 0;
+  for (double v : values) total += v;
+  return total;
+}
+
+std::size_t count_positive(const std::vector<double>& values) {
+  return static_cast<std::size_t>(
+      std::count_if(values.begin(), values.end(), [](double v) { return v > 0; }));
+}
+
+}  // namespace
+
+void judge_wrong_results(MetricDiff& m) {
+  if (m.new_values.empty()) return;  // NEW did not check its results: nothing to say
+  const double new_total = sum_of(m.new_values);
+  const double base_total = sum_of(m.base_values);
+  if (new_total > 0) {
+    m.verdict = Verdict::regressed;
+    m.warning = fmt::format(
+        "NEW has {:g} wrong element(s) in {} of {} repetition(s): wrong results are a regression "
+        "whatever the statistics and thresholds say (a collective that returns wrong data is "
+        "broken however fast it is, and one wrong repetition is enough to show it)",
+        new_total, count_positive(m.new_values), m.new_values.size());
+  } else if (base_total > 0) {
+    m.verdict = Verdict::improved;
+    m.warning = fmt::format("NEW has no wrong elements; BASE had {:g}", base_total);
+  } else if (!m.base_values.empty()) {
+    m.verdict = Verdict::unchanged;
+    m.warning.clear();  // no wrong elements on either side: the repetition count does not matter
+  }
 }
 
 // ---- Envelope ---------------------------------------------------------------------------------
@@ -635,6 +703,7 @@ CaseDiff compare_case(const CaseResult& b, const CaseResult& n, const Options& o
     const std::size_t nb = bv.size();
     const std::size_t nn = nv.size();
     MetricDiff m = compare_metric(def.name, def.direction, std::move(bv), std::move(nv), options);
+    if (m.name == kWrongMetric) judge_wrong_results(m);
     // Repetitions without the figure (e.g. a recovery that never reached 90%: null) are left
     // out of the test; say so, since they may be the interesting ones.
     std::vector<std::string> gaps;
@@ -745,6 +814,17 @@ CaseDiff one_sided(const CaseResult& c, bool only_in_new, const std::vector<Case
   cd.transport = c.transport;
   cd.verdict = only_in_new ? Verdict::added : Verdict::missing;
   cd.note = only_in_new ? "only in NEW" : "only in BASE";
+  if (only_in_new && c.status == CaseStatus::ok) {
+    // Nothing to compare a new case with, but wrong results need no comparison.
+    auto values = metric_values(c);
+    const auto wrong = values.find(kWrongMetric);
+    if (wrong != values.end() && sum_of(wrong->second) > 0) {
+      MetricDiff m = compare_metric(kWrongMetric, Direction::lower_is_better, {},
+                                    std::move(wrong->second), options);
+      judge_wrong_results(m);
+      cd.metrics.push_back(std::move(m));
+    }
+  }
   if (const CaseResult* o = same_id_unmatched(other, other_match, c.id)) {
     const CaseResult& b = only_in_new ? *o : c;
     const CaseResult& n = only_in_new ? c : *o;

@@ -110,6 +110,13 @@ MetricDiff compare_metric(const std::string& name, Direction direction,
                           std::vector<double> base_values, std::vector<double> new_values,
                           const Options& options);
 
+// The metric of wrong results (collective cases): whenever NEW has any, the metric is regressed,
+// whatever the test and the thresholds say, also for a case only in NEW (docs/DIFF.md).
+inline constexpr const char* kWrongMetric = "collective.wrong";
+// Applies that rule to a compared collective.wrong (improved when only BASE had wrong results,
+// unchanged when neither had); the warning says why.
+void judge_wrong_results(MetricDiff& m);
+
 struct CaseDiff {
   std::string id;       // NEW's id, or BASE's for a missing case
   std::string base_id;  // empty when only in NEW

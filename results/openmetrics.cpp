@@ -1,14 +1,17 @@
 // `fabricbench openmetrics`: OpenMetrics text exposition of a run's headline figures.
 #include "results/openmetrics.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <map>
+#include <string_view>
 
 #include <fmt/core.h>
 
 #include "results/char_escape.hpp"
 #include "results/diff.hpp"
 #include "results/history.hpp"
+#include "results/json_read.hpp"
 
 namespace fabricbench::results::openmetrics {
 
@@ -65,6 +68,79 @@ std::string case_labels(const CaseResult& c, const std::string& run_id) {
                      escape_label_value(c.transport), escape_label_value(run_id));
 }
 
+// The collective families (docs/HISTORY.md "OpenMetrics"): one sample per collective case and
+// placement, labelled with what ran. Value: the median over the repetitions (wrong: the sum).
+struct CollectiveFamily {
+  const char* figure;  // key of Repetition::collective.<placement>
+  const char* name;
+  const char* unit;
+  double multiply;
+  const char* help;
+};
+
+constexpr CollectiveFamily kCollectiveFamilies[] = {
+    {"time_us", "fabricbench_collective_time_seconds", "seconds", 1e-6,
+     "Collective cases: time of one operation as nccl-tests reports it, median over repetitions."},
+    {"algbw_gbytes_per_s", "fabricbench_collective_algbw_bytes_per_second", "bytes_per_second", 1e9,
+     "Collective cases: algorithm bandwidth (size / time), median over repetitions."},
+    {"busbw_gbytes_per_s", "fabricbench_collective_busbw_bytes_per_second", "bytes_per_second", 1e9,
+     "Collective cases: bus bandwidth (algbw * the collective's bus factor), median over "
+     "repetitions."},
+    {"wrong", "fabricbench_collective_wrong_elements", nullptr, 1.0,
+     "Collective cases: wrong elements found by the data check, summed over repetitions."},
+};
+
+std::string collective_labels(const CaseResult& c, const nlohmann::json& first,
+                              const char* placement, const std::string& run_id) {
+  const auto& redop = detail::member(first, "redop");
+  return fmt::format(
+      "{},collective=\"{}\",type=\"{}\",redop=\"{}\",ranks=\"{}\",size_bytes=\"{}\","
+      "placement=\"{}\",backend=\"{}\"",
+      case_labels(c, run_id), escape_label_value(detail::text_at(first, "collective")),
+      escape_label_value(detail::text_at(first, "type")),
+      escape_label_value(redop.is_string() ? redop.get<std::string>() : "none"),
+      escape_label_value(detail::text_at(first, "ranks")),
+      escape_label_value(detail::text_at(first, "size_bytes")), placement,
+      escape_label_value(c.transport));
+}
+
+// The value of one family for one placement of a case, or NaN when no repetition has it.
+double collective_value(const CaseResult& c, const char* placement, const CollectiveFamily& f) {
+  std::vector<double> values;
+  for (const auto& r : c.repetitions) {
+    const auto v = detail::number_at(detail::member(r.collective, placement), f.figure);
+    if (v) values.push_back(*v);
+  }
+  if (values.empty()) return std::nan("");
+  if (std::string_view(f.figure) == "wrong") {
+    double total = 0;
+    for (double v : values) total += v;
+    return total;
+  }
+  return diff::median(values) * f.multiply;
+}
+
+void collective_families(std::string& out, const RunDocument& doc) {
+  for (const auto& f : kCollectiveFamilies) {
+    std::string samples;
+    for (const auto& c : doc.cases) {
+      if (c.status != CaseStatus::ok || !is_collective(c)) continue;
+      const auto first = std::find_if(c.repetitions.begin(), c.repetitions.end(),
+                                      [](const Repetition& r) { return r.collective.is_object(); });
+      for (const char* placement : kCollectivePlacements) {
+        const double v = collective_value(c, placement, f);
+        if (std::isnan(v)) continue;
+        samples +=
+            fmt::format("{}{{{}}} {}\n", f.name,
+                        collective_labels(c, first->collective, placement, doc.run_id), number(v));
+      }
+    }
+    if (samples.empty()) continue;
+    family_header(out, f.name, f.unit, f.help);
+    out += samples;
+  }
+}
+
 }  // namespace
 
 std::string render(const RunDocument& doc) {
@@ -116,6 +192,7 @@ std::string render(const RunDocument& doc) {
     family_header(out, f.name, f.unit, f.help);
     out += samples;
   }
+  collective_families(out, doc);
   out += "# EOF\n";
   return out;
 }

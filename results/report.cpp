@@ -81,6 +81,7 @@ void page_head(std::string& out, const std::string& title, const Context& ctx,
   out +=
       "</p>\n<nav><ul><li><a href=\"#runs\">Runs</a></li><li><a href=\"#envelope\">Envelope</a>"
       "</li><li><a href=\"#bandwidth\">Bandwidth</a></li><li><a href=\"#latency\">Latency</a></li>"
+      "<li><a href=\"#collectives\">Collectives</a></li>"
       "<li><a href=\"#cdf\">Distributions</a></li><li><a href=\"#intervals\">Intervals</a></li>"
       "<li><a href=\"#recovery\">Recovery</a></li><li><a href=\"#regimes\">Regimes</a></li>"
       "</ul></nav>\n";
@@ -101,6 +102,8 @@ std::string render_html(const std::vector<RunDocument>& runs, const Options& opt
   for (std::size_t r = 0; r < runs.size(); ++r) envelope_section(out, ctx, r);
   out += "</section>\n<section>\n";
   out += size_plots(ctx);
+  out += "\n</section>\n<section>\n";
+  out += collective_plots(ctx);
   out += "\n</section>\n<section>\n";
   out += cdf_plots(ctx, groups);
   out += "\n</section>\n<section>\n";

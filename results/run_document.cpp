@@ -120,6 +120,26 @@ stats::Histogram histogram_from_json_at(const json& j, const std::string& path) 
   }
 }
 
+// The figures every reader of a collective repetition relies on (the rest is free-form).
+void check_collective(const json& j, const std::string& path) {
+  const ObjectReader r(j, path);
+  if (r.string("collective").empty()) detail::fail(r.path_of("collective"), "must not be empty");
+  r.string("type");
+  if (r.i32("ranks") < 1) detail::fail(r.path_of("ranks"), "must be at least 1");
+  r.u64("size_bytes");
+  for (const char* placement : kCollectivePlacements) {
+    const json* p = r.optional(placement);
+    if (p == nullptr || p->is_null()) continue;
+    const ObjectReader figures(*p, r.path_of(placement));
+    for (const char* key : {"time_us", "algbw_gbytes_per_s", "busbw_gbytes_per_s"}) {
+      figures.number(key);
+    }
+    if (const json* wrong = figures.optional("wrong"); wrong && !wrong->is_null()) {
+      detail::as_u64(*wrong, figures.path_of("wrong"));
+    }
+  }
+}
+
 json repetition_to_json(const Repetition& r, const std::string& where) {
   json latency = summary_to_json(stats::summarize(r.latency));
   latency["histogram"] = histogram_to_json(r.latency);
@@ -182,6 +202,11 @@ Repetition repetition_from_json(const json& j, const std::string& path) {
   if (const json* fault = r.optional("fault")) {
     if (!fault->is_object()) detail::fail(r.path_of("fault"), "must be an object");
     rep.fault = *fault;
+  }
+  if (const json* collective = r.optional("collective"); collective && !collective->is_null()) {
+    if (!collective->is_object()) detail::fail(r.path_of("collective"), "must be an object");
+    check_collective(*collective, r.path_of("collective"));
+    rep.collective = *collective;
   }
   return rep;
 }
@@ -264,6 +289,62 @@ CaseResult case_from_json_at(const json& j, const std::string& path) {
   }
   c.endpoints = endpoints;
   return c;
+}
+
+// Median, min and max of a sample (null when empty).
+json spread(const std::vector<double>& values, const std::string& what) {
+  if (values.empty()) return nullptr;
+  return {{"median", finite(median(values), what + " median")},
+          {"min", finite(*std::min_element(values.begin(), values.end()), what + " min")},
+          {"max", finite(*std::max_element(values.begin(), values.end()), what + " max")}};
+}
+
+// summary.collective: what the case is (from its first collective repetition) and, per
+// placement, the spread of each figure over the repetitions and the wrong elements summed.
+json collective_summary(const CaseResult& c) {
+  json out;
+  for (const auto& r : c.repetitions) {
+    if (!r.collective.is_object()) continue;
+    if (out.is_null()) {
+      out = json::object();
+      for (const char* key : {"collective", "type", "redop", "root", "ranks", "size_bytes", "count",
+                              "bus_factor", "combine", "regime"}) {
+        const auto it = r.collective.find(key);
+        out[key] = it == r.collective.end() ? json(nullptr) : *it;
+      }
+    }
+  }
+  constexpr const char* kFigures[] = {"time_us", "algbw_gbytes_per_s", "busbw_gbytes_per_s"};
+  for (const char* placement : kCollectivePlacements) {
+    std::map<std::string, std::vector<double>> values;
+    std::uint64_t wrong = 0;
+    bool checked = false;
+    for (const auto& r : c.repetitions) {
+      if (!r.collective.is_object()) continue;
+      const auto p = r.collective.find(placement);
+      if (p == r.collective.end() || !p->is_object()) continue;
+      for (const char* key : kFigures) {
+        const auto v = p->find(key);
+        if (v != p->end() && v->is_number()) values[key].push_back(v->get<double>());
+      }
+      const auto w = p->find("wrong");
+      if (w != p->end() && w->is_number_integer() && w->get<std::int64_t>() >= 0) {
+        wrong += w->get<std::uint64_t>();
+        checked = true;
+      }
+    }
+    if (values.empty() && !checked) {
+      out[placement] = nullptr;
+      continue;
+    }
+    json figures = json::object();
+    for (const char* key : kFigures) {
+      figures[key] = spread(values[key], std::string(placement) + "." + key);
+    }
+    figures["wrong"] = checked ? json(wrong) : json(nullptr);
+    out[placement] = std::move(figures);
+  }
+  return out;
 }
 
 }  // namespace
@@ -395,7 +476,13 @@ void summarize_case(CaseResult& c) {
     regime["headline_median"] = std::move(medians);
     s["regime"] = std::move(regime);
   }
+  if (is_collective(c)) s["collective"] = collective_summary(c);
   c.summary = std::move(s);
+}
+
+bool is_collective(const CaseResult& c) {
+  return std::any_of(c.repetitions.begin(), c.repetitions.end(),
+                     [](const Repetition& r) { return r.collective.is_object(); });
 }
 
 json to_json(const CaseResult& c) {

@@ -37,8 +37,10 @@ struct Repetition {
   // Cases with a fault (docs/RESULTS.md "Faults"): the timeline as it happened, with evidence,
   // and the recovery metrics of this repetition's curve. Null without a fault.
   nlohmann::json fault;
-  // Collective cases (docs/RESULTS.md "Collectives"): nccl-tests' figures per placement, the
-  // check's #wrong, what ran. Null otherwise.
+  // Collective cases (docs/RESULTS.md "Collectives"): the nccl-tests figures of this repetition
+  // (collective, type, redop, root, ranks, size_bytes, count, bus_factor, combine, regime,
+  // out_of_place and in_place {time_us, algbw_gbytes_per_s, busbw_gbytes_per_s, wrong,
+  // rank_time_us}, backend). Null for other cases.
   nlohmann::json collective;
 };
 
@@ -98,6 +100,10 @@ stats::Histogram histogram_from_json(const nlohmann::json& j);
 nlohmann::json summary_to_json(const stats::Summary& s);  // keys lat_*_ns, count
 // Fill c.summary from c.repetitions.
 void summarize_case(CaseResult& c);
+// Whether a repetition of the case carries collective figures (Repetition::collective).
+bool is_collective(const CaseResult& c);
+// The placements of a collective repetition, in nccl-tests' column order.
+inline constexpr const char* kCollectivePlacements[] = {"out_of_place", "in_place"};
 
 // Writes <dir>/run.json atomically (temp file + fsync + rename + fsync dir) and journals each
 // completed case to <dir>/journal.jsonl (append + fsync), so an interrupted run keeps them.

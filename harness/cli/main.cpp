@@ -15,6 +15,7 @@
 #include "core/version.hpp"
 #include "harness/bootstrap/launchers.hpp"
 #include "harness/cli/console.hpp"
+#include "harness/cli/export_command.hpp"
 #include "harness/cli/registry.hpp"
 #include "harness/engine/engine.hpp"
 #include "harness/envelope/envelope.hpp"
@@ -597,11 +598,14 @@ int main(int argc, char** argv) {
   add_diff_command(app, c);
   add_results_commands(app, c);
   add_history_commands(app, c);
+  fb::cli::ExportCommand export_command;
+  fb::cli::add_export_command(app, export_command);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     const int rc = app.exit(e);
     return rc == 0 ? 0 : static_cast<int>(fb::core::ExitCode::usage);
   }
+  if (export_command.parsed()) return fb::cli::run_export_command(export_command);
   return dispatch(c);
 }

@@ -16,6 +16,9 @@ void run_section(std::string& out, const Context& ctx, std::size_t r);
 void envelope_section(std::string& out, const Context& ctx, std::size_t r);
 // "Bandwidth vs message size" and "Latency vs message size" (size_plots.cpp).
 std::string size_plots(const Context& ctx);
+// "Collectives": bus bandwidth vs size per collective, a line per backend and type
+// (collective_plots.cpp).
+std::string collective_plots(const Context& ctx);
 // "Latency distributions": a CDF per case (cdf_plots.cpp).
 std::string cdf_plots(const Context& ctx, const std::vector<CaseGroup>& groups);
 // "Interval series": throughput and latency per bin of duration-mode cases (interval_plots.cpp).

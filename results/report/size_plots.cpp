@@ -30,7 +30,8 @@ struct SizeLines {
 };
 
 void SizeLines::add(const CaseResult& c) {
-  if (c.status != CaseStatus::ok || has_regime(c) || has_fault(c)) return;
+  // Collective cases have their own plot (collective_plots.cpp).
+  if (c.status != CaseStatus::ok || has_regime(c) || has_fault(c) || is_collective(c)) return;
   const auto size = message_size(c);
   if (!size || *size == 0) return;
   const std::string key = size_series_key(c);
