@@ -111,7 +111,7 @@ def parse_fb(path, ranks):
         for rep in case.get("repetitions", []):
             c = rep.get("collective") or {}
             name = c.get("collective") or params.get("collective")
-            t = (c.get("out_of_place") or {}).get("time_us")
+            t = (c.get("out_of_place") or c.get("in_place") or {}).get("time_us")
             if name not in {v[0] for v in COLLECTIVES.values()} or c.get("size_bytes") is None or t is None:
                 problems.append(f"case {cid}: a repetition without collective, size_bytes or "
                                 f"out_of_place.time_us: {json.dumps(c)[:200]}")

@@ -5,8 +5,9 @@
 #   IMB-MPI1 -npmin N -msglog 3:20 -zero_size off -data_type float
 #            Allreduce Allgather Bcast Alltoall Reduce_scatter                (t_avg per size)
 #   vs  fabricbench run <config written into OUT>: suite collective, transport mpi, regime floor,
-#       all_reduce all_gather broadcast alltoall reduce_scatter, float32 sum, out of place,
-#       8B..1MiB x2, 1000 iterations, 10 warm-up                      (out_of_place.time_us)
+#       all_reduce all_gather alltoall reduce_scatter, float32 sum, out of place, 8B..4MiB x2
+#       (N x IMB's #bytes for the last three), broadcast in place (MPI_Bcast's one buffer),
+#       1000 iterations, 10 warm-up                     (out_of_place or in_place time_us)
 # Both under the same `mpirun -np N <mpi opts>` (default `--mca btl self,vader`).
 #
 # IMB is the peer and is brought by whoever runs this; it is never built here nor committed.
@@ -120,10 +121,19 @@ cases:
     suite: collective
     transport: mpi
     regime: {kind: floor}
-    collective: [all_reduce, all_gather, broadcast, alltoall, reduce_scatter]
+    collective: [all_reduce, all_gather, alltoall, reduce_scatter]
     type: float32
     redop: sum
     placement: out_of_place
+    sizes: 8B..4MiB x2
+  # IMB's Bcast has one buffer on every rank: MPI_Bcast's own (in place) shape.
+  - name: floor-bcast
+    suite: collective
+    transport: mpi
+    regime: {kind: floor}
+    collective: broadcast
+    type: float32
+    placement: in_place
     sizes: 8B..1MiB x2
 YAML
 

@@ -137,6 +137,9 @@ struct CaseFacts {
   bool open_loop = false;      // realistic, overload or search: open-loop arrivals
   std::string on_break;        // fail | reconnect
   bool duration_mode = false;  // the case runs for a duration rather than a count
+  bool fault = false;          // the case has a fault to inject
+  std::string memory;          // the memory provider the case names
+  bool verify = false;         // the case asks for a data pattern check
 };
 
 // One broken rule. The loader reports it at the first key of `at` the case's group writes

@@ -28,6 +28,11 @@ class Bootstrap {
   virtual std::string broadcast(int root, const std::string& data) = 0;
   // Tell every rank to fail now with `reason` (best effort, never blocks longer than timeout).
   virtual void abort(const std::string& reason) noexcept = 0;
+  // After a failure, on a rank other than 0: wait (at most about timeout / 4, 1..10 s) until rank
+  // 0 has closed its end (it is writing the run document), so that a launcher which kills the
+  // whole job when one rank exits with an error cannot cut the document short. Returns at once
+  // on rank 0, before a failure, or when rank 0 is gone. Also done when the object is destroyed.
+  virtual void wait_for_root_to_finish() noexcept {}
 };
 
 struct Options {

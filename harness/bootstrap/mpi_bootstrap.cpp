@@ -130,6 +130,7 @@ class MpiBootstrap final : public Bootstrap {
     return channel_->broadcast(root, data);
   }
   void abort(const std::string& reason) noexcept override { channel_->abort(reason); }
+  void wait_for_root_to_finish() noexcept override { channel_->wait_for_root_to_finish(); }
 
  private:
   std::unique_ptr<SideChannel> channel_;

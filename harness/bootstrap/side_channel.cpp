@@ -98,19 +98,29 @@ void drain(int fd) noexcept {
   }
 }
 
-// Reads and drops what arrives on `fd` until the other side closes it (or it fails), or until
-// `deadline`.
+// A failed peer's wait for the hub's process to end (bounded by `deadline`). The hub shuts its
+// sending side down as soon as it fails, so end of stream is not the signal: once it is seen, a
+// byte is sent now and then (the hub reads nothing more); when the hub's process has ended its
+// kernel answers with a reset and the send fails.
 void wait_for_close(int fd, Clock::time_point deadline) noexcept {
   char buf[4096];
+  bool eof = false;
   for (;;) {
     const auto left = std::chrono::duration_cast<milliseconds>(deadline - Clock::now()).count();
     if (left <= 0) return;
+    if (eof && ::send(fd, "", 1, MSG_NOSIGNAL | MSG_DONTWAIT) < 0 && errno != EAGAIN &&
+        errno != EINTR) {
+      return;
+    }
     pollfd p{fd, POLLIN, 0};
-    const int ready = ::poll(&p, 1, static_cast<int>(std::min<long long>(left, 100)));
+    const int ready = ::poll(&p, 1, static_cast<int>(std::min<long long>(left, 20)));
     if (ready < 0 && errno != EINTR) return;
     if (ready <= 0) continue;
+    if ((p.revents & (POLLERR | POLLNVAL)) != 0) return;
     const ssize_t n = ::recv(fd, buf, sizeof buf, MSG_DONTWAIT);
-    if (n == 0 || (n < 0 && errno != EINTR && errno != EAGAIN)) return;
+    if (n == 0) eof = true;
+    if (n < 0 && errno != EINTR && errno != EAGAIN) return;
+    if (eof) std::this_thread::sleep_for(milliseconds(20));
   }
 }
 
@@ -273,6 +283,10 @@ class SideChannelImpl final : public SideChannel {
   }
 
   void abort(const std::string& reason) noexcept override;
+  void wait_for_root_to_finish() noexcept override {
+    const std::unique_lock lock(mu_, std::try_to_lock);  // a collective in progress: leave it
+    if (lock.owns_lock()) wait_for_root_locked();
+  }
 
   std::vector<RefusedConnection> refused_connections() const override { return refused_; }
   bool failed() const noexcept override { return failed_.load(); }
@@ -320,6 +334,12 @@ class SideChannelImpl final : public SideChannel {
   void check_wake();
   void abort_locked(const std::string& reason) noexcept;
 
+  void wait_for_root_locked() noexcept {
+    if (is_hub() || !failed_.load() || conns_.empty() || !conns_[0] || !conns_[0]->fd.valid()) {
+      return;
+    }
+    wait_for_close(conns_[0]->fd.get(), Clock::now() + hub_grace(timeout()));
+  }
   std::string describe(int rank) const;
   std::string describe_list(const std::vector<int>& ranks) const;
   bool is_hub() const noexcept { return config_.rank == 0; }
@@ -392,9 +412,7 @@ SideChannelImpl::~SideChannelImpl() {
   // After a failure a peer waits (bounded) for the hub to close first: the hub is writing the run
   // document, and a launcher such as mpirun kills the whole job once any rank has exited with an
   // error, which would cut the document short.
-  if (!is_hub() && failed_.load() && !conns_.empty() && conns_[0] && conns_[0]->fd.valid()) {
-    wait_for_close(conns_[0]->fd.get(), Clock::now() + hub_grace(timeout()));
-  }
+  wait_for_root_locked();
   for (auto& c : conns_) {
     if (c && c->fd.valid()) {
       ::shutdown(c->fd.get(), SHUT_WR);

@@ -139,6 +139,12 @@ int cmd_run(const std::string& path, const std::vector<std::string>& sets,
   fb::engine::RunOptions ropts;
   ropts.output_dir = output;
   ropts.stop_requested = &g_stop;
+  ropts.on_stuck = [](int rank, const std::string& error) {
+    fmt::print(stderr, "fabricbench: rank {}: {} (this rank was stuck inside the collective)\n",
+               rank, error);
+    std::fflush(stdout);
+    std::fflush(stderr);
+  };
 
   // Injector netns: two namespaces joined by a veth; ranks r < N/2 run in the first, the others
   // in the second. Their side channel stays on the host's loopback (connected before they move).

@@ -1,5 +1,6 @@
 #include "harness/engine/collective_case.hpp"
 
+#include <cstdlib>
 #include <optional>
 #include <utility>
 
@@ -181,7 +182,7 @@ class CollectiveCase {
     json mine;
     {
       ProgressWatch watch(run_.bs, run_.exp.peer_timeout_ns, what_of(params_), run_.hostnames,
-                          run_.options.stop_requested);
+                          run_.options.stop_requested, [this](const Error& e) { abandon(e); });
       mine = workload_->run(*comm_, params_, send_->get(), recv_->get(), watch);
       watch.finish();
     }
@@ -207,6 +208,21 @@ class CollectiveCase {
     if (!failure.empty()) {
       throw Error(ErrorKind::runtime, "wrong results: " + failure);
     }
+  }
+
+  // On the progress watch's thread, while this rank's own thread is stuck inside a collective that
+  // will not return (a blocking backend waiting for a lost rank): record the failure as fail()
+  // does, finish the document (rank 0) or let rank 0 finish it (the others), and end the process.
+  [[noreturn]] void abandon(const Error& e) {
+    fail(e);
+    if (run_.writer) {
+      run_.writer->finish(run_.final_status);
+      if (run_.observer) run_.observer->on_run_done(run_.writer->document(), run_.writer->dir());
+    } else {
+      run_.bs.wait_for_root_to_finish();
+    }
+    if (run_.options.on_stuck) run_.options.on_stuck(run_.rank(), run_.outcome.error);
+    std::_Exit(static_cast<int>(core::ExitCode::run_failed));
   }
 
   void fail(const Error& e) {

@@ -5,6 +5,7 @@
 // and results reach the CLI through Observer (called on rank 0 only).
 #include <atomic>
 #include <cstddef>
+#include <functional>
 #include <string>
 
 #include "core/error.hpp"
@@ -31,6 +32,11 @@ struct RunOptions {
   std::string output_dir;
   std::string output_root = "fabricbench-runs";
   const std::atomic<bool>* stop_requested = nullptr;  // SIGINT/SIGTERM
+  // A rank whose thread is stuck inside a collective that cannot be aborted (a blocking MPI call
+  // waiting for a lost rank): once the failure is recorded (rank 0: the run document finished),
+  // the engine calls this from another thread, then ends the process with exit code 1 (run
+  // failed). The CLI says the error here; it must not throw. Unset: the process just ends.
+  std::function<void(int rank, const std::string& error)> on_stuck;
 };
 
 struct RunOutcome {

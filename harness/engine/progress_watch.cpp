@@ -37,15 +37,18 @@ std::string name_ranks(const std::vector<int>& ranks, const std::vector<std::str
 
 ProgressWatch::ProgressWatch(bootstrap::Bootstrap& bs, std::uint64_t peer_timeout_ns,
                              std::string what, std::vector<std::string> hosts,
-                             const std::atomic<bool>* stop_requested)
+                             const std::atomic<bool>* stop_requested,
+                             std::function<void(const core::Error&)> on_stuck)
     : bs_(bs),
       peer_timeout_ns_(peer_timeout_ns),
       what_(std::move(what)),
       hosts_(std::move(hosts)),
       stop_requested_(stop_requested),
+      on_stuck_(std::move(on_stuck)),
       thread_([this] { loop(); }) {}
 
 ProgressWatch::~ProgressWatch() {
+  taken();
   if (!thread_.joinable()) return;
   if (!failed_.load()) {
     // Leaving early (an error on this rank): tell every rank, which ends every watcher's round.
@@ -56,7 +59,10 @@ ProgressWatch::~ProgressWatch() {
 
 void ProgressWatch::poll(std::uint64_t completed) {
   completed_.store(completed, std::memory_order_relaxed);
-  if (failed_.load(std::memory_order_acquire)) throw *failure();
+  if (failed_.load(std::memory_order_acquire)) {
+    taken();
+    throw *failure();
+  }
   if (stop_requested_ != nullptr && stop_requested_->load()) {
     throw Error(ErrorKind::runtime, "interrupted during " + what_);
   }
@@ -64,6 +70,7 @@ void ProgressWatch::poll(std::uint64_t completed) {
 
 void ProgressWatch::finish() {
   done_.store(true);
+  taken();
   if (thread_.joinable()) thread_.join();
   if (auto e = failure()) throw *e;
 }
@@ -76,12 +83,44 @@ void ProgressWatch::fail(const Error& e) {
   failed_.store(true, std::memory_order_release);
 }
 
+void ProgressWatch::taken() noexcept {
+  bool park = false;
+  {
+    std::lock_guard lock(mu_);
+    if (claim_ == Claim::none) claim_ = Claim::waiting_thread;
+    park = claim_ == Claim::watch;
+  }
+  taken_cv_.notify_all();
+  // on_stuck is recording the failure and will end the process; nothing more to do here.
+  while (park) std::this_thread::sleep_for(std::chrono::seconds(1));
+}
+
+// After a verdict: the waiting thread takes it within the grace, or it is stuck in a blocking
+// collective and on_stuck acts for it.
+void ProgressWatch::await_taken() {
+  if (!on_stuck_) return;
+  std::unique_lock lock(mu_);
+  if (taken_cv_.wait_for(lock, std::chrono::milliseconds(100),
+                         [this] { return claim_ != Claim::none; })) {
+    return;
+  }
+  claim_ = Claim::watch;
+  const Error e = *error_;
+  lock.unlock();
+  on_stuck_(e);
+}
+
 std::optional<Error> ProgressWatch::failure() const {
   std::lock_guard lock(mu_);
   return error_;
 }
 
 void ProgressWatch::loop() {
+  rounds();
+  if (failed_.load()) await_taken();
+}
+
+void ProgressWatch::rounds() {
   const auto heartbeat = std::chrono::nanoseconds(
       std::clamp<std::uint64_t>(peer_timeout_ns_ / 10, 10'000'000, 100'000'000));
   std::uint64_t last_total = 0;

@@ -7,8 +7,18 @@
 // completed a collective for the peer timeout. Every rank decides from the same gathered data, so
 // all reach the same verdict in the same round; the waiting loops see it through poll() and the
 // engine aborts the communicator (docs/METHODOLOGY.md, "Collectives: no hangs").
+//
+// A backend whose collectives block (MPI's blocking calls, which IMB and OSU time) cannot see the
+// verdict while it waits inside a collective that will never complete. When the waiting thread
+// has not taken the verdict (poll, finish) within 100 ms (a polling thread takes it within
+// microseconds), the watch claims it and hands it to `on_stuck` on its own thread; the engine
+// records the failure and ends the process. Exactly one of the two handles a verdict: a waiting
+// thread that comes back after the watch claimed it parks until the process ends. The grace is
+// short because a launcher (mpirun) kills the whole job soon after a rank dies.
 #include <atomic>
+#include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -35,7 +45,8 @@ class ProgressWatch final : public suites::ProgressGuard {
  public:
   // `what`: the case's collective and size, for the message ("all_reduce float32 sum, 1MiB").
   ProgressWatch(bootstrap::Bootstrap& bs, std::uint64_t peer_timeout_ns, std::string what,
-                std::vector<std::string> hosts, const std::atomic<bool>* stop_requested);
+                std::vector<std::string> hosts, const std::atomic<bool>* stop_requested,
+                std::function<void(const core::Error&)> on_stuck = {});
   ~ProgressWatch() override;
   ProgressWatch(const ProgressWatch&) = delete;
   ProgressWatch& operator=(const ProgressWatch&) = delete;
@@ -46,7 +57,10 @@ class ProgressWatch final : public suites::ProgressGuard {
 
  private:
   void loop();
+  void rounds();
   void fail(const core::Error& e);
+  void taken() noexcept;
+  void await_taken();
   std::optional<core::Error> failure() const;
 
   bootstrap::Bootstrap& bs_;
@@ -59,6 +73,10 @@ class ProgressWatch final : public suites::ProgressGuard {
   std::atomic<bool> failed_{false};
   mutable std::mutex mu_;
   std::optional<core::Error> error_;
+  std::function<void(const core::Error&)> on_stuck_;
+  enum class Claim { none, waiting_thread, watch };
+  Claim claim_ = Claim::none;  // who handles the verdict
+  std::condition_variable taken_cv_;
   std::thread thread_;
 };
 

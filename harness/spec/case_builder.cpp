@@ -320,6 +320,9 @@ class CaseBuilder {
     facts.open_loop = c_.regime.open_loop();
     facts.on_break = c_.on_break;
     facts.duration_mode = c_.mode == Mode::duration;
+    facts.fault = c_.fault.active();
+    facts.memory = c_.memory;
+    facts.verify = c_.verify;
     const SuiteKeys* suite = ctx_.catalog.suite(c_.suite);
     check_pairing(suite);
     if (suite != nullptr && suite->check) report(suite->check(c_.suite_settings, facts));

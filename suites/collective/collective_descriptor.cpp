@@ -58,6 +58,26 @@ std::vector<core::KeyProblem> check(const core::Settings& /*own*/, const core::C
                        "collectives); write iterations instead of duration",
                    true});
   }
+  if (c.fault) {
+    out.push_back({{"fault"},
+                   "the collective suite does not inject faults (a collective's recovery curve is "
+                   "not measured yet); remove fault from this case",
+                   true});
+  }
+  if (c.on_break != "fail") {
+    out.push_back(
+        {{"on_break"}, "a collective case has no connection of its own to reconnect", true});
+  }
+  if (c.memory != "host") {
+    out.push_back({{"memory"},
+                   "a collective case's buffers come from its backend's memory provider (mpi: "
+                   "host, nccl: cuda); remove memory",
+                   true});
+  }
+  if (c.verify) {
+    out.push_back(
+        {{"verify"}, "collective cases check their results with check (on by default)", true});
+  }
   return out;
 }
 

@@ -1,6 +1,7 @@
 /* A PMPI shim for tests/collective/mpi-e2e.sh (LD_PRELOAD): on the rank FB_TEST_CORRUPT_RANK
- * names, every MPI_Iallreduce result gets one element changed when MPI_Testall reports it
- * complete, as a faulty NIC or GPU would. The other ranks' results are untouched. */
+ * names, every all_reduce result gets one element changed (the lowest bit of the element in the
+ * middle) once the call has completed, as a faulty NIC or GPU would: MPI_Allreduce on return,
+ * MPI_Iallreduce when MPI_Testall reports it complete. Other ranks' results are untouched. */
 #include <mpi.h>
 #include <stdlib.h>
 
@@ -12,6 +13,22 @@ static int is_target(void) {
   const char* target = getenv("FB_TEST_CORRUPT_RANK");
   const char* rank = getenv("OMPI_COMM_WORLD_RANK");
   return target != NULL && rank != NULL && atoi(target) == atoi(rank);
+}
+
+static void corrupt(void* buffer, int count, MPI_Datatype type) {
+  int size = 0;
+  PMPI_Type_size(type, &size);
+  if (count > 0) {
+    unsigned char* element = (unsigned char*)buffer + (size_t)(count / 2) * (size_t)size;
+    element[0] ^= 0x01;
+  }
+}
+
+int MPI_Allreduce(const void* sendbuf, void* recvbuf, int count, MPI_Datatype type, MPI_Op op,
+                  MPI_Comm comm) {
+  const int rc = PMPI_Allreduce(sendbuf, recvbuf, count, type, op, comm);
+  if (rc == MPI_SUCCESS && is_target()) corrupt(recvbuf, count, type);
+  return rc;
 }
 
 int MPI_Iallreduce(const void* sendbuf, void* recvbuf, int count, MPI_Datatype type, MPI_Op op,
@@ -30,7 +47,7 @@ int MPI_Testall(int n, MPI_Request requests[], int* flag, MPI_Status statuses[])
   if (*flag && g_buffer != NULL) {
     if (g_count > 0) {
       unsigned char* element = (unsigned char*)g_buffer + (size_t)(g_count / 2) * (size_t)g_size;
-      element[0] ^= 0x01; /* the lowest bit of a little-endian element */
+      element[0] ^= 0x01;
     }
     g_buffer = NULL;
   }

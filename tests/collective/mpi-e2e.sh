@@ -6,6 +6,7 @@
 #   kill     rank 2 killed (SIGKILL) in the middle of an all_reduce: every other rank fails within
 #            timeouts.peer naming rank 2, and nothing is left running
 #   stop     rank 2 stopped (SIGSTOP) in the middle: the same
+#   kill_nonblocking, stop_nonblocking: the same with mpi.calls nonblocking (MPI_Iallreduce)
 # Usage: mpi-e2e.sh SCENARIO FABRICBENCH CORRUPT_SHIM
 set -euo pipefail
 scenario=$1
@@ -111,9 +112,11 @@ assert w['out_of_place']['wrong'] == 1 and w['in_place']['wrong'] == 1, w
 print('failed as it must:', msg)
 "
     ;;
-  kill | stop)
+  kill | stop | kill_nonblocking | stop_nonblocking)
     signal=KILL
-    [ "$scenario" = stop ] && signal=STOP
+    calls=blocking
+    case "$scenario" in stop*) signal=STOP ;; esac
+    case "$scenario" in *_nonblocking) calls=nonblocking ;; esac
     peer_s=4
     cat > "$work/hang.yaml" <<YAML
 fabricbench: 1
@@ -127,6 +130,7 @@ cases:
     sizes: 64KiB
     iterations: 100000000
     placement: out_of_place
+    mpi: {calls: $calls}
 YAML
     "${mpirun_cmd[@]}" "$fb" run "$work/hang.yaml" -o "$work/run" > "$work/out.log" 2>&1 &
     mpirun_pid=$!
@@ -176,7 +180,8 @@ print('rank 0 recorded:', msg)
       pgrep -af "^$fb run $work"
       fail "ranks left running"
     fi
-    echo "SIG$signal to rank 2: every rank failed naming it within ${took}s; nothing left running"
+    echo "SIG$signal to rank 2 ($calls calls): every rank failed naming it within ${took}s;" \
+      "nothing left running"
     ;;
   *)
     fail "unknown scenario $scenario"

@@ -10,16 +10,23 @@
 namespace fabricbench::testkit {
 namespace {
 
-std::unique_ptr<transport::Communicator> make_mpi(transport::Exchange& world) {
+std::unique_ptr<transport::Communicator> make_blocking(transport::Exchange& world) {
   return transport::mpi::make_mpi_communicator({}, world);
+}
+std::unique_ptr<transport::Communicator> make_nonblocking(transport::Exchange& world) {
+  transport::mpi::MpiOptions options;
+  options.blocking = false;
+  return transport::mpi::make_mpi_communicator(options, world);
 }
 std::unique_ptr<transport::MemoryProvider> host() {
   return transport::make_memory_provider("host");
 }
 
-INSTANTIATE_TEST_SUITE_P(Mpi, CommunicatorContract,
-                         ::testing::Values(CommunicatorVariant{"mpi", &make_mpi, &host, nullptr}),
-                         communicator_variant_name);
+INSTANTIATE_TEST_SUITE_P(
+    Mpi, CommunicatorContract,
+    ::testing::Values(CommunicatorVariant{"blocking", &make_blocking, &host, nullptr},
+                      CommunicatorVariant{"nonblocking", &make_nonblocking, &host, nullptr}),
+    communicator_variant_name);
 
 }  // namespace
 }  // namespace fabricbench::testkit

@@ -127,8 +127,14 @@ void expect_row_matches(const std::string& owner, const core::KeyDecl& k, const 
 TEST(ConfigDoc, TransportSectionsListExactlyTheDeclaredKeys) {
   const std::string doc = config_md();
   ASSERT_FALSE(doc.empty()) << "docs/CONFIG.md not found (FABRICBENCH_SOURCE_DIR)";
-  for (const auto& t : cli::make_registry().transports) {
-    const std::string name = t.name();
+  // Point-to-point transports and collective backends alike: a section of keys each.
+  const engine::Registry registry = cli::make_registry();
+  std::vector<std::pair<std::string, const std::vector<core::KeyDecl>*>> backends;
+  for (const auto& t : registry.transports) backends.emplace_back(t.name(), &t.descriptor.keys);
+  for (const auto& c : registry.collectives) backends.emplace_back(c.name(), &c.descriptor.keys);
+  for (const auto& [name, keys] : backends) {
+    ASSERT_NE(doc.find("\n### `" + name + "` keys\n"), std::string::npos)
+        << "no section for " << name;
     const auto rows = table_after(doc, "### `" + name + "` keys");
     std::map<std::string, Row> documented;
     for (const auto& row : rows) {
@@ -138,7 +144,7 @@ TEST(ConfigDoc, TransportSectionsListExactlyTheDeclaredKeys) {
       documented[words[0].substr(name.size() + 1)] = row;
     }
     std::set<std::string> declared;
-    for (const auto& k : t.descriptor.keys) {
+    for (const auto& k : *keys) {
       declared.insert(k.name);
       const auto it = documented.find(k.name);
       if (it == documented.end()) {
@@ -164,6 +170,7 @@ TEST(ConfigDoc, CaseKeyTableListsEachSuitesKeysAndTheRegistrysNames) {
   std::vector<std::string> suites;
   std::vector<std::string> memory;
   for (const auto& t : registry.transports) transports.push_back(t.name());
+  for (const auto& c : registry.collectives) transports.push_back(c.name());
   for (const auto& s : registry.suites) suites.push_back(s.name());
   for (const auto& m : registry.memory) memory.push_back(m.name);
   EXPECT_EQ(ticked(by_key.at("transport")[3]), transports);

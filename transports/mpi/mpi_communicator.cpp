@@ -87,7 +87,8 @@ nlohmann::json environment() {
 
 class MpiCommunicator final : public Communicator {
  public:
-  MpiCommunicator(MPI_Comm comm, int rank, int size) : comm_(comm), rank_(rank), size_(size) {}
+  MpiCommunicator(MPI_Comm comm, int rank, int size, bool blocking)
+      : comm_(comm), rank_(rank), size_(size), blocking_(blocking) {}
   ~MpiCommunicator() override {
     // A communicator with collectives still pending (after a failure) is left to the process
     // exit: freeing it would wait for them.
@@ -112,6 +113,10 @@ class MpiCommunicator final : public Communicator {
     if (call.count > static_cast<std::size_t>(std::numeric_limits<int>::max())) {
       throw Error(ErrorKind::config,
                   fmt::format("mpi: a count of {} elements exceeds MPI's int count", call.count));
+    }
+    if (blocking_) {
+      start_blocking(call);
+      return;
     }
     const int count = static_cast<int>(call.count);
     const MPI_Datatype type = mpi_type(call.type);
@@ -188,6 +193,10 @@ class MpiCommunicator final : public Communicator {
   }
 
   void start_barrier() override {
+    if (blocking_) {
+      check(MPI_Barrier(comm_), "MPI_Barrier");
+      return;
+    }
     MPI_Request r = MPI_REQUEST_NULL;
     check(MPI_Ibarrier(comm_, &r), "MPI_Ibarrier");
     requests_.push_back(r);
@@ -203,7 +212,10 @@ class MpiCommunicator final : public Communicator {
   }
 
   nlohmann::json facts() const override {
-    return {{"library", library_version()}, {"environment", environment()}};
+    return {{"library", library_version()},
+            {"calls",
+             blocking_ ? "blocking (MPI_Allreduce, ...)" : "non-blocking (MPI_Iallreduce, ...)"},
+            {"environment", environment()}};
   }
 
  private:
@@ -212,6 +224,66 @@ class MpiCommunicator final : public Communicator {
     void* from;
     std::size_t bytes;
   };
+
+  // The same calls, blocking: they return once complete (Open MPI's tuned component).
+  void start_blocking(const CollectiveCall& call) {
+    const int count = static_cast<int>(call.count);
+    const MPI_Datatype type = mpi_type(call.type);
+    const MPI_Op op = mpi_op(call.op);
+    const bool in_place = call.in_place;
+    const bool root = rank_ == call.root;
+    const auto bytes = call.count * size_of(call.type);
+    void* recv = call.recv;
+    const void* send = call.send;
+    switch (call.collective) {
+      case Collective::all_reduce:
+        return check(MPI_Allreduce(in_place ? MPI_IN_PLACE : send, recv, count, type, op, comm_),
+                     "MPI_Allreduce");
+      case Collective::all_gather:
+        return check(
+            MPI_Allgather(in_place ? MPI_IN_PLACE : send, count, type, recv, count, type, comm_),
+            "MPI_Allgather");
+      case Collective::reduce_scatter: {
+        void* base = in_place ? const_cast<void*>(send) : recv;
+        check(
+            MPI_Reduce_scatter_block(in_place ? MPI_IN_PLACE : send, base, count, type, op, comm_),
+            "MPI_Reduce_scatter_block");
+        if (base != recv) std::memmove(recv, base, bytes);
+        return;
+      }
+      case Collective::broadcast:
+        if (root && send != recv) std::memcpy(recv, send, bytes);
+        return check(MPI_Bcast(recv, count, type, call.root, comm_), "MPI_Bcast");
+      case Collective::reduce:
+        return check(MPI_Reduce(in_place && root ? MPI_IN_PLACE : send, recv, count, type, op,
+                                call.root, comm_),
+                     "MPI_Reduce");
+      case Collective::alltoall:
+        return check(
+            MPI_Alltoall(in_place ? MPI_IN_PLACE : send, count, type, recv, count, type, comm_),
+            "MPI_Alltoall");
+      case Collective::gather:
+        return check(MPI_Gather(in_place && root ? MPI_IN_PLACE : send, count, type, recv, count,
+                                type, call.root, comm_),
+                     "MPI_Gather");
+      case Collective::scatter:
+        return check(MPI_Scatter(send, count, type, in_place && root ? MPI_IN_PLACE : recv, count,
+                                 type, call.root, comm_),
+                     "MPI_Scatter");
+      case Collective::sendrecv: {
+        const int next = (rank_ + 1) % size_;
+        const int prev = (rank_ + size_ - 1) % size_;
+        if (in_place) {
+          return check(MPI_Sendrecv_replace(recv, count, type, next, kSendRecvTag, prev,
+                                            kSendRecvTag, comm_, MPI_STATUS_IGNORE),
+                       "MPI_Sendrecv_replace");
+        }
+        return check(MPI_Sendrecv(send, count, type, next, kSendRecvTag, recv, count, type, prev,
+                                  kSendRecvTag, comm_, MPI_STATUS_IGNORE),
+                     "MPI_Sendrecv");
+      }
+    }
+  }
 
   void start_sendrecv(const CollectiveCall& call, int count, MPI_Datatype type, bool in_place,
                       std::size_t elt) {
@@ -238,6 +310,7 @@ class MpiCommunicator final : public Communicator {
   std::vector<MPI_Request> requests_;
   std::vector<Move> moves_;
   std::vector<std::byte> scratch_;
+  bool blocking_;
   bool aborted_ = false;
 };
 
@@ -282,7 +355,7 @@ std::unique_ptr<Communicator> make_mpi_communicator(const MpiOptions& options, E
     }
   }
   check(MPI_Comm_set_errhandler(comm, MPI_ERRORS_RETURN), "MPI_Comm_set_errhandler");
-  return std::make_unique<MpiCommunicator>(comm, rank, size);
+  return std::make_unique<MpiCommunicator>(comm, rank, size, options.blocking);
 }
 
 }  // namespace fabricbench::transport::mpi

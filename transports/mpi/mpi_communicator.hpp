@@ -1,7 +1,8 @@
 #pragma once
 // MPI as a Communicator (transports/api/communicator.hpp): a duplicate of MPI_COMM_WORLD with
-// MPI_ERRORS_RETURN, each collective issued non-blocking (MPI_Iallreduce, ...) and polled with
-// MPI_Testall, so the waiting rank keeps watching its peers. Built only with MPI.
+// MPI_ERRORS_RETURN; each collective either blocking (start() completes it) or non-blocking
+// (MPI_Iallreduce, ..., polled with MPI_Testall). A blocking call that never returns (a lost rank)
+// is ended by the engine's progress watch. Built only with MPI.
 #include <memory>
 
 #include "transports/api/communicator.hpp"
@@ -10,6 +11,10 @@ namespace fabricbench::transport::mpi {
 
 struct MpiOptions {
   std::uint64_t timeout_ns = 30'000'000'000;  // bound on creating the communicator
+  // true: MPI's blocking collectives (MPI_Allreduce, ...: what IMB and OSU time; Open MPI's tuned
+  // component), start() returns when the call has completed. false: the non-blocking ones
+  // (MPI_Iallreduce, ...; Open MPI's libnbc), polled by test().
+  bool blocking = true;
 };
 
 // Collective: every rank of MPI_COMM_WORLD calls it. Throws core::Error(config) when MPI's ranks

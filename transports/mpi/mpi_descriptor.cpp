@@ -12,12 +12,17 @@ CollectiveDescriptor descriptor() {
   d.name = "mpi";
   d.description = "MPI's collectives over MPI_COMM_WORLD on host memory (mpi launcher)";
   d.memory = "host";
-  d.example = "{}";
+  d.keys = {core::choice_key(
+      "calls", {"blocking", "nonblocking"}, "blocking",
+      "blocking: MPI_Allreduce and friends (what IMB and OSU time); nonblocking: MPI_Iallreduce "
+      "and friends, polled.")};
+  d.example = "{calls: nonblocking}";
 #ifdef FABRICBENCH_HAVE_MPI_BACKEND
   d.unavailable_reason = []() -> std::optional<std::string> { return std::nullopt; };
-  d.make = [](const core::Settings& /*own*/, const CommunicatorParams& common, Exchange& exchange) {
+  d.make = [](const core::Settings& own, const CommunicatorParams& common, Exchange& exchange) {
     MpiOptions options;
     options.timeout_ns = common.timeout_ns;
+    options.blocking = own.text("calls") == "blocking";
     return make_mpi_communicator(options, exchange);
   };
 #else
