@@ -5,9 +5,12 @@
 //  1. connect() is collective over the Exchange and bounded by CommunicatorParams::timeout_ns:
 //     a rank that never arrives is an error naming it, never a hang. NCCL's unique id travels in
 //     the Exchange; MPI uses MPI_COMM_WORLD (and so needs the mpi launcher).
-//  2. start() issues one collective and returns at once; test() polls, never blocks, and is true
-//     once everything started has completed. A backend that cannot run a (collective, type, op)
-//     says so in unsupported() before any start(), never at run time.
+//  2. start() issues one collective; test() polls, never blocks, and is true once everything
+//     started has completed. A blocking backend (MPI's blocking calls, mpi.calls: blocking)
+//     completes the collective inside start(); one stuck there because a rank was lost is ended
+//     by the engine's progress watch (harness/engine/progress_watch.hpp), not by the backend.
+//     A backend that cannot run a (collective, type, op) says so in unsupported() before any
+//     start(), never at run time.
 //  3. Asynchronous errors (NCCL's ncclCommGetAsyncError, an MPI error code) surface as
 //     core::Error from test(), naming the call that failed.
 //  4. abort() never blocks and may be called at any time, also from a failed state; afterwards
