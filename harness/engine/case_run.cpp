@@ -25,11 +25,6 @@ json tagged(json e, int rank, const std::string& case_id, std::optional<int> rep
   return e;
 }
 
-// Every rank learns every rank's local status ("" = ok, else "kind\tmessage").
-std::vector<std::string> agree(bootstrap::Bootstrap& bs, const std::optional<Error>& local) {
-  return bs.allgather(local ? std::string(kind_name(local->kind())) + "\t" + local->what() : "");
-}
-
 json region_json(const transport::MemoryRegion& r) {
   return json::array(
       {reinterpret_cast<std::uintptr_t>(r.buffer.addr), r.remote_key, r.buffer.length});
@@ -95,20 +90,11 @@ class CaseRun {
     } catch (const Error& e) {
       local = e;
     }
-    const auto statuses = agree(run_.bs, local);
-    std::string skip_reason;
-    for (int r = 0; r < run_.size(); ++r) {
-      const std::string& s = statuses[static_cast<std::size_t>(r)];
-      if (s.empty()) continue;
-      const auto tab = s.find('\t');
-      const std::string kind = s.substr(0, tab);
-      if (kind == "unavailable") {
-        if (skip_reason.empty())
-          skip_reason = "rank " + std::to_string(r) + ": " + s.substr(tab + 1);
-      } else {
-        failed_ = true;
-        result_.errors.push_back({r, kind, s.substr(tab + 1)});
-      }
+    const CaseVerdict verdict = agree_on_case(run_.bs, local);
+    const std::string& skip_reason = verdict.skip;
+    for (const auto& f : verdict.fails) {
+      failed_ = true;
+      result_.errors.push_back(f);
     }
     if (failed_) {
       record_setup_failure();

@@ -236,4 +236,21 @@ nlohmann::json drain_events(CaseSetup& setup) {
   return entry->drain_events(*setup.transport);
 }
 
+CaseVerdict agree_on_case(bootstrap::Bootstrap& bs, const std::optional<Error>& local) {
+  const auto all =
+      bs.allgather(local ? std::string(kind_name(local->kind())) + "\t" + local->what() : "");
+  CaseVerdict v;
+  for (std::size_t r = 0; r < all.size(); ++r) {
+    if (all[r].empty()) continue;
+    const auto tab = all[r].find('\t');
+    const std::string kind = all[r].substr(0, tab);
+    if (kind == "unavailable") {
+      if (v.skip.empty()) v.skip = "rank " + std::to_string(r) + ": " + all[r].substr(tab + 1);
+    } else {
+      v.fails.push_back({static_cast<int>(r), kind, all[r].substr(tab + 1)});
+    }
+  }
+  return v;
+}
+
 }  // namespace fabricbench::engine

@@ -8,9 +8,11 @@
 #include <vector>
 
 #include "core/error.hpp"
+#include "harness/bootstrap/bootstrap.hpp"
 #include "harness/engine/fault_run.hpp"
 #include "harness/engine/registry.hpp"
 #include "harness/spec/experiment.hpp"
+#include "results/run_document.hpp"
 #include "suites/api/workload.hpp"
 #include "transports/api/transport.hpp"
 
@@ -55,5 +57,14 @@ nlohmann::json drain_events(CaseSetup& setup);
 
 // "config", "unavailable", ... (the run document's error kinds).
 const char* kind_name(core::ErrorKind kind);
+
+// Whether a case can run, agreed by every rank from each rank's local outcome of a step: skipped
+// where some rank says unavailable (`skip`: "rank N: reason", the first such), failed where some
+// rank has any other error (`fails`, one per rank), else it runs.
+struct CaseVerdict {
+  std::string skip;
+  std::vector<results::CaseError> fails;
+};
+CaseVerdict agree_on_case(bootstrap::Bootstrap& bs, const std::optional<core::Error>& local);
 
 }  // namespace fabricbench::engine

@@ -40,8 +40,12 @@ suites::CollectiveParams collective_params(const spec::Case& c, const spec::Expe
     p.regime_seed = c.regime.seed;
     p.deadline_ns = c.regime.deadline_ns;
     if (c.mode == spec::Mode::duration) {
-      p.iterations =
-          static_cast<std::uint64_t>(p.rate_per_s * static_cast<double>(c.duration_ns) / 1e9);
+      // Every rank issues the same number: the schedule's, over the duration (and the warm-up).
+      const auto at_rate = [&](std::uint64_t ns) {
+        return static_cast<std::uint64_t>(p.rate_per_s * static_cast<double>(ns) / 1e9);
+      };
+      p.iterations = at_rate(c.duration_ns);
+      p.warmup_iterations = at_rate(c.warmup_ns);
     }
   }
   return p;
@@ -52,28 +56,6 @@ std::string what_of(const suites::CollectiveParams& p) {
   std::string out = std::string(to_string(p.collective)) + " " + std::string(to_string(p.type));
   if (transport::reduces(p.collective)) out += " " + std::string(to_string(p.op));
   return out + ", " + core::format_size(p.size);
-}
-
-struct Verdict {
-  std::string skip;                       // "rank N: reason" when some rank cannot run it
-  std::vector<results::CaseError> fails;  // anything else
-};
-
-Verdict agree(bootstrap::Bootstrap& bs, const std::optional<Error>& local) {
-  const auto all =
-      bs.allgather(local ? std::string(kind_name(local->kind())) + "\t" + local->what() : "");
-  Verdict v;
-  for (std::size_t r = 0; r < all.size(); ++r) {
-    if (all[r].empty()) continue;
-    const auto tab = all[r].find('\t');
-    const std::string kind = all[r].substr(0, tab);
-    if (kind == "unavailable") {
-      if (v.skip.empty()) v.skip = "rank " + std::to_string(r) + ": " + all[r].substr(tab + 1);
-    } else {
-      v.fails.push_back({static_cast<int>(r), kind, all[r].substr(tab + 1)});
-    }
-  }
-  return v;
 }
 
 class CollectiveCase {
@@ -119,7 +101,7 @@ class CollectiveCase {
     } catch (const Error& e) {
       local = e;
     }
-    const Verdict v = agree(run_.bs, local);
+    const CaseVerdict v = agree_on_case(run_.bs, local);
     if (!v.fails.empty()) {
       result_.errors = v.fails;
       result_.status = results::CaseStatus::failed;

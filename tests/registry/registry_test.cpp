@@ -196,9 +196,23 @@ TEST(Registry, DeclarationsAreConsistent) {
       EXPECT_NE(core::find_key(t.descriptor.keys, t.descriptor.signal_every_key), nullptr);
     }
   }
+  for (const auto& c : registry.collectives) {
+    check(c.name(), c.descriptor.keys);
+    EXPECT_FALSE(c.descriptor.description.empty()) << c.name();
+    EXPECT_TRUE(c.descriptor.unavailable_reason) << c.name();
+    EXPECT_NE(registry.memory_provider(c.descriptor.memory), nullptr)
+        << c.name() << " takes its buffers from '" << c.descriptor.memory
+        << "', which is not in the memory table";
+    EXPECT_EQ(registry.transport(c.name()), nullptr) << c.name() << " is in both tables";
+  }
   for (const auto& s : registry.suites) {
     check(s.name(), s.descriptor.keys);
-    EXPECT_TRUE(s.descriptor.make) << s.name();
+    // A pair-wise suite makes a Workload, a collective one a CollectiveWorkload: exactly one.
+    EXPECT_NE(static_cast<bool>(s.descriptor.make), static_cast<bool>(s.descriptor.make_collective))
+        << s.name();
+    EXPECT_EQ(static_cast<bool>(s.descriptor.make_collective),
+              static_cast<bool>(s.descriptor.configure_collective))
+        << s.name();
     for (const auto& other : registry.suites) {
       for (const auto& k : s.descriptor.keys) {
         const core::KeyDecl* o = core::find_key(other.descriptor.keys, k.name);
