@@ -92,7 +92,8 @@ void ProgressWatch::taken() noexcept {
   }
   taken_cv_.notify_all();
   // on_stuck is recording the failure and will end the process; nothing more to do here.
-  while (park) std::this_thread::sleep_for(std::chrono::seconds(1));
+  if (!park) return;
+  for (;;) std::this_thread::sleep_for(std::chrono::seconds(1));
 }
 
 // After a verdict: the waiting thread takes it within the grace, or it is stuck in a blocking
