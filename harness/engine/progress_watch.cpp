@@ -25,6 +25,27 @@ std::vector<int> ranks_behind(const ProgressRound& round) {
   return out;
 }
 
+std::string stall_message(const ProgressRound& round, const std::vector<std::string>& hosts,
+                          std::uint64_t timeout_ns, const std::string& what) {
+  const auto behind = ranks_behind(round);
+  const std::uint64_t at =
+      behind.empty() ? 0 : round.completed[static_cast<std::size_t>(behind.front())];
+  const double seconds = static_cast<double>(timeout_ns) / 1e9;
+  const auto waiting =
+      static_cast<std::size_t>(std::count(round.done.begin(), round.done.end(), false));
+  if (behind.size() == waiting && waiting > 1) {
+    return fmt::format(
+        "no rank completed a collective for {:.1f} s: every waiting rank ({}) had completed {} "
+        "collective(s) of {} and was inside the next; the fabric stalled or one rank is stuck "
+        "inside the collective (the ranks cannot tell which)",
+        seconds, name_ranks(behind, hosts), at, what);
+  }
+  return fmt::format(
+      "{} fell behind: no rank completed a collective for {:.1f} s; {} had completed {} "
+      "collective(s) of {} while the others had completed more",
+      name_ranks(behind, hosts), seconds, behind.size() == 1 ? "it" : "they", at, what);
+}
+
 std::string name_ranks(const std::vector<int>& ranks, const std::vector<std::string>& hosts) {
   std::string out = ranks.size() == 1 ? "rank " : "ranks ";
   for (std::size_t i = 0; i < ranks.size(); ++i) {
@@ -152,15 +173,7 @@ void ProgressWatch::rounds() {
       last_total = total;
       last_change = now;
     } else if (now - last_change > peer_timeout_ns_) {
-      const auto behind = ranks_behind(round);
-      const std::uint64_t at =
-          behind.empty() ? 0 : round.completed[static_cast<std::size_t>(behind.front())];
-      fail(
-          Error(ErrorKind::timeout,
-                fmt::format("{} fell behind: no rank completed a collective for {:.1f} s; {} "
-                            "had completed {} collective(s) of {} and was in the next",
-                            name_ranks(behind, hosts_), static_cast<double>(peer_timeout_ns_) / 1e9,
-                            behind.size() == 1 ? "it" : "they", at, what_)));
+      fail(Error(ErrorKind::timeout, stall_message(round, hosts_, peer_timeout_ns_, what_)));
       return;
     }
     std::this_thread::sleep_for(heartbeat);

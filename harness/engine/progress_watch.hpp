@@ -40,6 +40,10 @@ struct ProgressRound {
 std::vector<int> ranks_behind(const ProgressRound& round);
 // "rank 2 (host-b)" / "ranks 1, 3"
 std::string name_ranks(const std::vector<int>& ranks, const std::vector<std::string>& hosts);
+// The verdict when nobody completed a collective for the timeout: the ranks behind, or, when
+// every waiting rank is at the same count, that they all wait inside the same collective.
+std::string stall_message(const ProgressRound& round, const std::vector<std::string>& hosts,
+                          std::uint64_t timeout_ns, const std::string& what);
 
 class ProgressWatch final : public suites::ProgressGuard {
  public:

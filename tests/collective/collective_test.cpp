@@ -207,6 +207,17 @@ TEST(ProgressWatch, NamesTheRanksThatFellBehind) {
   EXPECT_EQ(engine::ranks_behind(round), (std::vector<int>{1, 3}));
   EXPECT_EQ(engine::name_ranks({1, 3}, {"a", "b", "c", "d"}), "ranks 1 (b), 3 (d)");
   EXPECT_EQ(engine::name_ranks({2}, {}), "rank 2");
+  const std::string behind = engine::stall_message(round, {}, 4'000'000'000, "all_reduce, 1MiB");
+  EXPECT_NE(behind.find("ranks 1, 3 fell behind"), std::string::npos) << behind;
+  EXPECT_NE(behind.find("had completed 41 collective(s) of all_reduce, 1MiB"), std::string::npos)
+      << behind;
+  // Everyone inside the same collective: no rank can be singled out, and the message says so.
+  engine::ProgressRound same;
+  same.done = {false, false, false};
+  same.completed = {7, 7, 7};
+  const std::string all = engine::stall_message(same, {}, 4'000'000'000, "all_reduce, 1MiB");
+  EXPECT_NE(all.find("every waiting rank (ranks 0, 1, 2) had completed 7"), std::string::npos)
+      << all;
 }
 
 }  // namespace

@@ -7,6 +7,9 @@
 #            timeouts.peer naming rank 2, and nothing is left running
 #   stop     rank 2 stopped (SIGSTOP) in the middle: the same
 #   kill_nonblocking, stop_nonblocking: the same with mpi.calls nonblocking (MPI_Iallreduce)
+#   hang     rank 2 wedged inside an MPI_Allreduce (a PMPI shim; alive, its side channel fine):
+#            no collective completes for timeouts.peer, every rank fails saying so, the run
+#            document is written, nothing is left running
 #   realistic all_reduces on a shared schedule (200/s for 1 s): the regime's figures recorded,
 #            every scheduled collective issued, #wrong 0
 # Usage: mpi-e2e.sh SCENARIO FABRICBENCH CORRUPT_SHIM
@@ -146,6 +149,42 @@ w = c['repetitions'][0]['collective']
 assert w['out_of_place']['wrong'] == 1 and w['in_place']['wrong'] == 1, w
 print('failed as it must:', msg)
 "
+    ;;
+  hang)
+    cat > "$work/hang.yaml" <<'YAML'
+fabricbench: 1
+name: collectives-hang
+timeouts: {peer: 3s}
+cases:
+  - name: long
+    suite: collective
+    transport: mpi
+    collective: all_reduce
+    sizes: 4KiB
+    iterations: 100000000
+    placement: out_of_place
+YAML
+    start=$(date +%s.%N)
+    rc=0
+    timeout 60 "${mpirun_cmd[@]}" -x LD_PRELOAD="$shim" -x FB_TEST_HANG_RANK=2 "$fb" run \
+      "$work/hang.yaml" -o "$work/run" > "$work/out.log" 2>&1 || rc=$?
+    took=$(echo "$(date +%s.%N) - $start" | bc)
+    [ "$rc" -ne 0 ] && [ "$rc" -ne 124 ] || { cat "$work/out.log"; fail "exit $rc (124: hung)"; }
+    for r in 1 3; do
+      grep -q "rank $r: .*no rank completed a collective for 3.0 s" "$work/out.log" ||
+        { cat "$work/out.log"; fail "rank $r did not report the stall"; }
+    done
+    doc "
+c = d['cases'][0]
+assert d['run']['status'] == 'failed', d['run']['status']
+assert c['status'] == 'failed', c['status']
+msg = c['errors'][0]['message']
+assert 'no rank completed a collective for 3.0 s' in msg and 'all_reduce float32 sum, 4KiB' in msg, msg
+print('rank 0 recorded:', msg)
+"
+    sleep 0.5
+    if pgrep -f "^$fb run $work" > /dev/null; then fail "ranks left running"; fi
+    echo "a rank wedged inside MPI_Allreduce: every rank failed within ${took}s; nothing left running"
     ;;
   kill | stop | kill_nonblocking | stop_nonblocking)
     signal=KILL
