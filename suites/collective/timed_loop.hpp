@@ -30,7 +30,12 @@ class Waiter {
   void wait();
   void barrier();
   std::uint64_t completed() const noexcept { return completed_; }
-  void count(std::uint64_t n) noexcept { completed_ += n; }
+  // n more collectives completed: published to the guard at once (a blocking backend never
+  // polls, so this is where its progress shows).
+  void count(std::uint64_t n) {
+    completed_ += n;
+    guard_.poll(completed_);
+  }
 
  private:
   transport::Communicator& comm_;
