@@ -480,6 +480,12 @@ void summarize_case(CaseResult& c) {
   c.summary = std::move(s);
 }
 
+const json& summary_collective(const CaseResult& c) {
+  static const json none;
+  const auto it = c.summary.find("collective");
+  return it == c.summary.end() ? none : *it;
+}
+
 bool is_collective(const CaseResult& c) {
   return std::any_of(c.repetitions.begin(), c.repetitions.end(),
                      [](const Repetition& r) { return r.collective.is_object(); });

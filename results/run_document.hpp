@@ -102,6 +102,8 @@ nlohmann::json summary_to_json(const stats::Summary& s);  // keys lat_*_ns, coun
 void summarize_case(CaseResult& c);
 // Whether a repetition of the case carries collective figures (Repetition::collective).
 bool is_collective(const CaseResult& c);
+// The case's summary.collective (filled by summarize_case), or null.
+const nlohmann::json& summary_collective(const CaseResult& c);
 // The placements of a collective repetition, in nccl-tests' column order.
 inline constexpr const char* kCollectivePlacements[] = {"out_of_place", "in_place"};
 

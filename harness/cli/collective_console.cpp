@@ -1,7 +1,6 @@
 #include "harness/cli/collective_console.hpp"
 
-#include <algorithm>
-#include <vector>
+#include <optional>
 
 #include <fmt/core.h>
 
@@ -19,16 +18,15 @@ std::string fixed(double v, int width) {
   return fmt::format("{:>{}.1e}", v, width);
 }
 
-double median_of(const results::CaseResult& r, const char* placement, const char* key) {
-  std::vector<double> v;
-  for (const auto& rep : r.repetitions) {
-    const json& c = rep.collective;
-    if (!c.is_object() || !c.contains(placement) || !c[placement].is_object()) continue;
-    v.push_back(c[placement].value(key, 0.0));
+// The median over the repetitions of one figure of one placement, from the case's summary
+// (results::summarize_case); nullopt when the placement did not run.
+std::optional<double> median_of(const json& placement, const char* key) {
+  if (!placement.is_object() || !placement.contains(key)) return std::nullopt;
+  const json& figure = placement[key];
+  if (!figure.is_object() || !figure.contains("median") || !figure["median"].is_number()) {
+    return std::nullopt;
   }
-  if (v.empty()) return -1;
-  std::sort(v.begin(), v.end());
-  return v[v.size() / 2];
+  return figure["median"].get<double>();
 }
 
 }  // namespace
@@ -54,36 +52,30 @@ void CollectiveTable::header(const spec::Case& c, const std::string& described, 
 }
 
 void CollectiveTable::row(const results::CaseResult& r) {
-  if (r.repetitions.empty() || !r.repetitions.front().collective.is_object()) return;
+  const json& summary = results::summary_collective(r);
+  if (!summary.is_object()) return;
   any_ = true;
-  const json& first = r.repetitions.front().collective;
-  const json redop = first.value("redop", json());
+  const json redop = summary.value("redop", json());
   std::string line = fmt::format(
-      "{:>12}  {:>12}  {:>8}  {:>6}  {:>6}", first.value("size_bytes", std::uint64_t{0}),
-      first.value("count", std::uint64_t{0}), first.value("type", std::string()),
-      redop.is_string() ? redop.get<std::string>() : std::string("none"), first.value("root", -1));
+      "{:>12}  {:>12}  {:>8}  {:>6}  {:>6}", summary.value("size_bytes", std::uint64_t{0}),
+      summary.value("count", std::uint64_t{0}), summary.value("type", std::string()),
+      redop.is_string() ? redop.get<std::string>() : std::string("none"),
+      summary.value("root", -1));
   for (const char* placement : {"out_of_place", "in_place"}) {
-    const double time = median_of(r, placement, "time_us");
-    if (time < 0) {
+    const json& figures = summary.contains(placement) ? summary[placement] : json();
+    const auto time = median_of(figures, "time_us");
+    if (!time) {
       line += fmt::format("  {:>7}  {:>6}  {:>6}  {:>6}", "-", "-", "-", "-");
       continue;
     }
-    const double busbw = median_of(r, placement, "busbw_gbytes_per_s");
-    std::uint64_t wrong = 0;
-    bool checked = false;
-    for (const auto& rep : r.repetitions) {
-      const json& w = rep.collective[placement]["wrong"];
-      if (w.is_number()) {
-        checked = true;
-        wrong += w.get<std::uint64_t>();
-      }
-    }
-    wrong_ += wrong;
+    const double busbw = median_of(figures, "busbw_gbytes_per_s").value_or(0.0);
+    const json wrong = figures.value("wrong", json());  // summed over repetitions; null: unchecked
+    if (wrong.is_number()) wrong_ += wrong.get<std::uint64_t>();
     busbw_sum_ += busbw;
     ++busbw_count_;
-    line += fmt::format("  {}  {}  {}  {:>6}", fixed(time, 7),
-                        fixed(median_of(r, placement, "algbw_gbytes_per_s"), 6), fixed(busbw, 6),
-                        checked ? std::to_string(wrong) : std::string("N/A"));
+    line += fmt::format("  {}  {}  {}  {:>6}", fixed(*time, 7),
+                        fixed(median_of(figures, "algbw_gbytes_per_s").value_or(0.0), 6),
+                        fixed(busbw, 6), wrong.is_number() ? wrong.dump() : std::string("N/A"));
   }
   fmt::print(out_, "{}\n", line);
 }

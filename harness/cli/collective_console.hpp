@@ -15,6 +15,7 @@ class CollectiveTable {
  public:
   explicit CollectiveTable(std::FILE* out) : out_(out) {}
   void header(const spec::Case& c, const std::string& described, int ranks);
+  // From the case's summary (results::summarize_case): medians over the repetitions, #wrong summed.
   void row(const results::CaseResult& r);
   // Nothing when no collective case ran.
   void footer();

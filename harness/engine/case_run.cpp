@@ -45,16 +45,7 @@ class CaseRun {
         ctx_{params_, run.rank(), peer_of(run.rank(), run.size()), run.rank() < run.size() / 2} {}
 
   bool run() {
-    if (run_.observer) run_.observer->on_case_start(index_, run_.exp.cases.size(), c_);
-    if (run_.writer) run_.writer->set_current_case(c_.id);
-    result_.id = c_.id;
-    result_.suite = c_.suite;
-    result_.transport = c_.transport;
-    const json& planned = run_.exp.resolved;
-    if (planned.contains("cases") && planned["cases"].size() > index_) {
-      result_.params = planned["cases"][index_];
-    }
-    result_.started_ns = core::wall_clock_ns();
+    result_ = open_case(run_, index_);
     if (!set_up()) return !failed_;
     try {
       connect();
@@ -129,11 +120,7 @@ class CaseRun {
     }
   }
 
-  void add_case() {
-    if (!run_.writer) return;
-    if (run_.observer) run_.observer->on_case_done(c_, result_);
-    run_.writer->add_case(std::move(result_));
-  }
+  void add_case() { record_case(run_, c_, result_); }
 
   // Endpoints to the peer, their queues checked, the registered regions exchanged (one-sided
   // ops), and each rank's connections as the transport describes them.
@@ -327,6 +314,28 @@ class CaseRun {
 };
 
 }  // namespace
+
+results::CaseResult open_case(RunState& run, std::size_t index) {
+  const spec::Case& c = run.exp.cases[index];
+  if (run.observer) run.observer->on_case_start(index, run.exp.cases.size(), c);
+  if (run.writer) run.writer->set_current_case(c.id);
+  results::CaseResult r;
+  r.id = c.id;
+  r.suite = c.suite;
+  r.transport = c.transport;
+  const json& planned = run.exp.resolved;
+  if (planned.contains("cases") && planned["cases"].size() > index) {
+    r.params = planned["cases"][index];
+  }
+  r.started_ns = core::wall_clock_ns();
+  return r;
+}
+
+void record_case(RunState& run, const spec::Case& c, results::CaseResult& result) {
+  if (!run.writer) return;
+  if (run.observer) run.observer->on_case_done(c, result);
+  run.writer->add_case(std::move(result));
+}
 
 bool run_case(RunState& run, std::size_t index) {
   if (is_collective_case(run, index)) return run_collective_case(run, index);

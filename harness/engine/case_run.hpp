@@ -45,4 +45,10 @@ struct RunState {
 // Runs case `index` of the plan; false when the run must stop after it (a failure).
 bool run_case(RunState& run, std::size_t index);
 
+// What every kind of case does as it starts: tells the observer and (rank 0) the writer which
+// case runs, and returns its record with id, suite, backend, resolved plan and start time.
+results::CaseResult open_case(RunState& run, std::size_t index);
+// Rank 0: hands the finished record to the observer and the writer; nothing elsewhere.
+void record_case(RunState& run, const spec::Case& c, results::CaseResult& result);
+
 }  // namespace fabricbench::engine

@@ -64,16 +64,7 @@ class CollectiveCase {
       : run_(run), c_(run.exp.cases[index]), index_(index) {}
 
   bool run() {
-    if (run_.observer) run_.observer->on_case_start(index_, run_.exp.cases.size(), c_);
-    if (run_.writer) run_.writer->set_current_case(c_.id);
-    result_.id = c_.id;
-    result_.suite = c_.suite;
-    result_.transport = c_.transport;
-    const json& planned = run_.exp.resolved;
-    if (planned.contains("cases") && planned["cases"].size() > index_) {
-      result_.params = planned["cases"][index_];
-    }
-    result_.started_ns = core::wall_clock_ns();
+    result_ = open_case(run_, index_);
     if (!step([this] { prepare(); })) return done_ok_;
     if (!step([this] { connect(); })) return done_ok_;
     try {
@@ -232,11 +223,7 @@ class CollectiveCase {
     run_.writer->set_current_case(c_.id);
   }
 
-  void add_case() {
-    if (!run_.writer) return;
-    if (run_.observer) run_.observer->on_case_done(c_, result_);
-    run_.writer->add_case(std::move(result_));
-  }
+  void add_case() { record_case(run_, c_, result_); }
 
   RunState& run_;
   const spec::Case& c_;

@@ -24,22 +24,13 @@ collective::Call call_of(const CollectiveParams& p, int ranks) {
   return {p.collective, p.type, p.op, p.root, ranks, p.seed};
 }
 
-// The call with nccl-tests' pointers: out of place from send to recv; in place inside recv, the
-// send and receive parts at this rank's offsets.
-transport::CollectiveCall placed(const CollectiveParams& p, const Layout& l, int rank,
-                                 const transport::Buffer& send, const transport::Buffer& recv,
-                                 bool in_place) {
+// One collective call of the case (its pointers set by collective::place_call).
+transport::CollectiveCall call_for(const CollectiveParams& p) {
   transport::CollectiveCall c;
   c.collective = p.collective;
   c.type = p.type;
   c.op = p.op;
   c.root = p.root;
-  c.count = l.param_count;
-  c.in_place = in_place;
-  auto* base = static_cast<std::byte*>(recv.addr);
-  const auto r = static_cast<std::uint64_t>(rank);
-  c.send = in_place ? base + l.send_inplace_offset * r * l.element_bytes : send.addr;
-  c.recv = in_place ? base + l.recv_inplace_offset * r * l.element_bytes : recv.addr;
   return c;
 }
 
@@ -97,7 +88,8 @@ class CollectiveWorkloadImpl final : public CollectiveWorkload {
     json out = json::object();
     for (const bool in_place : {false, true}) {
       if (in_place ? !p.in_place : !p.out_of_place) continue;
-      const auto call = placed(p, l, comm.rank(), send, recv, in_place);
+      const auto call =
+          collective::place_call(call_for(p), l, comm.rank(), send.addr, recv.addr, in_place);
       const auto timed = collective::timed_loop(p, call, comm, waiter);
       json figures = {{"elapsed_ns", timed.elapsed_ns},
                       {"ops", timed.ops},

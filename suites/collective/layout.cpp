@@ -1,6 +1,7 @@
 #include "suites/collective/layout.hpp"
 
 #include <algorithm>
+#include <cstddef>
 
 namespace fabricbench::suites::collective {
 
@@ -64,6 +65,17 @@ Layout layout_of(Collective c, transport::DataType t, std::uint64_t size, int ra
   l.algbw_bytes = l.param_count * elt * (times_n ? n : 1);
   l.bus_factor = bus_factor(c, ranks);
   return l;
+}
+
+transport::CollectiveCall place_call(transport::CollectiveCall call, const Layout& l, int rank,
+                                     void* send, void* recv, bool in_place) {
+  call.count = l.param_count;
+  call.in_place = in_place;
+  auto* base = static_cast<std::byte*>(recv);
+  const auto r = static_cast<std::uint64_t>(rank);
+  call.send = in_place ? base + l.send_inplace_offset * r * l.element_bytes : send;
+  call.recv = in_place ? base + l.recv_inplace_offset * r * l.element_bytes : recv;
+  return call;
 }
 
 double gbytes_per_s(std::uint64_t bytes, double seconds) {

@@ -29,6 +29,12 @@ struct Layout {
 
 Layout layout_of(transport::Collective c, transport::DataType t, std::uint64_t size, int ranks);
 
+// The call with nccl-tests' pointers on `rank` (its collective, type, op and root kept; count
+// and placement set): out of place from `send` to `recv`; in place both inside `recv`, the send
+// part at send_inplace_offset x rank elements and the receive part at recv_inplace_offset x rank.
+transport::CollectiveCall place_call(transport::CollectiveCall call, const Layout& l, int rank,
+                                     void* send, void* recv, bool in_place);
+
 // busbw's factor alone (the table of the module comment), for n ranks.
 double bus_factor(transport::Collective c, int ranks);
 

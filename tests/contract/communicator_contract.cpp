@@ -55,17 +55,13 @@ void run_and_check(Communicator& comm, Buffers& b, Collective c, DataType t, Red
   const int rank = comm.rank();
   const auto l = suites::collective::layout_of(c, t, size, n);
   const suites::collective::Call call{c, t, op, n - 1, n, 7};
-  CollectiveCall cc;
-  cc.collective = c;
-  cc.type = t;
-  cc.op = op;
-  cc.root = n - 1;
-  cc.count = l.param_count;
-  cc.in_place = in_place;
-  auto* base = static_cast<std::byte*>(b.recv.addr);
-  const auto r = static_cast<std::uint64_t>(rank);
-  cc.send = in_place ? base + l.send_inplace_offset * r * l.element_bytes : b.send.addr;
-  cc.recv = in_place ? base + l.recv_inplace_offset * r * l.element_bytes : b.recv.addr;
+  CollectiveCall what;
+  what.collective = c;
+  what.type = t;
+  what.op = op;
+  what.root = n - 1;
+  const CollectiveCall cc =
+      suites::collective::place_call(what, l, rank, b.send.addr, b.recv.addr, in_place);
   const auto input = suites::collective::make_input(call, l, rank);
   std::vector<std::byte> poison(l.size_bytes, std::byte{0x5A});
   comm.to_device(b.recv.addr, poison.data(), poison.size());

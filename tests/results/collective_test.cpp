@@ -19,6 +19,7 @@ namespace {
 
 using nlohmann::json;
 namespace ct = collectivetest;
+using testing::reader_error;
 
 TEST(CollectiveJson, RoundTripKeepsTheFiguresAndOmitsNull) {
   const RunDocument doc = ct::collective_document("20261123T100000Z-coll");
@@ -78,17 +79,6 @@ TEST(CollectiveJson, SummaryHasMedianMinMaxPerPlacementAndSumsWrong) {
   CaseResult plain = testing::pingpong_case();
   summarize_case(plain);
   EXPECT_FALSE(plain.summary.contains("collective"));
-}
-
-std::string reader_error(const json& j) {
-  try {
-    run_document_from_json(j);
-  } catch (const core::Error& e) {
-    EXPECT_EQ(e.kind(), core::ErrorKind::config) << e.what();
-    return e.what();
-  }
-  ADD_FAILURE() << "run_document_from_json accepted an invalid document";
-  return {};
 }
 
 TEST(CollectiveJson, ReaderNamesTheBadField) {

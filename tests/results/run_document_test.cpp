@@ -12,20 +12,8 @@ namespace fabricbench::results {
 namespace {
 
 using nlohmann::json;
+using testing::reader_error;
 using testing::sample_document;
-
-// Runs the reader and returns the core::Error message (fails the test if nothing is thrown or
-// the kind is not config).
-std::string reader_error(const json& j) {
-  try {
-    run_document_from_json(j);
-  } catch (const core::Error& e) {
-    EXPECT_EQ(e.kind(), core::ErrorKind::config) << e.what();
-    return e.what();
-  }
-  ADD_FAILURE() << "run_document_from_json accepted an invalid document";
-  return {};
-}
 
 TEST(RunDocumentJson, RoundTripIsExact) {
   const RunDocument doc = sample_document();

@@ -7,12 +7,26 @@
 #include <sstream>
 #include <stdexcept>
 
+#include <gtest/gtest.h>
+
+#include "core/error.hpp"
 #include "core/stats/interval_series.hpp"
 
 namespace fabricbench::results::testing {
 
 namespace fs = std::filesystem;
 using nlohmann::json;
+
+std::string reader_error(const json& j) {
+  try {
+    run_document_from_json(j);
+  } catch (const core::Error& e) {
+    EXPECT_EQ(e.kind(), core::ErrorKind::config) << e.what();
+    return e.what();
+  }
+  ADD_FAILURE() << "run_document_from_json accepted an invalid document";
+  return {};
+}
 
 stats::Histogram spread_histogram(std::uint64_t seed, int n) {
   stats::Histogram h;

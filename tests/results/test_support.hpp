@@ -32,6 +32,10 @@ class TempDir {
   std::string path_;
 };
 
+// Runs the run-document reader on `j` and returns its core::Error message (adds a failure when
+// nothing is thrown or the kind is not config).
+std::string reader_error(const nlohmann::json& j);
+
 // Names in a directory, sorted.
 std::vector<std::string> list_dir(const std::string& dir);
 std::string read_file(const std::string& path);
