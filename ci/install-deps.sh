@@ -14,6 +14,8 @@ packages=(
   # optional parts: MPI launcher, verbs transport, topology
   libopenmpi-dev openmpi-bin libibverbs-dev librdmacm-dev rdma-core ibverbs-providers
   libhwloc-dev libnuma-dev
+  # the dmabuf memory provider: DRM ioctl headers only (vgem dumb buffers), no library linked
+  libdrm-dev
   # tests and peer comparisons
   python3 python3-jsonschema iperf3 sockperf iproute2 procps nftables iptables chromium
 )

@@ -240,6 +240,7 @@ json case_to_json_at(const CaseResult& c, const std::string& where) {
               {"errors", std::move(errors)},
               {"endpoints", array_or_empty(c.endpoints)}};
   if (!c.skip_reason.empty() || c.status == CaseStatus::skipped) out["skip_reason"] = c.skip_reason;
+  if (c.memory.is_array()) out["memory"] = c.memory;
   return out;
 }
 
@@ -288,6 +289,14 @@ CaseResult case_from_json_at(const json& j, const std::string& path) {
     detail::as_string(endpoints[i], detail::index_path(r.path_of("endpoints"), i));
   }
   c.endpoints = endpoints;
+  if (const json* memory = r.optional("memory")) {  // absent before schema 1.x's GPU memory
+    if (!memory->is_array()) detail::fail(r.path_of("memory"), "must be an array (one per rank)");
+    for (std::size_t i = 0; i < memory->size(); ++i) {
+      const ObjectReader m((*memory)[i], detail::index_path(r.path_of("memory"), i));
+      m.string("provider");
+    }
+    c.memory = *memory;
+  }
   return c;
 }
 

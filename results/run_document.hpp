@@ -69,6 +69,10 @@ struct CaseResult {
   nlohmann::json summary;
   std::vector<CaseError> errors;
   nlohmann::json endpoints;  // per-rank Endpoint::describe() strings (array, index = rank)
+  // Per rank (index = rank): the memory provider's facts (provider, allocator, gpu, numa_node,
+  // ...), how the buffers were registered, and the staging copies ({to_host, to_device}: copies,
+  // bytes, ns; null when not staged). Null for cases that did not run.
+  nlohmann::json memory;
 };
 
 enum class RunStatus { running, complete, interrupted, failed };

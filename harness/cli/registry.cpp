@@ -77,7 +77,9 @@ engine::Registry make_registry() {
   r.collectives.push_back({transport::nccl::descriptor()});
   r.memory.push_back(transport::host_memory());
   r.memory.push_back(transport::hugepage_memory());
-  r.memory.push_back(transport::cuda::cuda_memory());
+  r.memory.push_back(transport::dmabuf_memory());
+  r.memory.push_back(transport::cuda::cuda_device_memory());
+  r.memory.push_back(transport::cuda::cuda_host_memory());
   return r;
 }
 

@@ -287,9 +287,12 @@ class CaseRun {
   void finish() {
     result_.finished_ns = core::wall_clock_ns();
     const auto all_events = run_.bs.allgather(drain_events(setup_).dump());
+    const auto all_memory = run_.bs.allgather(memory_facts(setup_).dump());
     if (run_.writer) {
+      result_.memory = json::array();
       for (int r = 0; r < run_.size(); ++r) {
         add_events(json::parse(all_events[static_cast<std::size_t>(r)]), r);
+        result_.memory.push_back(json::parse(all_memory[static_cast<std::size_t>(r)]));
       }
     }
     summarize_faults();

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "core/clock.hpp"
 #include "harness/engine/regime_run.hpp"
 #include "suites/api/measure.hpp"
 
@@ -102,14 +103,31 @@ void check_regime(const spec::Case& c, const suites::Params& p) {
   }
 }
 
-// Send and receive buffers for every connection, registered with the transport.
-void allocate_buffers(CaseSetup& s, const spec::Case& c, const suites::Params& p,
-                      const Registry& registry) {
+// The case's memory provider, and whether the workload can use its memory.
+void make_provider(CaseSetup& s, const spec::Case& c, const suites::Params& p,
+                   const Registry& registry) {
   const transport::MemoryDescriptor* memory = registry.memory_provider(c.memory);
-  if (memory == nullptr) {
+  if (memory == nullptr || !memory->make) {
     throw Error(ErrorKind::unavailable, "memory provider '" + c.memory + "' is not built");
   }
-  s.provider = memory->make();
+  if (auto why = memory->unavailable_reason ? memory->unavailable_reason() : std::nullopt) {
+    throw Error(ErrorKind::unavailable, "memory " + c.memory + ": " + *why);
+  }
+  s.provider = memory->make(c.memory_settings);
+  if (auto why = s.workload->unsupported(p, s.provider->traits())) {
+    throw Error(ErrorKind::unavailable, "memory " + c.memory + ": " + *why);
+  }
+  // Memory the transport cannot register goes through page-locked host buffers.
+  if (!s.provider->traits().cpu_addressable && !s.transport->capabilities().device_memory) {
+    auto staged =
+        std::make_unique<transport::StagingTransport>(std::move(s.transport), core::now_ns);
+    s.staging = staged.get();
+    s.transport = std::move(staged);
+  }
+}
+
+// Send and receive buffers for every connection, registered with the transport.
+void allocate_buffers(CaseSetup& s, const spec::Case& c, const suites::Params& p) {
   const std::size_t msg = std::max<std::uint64_t>(c.message_size, 1);
   const auto conns = static_cast<std::size_t>(c.connections);
   const auto regime_needs = regime_slots(c);
@@ -119,9 +137,8 @@ void allocate_buffers(CaseSetup& s, const spec::Case& c, const suites::Params& p
   s.recv_buffer = s.provider->allocate(msg * static_cast<std::size_t>(recv_slots) * conns);
   if (p.verify) {
     // One-sided reads check what they fetch against this pattern (sequence 0 in every slot).
-    auto* base = static_cast<unsigned char*>(s.send_buffer.addr);
     const std::size_t slots = s.send_buffer.length / msg;
-    for (std::size_t i = 0; i < slots; ++i) suites::stamp_pattern(base + i * msg, msg, 0);
+    for (std::size_t i = 0; i < slots; ++i) suites::stamp_pattern(s.send_buffer, i * msg, msg, 0);
   }
   s.send_region = s.transport->register_memory(s.send_buffer);
   s.recv_region = s.transport->register_memory(s.recv_buffer);
@@ -199,7 +216,8 @@ void prepare(CaseSetup& s, const spec::Case& c, const suites::Params& p, const R
   s.transport = s.transport_entry->descriptor.make(c.transport_settings, open_params(c, p));
   check_capabilities(c, p, s.transport->capabilities());
   check_regime(c, p);
-  allocate_buffers(s, c, p, registry);
+  make_provider(s, c, p, registry);
+  allocate_buffers(s, c, p);
 }
 
 void check_queue_depth(const spec::Case& c, const suites::Params& p, const CaseSetup& s,
@@ -226,6 +244,13 @@ void check_queue_depth(const spec::Case& c, const suites::Params& p, const CaseS
                     std::to_string(ep.queue_depth()) +
                     " (verbs.queue_depth); lower window or raise the queue depth");
   }
+}
+
+nlohmann::json memory_facts(const CaseSetup& s) {
+  nlohmann::json j = s.provider ? s.provider->facts() : nlohmann::json::object();
+  j["registration"] = s.registered ? nlohmann::json(s.send_region.registration) : nullptr;
+  j["staging"] = s.staging != nullptr ? to_json(s.staging->counters()) : nlohmann::json(nullptr);
+  return j;
 }
 
 nlohmann::json drain_events(CaseSetup& setup) {

@@ -14,6 +14,7 @@
 #include "harness/spec/experiment.hpp"
 #include "results/run_document.hpp"
 #include "suites/api/workload.hpp"
+#include "transports/api/staging.hpp"
 #include "transports/api/transport.hpp"
 
 namespace fabricbench::engine {
@@ -23,6 +24,8 @@ struct CaseSetup {
   const TransportEntry* transport_entry = nullptr;
   std::unique_ptr<suites::Workload> workload;
   std::unique_ptr<transport::Transport> transport;
+  // The transport when it stages the case's memory (owned by `transport`), else nullptr.
+  transport::StagingTransport* staging = nullptr;
   std::unique_ptr<transport::MemoryProvider> provider;
   transport::Buffer send_buffer;
   transport::Buffer recv_buffer;
@@ -51,6 +54,10 @@ void prepare(CaseSetup& s, const spec::Case& c, const suites::Params& p, const R
 // loop's inflight); throws core::Error(config) when the endpoint's queue is too small.
 void check_queue_depth(const spec::Case& c, const suites::Params& p, const CaseSetup& s,
                        const transport::Endpoint& ep);
+
+// This rank's memory for the run document: the provider's facts, how the buffers were
+// registered, and the staging copies so far (null when not staged).
+nlohmann::json memory_facts(const CaseSetup& s);
 
 // The transport's events since the last call (an empty array when it reports none).
 nlohmann::json drain_events(CaseSetup& setup);

@@ -131,7 +131,7 @@ class CollectiveCase {
     }
     params_ = collective_params(c_, run_.exp, suite->descriptor);
     workload_ = suite->descriptor.make_collective();
-    provider_ = memory->make();
+    provider_ = memory->make(core::Settings(memory->keys));
   }
 
   void connect() {

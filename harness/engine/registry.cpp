@@ -49,7 +49,7 @@ spec::Catalog Registry::catalog() const {
     c.suites.push_back({s.descriptor.name, s.descriptor.keys, s.descriptor.check,
                         static_cast<bool>(s.descriptor.make_collective)});
   }
-  for (const auto& m : memory) c.memory.push_back(m.name);
+  for (const auto& m : memory) c.memory.push_back({m.name, m.keys});
   return c;
 }
 

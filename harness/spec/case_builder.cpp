@@ -73,11 +73,14 @@ class CaseBuilder {
     c_.group = g_.group;
     c_.mode = g_.mode;
     c_.transport = ctx_.catalog.transports.empty() ? "" : ctx_.catalog.transports.front().name;
-    c_.memory = ctx_.catalog.memory.empty() ? "" : ctx_.catalog.memory.front();
+    c_.memory = ctx_.catalog.memory.empty() ? "" : ctx_.catalog.memory.front().name;
     pick_identity();
     transport_ = ctx_.catalog.transport(c_.transport);
     c_.suite_settings = suite_defaults(ctx_.catalog, c_.suite);
     if (transport_ != nullptr) c_.transport_settings = core::Settings(transport_->keys);
+    for (const auto& m : ctx_.catalog.memory) {
+      if (m.name == c_.memory) c_.memory_settings = core::Settings(m.keys);
+    }
     set_values();
     const auto id_parts = varied_and_id_parts();
     resolve_lengths();
@@ -109,6 +112,7 @@ class CaseBuilder {
       const std::string& key = g_.dims[d]->spec->name;
       if (key == "suite") c_.suite = v.text;
       if (key == "transport") c_.transport = v.text;
+      if (key == "memory") c_.memory = v.text;
       if (key == "regime.kind") {
         c_.regime.kind = v.text;
         kind_param_ = g_.dims[d];
@@ -124,6 +128,10 @@ class CaseBuilder {
       return false;
     }
     if (ctx_.keys.is_transport_section(s.section) && c_.transport != s.section) return false;
+    if (!s.memories.empty() &&
+        std::find(s.memories.begin(), s.memories.end(), c_.memory) == s.memories.end()) {
+      return false;
+    }
     if (!s.kinds.empty() &&
         std::find(s.kinds.begin(), s.kinds.end(), c_.regime.kind) == s.kinds.end()) {
       return false;
@@ -155,7 +163,9 @@ class CaseBuilder {
         warmup_set_ = true;
         (v.is_duration ? c_.warmup_ns : c_.warmup_iterations) = v.number;
       } else if (p.spec->decl != nullptr) {
-        auto& settings = p.spec->section.empty() ? c_.suite_settings : c_.transport_settings;
+        auto& settings = !p.spec->memories.empty() ? c_.memory_settings
+                         : p.spec->section.empty() ? c_.suite_settings
+                                                   : c_.transport_settings;
         settings.set(*p.spec->decl, setting_value(*p.spec->decl, v));
       } else if (p.spec->section == "regime") {
         set_regime(c_.regime, std::string_view(key).substr(7), v);

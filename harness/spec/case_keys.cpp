@@ -60,7 +60,7 @@ std::vector<KeySpec> leading_keys(const Catalog& catalog) {
 std::vector<KeySpec> trailing_keys(const Catalog& catalog) {
   return {
       {"interval", Type::duration, kNsPerMs, 10 * kNsPerS, {}},
-      {"memory", Type::choice, 0, 0, catalog.memory},
+      {"memory", Type::choice, 0, 0, names_of(catalog.memory)},
       {"verify", Type::boolean, 0, 0, {}},
       {"fault", Type::fault, 0, 0, {}},
       {"on_break", Type::choice, 0, 0, {"fail", "reconnect"}},
@@ -131,6 +131,7 @@ KeyTable::KeyTable(const Catalog& catalog) {
   keys_ = leading_keys(catalog);
   add_suite_keys(catalog);
   for (auto& k : trailing_keys(catalog)) keys_.push_back(std::move(k));
+  add_memory_keys(catalog);
   for (const auto& t : catalog.transports) {
     for (const auto& decl : t.keys) add_backend_key(decl, t.name, {});
     sections_.push_back(t.name);
@@ -160,6 +161,26 @@ void KeyTable::add_suite_keys(const Catalog& catalog) {
       } else {
         add_backend_key(decl, "", {s.name});
       }
+    }
+  }
+}
+
+// A key several memory providers declare (`gpu`) is one key that applies to each of them.
+void KeyTable::add_memory_keys(const Catalog& catalog) {
+  for (const auto& m : catalog.memory) {
+    for (const auto& decl : m.keys) {
+      auto it = std::find_if(keys_.begin(), keys_.end(),
+                             [&](const KeySpec& k) { return k.name == decl.name; });
+      if (it != keys_.end() && it->memories.empty()) {
+        throw core::Error(core::ErrorKind::runtime,
+                          "memory provider " + m.name + " declares the key '" + decl.name +
+                              "', which is a suite's or one of the loader's own case keys");
+      }
+      if (it == keys_.end()) {
+        add_backend_key(decl, "", {});
+        it = std::prev(keys_.end());
+      }
+      it->memories.push_back(m.name);
     }
   }
 }

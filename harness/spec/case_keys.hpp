@@ -36,6 +36,7 @@ class KeyTable {
 
  private:
   void add_suite_keys(const Catalog& catalog);
+  void add_memory_keys(const Catalog& catalog);
   void add_backend_key(const core::KeyDecl& decl, std::string section,
                        std::vector<std::string> suites);
 

@@ -34,10 +34,17 @@ struct SuiteKeys {
   bool collective = false;  // runs over a collective backend (every rank at once)
 };
 
+// A memory provider: the `memory:` value and the keys it reads, written directly in a case group
+// (`gpu: 1`). Providers that read the same key declare it identically.
+struct MemoryKeys {
+  std::string name;
+  std::vector<core::KeyDecl> keys;
+};
+
 struct Catalog {
   std::vector<TransportKeys> transports;  // the first is the default of `transport:`
   std::vector<SuiteKeys> suites;
-  std::vector<std::string> memory;  // the `memory:` values; the first is the default
+  std::vector<MemoryKeys> memory;  // the `memory:` values; the first is the default
 
   const TransportKeys* transport(std::string_view name) const;
   const SuiteKeys* suite(std::string_view name) const;

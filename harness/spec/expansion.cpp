@@ -279,8 +279,8 @@ class GroupExpander {
   // regime keys, once suite, transport and kind are known.
   // `suites` are the group's suites (empty when unknown), `transports` its transports.
   std::string inapplicable_why(const Param& p, const std::vector<std::string>& suites,
-                               const std::vector<std::string>& transports,
-                               bool transport_known) const {
+                               const std::vector<std::string>& transports, bool transport_known,
+                               const std::vector<std::string>& memories) const {
     const KeySpec& s = *p.spec;
     std::string why;
     if (!s.suites.empty() && !suites.empty() &&
@@ -293,6 +293,12 @@ class GroupExpander {
     if (ctx_.keys.is_transport_section(s.section) && transport_known &&
         !contains(transports, s.section)) {
       why = fmt::format("'{}' applies only to transport {}", s.name, s.section);
+    }
+    if (!s.memories.empty() && !memories.empty() &&
+        std::none_of(memories.begin(), memories.end(),
+                     [&](const std::string& v) { return contains(s.memories, v); })) {
+      why = fmt::format("'{}' applies only to memory {}; this group's memory is {}", s.name,
+                        join_and(s.memories), memories.front());
     }
     if (!s.kinds.empty() && kinds_known_ &&
         std::none_of(kinds_.begin(), kinds_.end(),
@@ -323,9 +329,15 @@ class GroupExpander {
     // Computed before the loop below moves the params.
     const std::vector<std::string> suites =
         suite != nullptr && suite->valid ? texts_of(suite, "") : std::vector<std::string>();
+    const Param* memory = find_param(params_, "memory");
+    const std::vector<std::string> memories =
+        memory != nullptr && !memory->valid
+            ? std::vector<std::string>()
+            : texts_of(memory, ctx_.catalog.memory.empty() ? std::string()
+                                                           : ctx_.catalog.memory.front().name);
     std::vector<Param> kept;
     for (auto& p : params_) {
-      const std::string why = inapplicable_why(p, suites, transports, transport_known);
+      const std::string why = inapplicable_why(p, suites, transports, transport_known, memories);
       if (why.empty()) {
         kept.push_back(std::move(p));
       } else if (!p.from_defaults) {

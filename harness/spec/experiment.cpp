@@ -126,6 +126,9 @@ nlohmann::json to_json(const Case& c) {
   const nlohmann::json suite = to_json(c.suite_settings);
   for (const auto& [key, value] : suite.items()) out[key] = value;
   if (!c.transport_settings.entries().empty()) out[c.transport] = to_json(c.transport_settings);
+  // The memory provider's keys beside the case's own, and only where the provider reads them.
+  const nlohmann::json memory = to_json(c.memory_settings);
+  for (const auto& [key, value] : memory.items()) out[key] = value;
   return out;
 }
 

@@ -108,6 +108,8 @@ struct Case {
   // The keys its suite declares (and the suite keys every case of a plan records, at their
   // defaults: core::PlanScope), resolved.
   core::Settings suite_settings;
+  // The keys its memory provider reads (`gpu`, `numa_node`), resolved.
+  core::Settings memory_settings;
   // The keys of its transport's section (`tcp: {...}`), resolved.
   core::Settings transport_settings;
   // Connections (or queue pairs) per pair of ranks: the transport's key for it (or 1).

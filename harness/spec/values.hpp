@@ -52,6 +52,8 @@ struct KeySpec {
   std::vector<std::string> kinds{};
   // Suite keys: the suites that declare it (empty: the loader's own key, for every suite).
   std::vector<std::string> suites{};
+  // Memory keys: the memory providers that declare it.
+  std::vector<std::string> memories{};
   // A backend's declaration (its default, plan name and resolved form); nullptr for the loader's
   // own keys.
   const core::KeyDecl* decl = nullptr;

@@ -227,4 +227,36 @@ void verify_pattern(const void* data, std::size_t length, std::uint64_t sequence
   }
 }
 
+namespace {
+
+std::vector<unsigned char>& scratch(std::size_t length) {
+  thread_local std::vector<unsigned char> bytes;
+  if (bytes.size() < length) bytes.resize(length);
+  return bytes;
+}
+
+}  // namespace
+
+void stamp_pattern(const transport::Buffer& buffer, std::size_t offset, std::size_t length,
+                   std::uint64_t sequence) {
+  if (buffer.traits.cpu_addressable) {
+    stamp_pattern(static_cast<unsigned char*>(buffer.addr) + offset, length, sequence);
+    return;
+  }
+  auto& host = scratch(length);
+  stamp_pattern(host.data(), length, sequence);
+  transport::write_buffer(buffer, offset, host.data(), length);
+}
+
+void verify_pattern(const transport::Buffer& buffer, std::size_t offset, std::size_t length,
+                    std::uint64_t sequence, int peer) {
+  if (buffer.traits.cpu_addressable) {
+    verify_pattern(static_cast<const unsigned char*>(buffer.addr) + offset, length, sequence, peer);
+    return;
+  }
+  auto& host = scratch(length);
+  transport::read_buffer(buffer, offset, host.data(), length);
+  verify_pattern(host.data(), length, sequence, peer);
+}
+
 }  // namespace fabricbench::suites

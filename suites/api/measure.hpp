@@ -82,5 +82,12 @@ void post_control(const Context& context, std::size_t endpoint, std::uint32_t ta
 // derived from it. verify_pattern throws core::Error(runtime) naming the first bad offset.
 void stamp_pattern(void* data, std::size_t length, std::uint64_t sequence) noexcept;
 void verify_pattern(const void* data, std::size_t length, std::uint64_t sequence, int peer);
+// The same on [offset, offset + length) of a buffer, through its memory provider where the CPU
+// cannot address it (GPU memory is stamped on the host and copied over, copied back to be
+// checked).
+void stamp_pattern(const transport::Buffer& buffer, std::size_t offset, std::size_t length,
+                   std::uint64_t sequence);
+void verify_pattern(const transport::Buffer& buffer, std::size_t offset, std::size_t length,
+                    std::uint64_t sequence, int peer);
 
 }  // namespace fabricbench::suites

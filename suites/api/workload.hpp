@@ -5,6 +5,7 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -87,6 +88,12 @@ class Workload {
   // One repetition. Throws core::Error on a transport failure, a lost peer (no completion within
   // peer_timeout_ns), a data-integrity failure, or an interrupt.
   virtual RankResult run(Context& context) = 0;
+  // Why this workload cannot run on memory with these traits (a loop that polls the buffer with
+  // the CPU cannot poll GPU memory), or nullopt.
+  virtual std::optional<std::string> unsupported(const Params& /*params*/,
+                                                 const transport::MemoryTraits& /*memory*/) const {
+    return std::nullopt;
+  }
 };
 
 }  // namespace fabricbench::suites

@@ -21,6 +21,15 @@ struct Sample {
 class PingPong final : public Workload {
  public:
   std::string name() const override { return "pingpong"; }
+  std::optional<std::string> unsupported(const Params& p,
+                                         const transport::MemoryTraits& memory) const override {
+    if (p.op == Op::write && !memory.cpu_addressable) {
+      return "RDMA WRITE ping-pong polls the receive buffer with the CPU (as ib_write_lat does), "
+             "which cannot poll " +
+             transport::describe(memory) + "; use op: send or write_imm";
+    }
+    return std::nullopt;
+  }
   int send_slots(const Params&) const override { return 1; }
   int recv_slots(const Params&) const override { return 1; }
 
@@ -132,7 +141,7 @@ class PingPong final : public Workload {
     // write_imm carries no length for the receiver to check (the data goes to an address).
     const bool check_bytes = p.op == Op::send;
     return measure(ctx, true, 2 * p.message_size, [&](std::uint64_t sequence, std::uint32_t tag) {
-      if (p.verify) stamp_pattern(ctx.memory.send.buffer.addr, p.message_size, sequence);
+      if (p.verify) stamp_pattern(ctx.memory.send.buffer, 0, p.message_size, sequence);
       Sample s;
       s.t0 = core::now_ns();
       post_or_throw(ep, recv);
@@ -140,7 +149,7 @@ class PingPong final : public Workload {
       post_or_throw(ep, make_request(ctx, p.op, 0, p.message_size, tag, false));
       await_recv(completer, p.message_size, ctx.peer, check_bytes);
       s.t1 = core::now_ns();
-      if (p.verify) verify_pattern(ctx.memory.recv.buffer.addr, p.message_size, sequence, ctx.peer);
+      if (p.verify) verify_pattern(ctx.memory.recv.buffer, 0, p.message_size, sequence, ctx.peer);
       return s;
     });
   }
@@ -156,8 +165,8 @@ class PingPong final : public Workload {
       const std::uint32_t tag = await_recv(completer, p.message_size, ctx.peer, check_bytes);
       const bool last = (tag & kTagLast) != 0;
       if (p.verify) {
-        verify_pattern(ctx.memory.recv.buffer.addr, p.message_size, sequence, ctx.peer);
-        stamp_pattern(ctx.memory.send.buffer.addr, p.message_size, sequence);
+        verify_pattern(ctx.memory.recv.buffer, 0, p.message_size, sequence, ctx.peer);
+        stamp_pattern(ctx.memory.send.buffer, 0, p.message_size, sequence);
       }
       // Post the next receive before replying, so the next request always finds a buffer.
       if (!last) post_or_throw(ep, recv);
@@ -263,7 +272,7 @@ class PingPong final : public Workload {
       }
       s.t1 = core::now_ns();
       if (p.verify && p.op == Op::read) {
-        verify_pattern(ctx.memory.recv.buffer.addr, p.message_size, 0, ctx.peer);
+        verify_pattern(ctx.memory.recv.buffer, 0, p.message_size, 0, ctx.peer);
       }
       if (s.t1 - last_heartbeat >= heartbeat_ns) {
         post_control(ctx, 0, kTagHeartbeat, false);

@@ -57,8 +57,6 @@ class TwoSidedRun {
         window_(static_cast<std::uint64_t>(p_.window)),
         rwindow_(rwindow),
         completer_(ctx),
-        send_base_(static_cast<unsigned char*>(ctx.memory.send.buffer.addr)),
-        recv_base_(static_cast<unsigned char*>(ctx.memory.recv.buffer.addr)),
         recv_seen_(conns_, 0),
         recv_open_(receiver_ ? conns_ : 0),
         series_(p_.interval_ns),
@@ -135,7 +133,7 @@ class TwoSidedRun {
     WorkRequest wr = make_request(ctx_, p_.op, offset, p_.message_size, tag,
                                   last || (n_.send_posted[e] + 1) % moderation_ == 0);
     wr.wr_id = n_.send_posted[e] + 1;
-    if (p_.verify) stamp_pattern(send_base_ + wr.offset, p_.message_size, next_);
+    if (p_.verify) stamp_pattern(ctx_.memory.send.buffer, wr.offset, p_.message_size, next_);
     post_or_throw(*ctx_.endpoints[e], wr);
     ++n_.send_posted[e];
     ++inflight_;
@@ -167,7 +165,8 @@ class TwoSidedRun {
     const std::uint64_t sequence = recv_seen_[e] * conns_ + e;
     ++recv_seen_[e];
     if (p_.verify) {
-      verify_pattern(recv_base_ + slot * p_.message_size, p_.message_size, sequence, ctx_.peer);
+      verify_pattern(ctx_.memory.recv.buffer, slot * p_.message_size, p_.message_size, sequence,
+                     ctx_.peer);
     }
     if ((c.imm & kTagWarmup) == 0) count_arrival(now);
     if ((c.imm & kTagLast) != 0) {
@@ -202,8 +201,6 @@ class TwoSidedRun {
   const std::uint64_t window_;
   const std::uint64_t rwindow_;
   Completer completer_;
-  unsigned char* const send_base_;
-  unsigned char* const recv_base_;
   std::array<Completion, 64> out_{};
 
   // Receiver state.
@@ -310,8 +307,7 @@ class Stream final : public Workload {
           if (j * conns + e < first_measured) continue;
           if (p.verify && p.op == Op::read) {
             const std::size_t slot = (e * window + j % window) * p.message_size;
-            verify_pattern(static_cast<unsigned char*>(ctx.memory.recv.buffer.addr) + slot,
-                           p.message_size, 0, ctx.peer);
+            verify_pattern(ctx.memory.recv.buffer, slot, p.message_size, 0, ctx.peer);
           }
           ++counted;
         }

@@ -17,7 +17,7 @@ namespace {
 
 namespace fb = fabricbench;
 using fb::transport::cuda::cuda_built;
-using fb::transport::cuda::cuda_memory;
+using fb::transport::cuda::cuda_device_memory;
 using fb::transport::cuda::cuda_unavailable_reason;
 
 class OneRank final : public fb::transport::Exchange {
@@ -30,7 +30,7 @@ class OneRank final : public fb::transport::Exchange {
 TEST(NcclRegistry, DeclaresItsEntry) {
   const auto d = fb::transport::nccl::descriptor();
   EXPECT_EQ(d.name, "nccl");
-  EXPECT_EQ(d.memory, "cuda");
+  EXPECT_EQ(d.memory, "cuda_device");
   for (const char* key : {"aggregate", "graph", "register", "blocking", "cta_policy"}) {
     EXPECT_NE(fb::core::find_key(d.keys, key), nullptr) << key;
   }
@@ -42,7 +42,7 @@ TEST(NcclRegistry, DeclaresItsEntry) {
   ASSERT_TRUE(d.check);
   EXPECT_TRUE(d.check(defaults, {}).empty());
   ASSERT_TRUE(d.unavailable_reason);
-  EXPECT_EQ(cuda_memory().name, "cuda");
+  EXPECT_EQ(cuda_device_memory().name, "cuda_device");
 }
 
 // Without a GPU: the reasons name the CUDA error, and allocate throws unavailable.
@@ -58,9 +58,10 @@ TEST(NcclRegistry, NoGpuSaysWhy) {
   } else {
     EXPECT_NE(why->find("built without"), std::string::npos) << *why;
   }
-  auto provider = cuda_memory().make();
+  auto provider = cuda_device_memory().make(fb::core::Settings(cuda_device_memory().keys));
   ASSERT_TRUE(provider);
-  EXPECT_EQ(provider->kind(), fb::transport::MemoryKind::cuda);
+  EXPECT_TRUE(provider->traits().device);
+  EXPECT_FALSE(provider->traits().cpu_addressable);
   try {
     (void)provider->allocate(4096);
     FAIL() << "allocate without a GPU returned";
@@ -81,7 +82,7 @@ TEST(NcclRegistry, OneRankAllReduce) {
   auto comm = d.make(fb::core::Settings(d.keys), params, exchange);
   ASSERT_TRUE(comm);
   EXPECT_EQ(comm->size(), 1);
-  auto provider = cuda_memory().make();
+  auto provider = cuda_device_memory().make(fb::core::Settings(cuda_device_memory().keys));
   constexpr std::size_t kCount = 1024;
   fb::transport::OwnedBuffer send(*provider, kCount * sizeof(float));
   fb::transport::OwnedBuffer recv(*provider, kCount * sizeof(float));

@@ -141,7 +141,7 @@ struct CollectiveDescriptor {
   std::vector<core::KeyDecl> keys;
   core::KeyCheck check;  // optional
   std::string example;   // e.g. "{algorithm: auto}"
-  std::string memory;    // the memory provider its buffers come from ("host", "cuda")
+  std::string memory;    // the memory provider its buffers come from ("host", "cuda_device")
   // Why it cannot run on this host (no GPU, built without its library), or nullopt.
   std::function<std::optional<std::string>()> unavailable_reason;
   // Why it cannot run under this launcher (MPI's communicator exists only under mpirun/srun).

@@ -38,6 +38,10 @@ struct Capabilities {
   bool busy_poll = false;
   bool blocking = false;
   std::size_t max_message_size = 0;
+  // It registers memory the CPU cannot address (GPU memory: verbs through dma-buf or
+  // nvidia-peermem) or refuses it with the reason itself; false: the engine stages such memory
+  // through page-locked host buffers (staging.hpp).
+  bool device_memory = false;
 };
 
 // A registered buffer. Keys are transport-defined (verbs lkey/rkey; 0 for TCP).
@@ -46,6 +50,9 @@ struct MemoryRegion {
   std::uint64_t local_key = 0;
   std::uint64_t remote_key = 0;
   std::uint64_t handle = 0;  // transport-private
+  // How it was registered, for the run document: "ibv_reg_mr", "ibv_reg_dmabuf_mr (vgem)",
+  // "staged through cuda_host", "none (sockets)".
+  std::string registration;
 };
 
 // What a peer needs to target a region with one-sided operations.

@@ -69,7 +69,7 @@ CollectiveDescriptor descriptor() {
   d.keys = keys();
   d.check = check;
   d.example = "{aggregate: 1, graph: 0}";
-  d.memory = "cuda";
+  d.memory = "cuda_device";
 #ifdef FABRICBENCH_HAVE_NCCL
   d.unavailable_reason = [] { return cuda::cuda_unavailable_reason(); };
   d.make = [](const core::Settings& own, const CommunicatorParams& common, Exchange& exchange) {

@@ -1,8 +1,8 @@
 #pragma once
 // The `nccl` collective backend as the registry lists it (transports/api/communicator.hpp): its
-// keys (`nccl: {...}`), checks, memory ("cuda"), why it cannot run here, and its factory. Built
-// everywhere, so experiment files with nccl cases validate on a host without NCCL; make is empty
-// there and unavailable_reason says "built without NCCL".
+// keys (`nccl: {...}`), checks, memory ("cuda_device"), why it cannot run here, and its factory.
+// Built everywhere, so experiment files with nccl cases validate on a host without NCCL; make is
+// empty there and unavailable_reason says "built without NCCL".
 #include <cstdint>
 #include <string>
 

@@ -819,13 +819,15 @@ class TcpTransport final : public Transport, public ConnectionEventSource {
   }
 
   MemoryRegion register_memory(const Buffer& buffer) override {
-    if (buffer.kind == MemoryKind::cuda) {
-      throw Error(ErrorKind::unavailable,
-                  "tcp: cannot register CUDA device memory (sockets need host memory); use the "
-                  "host or hugepage memory provider");
+    if (!buffer.traits.cpu_addressable) {
+      // The engine stages such memory through page-locked host buffers before it gets here
+      // (transports/api/staging.hpp); a caller that does not must not hand it over.
+      throw Error(ErrorKind::runtime, "tcp: sockets need CPU-addressable memory, not " +
+                                          describe(buffer.traits) + " (stage it)");
     }
     MemoryRegion region;
     region.buffer = buffer;
+    region.registration = "none (sockets read host memory)";
     return region;
   }
 

@@ -34,6 +34,11 @@ std::vector<core::KeyDecl> keys() {
       core::count_key("rnr_retry", 0, 7, 7, "Receiver-not-ready retries (7 = infinite)."),
       core::count_key("qps", 1, 64, 1, "Queue pairs per pair of ranks."),
       core::flag_key("rdma_cm", false, "Connect with rdma_cm instead of the bootstrap exchange."),
+      core::choice_key("registration", {"auto", "dmabuf", "plain"}, "auto",
+                       "How memory is registered: auto (dma-buf where the memory exports one, "
+                       "GPU memory falling back to ibv_reg_mr), dmabuf (ibv_reg_dmabuf_mr only; "
+                       "perftest --use_cuda_dmabuf) or plain (ibv_reg_mr only; perftest "
+                       "--use_cuda with nvidia-peermem)."),
   };
 }
 
@@ -77,6 +82,7 @@ Options options_from(const core::Settings& own, const OpenParams& common) {
   o.retry_count = narrow<std::uint8_t>(own, "retry_count");
   o.rnr_retry = narrow<std::uint8_t>(own, "rnr_retry");
   o.use_rdma_cm = own.flag("rdma_cm");
+  o.registration = own.text("registration");
   apply_common(common, o);
   return o;
 }

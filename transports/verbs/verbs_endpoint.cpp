@@ -529,8 +529,11 @@ bool VerbsEndpoint::post_send_queue(const WorkRequest& request) {
   slot.rkey = static_cast<std::uint32_t>(request.remote.key);
   slot.op = op;
   slot.kind = request.signaled ? SlotKind::signaled : SlotKind::unsignaled;
+  // The CPU copies inline data from the buffer: never from GPU memory (perftest turns inline off
+  // with --use_cuda the same way).
   slot.inline_data = inline_size_ != 0 && request.length <= inline_size_ &&
-                     (op == Op::send || op == Op::write || op == Op::write_imm);
+                     (op == Op::send || op == Op::write || op == Op::write_imm) &&
+                     (request.local == nullptr || request.local->buffer.traits.cpu_addressable);
   slot.lkey = request.local != nullptr ? static_cast<std::uint32_t>(request.local->local_key) : 0;
   slot.imm = request.imm;
   slot.addr = reinterpret_cast<std::uintptr_t>(data);

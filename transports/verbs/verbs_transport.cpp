@@ -2,9 +2,12 @@
 
 #include <infiniband/verbs.h>
 #include <sys/resource.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
+#include <cstring>
+#include <optional>
 #include <random>
 #include <sstream>
 #include <utility>
@@ -157,16 +160,25 @@ std::string memlock_text() {
   return std::to_string(limit.rlim_cur) + " bytes";
 }
 
-const char* kind_text(MemoryKind kind) noexcept {
-  switch (kind) {
-    case MemoryKind::host:
-      return "host";
-    case MemoryKind::hugepage:
-      return "hugepage";
-    case MemoryKind::cuda:
-      return "cuda";
+// Registers [addr, addr + length) through the dma-buf `d`; nullptr with errno on failure.
+ibv_mr* register_dmabuf(ibv_pd* pd, const Buffer& buffer, const Dmabuf& d, int access) {
+  return ibv_reg_dmabuf_mr(
+      pd, d.offset, buffer.length,
+      static_cast<std::uint64_t>(reinterpret_cast<std::uintptr_t>(buffer.addr)), d.fd, access);
+}
+
+// "Operation not supported, EOPNOTSUPP".
+std::string errno_named(int err) {
+  const char* name = strerrorname_np(err);
+  return errno_text(err) + ", " + (name != nullptr ? name : "errno " + std::to_string(err));
+}
+
+// Why a dma-buf registration failed, in the user's words.
+std::string dmabuf_failure(int err) {
+  if (err == EOPNOTSUPP || err == ENOSYS || err == EPROTONOSUPPORT) {
+    return "the provider has no dma-buf support (ibv_reg_dmabuf_mr: " + errno_named(err) + ")";
   }
-  return "?";
+  return "ibv_reg_dmabuf_mr failed: " + errno_named(err);
 }
 
 // ---- the transport ----
@@ -190,38 +202,93 @@ class VerbsTransport final : public Transport, public EventSource, public Connec
     c.atomics = kind_ == QpKind::rc && device_->atomics;
     c.busy_poll = true;
     c.blocking = true;
+    c.device_memory = true;
     c.max_message_size = kind_ == QpKind::ud
                              ? static_cast<std::size_t>(mtu_bytes(device_->mtu))
                              : static_cast<std::size_t>(device_->port_attr().max_msg_sz);
     return c;
   }
 
+  // auto: a buffer that exports a dma-buf goes through ibv_reg_dmabuf_mr; GPU memory whose
+  // dma-buf path fails falls back to ibv_reg_mr on the device pointer (nvidia-peermem). Every
+  // failure is one message naming the device, the memory, each path tried and what to use.
   MemoryRegion register_memory(const Buffer& buffer) override {
     if (buffer.addr == nullptr || buffer.length == 0) {
       throw Error(ErrorKind::runtime, "verbs: cannot register an empty buffer (" +
                                           std::to_string(buffer.length) + " bytes at " +
                                           hex(reinterpret_cast<std::uintptr_t>(buffer.addr)) + ")");
     }
+    const std::string& mode = options_.registration;
+    if (mode == "dmabuf" && !buffer.traits.dmabuf) {
+      throw Error(ErrorKind::config,
+                  "verbs.registration: dmabuf needs memory that exports a dma-buf (memory: "
+                  "dmabuf or cuda_device); this case's is " +
+                      describe(buffer.traits));
+    }
     int access = IBV_ACCESS_LOCAL_WRITE | IBV_ACCESS_REMOTE_WRITE | IBV_ACCESS_REMOTE_READ;
     if (device_->atomics) access |= IBV_ACCESS_REMOTE_ATOMIC;
+    std::string tried;
+    if (buffer.traits.dmabuf && mode != "plain") {
+      if (auto region = try_dmabuf(buffer, access, tried)) return *region;
+      if (mode == "dmabuf" || !buffer.traits.device) refuse(buffer, tried);
+    }
     ibv_mr* mr = ibv_reg_mr(device_->pd(), buffer.addr, buffer.length, access);
     if (mr == nullptr) {
       const int err = errno;
+      if (buffer.traits.device) {
+        tried +=
+            std::string(tried.empty() ? "" : "; ") +
+            "ibv_reg_mr on the device pointer (needs nvidia-peermem) failed: " + errno_named(err);
+        refuse(buffer, tried);
+      }
       std::string hint;
       if (err == ENOMEM || err == EPERM || err == EAGAIN) {
         hint = " (locked-memory limit RLIMIT_MEMLOCK is " + memlock_text() + ")";
-      } else if (buffer.kind == MemoryKind::cuda) {
-        hint = " (GPU memory needs the nvidia-peermem module or dma-buf support)";
       }
       throw Error(ErrorKind::runtime, "verbs: ibv_reg_mr of " + std::to_string(buffer.length) +
-                                          " bytes of " + kind_text(buffer.kind) + " memory on " +
+                                          " bytes of " + describe(buffer.traits) + " on " +
                                           device_->name + ": " + errno_text(err) + hint);
     }
+    return region_of(
+        buffer, mr,
+        buffer.traits.device ? "ibv_reg_mr (device pointer, nvidia-peermem)" : "ibv_reg_mr");
+  }
+
+  std::optional<MemoryRegion> try_dmabuf(const Buffer& buffer, int access, std::string& tried) {
+    if (buffer.provider == nullptr) {
+      tried = "the buffer has no memory provider to export it";
+      return std::nullopt;
+    }
+    Dmabuf d;
+    try {
+      d = buffer.provider->export_dmabuf(buffer);
+    } catch (const Error& e) {
+      tried = e.what();
+      return std::nullopt;
+    }
+    ibv_mr* mr = register_dmabuf(device_->pd(), buffer, d, access);
+    const int err = errno;
+    ::close(d.fd);  // the MR holds its own reference to the dma-buf
+    if (mr == nullptr) {
+      tried = dmabuf_failure(err);
+      return std::nullopt;
+    }
+    return region_of(buffer, mr, "ibv_reg_dmabuf_mr (" + d.exporter + ")");
+  }
+
+  [[noreturn]] void refuse(const Buffer& buffer, const std::string& tried) const {
+    const std::string use = buffer.traits.device ? "use memory: cuda_host" : "use memory: host";
+    throw Error(ErrorKind::unavailable, "verbs: " + device_->name + " cannot register " +
+                                            describe(buffer.traits) + ": " + tried + "; " + use);
+  }
+
+  static MemoryRegion region_of(const Buffer& buffer, ibv_mr* mr, std::string how) {
     MemoryRegion region;
     region.buffer = buffer;
     region.local_key = mr->lkey;
     region.remote_key = mr->rkey;
     region.handle = reinterpret_cast<std::uintptr_t>(mr);
+    region.registration = std::move(how);
     return region;
   }
 

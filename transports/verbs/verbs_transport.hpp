@@ -87,6 +87,10 @@ struct Options {
   std::uint32_t max_rd_atomic = 16;  // outstanding reads/atomics, clamped to the device's limits
   CompletionMode completion = CompletionMode::busy_poll;  // blocking = completion channel
   bool use_rdma_cm = false;  // connect through rdma_cm instead of the bootstrap exchange
+  // auto: ibv_reg_dmabuf_mr where the buffer exports a dma-buf (GPU memory falls back to
+  // ibv_reg_mr on the device pointer, which needs nvidia-peermem); dmabuf: that call only;
+  // plain: ibv_reg_mr only.
+  std::string registration = "auto";
   std::uint64_t connect_timeout_ns = 30'000'000'000;
   // Added fields.
   std::uint64_t liveness_interval_ns = 250'000'000;  // idle time in wait() before a liveness
