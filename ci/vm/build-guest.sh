@@ -65,8 +65,9 @@ rdma_bin="$(command -v rdma || true)"
 
 # --- which kernel -------------------------------------------------------------------------------
 read -ra extra_modules <<<"${FB_VM_EXTRA_MODULES:-}"
+# vgem: a dma-buf exporter for the dmabuf memory provider (Debian's kernel has no udmabuf).
 modules=(crc32_generic 9p 9pnet_virtio virtio_pci virtio_net virtio_rng rdma_rxe rdma_ucm sch_netem
-  veth "${extra_modules[@]}")
+  veth vgem "${extra_modules[@]}")
 init_digest="$( (cat "${BASH_SOURCE[0]}"; echo "${modules[*]}") | sha256sum | cut -c1-16)"
 
 # Fast path: asking apt-cache costs seconds, so a guest built after the last `apt-get update`

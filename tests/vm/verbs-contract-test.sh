@@ -2,6 +2,8 @@
 # The verbs transport's contract and device tests on a real RDMA device: rxe0 in a Soft-RoCE
 # guest (two in-process ranks talk through rxe's loopback). Also the link-fault test: it takes
 # the guest's own eth0 down and back up (FABRICBENCH_VERBS_FAULT_NETDEV), inside the guest only.
+# The memory provider contract runs there too, for the providers the guest serves (host, and
+# dmabuf through its vgem driver).
 # Fails if any test fails or is skipped: on rxe0 every one of them must really run.
 # Usage: tests/vm/verbs-contract-test.sh BUILD_TREE VM_BUILD_DIR. Exit 77: no VM here.
 set -uo pipefail
@@ -13,7 +15,9 @@ repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 tree="$(realpath "$1")" vm_dir="$2"
 out="$(mktemp -d /tmp/fabricbench-verbs-contract.XXXXXX)"
 trap 'rm -rf "$out"' EXIT
-tests=("$tree/tests/contract/contract_verbs_test" "$tree/tests/verbs/verbs_transport_test")
+tests=("$tree/tests/contract/contract_verbs_test" "$tree/tests/verbs/verbs_transport_test"
+  "$tree/tests/contract/memory_contract_test")
+declare -A args=([memory_contract_test]="--gtest_filter=Providers/MemoryContract.*/host:Providers/MemoryContract.*/dmabuf")
 for t in "${tests[@]}"; do
   [ -x "$t" ] || {
     echo "FAIL: $t is not built"
@@ -26,7 +30,7 @@ cmd="rc=0"
 puts=()
 for t in "${tests[@]}"; do
   puts+=(--put "$t")
-  cmd+="; \$FABRIC_OUT/$(basename "$t") >\$FABRIC_OUT/$(basename "$t").txt 2>&1 || rc=1"
+  cmd+="; \$FABRIC_OUT/$(basename "$t") ${args[$(basename "$t")]:-} >\$FABRIC_OUT/$(basename "$t").txt 2>&1 || rc=1"
 done
 cmd+="; exit \$rc"
 
