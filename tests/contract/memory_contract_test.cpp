@@ -37,15 +37,7 @@ std::vector<Entry> entries() {
           {"dmabuf", transport::dmabuf_memory},
           {"cuda_device", transport::cuda::cuda_device_memory},
           {"cuda_host", transport::cuda::cuda_host_memory},
-          {"standin_device", [] {
-             return MemoryDescriptor{
-                 "standin_device",
-                 "test stand-in for GPU memory",
-                 StandInDeviceMemory().traits(),
-                 {},
-                 [](const core::Settings&) { return std::make_unique<StandInDeviceMemory>(); },
-                 {}};
-           }}};
+          {"standin_device", standin_memory}};
 }
 
 class MemoryContract : public ::testing::TestWithParam<Entry> {

@@ -63,4 +63,14 @@ class StandInDeviceMemory final : public transport::MemoryProvider {
   std::shared_ptr<StandInCounts> counts_;
 };
 
+// Its entry for a test registry's memory table.
+inline transport::MemoryDescriptor standin_memory() {
+  return {"standin_device",
+          "test stand-in for GPU memory (host memory the CPU may not address)",
+          StandInDeviceMemory().traits(),
+          {},
+          [](const core::Settings&) { return std::make_unique<StandInDeviceMemory>(); },
+          {}};
+}
+
 }  // namespace fabricbench::testkit

@@ -176,6 +176,14 @@ TEST(ConfigDoc, CaseKeyTableListsEachSuitesKeysAndTheRegistrysNames) {
   EXPECT_EQ(ticked(by_key.at("transport")[3]), transports);
   EXPECT_EQ(ticked(by_key.at("suite")[3]), suites);
   EXPECT_EQ(ticked(by_key.at("memory")[3]), memory);
+  for (const auto& m : registry.memory) {
+    for (const auto& k : m.keys) {
+      ASSERT_TRUE(by_key.count(k.name)) << m.name << " key " << k.name << " not documented";
+      expect_row_matches(m.name, k, by_key.at(k.name), 2, 3);
+      EXPECT_NE(by_key.at(k.name)[4].find("`" + m.name + "`"), std::string::npos)
+          << k.name << ": the row does not say it applies to memory " << m.name;
+    }
+  }
   for (const auto& s : registry.suites) {
     std::set<std::string> documented;
     for (const auto& row : rows) {

@@ -186,7 +186,7 @@ class LoopTransport final : public transport::Transport {
     return c;
   }
   transport::MemoryRegion register_memory(const transport::Buffer& buffer) override {
-    return transport::MemoryRegion{buffer, 0, 0, 0};
+    return transport::MemoryRegion{buffer, 0, 0, 0, "none (in-process)"};
   }
   void deregister_memory(transport::MemoryRegion& region) noexcept override { region = {}; }
 

@@ -15,6 +15,7 @@
 #include "harness/spec/loader.hpp"
 #include "results/run_document.hpp"
 #include "tests/contract/inproc_bootstrap.hpp"
+#include "tests/contract/memory_standin.hpp"
 #include "tests/registry/loop_transport.hpp"
 
 namespace fabricbench {
@@ -143,6 +144,55 @@ TEST(Registry, TheEngineRunsTheTestTransport) {
   EXPECT_GT(doc.cases[2].repetitions[0].bw_gbps, 0.0);
   EXPECT_NE(doc.cases[0].endpoints.at(0).get<std::string>().find("loop rank 0 <-> rank 1"),
             std::string::npos);
+  std::filesystem::remove_all(dir);
+}
+
+// Memory the transport cannot register (the GPU stand-in over TCP) is staged by the engine: the
+// data arrives verified, and each rank's memory record says how it went and counts the copies.
+TEST(Registry, TheEngineStagesMemoryTheTransportCannotRegister) {
+  engine::Registry registry = cli::make_registry();
+  registry.memory.push_back(testkit::standin_memory());
+  const spec::Experiment e = spec::load_experiment_text(
+      "fabricbench: 1\nname: staged\ncases:\n"
+      "  - {name: lat, suite: pingpong, transport: tcp, memory: standin_device, verify: true,\n"
+      "     sizes: 4KiB, iterations: 50, warmup: 0}\n"
+      "  - {name: bw, suite: stream, transport: tcp, memory: standin_device, verify: true,\n"
+      "     sizes: 64KiB, iterations: 100, warmup: 0, window: 8}\n",
+      "staged.yaml", registry.catalog());
+  const auto dir =
+      std::filesystem::temp_directory_path() / ("fabricbench-staged-" + std::to_string(::getpid()));
+  std::filesystem::remove_all(dir);
+  engine::RunOptions options;
+  options.output_dir = dir.string();
+  std::vector<engine::RunOutcome> outcomes(2);
+  const auto errors = testkit::run_ranks(2, [&](bootstrap::Bootstrap& bs) {
+    outcomes[static_cast<std::size_t>(bs.rank())] =
+        engine::run_experiment(bs, e, registry, options, nullptr);
+  });
+  for (std::size_t r = 0; r < errors.size(); ++r) EXPECT_EQ(errors[r], "") << "rank " << r;
+  for (const auto& o : outcomes) EXPECT_EQ(o.exit_code, core::ExitCode::ok) << o.error;
+  const results::RunDocument doc = results::read_run_document((dir / "run.json").string());
+  ASSERT_EQ(doc.cases.size(), 2U);
+  const std::uint64_t sizes[] = {4096, 65536};
+  const std::uint64_t least[2][2] = {{50, 50}, {100, 0}};  // [case][rank] messages sent
+  for (std::size_t i = 0; i < 2; ++i) {
+    const auto& c = doc.cases[i];
+    ASSERT_EQ(c.status, results::CaseStatus::ok) << c.id << ": " << c.skip_reason;
+    ASSERT_TRUE(c.memory.is_array() && c.memory.size() == 2) << c.memory.dump();
+    for (std::size_t r = 0; r < 2; ++r) {
+      const auto& m = c.memory[r];
+      EXPECT_EQ(m.at("provider"), "standin_device");
+      EXPECT_EQ(m.at("registration"), "staged through host (host memory)");
+      const auto& to_host = m.at("staging").at("to_host");
+      const auto& to_device = m.at("staging").at("to_device");
+      EXPECT_GE(to_host.at("copies").get<std::uint64_t>(), least[i][r]) << c.id << " rank " << r;
+      EXPECT_EQ(to_host.at("bytes").get<std::uint64_t>(),
+                to_host.at("copies").get<std::uint64_t>() * sizes[i])
+          << c.id << " rank " << r << ": every staged send is a whole message";
+      EXPECT_GE(to_device.at("copies").get<std::uint64_t>(), least[i][1 - r])
+          << c.id << " rank " << r << " received what its peer sent";
+    }
+  }
   std::filesystem::remove_all(dir);
 }
 
