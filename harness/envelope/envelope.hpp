@@ -30,7 +30,7 @@ struct Context {
 // Function not implemented"), gpus{available, reason (when no GPU), driver_version,
 // nvml{available, library, reason, driver_version, cuda_driver_version, device_count},
 // devices:[{bus_id, model, ...every field of /proc/driver/nvidia/gpus/*/information in
-// snake_case, name, uuid, pci_bus_id, nvml_index, pcie{generation, width, max_generation,
+// snake_case, product_name, uuid, pci_bus_id, nvml_index, pcie{generation, width, max_generation,
 // max_width, gpu_max_generation}, pcie_degraded, pcie_degraded_reason, pcie_path, numa_node,
 // bar1_total_bytes, mig_mode, ecc_mode, ecc_errors, clocks_mhz, power_limit_mw,
 // enforced_power_limit_mw, persistence_mode}], rdma_nics:[{name, pcie_path, numa_node,

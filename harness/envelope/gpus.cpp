@@ -133,11 +133,14 @@ gpu::LinkVerdict verdict_of(const json& device) {
                                  link_figure(pcie, "max_width")});
 }
 
-void add_link_verdict(json& device, const std::string& fact, const nvml::Missing& missing) {
+// `unknown_reason`: why there are no PCIe figures at all ("" when NVML gave some).
+void add_link_verdict(json& device, const std::string& fact, const std::string& unknown_reason,
+                      const nvml::Missing& missing) {
   const gpu::LinkVerdict v = verdict_of(device);
   const auto degraded = v.degraded();
   device["pcie_degraded"] = degraded ? json(*degraded) : json(nullptr);
-  if (!degraded) missing(fact + ".pcie_degraded", v.reason);
+  if (!degraded)
+    missing(fact + ".pcie_degraded", unknown_reason.empty() ? v.reason : unknown_reason);
   if (degraded && *degraded) device["pcie_degraded_reason"] = v.reason;
 }
 
@@ -146,16 +149,18 @@ json merge_device(const std::string& key, const json* proc, const json* from_nvm
                   const std::string& nvml_reason, const nvml::Missing& missing) {
   json d = proc != nullptr ? *proc : json{{"bus_id", key}};
   const std::string fact = "gpus." + key;
+  const std::string absent = from_nvml != nullptr  ? ""
+                             : nvml_reason.empty() ? "NVML does not list this GPU"
+                                                   : nvml_reason;
   for (const std::string& field : nvml::device_fields()) {
     if (from_nvml != nullptr) {
       d[field] = from_nvml->contains(field) ? (*from_nvml)[field] : json(nullptr);
     } else {
       d[field] = nullptr;
-      missing(fact + "." + field,
-              nvml_reason.empty() ? "NVML does not list this GPU" : nvml_reason);
+      missing(fact + "." + field, absent);
     }
   }
-  add_link_verdict(d, fact, missing);
+  add_link_verdict(d, fact, absent, missing);
   return d;
 }
 
@@ -259,11 +264,15 @@ std::string text_or(const json& object, const char* key, const char* fallback) {
 
 }  // namespace
 
-std::optional<std::string> degraded_links_warning(const json& rank_envelopes) {
+std::optional<std::string> degraded_links_warning(const json& envelope) {
+  const json* ranks =
+      envelope.is_object() && envelope.contains("ranks") ? &envelope["ranks"] : nullptr;
+  const json none = json::array();
+  const json& rank_envelopes = ranks != nullptr && ranks->is_array() ? *ranks : none;
   std::set<std::string> seen;
   std::string line;
   bool idle_note = false;
-  for (const json& rank : rank_envelopes.is_array() ? rank_envelopes : json::array()) {
+  for (const json& rank : rank_envelopes) {
     const json* gpus = rank.is_object() && rank.contains("gpus") ? &rank["gpus"] : nullptr;
     if (gpus == nullptr || !gpus->is_object() || !gpus->contains("devices")) continue;
     const std::string host = text_or(rank, "hostname", "?");

@@ -16,8 +16,8 @@ nlohmann::json capture_gpus(const nvml::Missing& missing,
                             const std::string& nvml_library = nvml::library_name());
 
 // One line naming every GPU whose PCIe link runs below its maximum, over the envelopes of all
-// ranks (doc.envelope.ranks; a host's GPUs are named once), or nullopt when none does. For the
-// console at run start.
-std::optional<std::string> degraded_links_warning(const nlohmann::json& rank_envelopes);
+// ranks (the run document's envelope, {"ranks": [...]}; a host's GPUs are named once), or
+// nullopt when none does. For the console at run start.
+std::optional<std::string> degraded_links_warning(const nlohmann::json& envelope);
 
 }  // namespace fabricbench::envelope

@@ -253,7 +253,7 @@ json device_facts(const Library& lib, Device d, const std::string& key, const Mi
   const auto enabled = [](int v) { return json(Query::enabled(v)); };
   const auto total = [](const Bar1Memory& b) { return json(b.total); };
   return {
-      {"name", q.text("name", api.name, d)},
+      {"product_name", q.text("product_name", api.name, d)},
       {"uuid", q.text("uuid", api.uuid, d)},
       {"pcie", pcie_facts(q, api, d)},
       {"bar1_total_bytes", q.converted<Bar1Memory>("bar1_total_bytes", api.bar1, total, d)},
@@ -306,19 +306,12 @@ std::string library_name() {
 }
 
 const std::vector<std::string>& device_fields() {
-  static const std::vector<std::string> fields = {"name",
-                                                  "uuid",
-                                                  "pci_bus_id",
-                                                  "nvml_index",
-                                                  "pcie",
-                                                  "bar1_total_bytes",
-                                                  "mig_mode",
-                                                  "ecc_mode",
-                                                  "ecc_errors",
-                                                  "clocks_mhz",
-                                                  "power_limit_mw",
-                                                  "enforced_power_limit_mw",
-                                                  "persistence_mode"};
+  static const std::vector<std::string> fields = {
+      "product_name",    "uuid",           "pci_bus_id",
+      "nvml_index",      "pcie",           "bar1_total_bytes",
+      "mig_mode",        "ecc_mode",       "ecc_errors",
+      "clocks_mhz",      "power_limit_mw", "enforced_power_limit_mw",
+      "persistence_mode"};
   return fields;
 }
 

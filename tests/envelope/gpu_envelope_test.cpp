@@ -83,8 +83,8 @@ TEST(GpuEnvelope, NvmlAbsent) {
   // GPUs the kernel driver lists still appear, with every NVML field null for NVML's reason.
   for (const json& d : c.gpus["devices"]) {
     const std::string bus = d["bus_id"].get<std::string>();
-    for (const char* key : {"name", "uuid", "pcie", "bar1_total_bytes", "ecc_mode", "clocks_mhz",
-                            "power_limit_mw", "persistence_mode", "pcie_degraded"}) {
+    for (const char* key : {"product_name", "uuid", "pcie", "bar1_total_bytes", "ecc_mode",
+                            "clocks_mhz", "power_limit_mw", "persistence_mode", "pcie_degraded"}) {
       EXPECT_TRUE(d[key].is_null()) << key;
       EXPECT_TRUE(c.unavailable.count("gpus." + bus + "." + key)) << key;
     }
@@ -137,7 +137,7 @@ TEST_F(FakeNvml, SystemFacts) {
 TEST_F(FakeNvml, DeviceFacts) {
   const json* a = device(c_.gpus, "0000:3b:00.0");
   ASSERT_NE(a, nullptr) << c_.gpus.dump(2);
-  EXPECT_EQ((*a)["name"], "Fake GPU A");
+  EXPECT_EQ((*a)["product_name"], "Fake GPU A");
   EXPECT_EQ((*a)["uuid"], "GPU-00000000-aaaa");
   EXPECT_EQ((*a)["pci_bus_id"], "00000000:3B:00.0");
   EXPECT_EQ((*a)["pcie"], (json{{"generation", 4},
@@ -195,7 +195,7 @@ TEST_F(FakeNvml, DegradedLinksFlagged) {
 TEST_F(FakeNvml, ConsoleWarningNamesEachGpuOnce) {
   const json ranks = json::array(
       {{{"hostname", "h1"}, {"gpus", c_.gpus}}, {{"hostname", "h1"}, {"gpus", c_.gpus}}});
-  const auto line = degraded_links_warning(ranks);
+  const auto line = degraded_links_warning(json{{"ranks", ranks}});
   ASSERT_TRUE(line.has_value());
   EXPECT_EQ(*line,
             "warning: GPU PCIe link below its maximum: h1 0000:3b:00.0 link at gen4 x8 of gen4 "
@@ -211,8 +211,9 @@ TEST(DegradedLinksWarning, NoneWhenFullOrUnknown) {
   const json ranks = json::array({{{"hostname", nullptr}, {"gpus", {{"devices", {full, unknown}}}}},
                                   {{"gpus", nullptr}},
                                   "not an object"});
-  EXPECT_FALSE(degraded_links_warning(ranks));
+  EXPECT_FALSE(degraded_links_warning(json{{"ranks", ranks}}));
   EXPECT_FALSE(degraded_links_warning(json()));
+  EXPECT_FALSE(degraded_links_warning(json{{"ranks", "not an array"}}));
 }
 
 }  // namespace

@@ -1,6 +1,6 @@
-// `fabricbench diff` over the GPU section: a different driver version or PCIe width is an
-// envelope difference; figures that change from run to run (clocks now, volatile ECC counts,
-// the idle generation) are not.
+// The GPU section in the results tools: `fabricbench diff` lists a different driver version or
+// PCIe width as an envelope difference, not the figures that change from run to run (clocks
+// now, volatile ECC counts, the idle generation); the report names a degraded link.
 #include <gtest/gtest.h>
 
 #include <string>
@@ -9,6 +9,8 @@
 
 #include "harness/envelope/gpus.hpp"
 #include "results/diff.hpp"
+#include "results/report.hpp"
+#include "results/run_document.hpp"
 
 namespace {
 
@@ -63,6 +65,25 @@ TEST(GpuEnvelopeDiff, RunToRunFiguresIgnored) {
   d["ecc_errors"]["aggregate_uncorrected"] = 99;  // aggregate counts are compared
   EXPECT_EQ(paths(a, b), std::vector<std::string>{
                              "gpus.devices[0000:3b:00.0].ecc_errors.aggregate_uncorrected"});
+}
+
+TEST(GpuEnvelopeReport, DegradedLinkNamed) {
+  fabricbench::results::RunDocument d;
+  d.run_id = "r1";
+  d.envelope = envelope_with_fake_gpus();
+  const std::string html = fabricbench::results::report::render_html({d});
+  EXPECT_NE(html.find("GPU PCIe link below its maximum"), std::string::npos);
+  EXPECT_NE(html.find("0000:3b:00.0: link at gen4 x8 of gen4 x16"), std::string::npos);
+  const std::string md = fabricbench::results::report::render_markdown({d});
+  EXPECT_NE(md.find("GPU PCIe link below its maximum: 0000:3b:00.0: link at gen4 x8 of gen4 x16"),
+            std::string::npos)
+      << md;
+  // Not flagged: no line.
+  for (json& g : d.envelope["ranks"][0]["gpus"]["devices"]) g["pcie_degraded"] = false;
+  EXPECT_EQ(fabricbench::results::report::render_html({d}).find("GPU PCIe link below"),
+            std::string::npos);
+  EXPECT_EQ(fabricbench::results::report::render_markdown({d}).find("GPU PCIe link below"),
+            std::string::npos);
 }
 
 }  // namespace
