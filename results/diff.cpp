@@ -439,6 +439,15 @@ const std::vector<std::string>& default_envelope_ignores() {
       "placement.cpu",
       "cpu.frequency_cpu",
       "cpu.frequency_khz.cur",
+      // GPU figures of the moment: clocks now, ECC counts since the driver loaded, and the PCIe
+      // generation (GPUs lower it when idle) with the degraded flag that follows it; the
+      // width, the maxima and the aggregate ECC counts are compared.
+      "gpus.devices[*].clocks_mhz.sm",
+      "gpus.devices[*].clocks_mhz.memory",
+      "gpus.devices[*].ecc_errors.volatile_*",
+      "gpus.devices[*].pcie.generation",
+      "gpus.devices[*].pcie_degraded",
+      "gpus.devices[*].pcie_degraded_reason",
       // Reasons for facts recorded as null: the facts themselves are compared; the reasons name
       // the CPU the capture ran on.
       "unavailable.*",

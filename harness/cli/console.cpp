@@ -10,6 +10,7 @@
 
 #include "core/units.hpp"
 #include "harness/cli/collective_console.hpp"
+#include "harness/envelope/gpus.hpp"
 
 namespace fabricbench::cli {
 
@@ -25,6 +26,9 @@ class Console final : public engine::Observer {
   void on_run_start(const results::RunDocument& doc, const std::string& dir) override {
     fmt::print(out_, "# fabricbench {} ({}) run {}\n# {} ranks, launcher {}, output {}\n",
                doc.tool_version, doc.tool_revision, doc.run_id, doc.ranks, doc.launcher, dir);
+    if (const auto w = envelope::degraded_links_warning(doc.envelope)) {
+      fmt::print(out_, "# {}\n", *w);
+    }
     ranks_ = doc.ranks;
   }
 

@@ -34,6 +34,9 @@
 #include <fmt/format.h>
 #include <openssl/opensslv.h>
 
+#include "harness/envelope/gpus.hpp"
+#include "harness/envelope/text.hpp"
+
 #if FABRICBENCH_ENVELOPE_WITH_VERBS
 #include <endian.h>
 #include <infiniband/verbs.h>
@@ -48,128 +51,17 @@
 namespace fabricbench::envelope {
 namespace {
 
+using detail::errno_message;
+using detail::exists;
+using detail::list_dir;
+using detail::parse_colon_lines;
+using detail::parse_int;
+using detail::Read;
+using detail::read_file;
+using detail::squeeze;
+using detail::trim;
+using detail::utf8;
 using nlohmann::json;
-
-std::string errno_message(int e) {
-  return std::generic_category().message(e);
-}
-
-// JSON strings must be UTF-8 (nlohmann's dump() throws otherwise): replace each byte that is
-// not part of a valid sequence with '?'.
-std::string utf8(std::string_view s) {
-  std::string out;
-  out.reserve(s.size());
-  std::size_t i = 0;
-  while (i < s.size()) {
-    const auto c = static_cast<unsigned char>(s[i]);
-    std::size_t len = 0;
-    if (c < 0x80) {
-      len = 1;
-    } else if (c >= 0xC2 && c <= 0xDF) {
-      len = 2;
-    } else if (c >= 0xE0 && c <= 0xEF) {
-      len = 3;
-    } else if (c >= 0xF0 && c <= 0xF4) {
-      len = 4;
-    }
-    bool ok = len != 0 && i + len <= s.size();
-    for (std::size_t k = 1; ok && k < len; ++k) {
-      ok = (static_cast<unsigned char>(s[i + k]) & 0xC0) == 0x80;
-    }
-    if (ok && len >= 3) {  // reject overlongs, surrogates and values above U+10FFFF
-      const auto c1 = static_cast<unsigned char>(s[i + 1]);
-      ok = !(c == 0xE0 && c1 < 0xA0) && !(c == 0xED && c1 >= 0xA0) && !(c == 0xF0 && c1 < 0x90) &&
-           !(c == 0xF4 && c1 >= 0x90);
-    }
-    if (ok) {
-      out.append(s.substr(i, len));
-      i += len;
-    } else {
-      out.push_back('?');
-      ++i;
-    }
-  }
-  return out;
-}
-
-std::string trim(std::string_view s) {
-  const auto is_space = [](char c) { return std::isspace(static_cast<unsigned char>(c)) != 0; };
-  while (!s.empty() && is_space(s.front())) s.remove_prefix(1);
-  while (!s.empty() && is_space(s.back())) s.remove_suffix(1);
-  return std::string(s);
-}
-
-// Whitespace runs (tabs in tcp_rmem, newlines) become one space.
-std::string squeeze(std::string_view s) {
-  std::string out;
-  bool space = false;
-  for (char c : trim(s)) {
-    if (std::isspace(static_cast<unsigned char>(c)) != 0) {
-      space = true;
-      continue;
-    }
-    if (space) out.push_back(' ');
-    space = false;
-    out.push_back(c);
-  }
-  return out;
-}
-
-template <typename T>
-std::optional<T> parse_int(std::string_view s) {
-  const std::string t = trim(s);
-  T value{};
-  const char* end = t.data() + t.size();
-  const auto [ptr, ec] = std::from_chars(t.data(), end, value);
-  if (ec != std::errc() || ptr != end || t.empty()) return std::nullopt;
-  return value;
-}
-
-struct Read {
-  std::optional<std::string> text;
-  std::string error;  // when !text
-};
-
-Read read_file(const std::string& path, std::size_t limit = std::size_t{1} << 20) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return {std::nullopt, fmt::format("open {}: {}", path, errno_message(errno))};
-  std::string out;
-  char buf[4096];
-  while (out.size() < limit) {
-    const ssize_t n = ::read(fd, buf, sizeof buf);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      const int e = errno;
-      ::close(fd);
-      return {std::nullopt, fmt::format("read {}: {}", path, errno_message(e))};
-    }
-    if (n == 0) break;
-    out.append(buf, static_cast<std::size_t>(n));
-  }
-  ::close(fd);
-  return {std::move(out), {}};
-}
-
-bool exists(const std::string& path) {
-  return ::access(path.c_str(), F_OK) == 0;
-}
-
-// Entries of a directory (without . and ..), sorted; nullopt + reason when it cannot be opened.
-std::optional<std::vector<std::string>> list_dir(const std::string& path, std::string* error) {
-  DIR* dir = ::opendir(path.c_str());
-  if (dir == nullptr) {
-    if (error != nullptr) *error = fmt::format("opendir {}: {}", path, errno_message(errno));
-    return std::nullopt;
-  }
-  std::vector<std::string> names;
-  while (const dirent* e = ::readdir(dir)) {
-    const std::string_view name = e->d_name;
-    if (name != "." && name != "..") names.emplace_back(name);
-  }
-  ::closedir(dir);
-  std::sort(names.begin(), names.end());
-  return names;
-}
 
 std::optional<std::string> link_basename(const std::string& path, std::string* error) {
   char buf[PATH_MAX];
@@ -211,23 +103,6 @@ std::string format_cpu_list(const std::set<int>& cpus) {
     while (++it != cpus.end() && *it == hi + 1) ++hi;
     if (!out.empty()) out.push_back(',');
     out += hi == lo ? std::to_string(lo) : fmt::format("{}-{}", lo, hi);
-  }
-  return out;
-}
-
-// "Key:   value" lines (/proc/meminfo, /proc/cpuinfo, nvidia information): the first value of
-// each key.
-std::map<std::string, std::string> parse_colon_lines(const std::string& text) {
-  std::map<std::string, std::string> out;
-  std::size_t pos = 0;
-  while (pos < text.size()) {
-    auto nl = text.find('\n', pos);
-    if (nl == std::string::npos) nl = text.size();
-    const std::string_view line(text.data() + pos, nl - pos);
-    pos = nl + 1;
-    const auto colon = line.find(':');
-    if (colon == std::string_view::npos) continue;
-    out.emplace(trim(line.substr(0, colon)), trim(line.substr(colon + 1)));
   }
   return out;
 }
@@ -832,56 +707,6 @@ json capture_rdma(Facts& facts) {
 }
 #endif
 
-// snake_case of a /proc/driver/nvidia "information" key: "GPU UUID" -> "gpu_uuid".
-std::string snake(std::string_view key) {
-  std::string out;
-  for (char c : key) {
-    if (std::isalnum(static_cast<unsigned char>(c)) != 0) {
-      out.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
-    } else if (!out.empty() && out.back() != '_') {
-      out.push_back('_');
-    }
-  }
-  while (!out.empty() && out.back() == '_') out.pop_back();
-  return out;
-}
-
-json capture_gpus(Facts& facts) {
-  const std::string base = "/proc/driver/nvidia/gpus";
-  std::string why;
-  const auto entries = list_dir(base, &why);
-  if (!entries || entries->empty()) {
-    const std::string reason =
-        entries ? base + " is empty" : why + " (NVIDIA kernel driver not loaded)";
-    facts.missing("gpus", reason);
-    return json{{"available", false}, {"reason", reason}};
-  }
-  json devices = json::array();
-  for (const std::string& bus : *entries) {
-    json g = {{"bus_id", utf8(bus)}};
-    Read info = read_file(base + "/" + bus + "/information");
-    if (!info.text) {
-      facts.missing("gpus." + utf8(bus), info.error);
-      g["error"] = info.error;
-    } else {
-      for (const auto& [key, value] : parse_colon_lines(*info.text)) {
-        const std::string k = snake(key);
-        if (!k.empty() && k != "bus_id") g[k] = utf8(value);
-      }
-    }
-    devices.push_back(std::move(g));
-  }
-  json out = {{"available", true}, {"devices", std::move(devices)}};
-  Read version = read_file("/proc/driver/nvidia/version");
-  if (version.text) {
-    out["driver_version"] = utf8(trim(version.text->substr(0, version.text->find('\n'))));
-  } else {
-    out["driver_version"] = nullptr;
-    facts.missing("gpus.driver_version", version.error);
-  }
-  return out;
-}
-
 // "#define NAME value" in a header file read at run time.
 std::optional<std::string> header_define(const std::string& text, const std::string& name) {
   const std::string pattern = "#define " + name;
@@ -1053,7 +878,10 @@ json capture(const Context& context) {
   doc["sysctls"] = facts.section("sysctls", [&] { return capture_sysctls(facts); });
   doc["nics"] = facts.section("nics", [&] { return capture_nics(facts); });
   doc["rdma_devices"] = facts.section("rdma_devices", [&] { return capture_rdma(facts); });
-  doc["gpus"] = facts.section("gpus", [&] { return capture_gpus(facts); });
+  doc["gpus"] = facts.section("gpus", [&] {
+    return capture_gpus(
+        [&](const std::string& fact, const std::string& reason) { facts.missing(fact, reason); });
+  });
   json sources = json::object();
   doc["libraries"] = facts.section("libraries", [&] { return capture_libraries(facts, sources); });
   doc["library_sources"] = std::move(sources);

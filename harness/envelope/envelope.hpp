@@ -27,14 +27,20 @@ struct Context {
 // rdma_devices{available: true, devices:[{name, node_guid, fw_ver, vendor_id, vendor_part_id,
 // ports:[{port, state, link_layer (InfiniBand|Ethernet), lid, active_mtu (bytes), gid_table_len,
 // gids:[{index, gid, type}]}]}]} or {available: false, reason} (e.g. "ibv_get_device_list:
-// Function not implemented"), gpus{available: true, driver_version, devices:[{bus_id, model,
-// ...every field of /proc/driver/nvidia/gpus/*/information in snake_case}]} or {available: false,
-// reason}, libraries{libibverbs, librdmacm, libfabric, mpi, cuda, nccl, yaml_cpp, nlohmann_json,
-// fmt, openssl} (version string or null) with library_sources{name: where the version came
-// from}, environment{NCCL_*, UCX_*, FI_*, OMPI_*, PMIX_*, SLURM_*, MLX5_*, IBV_*, RDMAV_*, CUDA_*,
-// FABRICBENCH_*, UCC_*, I_MPI_*, MPICH_*, PSM3_*, NVSHMEM_*; "<redacted>" where looks_secret},
-// unavailable{"dotted.fact.path": "reason"} for every fact recorded as null (and for the
-// rdma_devices / gpus objects when they are unavailable).
+// Function not implemented"), gpus{available, reason (when no GPU), driver_version,
+// nvml{available, library, reason, driver_version, cuda_driver_version, device_count},
+// devices:[{bus_id, model, ...every field of /proc/driver/nvidia/gpus/*/information in
+// snake_case, product_name, uuid, pci_bus_id, nvml_index, pcie{generation, width, max_generation,
+// max_width, gpu_max_generation}, pcie_degraded, pcie_degraded_reason, pcie_path, numa_node,
+// bar1_total_bytes, mig_mode, ecc_mode, ecc_errors, clocks_mhz, power_limit_mw,
+// enforced_power_limit_mw, persistence_mode}], rdma_nics:[{name, pcie_path, numa_node,
+// relations{bus_id: PIX|PXB|PHB|NODE|SYS}, nearest_gpu, nearest_relation}]} (gpus.hpp,
+// docs/RESULTS.md), libraries{libibverbs, librdmacm, libfabric, mpi, cuda, nccl, yaml_cpp,
+// nlohmann_json, fmt, openssl} (version string or null) with library_sources{name: where the
+// version came from}, environment{NCCL_*, UCX_*, FI_*, OMPI_*, PMIX_*, SLURM_*, MLX5_*, IBV_*,
+// RDMAV_*, CUDA_*, FABRICBENCH_*, UCC_*, I_MPI_*, MPICH_*, PSM3_*, NVSHMEM_*; "<redacted>" where
+// looks_secret}, unavailable{"dotted.fact.path": "reason"} for every fact recorded as null (and for
+// the rdma_devices / gpus objects when they are unavailable).
 nlohmann::json capture(const Context& context);
 
 // True if an environment variable name looks like it holds a secret

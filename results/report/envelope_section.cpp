@@ -111,12 +111,40 @@ std::string rdma_html(const json& rdma) {
   return html;
 }
 
+// "gen5 x16 (max gen5 x16)", or "" without NVML's figures.
+std::string pcie_text(const json& pcie) {
+  if (!pcie.is_object()) return {};
+  return "PCIe gen" + text_at(pcie, "generation") + " x" + text_at(pcie, "width") + " (max gen" +
+         text_at(pcie, "max_generation") + " x" + text_at(pcie, "max_width") + ")";
+}
+
 std::string gpus_text(const json& gpus) {
   if (!flag_at(gpus, "available")) return "unavailable: " + text_at(gpus, "reason");
   std::string text = "driver " + text_at(gpus, "driver_version");
-  for (const auto& dev : member(gpus, "devices"))
-    text += "; " + text_at(dev, "model") + " " + text_at(dev, "bus_id");
+  const json& nvml = member(gpus, "nvml");
+  if (!text_at(nvml, "cuda_driver_version").empty())
+    text += ", CUDA driver " + text_at(nvml, "cuda_driver_version");
+  for (const auto& dev : member(gpus, "devices")) {
+    const std::string name =
+        text_at(dev, "product_name").empty() ? text_at(dev, "model") : text_at(dev, "product_name");
+    text += "; " + name + " " + text_at(dev, "bus_id");
+    if (!pcie_text(member(dev, "pcie")).empty()) text += ", " + pcie_text(member(dev, "pcie"));
+    if (!text_at(dev, "numa_node").empty()) text += ", NUMA node " + text_at(dev, "numa_node");
+  }
+  if (!flag_at(nvml, "available") && nvml.is_object()) text += "; " + text_at(nvml, "reason");
   return text;
+}
+
+// One <div> per GPU whose PCIe link runs below its maximum (pcie_degraded); empty when none.
+std::string degraded_links_html(const json& gpus) {
+  std::string html;
+  for (const auto& dev : member(gpus, "devices")) {
+    if (!flag_at(dev, "pcie_degraded")) continue;
+    html += "<div>" +
+            html_escape(text_at(dev, "bus_id") + ": " + text_at(dev, "pcie_degraded_reason")) +
+            "</div>";
+  }
+  return html;
 }
 
 // One <div> per library and its version; empty without libraries.
@@ -151,6 +179,8 @@ void envelope_section(std::string& out, const Context& ctx, std::size_t r) {
   kv_row(out, "RDMA devices", rdma.empty() ? "-" : rdma);
   const json& gpus = member(e, "gpus");
   if (gpus.is_object()) kv_row(out, "GPUs", html_escape(gpus_text(gpus)));
+  if (const std::string degraded = degraded_links_html(gpus); !degraded.empty())
+    kv_row(out, "GPU PCIe link below its maximum", degraded);
   const std::string libraries = libraries_html(member(e, "libraries"));
   kv_row(out, "libraries", libraries.empty() ? "-" : libraries);
   out += "</table>";

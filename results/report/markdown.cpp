@@ -19,6 +19,18 @@ std::string md_cell(const std::string& s) {
       s, {{'|', "\\|"}, {'\n', " "}, {'\r', " "}, {'<', "&lt;"}, {'>', "&gt;"}});
 }
 
+// "GPU PCIe link below its maximum: ..." for rank 0's GPUs flagged pcie_degraded; "" if none.
+std::string degraded_links_line(const json& ranks) {
+  if (!ranks.is_array() || ranks.empty()) return {};
+  std::string line;
+  for (const auto& dev : member(member(ranks[0], "gpus"), "devices")) {
+    if (!detail::flag_at(dev, "pcie_degraded")) continue;
+    line += (line.empty() ? "" : "; ") + text_at(dev, "bus_id") + ": " +
+            text_at(dev, "pcie_degraded_reason");
+  }
+  return line.empty() ? line : "GPU PCIe link below its maximum: " + md_cell(line) + "\n\n";
+}
+
 }  // namespace
 
 std::string render_markdown(const std::vector<RunDocument>& runs) {
@@ -40,6 +52,7 @@ std::string render_markdown(const std::vector<RunDocument>& runs) {
     out += ", started " + wall_time(d.started_ns);
     if (!d.interrupted_case.empty()) out += ", interrupted in " + md_cell(d.interrupted_case);
     out += ".\n\n";
+    out += degraded_links_line(ranks);
     out += "| case | suite | transport | status | reps | p50 (µs) | p99 (µs) | Gb/s | notes |\n";
     out += "|---|---|---|---|---:|---:|---:|---:|---|\n";
     for (const auto& c : d.cases) {
