@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "core/error.hpp"
+#include "results/run_document.hpp"
 #include "suites/copy/copy.hpp"
 #include "suites/copy/host_copy_engine.hpp"
 #include "transports/cuda/cuda_copy.hpp"
@@ -260,6 +261,44 @@ TEST(CopySuite, IdleRanksAreLeftOut) {
   EXPECT_DOUBLE_EQ(m.figures["gbytes_per_s"].get<double>(), 8.0);
   EXPECT_DOUBLE_EQ(m.figures["rank_min_gbytes_per_s"].get<double>(), 8.0);
   EXPECT_EQ(m.figures["per_rank"].size(), 2u);
+}
+
+}  // namespace
+
+namespace {
+
+// Repetition::copy survives the run document's round trip; a copy block without its figures is
+// refused by the reader, naming the field.
+TEST(CopyResults, RoundTripAndReaderChecks) {
+  namespace results = fabricbench::results;
+  results::CaseResult c;
+  c.id = "g.copy.none.1MiB";
+  c.suite = "copy";
+  c.transport = "none";
+  results::Repetition r;
+  r.bytes = 16;
+  r.elapsed_ns = 2;
+  r.ops = 1;
+  r.copy = {
+      {"copy", "h2d"},
+      {"size_bytes", 16u},
+      {"ranks", 1},
+      {"gbytes_per_s", 8.0},
+      {"per_rank", json::array({{{"bytes", 16u}, {"elapsed_ns", 2u}, {"gbytes_per_s", 8.0}}})}};
+  c.repetitions.push_back(r);
+  results::summarize_case(c);
+  const auto back = results::case_result_from_json(results::to_json(c));
+  ASSERT_EQ(back.repetitions.size(), 1u);
+  EXPECT_EQ(back.repetitions[0].copy, r.copy);
+  EXPECT_DOUBLE_EQ(back.repetitions[0].copy["gbytes_per_s"].get<double>(), 8.0);
+  json broken = results::to_json(c);
+  broken["repetitions"][0]["copy"]["per_rank"][0].erase("elapsed_ns");
+  try {
+    (void)results::case_result_from_json(broken);
+    FAIL() << "a copy block without elapsed_ns was read";
+  } catch (const fabricbench::core::Error& e) {
+    EXPECT_NE(std::string(e.what()).find("elapsed_ns"), std::string::npos) << e.what();
+  }
 }
 
 }  // namespace
