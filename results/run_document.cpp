@@ -140,6 +140,22 @@ void check_collective(const json& j, const std::string& path) {
   }
 }
 
+// The figures every reader of a copy repetition relies on (the rest is free-form).
+void check_copy(const json& j, const std::string& path) {
+  const ObjectReader r(j, path);
+  if (r.string("copy").empty()) detail::fail(r.path_of("copy"), "must not be empty");
+  r.u64("size_bytes");
+  if (r.i32("ranks") < 1) detail::fail(r.path_of("ranks"), "must be at least 1");
+  if (r.number("gbytes_per_s") < 0) detail::fail(r.path_of("gbytes_per_s"), "must not be negative");
+  const json& per_rank = r.array("per_rank");
+  for (std::size_t i = 0; i < per_rank.size(); ++i) {
+    const ObjectReader f(per_rank[i], detail::index_path(r.path_of("per_rank"), i));
+    f.u64("bytes");
+    f.u64("elapsed_ns");
+    f.number("gbytes_per_s");
+  }
+}
+
 json repetition_to_json(const Repetition& r, const std::string& where) {
   json latency = summary_to_json(stats::summarize(r.latency));
   latency["histogram"] = histogram_to_json(r.latency);
@@ -162,6 +178,7 @@ json repetition_to_json(const Repetition& r, const std::string& where) {
   if (!r.regime.is_null()) out["regime"] = r.regime;
   if (!r.fault.is_null()) out["fault"] = r.fault;
   if (!r.collective.is_null()) out["collective"] = r.collective;
+  if (!r.copy.is_null()) out["copy"] = r.copy;
   return out;
 }
 
@@ -207,6 +224,11 @@ Repetition repetition_from_json(const json& j, const std::string& path) {
     if (!collective->is_object()) detail::fail(r.path_of("collective"), "must be an object");
     check_collective(*collective, r.path_of("collective"));
     rep.collective = *collective;
+  }
+  if (const json* copy = r.optional("copy"); copy && !copy->is_null()) {
+    if (!copy->is_object()) detail::fail(r.path_of("copy"), "must be an object");
+    check_copy(*copy, r.path_of("copy"));
+    rep.copy = *copy;
   }
   return rep;
 }

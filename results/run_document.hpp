@@ -42,6 +42,10 @@ struct Repetition {
   // out_of_place and in_place {time_us, algbw_gbytes_per_s, busbw_gbytes_per_s, wrong,
   // rank_time_us}, backend). Null for other cases.
   nlohmann::json collective;
+  // Copy cases (docs/RESULTS.md "Copy cases"): copy, host_memory, method, host_numa, size_bytes,
+  // ranks, gbytes_per_s (1e9 bytes/s, summed over ranks), rank_min_gbytes_per_s and per_rank
+  // (each rank's figures and facts). Null for other cases.
+  nlohmann::json copy;
 };
 
 struct CaseError {

@@ -10,6 +10,7 @@
 
 #include "core/units.hpp"
 #include "harness/cli/collective_console.hpp"
+#include "harness/cli/copy_console.hpp"
 #include "harness/envelope/gpus.hpp"
 
 namespace fabricbench::cli {
@@ -49,6 +50,8 @@ class Console final : public engine::Observer {
       last_header_ = header_key;
       if (collective) {
         table_.header(c, describe_suite(c), ranks_);
+      } else if (is_local(c)) {
+        print_copy_header(out_, c, describe_suite(c), ranks_);
       } else {
         print_header(c);
       }
@@ -60,6 +63,8 @@ class Console final : public engine::Observer {
                  r.errors.empty() ? std::string("unknown error") : r.errors.front().message);
     } else if (collective) {
       table_.row(r);
+    } else if (is_local(c)) {
+      print_copy_row(out_, c, r);
     } else if (c.regime.kind != "closed") {
       print_regime_row(c, r);
     } else if (reports_bandwidth(c)) {
@@ -83,6 +88,12 @@ class Console final : public engine::Observer {
   bool is_collective(const spec::Case& c) const {
     const auto* s = registry_.suite(c.suite);
     return s != nullptr && static_cast<bool>(s->descriptor.make_collective);
+  }
+
+  // A local suite's case; the copy suite is the only one, so its table is the copy table.
+  bool is_local(const spec::Case& c) const {
+    const auto* s = registry_.suite(c.suite);
+    return s != nullptr && static_cast<bool>(s->descriptor.make_local);
   }
 
   static std::string others(const spec::Case& c) {

@@ -5,9 +5,11 @@
 
 #include "harness/bootstrap/launchers.hpp"
 #include "suites/collective/collective.hpp"
+#include "suites/copy/copy.hpp"
 #include "suites/pingpong/pingpong.hpp"
 #include "suites/stream/stream.hpp"
 #include "transports/api/memory.hpp"
+#include "transports/cuda/cuda_copy.hpp"
 #include "transports/cuda/cuda_memory.hpp"
 #include "transports/mpi/mpi_descriptor.hpp"
 #include "transports/nccl/nccl_descriptor.hpp"
@@ -73,6 +75,7 @@ engine::Registry make_registry() {
   r.suites.push_back({suites::pingpong_descriptor()});
   r.suites.push_back({suites::stream_descriptor()});
   r.suites.push_back({suites::collective_descriptor()});
+  r.suites.push_back({suites::copy_descriptor(transport::cuda::make_copy_engine)});
   r.collectives.push_back({transport::mpi::descriptor()});
   r.collectives.push_back({transport::nccl::descriptor()});
   r.memory.push_back(transport::host_memory());

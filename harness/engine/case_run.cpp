@@ -8,6 +8,7 @@
 #include "harness/engine/case_setup.hpp"
 #include "harness/engine/collective_case.hpp"
 #include "harness/engine/fault_run.hpp"
+#include "harness/engine/local_case.hpp"
 #include "harness/engine/rank_results.hpp"
 
 namespace fabricbench::engine {
@@ -342,6 +343,7 @@ void record_case(RunState& run, const spec::Case& c, results::CaseResult& result
 
 bool run_case(RunState& run, std::size_t index) {
   if (is_collective_case(run, index)) return run_collective_case(run, index);
+  if (is_local_case(run, index)) return run_local_case(run, index);
   return CaseRun(run, index).run();
 }
 

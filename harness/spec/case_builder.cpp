@@ -75,6 +75,7 @@ class CaseBuilder {
     c_.transport = ctx_.catalog.transports.empty() ? "" : ctx_.catalog.transports.front().name;
     c_.memory = ctx_.catalog.memory.empty() ? "" : ctx_.catalog.memory.front().name;
     pick_identity();
+    apply_local_suite();
     transport_ = ctx_.catalog.transport(c_.transport);
     c_.suite_settings = suite_defaults(ctx_.catalog, c_.suite);
     if (transport_ != nullptr) c_.transport_settings = core::Settings(transport_->keys);
@@ -111,7 +112,10 @@ class CaseBuilder {
       const auto& v = value(d);
       const std::string& key = g_.dims[d]->spec->name;
       if (key == "suite") c_.suite = v.text;
-      if (key == "transport") c_.transport = v.text;
+      if (key == "transport") {
+        c_.transport = v.text;
+        transport_param_ = g_.dims[d];
+      }
       if (key == "memory") c_.memory = v.text;
       if (key == "regime.kind") {
         c_.regime.kind = v.text;
@@ -120,9 +124,24 @@ class CaseBuilder {
     }
   }
 
+  // A local suite runs on each rank alone: its cases have no transport ("none"). A transport the
+  // group writes itself is an error; one written in defaults does not apply to them.
+  void apply_local_suite() {
+    const SuiteKeys* suite = ctx_.catalog.suite(c_.suite);
+    if (suite == nullptr || !suite->local) return;
+    local_ = true;
+    c_.transport = "none";
+    if (transport_param_ != nullptr && !transport_param_->from_defaults) {
+      error(transport_param_->origin, transport_param_->field,
+            fmt::format("suite {} runs on each rank alone, without a transport; remove transport",
+                        c_.suite));
+    }
+  }
+
   // Whether a key's value takes part in this case (its suite, transport and regime kind set).
   bool applies(const Param& p, const Value& v) const {
     const KeySpec& s = *p.spec;
+    if (local_ && s.name == "transport") return false;
     if (!s.suites.empty() &&
         std::find(s.suites.begin(), s.suites.end(), c_.suite) == s.suites.end()) {
       return false;
@@ -393,6 +412,8 @@ class CaseBuilder {
   const std::vector<std::size_t>& pick_;
   Case c_;
   const TransportKeys* transport_ = nullptr;
+  const Param* transport_param_ = nullptr;
+  bool local_ = false;  // the suite runs on each rank alone (no transport)
   const Param* kind_param_ = nullptr;
   const Param* interval_ = nullptr;
   const Param* fault_param_ = nullptr;

@@ -32,6 +32,7 @@ struct SuiteKeys {
   std::vector<core::KeyDecl> keys;
   core::KeyCheck check;     // optional
   bool collective = false;  // runs over a collective backend (every rank at once)
+  bool local = false;       // runs on each rank alone: no transport (its cases' transport: none)
 };
 
 // A memory provider: the `memory:` value and the keys it reads, written directly in a case group

@@ -11,6 +11,7 @@
 
 #include "core/settings.hpp"
 #include "suites/api/collective.hpp"
+#include "suites/api/local.hpp"
 #include "suites/api/workload.hpp"
 
 namespace fabricbench::suites {
@@ -23,9 +24,12 @@ struct Descriptor {
   // A pair-wise suite makes a Workload (over a Transport) ...
   std::function<std::unique_ptr<Workload>()> make;
   // ... a collective suite a CollectiveWorkload (over a Communicator: every rank at once), and
-  // sets the collective parameters its keys give. A suite has one of the two.
+  // sets the collective parameters its keys give. A suite has one of the three.
   std::function<std::unique_ptr<CollectiveWorkload>()> make_collective;
   std::function<void(const core::Settings& own, CollectiveParams& params)> configure_collective;
+  // ... or a local suite a LocalWorkload (each rank alone, no transport: suites/api/local.hpp),
+  // from its own settings.
+  std::function<std::unique_ptr<LocalWorkload>(const core::Settings& own)> make_local;
   // Sets the parameters its own keys give (window, bidirectional, ...); optional.
   std::function<void(const core::Settings& own, Params& params)> configure;
   // The console's words for a closed-loop case's own keys ("unidirectional (...), window 64");

@@ -257,8 +257,12 @@ TEST(Registry, DeclarationsAreConsistent) {
   }
   for (const auto& s : registry.suites) {
     check(s.name(), s.descriptor.keys);
-    // A pair-wise suite makes a Workload, a collective one a CollectiveWorkload: exactly one.
-    EXPECT_NE(static_cast<bool>(s.descriptor.make), static_cast<bool>(s.descriptor.make_collective))
+    // A pair-wise suite makes a Workload, a collective one a CollectiveWorkload, a local one a
+    // LocalWorkload: exactly one.
+    EXPECT_EQ(static_cast<int>(static_cast<bool>(s.descriptor.make)) +
+                  static_cast<int>(static_cast<bool>(s.descriptor.make_collective)) +
+                  static_cast<int>(static_cast<bool>(s.descriptor.make_local)),
+              1)
         << s.name();
     EXPECT_EQ(static_cast<bool>(s.descriptor.make_collective),
               static_cast<bool>(s.descriptor.configure_collective))
