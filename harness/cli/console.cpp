@@ -17,6 +17,36 @@ namespace fabricbench::cli {
 
 namespace {
 
+// What a case's memory was and cost, under its row: only for memory other than plain host
+// memory (GPU memory, dma-buf), from each rank's record (docs/RESULTS.md, `cases[].memory`).
+void print_memory(std::FILE* out, const nlohmann::json& memory) {
+  if (!memory.is_array()) return;
+  for (std::size_t rank = 0; rank < memory.size(); ++rank) {
+    const auto& m = memory[rank];
+    const std::string provider = m.value("provider", "");
+    if (provider.empty() || provider == "host" || provider == "hugepage") continue;
+    std::string line = fmt::format("#   rank {}: memory {}", rank, provider);
+    if (m.contains("gpu") && m["gpu"].is_number()) {
+      line += fmt::format(" on GPU {} ({})", m["gpu"].get<int>(), m.value("gpu_name", "?"));
+    }
+    if (m.contains("registration") && m["registration"].is_string()) {
+      line += ", " + m["registration"].get<std::string>();
+    }
+    const auto& staging = m.contains("staging") ? m["staging"] : nlohmann::json();
+    if (staging.is_object()) {
+      for (const char* way : {"to_host", "to_device"}) {
+        const auto& d = staging[way];
+        const auto copies = d.value("copies", std::uint64_t{0});
+        if (copies == 0) continue;
+        line += fmt::format("; {} {} copies, {:.2f} us each", way, copies,
+                            static_cast<double>(d.value("ns", std::uint64_t{0})) / 1e3 /
+                                static_cast<double>(copies));
+      }
+    }
+    fmt::print(out, "{}\n", line);
+  }
+}
+
 class Console final : public engine::Observer {
  public:
   Console(std::FILE* out, std::FILE* progress, const engine::Registry& registry)
@@ -73,6 +103,7 @@ class Console final : public engine::Observer {
       print_latency_row(c, r);
     }
     if (c.fault.active() && r.status != results::CaseStatus::skipped) print_recovery(c, r);
+    if (r.status == results::CaseStatus::ok) print_memory(out_, r.memory);
     std::fflush(out_);
   }
 

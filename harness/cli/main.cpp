@@ -101,6 +101,12 @@ int cmd_list() {
     fmt::print("  {:<8} {}, {}  {}\n", d.name, c.built() ? "built" : "not built",
                why ? "unavailable here: " + *why : "available", d.description);
   }
+  fmt::print("memory providers:\n");
+  for (const auto& m : registry.memory) {
+    const auto why = m.unavailable_reason ? m.unavailable_reason() : std::nullopt;
+    fmt::print("  {:<12} {}  {}\n", m.name, why ? "unavailable here: " + *why : "available",
+               m.description);
+  }
   fmt::print("suites:\n");
   for (const auto& s : registry.suites) {
     fmt::print("  {:<10} {}\n", s.descriptor.name, s.descriptor.description);
@@ -589,8 +595,9 @@ int dispatch(Commands& c) {
 
 int main(int argc, char** argv) {
   CLI::App app{
-      "fabricbench: benchmarks for the fabrics that feed GPU clusters (TCP and InfiniBand/RoCE "
-      "verbs now; libfabric and NCCL to come). Runs declarative YAML experiments on one host "
+      "fabricbench: benchmarks for the fabrics that feed GPU clusters: TCP, InfiniBand/RoCE verbs "
+      "(GPU memory through dma-buf or nvidia-peermem: GPUDirect RDMA), MPI and NCCL collectives, "
+      "host/GPU copies. Runs declarative YAML experiments on one host "
       "(forked ranks) or across nodes (mpirun, srun, or FABRICBENCH_* variables) in closed-loop, "
       "floor, realistic (open-loop) and overload regimes, optionally with injected link faults, "
       "and writes one self-describing run document per run.",
