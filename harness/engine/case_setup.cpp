@@ -114,6 +114,7 @@ void make_provider(CaseSetup& s, const spec::Case& c, const suites::Params& p,
     throw Error(ErrorKind::unavailable, "memory " + c.memory + ": " + *why);
   }
   s.provider = memory->make(c.memory_settings);
+  s.provider->place_near(s.transport->capabilities().rdma_device);
   if (auto why = s.workload->unsupported(p, s.provider->traits())) {
     throw Error(ErrorKind::unavailable, "memory " + c.memory + ": " + *why);
   }

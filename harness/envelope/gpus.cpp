@@ -12,7 +12,7 @@
 
 #include <fmt/format.h>
 
-#include "harness/envelope/gpu_topology.hpp"
+#include "core/pci_topology.hpp"
 #include "harness/envelope/text.hpp"
 
 namespace fabricbench::envelope {
@@ -26,6 +26,7 @@ using detail::read_file;
 using detail::trim;
 using detail::utf8;
 using nlohmann::json;
+namespace pcie = core::pcie;
 
 constexpr std::size_t kSmallFile = 4096;
 
@@ -58,7 +59,7 @@ ProcGpus proc_gpus(const nvml::Missing& missing) {
     return out;
   }
   for (const std::string& bus : *entries) {
-    const std::string key = utf8(gpu::normalize_bus_id(bus).value_or(bus));
+    const std::string key = utf8(pcie::normalize_bus_id(bus).value_or(bus));
     json g = {{"bus_id", key}};
     Read info = read_file(base + "/" + bus + "/information", kSmallFile * 4);
     if (!info.text) {
@@ -94,9 +95,9 @@ std::optional<std::string> real_path(const std::string& path, std::string* error
 }
 
 // A PCI function's sysfs place: {pcie_path, numa_node}, nulls with reasons under `fact`.
-gpu::PcieEndpoint sysfs_place(const std::string& link, const std::string& fact, json& out,
-                              const nvml::Missing& missing) {
-  gpu::PcieEndpoint place;
+pcie::PcieEndpoint sysfs_place(const std::string& link, const std::string& fact, json& out,
+                               const nvml::Missing& missing) {
+  pcie::PcieEndpoint place;
   std::string why;
   const auto path = real_path(link, &why);
   out["pcie_path"] = path ? json(utf8(*path)) : json(nullptr);
@@ -126,17 +127,17 @@ std::optional<unsigned> link_figure(const json& pcie, const char* key) {
   return v->get<unsigned>();
 }
 
-gpu::LinkVerdict verdict_of(const json& device) {
+pcie::LinkVerdict verdict_of(const json& device) {
   const json& pcie = device.contains("pcie") ? device["pcie"] : json();
-  return gpu::pcie_link_verdict({link_figure(pcie, "generation"), link_figure(pcie, "width"),
-                                 link_figure(pcie, "max_generation"),
-                                 link_figure(pcie, "max_width")});
+  return pcie::pcie_link_verdict({link_figure(pcie, "generation"), link_figure(pcie, "width"),
+                                  link_figure(pcie, "max_generation"),
+                                  link_figure(pcie, "max_width")});
 }
 
 // `unknown_reason`: why there are no PCIe figures at all ("" when NVML gave some).
 void add_link_verdict(json& device, const std::string& fact, const std::string& unknown_reason,
                       const nvml::Missing& missing) {
-  const gpu::LinkVerdict v = verdict_of(device);
+  const pcie::LinkVerdict v = verdict_of(device);
   const auto degraded = v.degraded();
   device["pcie_degraded"] = degraded ? json(*degraded) : json(nullptr);
   if (!degraded)
@@ -166,7 +167,7 @@ json merge_device(const std::string& key, const json* proc, const json* from_nvm
 
 struct Nic {
   std::string name;
-  gpu::PcieEndpoint place;
+  pcie::PcieEndpoint place;
   json doc;
 };
 
@@ -186,22 +187,22 @@ std::vector<Nic> rdma_nics(const nvml::Missing& missing) {
 
 // relations (bus id -> PIX|...|SYS|null) and the nearest GPU of each NIC.
 json relate_nics(std::vector<Nic>& nics, const std::vector<std::string>& gpu_keys,
-                 const std::vector<gpu::PcieEndpoint>& gpu_places, const nvml::Missing& missing) {
+                 const std::vector<pcie::PcieEndpoint>& gpu_places, const nvml::Missing& missing) {
   json out = json::array();
   for (Nic& nic : nics) {
     const std::string fact = "gpus.rdma_nics." + nic.name;
-    std::vector<std::optional<gpu::PcieRelation>> row;
+    std::vector<std::optional<pcie::PcieRelation>> row;
     json relations = json::object();
     for (std::size_t g = 0; g < gpu_keys.size(); ++g) {
-      const gpu::Relation r = gpu::classify(gpu_places[g], nic.place);
+      const pcie::Relation r = pcie::classify(gpu_places[g], nic.place);
       row.push_back(r.relation);
-      relations[gpu_keys[g]] = r.relation ? json(gpu::to_string(*r.relation)) : json(nullptr);
+      relations[gpu_keys[g]] = r.relation ? json(pcie::to_string(*r.relation)) : json(nullptr);
       if (!r.relation) missing(fact + ".relations." + gpu_keys[g], r.reason);
     }
     nic.doc["relations"] = std::move(relations);
-    const auto best = gpu::nearest(row);
+    const auto best = pcie::nearest(row);
     nic.doc["nearest_gpu"] = best ? json(gpu_keys[*best]) : json(nullptr);
-    nic.doc["nearest_relation"] = best ? json(gpu::to_string(*row[*best])) : json(nullptr);
+    nic.doc["nearest_relation"] = best ? json(pcie::to_string(*row[*best])) : json(nullptr);
     if (!best) {
       const char* why = gpu_keys.empty() ? "no GPU found" : "no relation to any GPU is known";
       missing(fact + ".nearest_gpu", why);
@@ -236,7 +237,7 @@ json capture_gpus(const nvml::Missing& missing, const std::string& nvml_library)
   const nvml::Capture from_nvml = nvml::capture(nvml_library, missing);
   std::vector<std::string> keys;
   json devices = merge_devices(proc, from_nvml, keys, missing);
-  std::vector<gpu::PcieEndpoint> places;
+  std::vector<pcie::PcieEndpoint> places;
   for (std::size_t i = 0; i < keys.size(); ++i) {
     places.push_back(
         sysfs_place("/sys/bus/pci/devices/" + keys[i], "gpus." + keys[i], devices[i], missing));
@@ -277,13 +278,13 @@ std::optional<std::string> degraded_links_warning(const json& envelope) {
     if (gpus == nullptr || !gpus->is_object() || !gpus->contains("devices")) continue;
     const std::string host = text_or(rank, "hostname", "?");
     for (const json& d : (*gpus)["devices"].is_array() ? (*gpus)["devices"] : json::array()) {
-      const gpu::LinkVerdict v = verdict_of(d);
+      const pcie::LinkVerdict v = verdict_of(d);
       if (!v.degraded().value_or(false)) continue;
       const std::string bus = text_or(d, "bus_id", "?");
       if (!seen.insert(host + "/" + bus).second) continue;
       line += fmt::format("{}{} {} {}", line.empty() ? "" : "; ", host, bus,
                           v.reason.substr(0, v.reason.find(';')));
-      idle_note = idle_note || v.state == gpu::LinkState::generation_below;
+      idle_note = idle_note || v.state == pcie::LinkState::generation_below;
     }
   }
   if (line.empty()) return std::nullopt;

@@ -11,7 +11,7 @@
 
 #include <fmt/format.h>
 
-#include "harness/envelope/gpu_topology.hpp"
+#include "core/pci_topology.hpp"
 #include "harness/envelope/text.hpp"
 
 namespace fabricbench::envelope::nvml {
@@ -275,7 +275,7 @@ std::pair<std::string, json> device_key(const Library& lib, Device d, unsigned i
     return {fmt::format("nvml{}", index), nullptr};
   }
   const std::string raw(pci.bus_id, ::strnlen(pci.bus_id, sizeof pci.bus_id));
-  const auto normalized = gpu::normalize_bus_id(raw);
+  const auto normalized = core::pcie::normalize_bus_id(raw);
   return {normalized ? *normalized : fmt::format("nvml{}", index), detail::utf8(raw)};
 }
 

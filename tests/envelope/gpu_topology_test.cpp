@@ -4,11 +4,11 @@
 
 #include <string>
 
-#include "harness/envelope/gpu_topology.hpp"
+#include "core/pci_topology.hpp"
 
 namespace {
 
-using namespace fabricbench::envelope::gpu;
+using namespace fabricbench::core::pcie;
 
 // A switch below root port 00:01.0: upstream port 01:00.0, downstream ports 02:00.0 / 02:01.0.
 const std::string kSwitch = "/sys/devices/pci0000:00/0000:00:01.0/0000:01:00.0";
@@ -130,6 +130,16 @@ TEST(BusId, Normalized) {
                           "0000:3b:00.8", "0000:100:00.0", "000000000:3b:00.0"}) {
     EXPECT_FALSE(normalize_bus_id(bad)) << bad;
   }
+}
+
+TEST(GpuTopology, RanksSharingANicShareOutTheEquallyNearestGpus) {
+  using R = PcieRelation;
+  const std::vector<std::optional<R>> row = {R::sys, R::pix, R::phb, R::pix, std::nullopt};
+  EXPECT_EQ(nearest_shared(row, 0), 1u);
+  EXPECT_EQ(nearest_shared(row, 1), 3u);
+  EXPECT_EQ(nearest_shared(row, 2), 1u);
+  EXPECT_EQ(nearest_shared({std::nullopt, std::nullopt}, 0), std::nullopt);
+  EXPECT_EQ(nearest_shared({R::node}, 5), 0u);
 }
 
 }  // namespace

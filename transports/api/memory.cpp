@@ -129,7 +129,7 @@ nlohmann::json MemoryProvider::facts() const {
 
 core::KeyDecl memory_gpu_key() {
   return core::choice_key("gpu", numbered_choices(16), "auto",
-                          "GPU of GPU memory: auto (the GPU nearest the rank's RDMA NIC, else "
+                          "GPU of GPU memory: auto (the GPU nearest the case's RDMA device, else "
                           "local rank modulo GPUs) or its CUDA ordinal.")
       .plan("gpu");
 }

@@ -72,6 +72,9 @@ class MemoryProvider {
   virtual std::unique_ptr<MemoryProvider> staging_provider() const;
   // {"provider", "gpu", "numa_node", "allocator", ...}: what allocate() did.
   virtual nlohmann::json facts() const;
+  // The RDMA device the case's traffic crosses ("" for none), before the first allocate(): a
+  // provider that picks a GPU by itself (`gpu: auto`) takes the one nearest it.
+  virtual void place_near(const std::string& /*rdma_device*/) {}
 };
 
 // One entry of the registry's memory table: a provider the `memory:` key can name. A provider

@@ -13,11 +13,14 @@
 #include <charconv>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <memory>
 #include <string_view>
+#include <vector>
 
 #include "core/error.hpp"
+#include "core/pci_topology.hpp"
 
 #ifdef FABRICBENCH_HAVE_CUDA
 #include <cuda.h>
@@ -113,6 +116,56 @@ nlohmann::json gpu_facts(int device) {
   return j;
 }
 
+// A PCI function's place in sysfs: the realpath of `link` and the NUMA node beside it.
+std::optional<core::pcie::PcieEndpoint> sysfs_place(const std::string& link) {
+  std::error_code ec;
+  const auto path = std::filesystem::canonical(link, ec);
+  if (ec) return std::nullopt;
+  core::pcie::PcieEndpoint place{path.string(), std::nullopt};
+  std::ifstream in(path / "numa_node");
+  int node = -1;
+  if (in >> node && node >= 0) place.numa_node = node;
+  return place;
+}
+
+// `gpu: auto`: the GPU nearest `nic` (among equally near ones, local rank modulo their count),
+// with how it was chosen; -1 when no NIC is named or no relation is known.
+std::pair<int, std::string> nearest_gpu(const std::string& nic, int count) {
+  if (nic.empty()) return {-1, {}};
+  const auto nic_place = sysfs_place("/sys/class/infiniband/" + nic + "/device");
+  if (!nic_place) return {-1, {}};
+  std::vector<std::optional<core::pcie::PcieRelation>> row;
+  for (int g = 0; g < count; ++g) {
+    const auto bus = core::pcie::normalize_bus_id(bus_id_of(g));
+    const auto place = bus ? sysfs_place("/sys/bus/pci/devices/" + *bus) : std::nullopt;
+    row.push_back(place ? core::pcie::classify(*place, *nic_place).relation : std::nullopt);
+  }
+  const auto best = core::pcie::nearest_shared(row, static_cast<std::size_t>(local_rank()));
+  if (!best) return {-1, {}};
+  return {static_cast<int>(*best),
+          "nearest " + nic + " (" + std::string(core::pcie::to_string(*row[*best])) + ")"};
+}
+
+// The GPU a provider uses: `gpu` when set, else the one nearest `nic`, else local rank modulo
+// the devices; made current. `how` says which rule chose it.
+int choose_device(int gpu, const std::string& nic, std::string& how) {
+  if (gpu >= 0) {
+    how = "gpu: " + std::to_string(gpu);
+    return select_device(gpu);
+  }
+  int count = 0;
+  if (cudaGetDeviceCount(&count) == cudaSuccess && count > 0) {
+    const auto [near, rule] = nearest_gpu(nic, count);
+    if (near >= 0) {
+      how = rule;
+      return select_device(near);
+    }
+  }
+  const int device = select_device(-1);
+  how = "local rank " + std::to_string(local_rank()) + " modulo the GPUs";
+  return device;
+}
+
 using GetHandleFn = CUresult (*)(void*, CUdeviceptr, std::size_t, CUmemRangeHandleType,
                                  unsigned long long);
 
@@ -136,8 +189,9 @@ class CudaDeviceProvider final : public MemoryProvider {
   std::string name() const override { return "cuda_device"; }
   MemoryTraits traits() const override { return device_traits(); }
 
+  void place_near(const std::string& rdma_device) override { nic_ = rdma_device; }
   Buffer allocate(std::size_t bytes) override {
-    device_ = select_device(gpu_);
+    device_ = choose_device(gpu_, nic_, how_);
     void* p = nullptr;
     // Whole pages: cuMemGetHandleForAddressRange exports page-aligned ranges only.
     const std::size_t n = page_rounded(bytes);
@@ -195,6 +249,7 @@ class CudaDeviceProvider final : public MemoryProvider {
     nlohmann::json j = gpu_facts(device_);
     j["provider"] = "cuda_device";
     j["allocator"] = "cudaMalloc";
+    j["gpu_choice"] = how_;
     return j;
   }
 
@@ -209,6 +264,8 @@ class CudaDeviceProvider final : public MemoryProvider {
   }
   int gpu_;
   int device_ = -1;
+  std::string nic_;
+  std::string how_;
 };
 
 class CudaHostProvider final : public MemoryProvider {
@@ -217,8 +274,9 @@ class CudaHostProvider final : public MemoryProvider {
   std::string name() const override { return "cuda_host"; }
   MemoryTraits traits() const override { return host_traits(); }
 
+  void place_near(const std::string& rdma_device) override { nic_ = rdma_device; }
   Buffer allocate(std::size_t bytes) override {
-    device_ = select_device(gpu_);
+    device_ = choose_device(gpu_, nic_, how_);
     const int node = numa_ >= 0 ? numa_ : pci_numa_node(bus_id_of(device_));
     const std::size_t n = page_rounded(bytes);
     void* p = ::mmap(nullptr, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -254,6 +312,7 @@ class CudaHostProvider final : public MemoryProvider {
   nlohmann::json facts() const override {
     nlohmann::json j = gpu_facts(device_);
     j["provider"] = "cuda_host";
+    j["gpu_choice"] = how_;
     j["allocator"] = "mmap + mbind(MPOL_BIND) + cudaHostRegister";
     j["numa_node"] = node_ >= 0 ? nlohmann::json(node_) : nlohmann::json(nullptr);
     return j;
@@ -264,6 +323,8 @@ class CudaHostProvider final : public MemoryProvider {
   int numa_;
   int device_ = -1;
   int node_ = -1;
+  std::string nic_;
+  std::string how_;
 };
 
 std::unique_ptr<MemoryProvider> CudaDeviceProvider::staging_provider() const {

@@ -12,7 +12,9 @@
 //                then cudaHostRegister'ed; `numa_node: auto` is the GPU's node. CPU-addressable.
 //
 // Which GPU (`gpu: auto | N`): N is the CUDA ordinal (after CUDA_VISIBLE_DEVICES); auto is the
-// rank's local rank modulo the devices it sees. The local rank is the first of
+// GPU nearest the RDMA device the case's traffic crosses (MemoryProvider::place_near; PCIe
+// relations from sysfs, core/pci_topology.hpp; equally near GPUs shared out by local rank), else
+// the rank's local rank modulo the devices it sees. The local rank is the first of
 // OMPI_COMM_WORLD_LOCAL_RANK (Open MPI), SLURM_LOCALID (srun), MPI_LOCALRANKID (MPICH/Intel MPI),
 // FABRICBENCH_LOCAL_RANK that is set; else the one a collective backend found by comparing host
 // names over the Exchange (set_local_rank); else 0.

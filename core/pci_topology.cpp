@@ -1,5 +1,5 @@
 // Pure rules of the envelope's GPU section (gpu_topology.hpp).
-#include "harness/envelope/gpu_topology.hpp"
+#include "core/pci_topology.hpp"
 
 #include <algorithm>
 #include <cctype>
@@ -8,7 +8,7 @@
 
 #include <fmt/format.h>
 
-namespace fabricbench::envelope::gpu {
+namespace fabricbench::core::pcie {
 
 namespace {
 
@@ -89,6 +89,17 @@ std::optional<std::size_t> nearest(const std::vector<std::optional<PcieRelation>
   return best;
 }
 
+std::optional<std::size_t> nearest_shared(const std::vector<std::optional<PcieRelation>>& row,
+                                          std::size_t local_rank) {
+  const auto best = nearest(row);
+  if (!best) return std::nullopt;
+  std::vector<std::size_t> ties;
+  for (std::size_t i = 0; i < row.size(); ++i) {
+    if (row[i] == row[*best]) ties.push_back(i);
+  }
+  return ties[local_rank % ties.size()];
+}
+
 std::optional<std::size_t> nearest(const RelationMatrix& relations, std::size_t nic) {
   if (nic >= relations.size()) return std::nullopt;
   return nearest(relations[nic]);
@@ -142,4 +153,4 @@ std::optional<std::string> normalize_bus_id(std::string_view bus_id) {
   return fmt::format("{:04x}:{:02x}:{:02x}.{:x}", domain, bus, device, function);
 }
 
-}  // namespace fabricbench::envelope::gpu
+}  // namespace fabricbench::core::pcie

@@ -1,14 +1,15 @@
 #pragma once
-// Pure rules of the envelope's GPU section (docs/RESULTS.md, "GPUs"): the PCIe relation between
-// two devices from their sysfs paths (the legend of `nvidia-smi topo -m`), the GPU nearest to a
-// NIC, whether a PCIe link runs below its maximum, and PCI bus id normalization. No I/O.
+// Pure PCIe placement rules, for the envelope's GPU section (docs/RESULTS.md, "GPUs") and the GPU
+// memory providers' `gpu: auto`: the PCIe relation between two devices from their sysfs paths
+// (the legend of `nvidia-smi topo -m`), the GPU nearest to a NIC, whether a PCIe link runs below
+// its maximum, and PCI bus id normalization. No I/O.
 #include <cstddef>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
-namespace fabricbench::envelope::gpu {
+namespace fabricbench::core::pcie {
 
 // Closest first; the order is what nearest() compares.
 enum class PcieRelation {
@@ -50,6 +51,10 @@ using RelationMatrix = std::vector<std::vector<std::optional<PcieRelation>>>;
 // index among equals; nullopt when no relation of the row is known.
 std::optional<std::size_t> nearest(const std::vector<std::optional<PcieRelation>>& row);
 std::optional<std::size_t> nearest(const RelationMatrix& relations, std::size_t nic);
+// The same for ranks sharing a NIC: among the equally nearest GPUs, the one at local rank
+// modulo their count (two ranks, two GPUs on the NIC's switch: one each).
+std::optional<std::size_t> nearest_shared(const std::vector<std::optional<PcieRelation>>& row,
+                                          std::size_t local_rank);
 
 // A PCIe link now and at most (NVML: current and maximum generation and width; 0 = unknown).
 struct PcieLink {
@@ -79,4 +84,4 @@ LinkVerdict pcie_link_verdict(const PcieLink& link);
 // four lower-case hex digits, bus, device and function lower case. nullopt when malformed.
 std::optional<std::string> normalize_bus_id(std::string_view bus_id);
 
-}  // namespace fabricbench::envelope::gpu
+}  // namespace fabricbench::core::pcie
