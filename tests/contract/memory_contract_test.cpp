@@ -12,6 +12,7 @@
 #include <cstring>
 #include <functional>
 #include <memory>
+#include <ostream>
 #include <string>
 #include <vector>
 
@@ -31,6 +32,10 @@ struct Entry {
   std::string name;
   std::function<MemoryDescriptor()> descriptor;
 };
+
+void PrintTo(const Entry& e, std::ostream* os) {
+  *os << e.name;
+}
 
 std::vector<Entry> entries() {
   return {{"host", transport::host_memory},
