@@ -89,6 +89,18 @@ std::optional<std::size_t> nearest(const std::vector<std::optional<PcieRelation>
   return best;
 }
 
+std::optional<double> pcie_link_gbytes_per_s(std::string_view speed, unsigned width) {
+  if (width == 0) return std::nullopt;
+  while (!speed.empty() && speed.front() == ' ') speed.remove_prefix(1);
+  double gts = 0;
+  const auto [end, ec] = std::from_chars(speed.data(), speed.data() + speed.size(), gts);
+  if (ec != std::errc() || gts <= 0) return std::nullopt;
+  const std::string_view rest(end, static_cast<std::size_t>(speed.data() + speed.size() - end));
+  if (!rest.starts_with(" GT/s")) return std::nullopt;
+  const double encoding = gts <= 5.0 ? 8.0 / 10.0 : gts < 64.0 ? 128.0 / 130.0 : 242.0 / 256.0;
+  return gts * width * encoding / 8.0;
+}
+
 std::optional<std::size_t> nearest_shared(const std::vector<std::optional<PcieRelation>>& row,
                                           std::size_t local_rank) {
   const auto best = nearest(row);

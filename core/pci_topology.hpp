@@ -80,6 +80,13 @@ struct LinkVerdict {
 
 LinkVerdict pcie_link_verdict(const PcieLink& link);
 
+// A PCIe link's rated data rate per direction, GB/s (1e9 bytes/s), from sysfs's link speed text
+// ("32.0 GT/s PCIe", "8.0 GT/s", "2.5 GT/s") and width: GT/s x lanes x encoding / 8, the encoding
+// 8b/10b up to 5 GT/s (gen1, gen2), 128b/130b for 8-32 GT/s (gen3-gen5), 242/256 from 64 GT/s
+// (gen6 FLIT mode). nullopt for text it cannot read or a zero width. Protocol overhead (TLP
+// headers, flow control) is not taken off: copies reach roughly 80-90% of it.
+std::optional<double> pcie_link_gbytes_per_s(std::string_view speed, unsigned width);
+
 // "00000000:3B:00.0" (NVML) or "0000:3b:00.0" (sysfs) -> "0000:3b:00.0": the domain in at least
 // four lower-case hex digits, bus, device and function lower case. nullopt when malformed.
 std::optional<std::string> normalize_bus_id(std::string_view bus_id);

@@ -132,6 +132,18 @@ TEST(BusId, Normalized) {
   }
 }
 
+TEST(GpuTopology, RatedLinkBandwidthFromSysfsText) {
+  // gen5 x16: 32 GT/s x 16 x 128/130 / 8 = 63.015 GB/s; gen2 x8: 5 x 8 x 0.8 / 8 = 4.
+  EXPECT_NEAR(*pcie_link_gbytes_per_s("32.0 GT/s PCIe", 16), 63.015, 0.001);
+  EXPECT_NEAR(*pcie_link_gbytes_per_s("16.0 GT/s PCIe", 16), 31.508, 0.001);
+  EXPECT_NEAR(*pcie_link_gbytes_per_s("5.0 GT/s", 8), 4.0, 1e-9);
+  EXPECT_NEAR(*pcie_link_gbytes_per_s("64.0 GT/s PCIe", 16), 121.0, 1e-9);
+  EXPECT_EQ(pcie_link_gbytes_per_s("Unknown", 16), std::nullopt);
+  EXPECT_EQ(pcie_link_gbytes_per_s("32.0 GT/s PCIe", 0), std::nullopt);
+  EXPECT_EQ(pcie_link_gbytes_per_s("32.0 Gb/s", 16), std::nullopt);
+  EXPECT_EQ(pcie_link_gbytes_per_s("", 16), std::nullopt);
+}
+
 TEST(GpuTopology, RanksSharingANicShareOutTheEquallyNearestGpus) {
   using R = PcieRelation;
   const std::vector<std::optional<R>> row = {R::sys, R::pix, R::phb, R::pix, std::nullopt};

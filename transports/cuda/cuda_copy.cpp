@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <cstring>
 #include <fstream>
 #include <limits>
@@ -15,6 +16,7 @@
 
 #include "core/clock.hpp"
 #include "core/error.hpp"
+#include "core/pci_topology.hpp"
 #include "transports/cuda/cuda_memory.hpp"
 
 #ifdef FABRICBENCH_HAVE_CUDA
@@ -27,9 +29,27 @@ namespace fabricbench::transport::cuda {
 using core::Error;
 using core::ErrorKind;
 
-std::optional<double> rated_link_gbytes_per_s(int /*device*/) {
-  return std::nullopt;  // NVML's PCIe generation and width are not read yet
+#ifdef FABRICBENCH_HAVE_CUDA
+std::optional<double> rated_link_gbytes_per_s(int device) {
+  std::array<char, 32> id{};
+  if (cudaDeviceGetPCIBusId(id.data(), static_cast<int>(id.size()), device) != cudaSuccess) {
+    return std::nullopt;
+  }
+  const auto bus = core::pcie::normalize_bus_id(id.data());
+  if (!bus) return std::nullopt;
+  const std::string dir = "/sys/bus/pci/devices/" + *bus + "/";
+  std::ifstream speed_file(dir + "max_link_speed");
+  std::ifstream width_file(dir + "max_link_width");
+  std::string speed;
+  unsigned width = 0;
+  if (!std::getline(speed_file, speed) || !(width_file >> width)) return std::nullopt;
+  return core::pcie::pcie_link_gbytes_per_s(speed, width);
 }
+#else
+std::optional<double> rated_link_gbytes_per_s(int /*device*/) {
+  return std::nullopt;
+}
+#endif
 
 std::optional<int> choose_host_node(const HostNuma& want, std::optional<int> gpu_node,
                                     const std::vector<int>& memory_nodes,

@@ -27,8 +27,8 @@ namespace fabricbench::transport::cuda {
 std::unique_ptr<CopyEngine> make_copy_engine();
 
 // The rated bandwidth of the link between the host and GPU `device`, GB/s (1e9 bytes/s): the
-// hook for the PCIe generation and width NVML gives (the envelope's GPU section). nullopt until
-// that reading exists, and where it fails.
+// GPU's own PCIe link at its maximum speed and width (sysfs max_link_speed, max_link_width;
+// core::pcie::pcie_link_gbytes_per_s). nullopt where sysfs does not say.
 std::optional<double> rated_link_gbytes_per_s(int device);
 
 // Which NUMA node the host buffer is bound to (nullopt: no policy), from the request, the GPU's
