@@ -27,6 +27,7 @@
 #include "results/openmetrics.hpp"
 #include "results/report.hpp"
 #include "results/run_document.hpp"
+#include "transports/api/memory.hpp"
 
 namespace fb = fabricbench;
 
@@ -84,6 +85,16 @@ int cmd_validate(const std::string& path, const std::vector<std::string>& sets) 
   return 0;
 }
 
+// What a memory provider's memory can do, for `list`.
+std::string traits_text(const fb::transport::MemoryTraits& t) {
+  std::string out = t.cpu_addressable ? "CPU-addressable" : "not CPU-addressable";
+  if (t.page_locked) out += ", page-locked";
+  if (t.dmabuf) out += ", exported as a dma-buf (verbs: ibv_reg_dmabuf_mr)";
+  if (!t.cpu_addressable)
+    out += "; verbs registers it, sockets stage it through page-locked memory";
+  return out;
+}
+
 int cmd_list() {
   const auto registry = fb::cli::make_registry();
   fmt::print("transports:\n");
@@ -104,8 +115,8 @@ int cmd_list() {
   fmt::print("memory providers:\n");
   for (const auto& m : registry.memory) {
     const auto why = m.unavailable_reason ? m.unavailable_reason() : std::nullopt;
-    fmt::print("  {:<12} {}  {}\n", m.name, why ? "unavailable here: " + *why : "available",
-               m.description);
+    fmt::print("  {:<12} {}  {}; {}\n", m.name, why ? "unavailable here: " + *why : "available",
+               m.description, traits_text(m.traits));
   }
   fmt::print("suites:\n");
   for (const auto& s : registry.suites) {

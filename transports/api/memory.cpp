@@ -6,6 +6,7 @@
 #include <cerrno>
 #include <cstring>
 #include <fstream>
+#include <optional>
 #include <string>
 
 #include "core/error.hpp"
@@ -142,18 +143,35 @@ core::KeyDecl memory_numa_key() {
 }
 
 MemoryDescriptor host_memory() {
-  return {"host",
-          "page-aligned host memory (mmap)",
-          {},
-          {},
-          [](const core::Settings&) { return std::make_unique<HostProvider>(); },
-          {}};
+  MemoryDescriptor d;
+  d.name = "host";
+  d.description = "page-aligned host memory (mmap)";
+  d.make = [](const core::Settings&) { return std::make_unique<HostProvider>(); };
+  return d;
+}
+
+// Why MAP_HUGETLB cannot succeed here: no huge pages reserved and none may be overcommitted.
+std::optional<std::string> hugepage_unavailable_reason() {
+  const auto pages = [](const char* path) {
+    std::ifstream in(path);
+    long n = -1;
+    return (in >> n) ? n : -1L;
+  };
+  const long reserved = pages("/proc/sys/vm/nr_hugepages");
+  const long overcommit = pages("/proc/sys/vm/nr_overcommit_hugepages");
+  if (reserved == 0 && overcommit <= 0) {
+    return std::string("no huge pages reserved (/proc/sys/vm/nr_hugepages is 0)");
+  }
+  return std::nullopt;
 }
 
 MemoryDescriptor hugepage_memory() {
-  return {
-      "hugepage", "huge pages (mmap MAP_HUGETLB; needs /proc/sys/vm/nr_hugepages > 0)",       {},
-      {},         [](const core::Settings&) { return std::make_unique<HugePageProvider>(); }, {}};
+  MemoryDescriptor d;
+  d.name = "hugepage";
+  d.description = "huge pages (mmap MAP_HUGETLB; needs /proc/sys/vm/nr_hugepages > 0)";
+  d.make = [](const core::Settings&) { return std::make_unique<HugePageProvider>(); };
+  d.unavailable_reason = hugepage_unavailable_reason;
+  return d;
 }
 
 std::unique_ptr<MemoryProvider> make_memory_provider(std::string_view name) {
