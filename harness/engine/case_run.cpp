@@ -341,6 +341,55 @@ void record_case(RunState& run, const spec::Case& c, results::CaseResult& result
   run.writer->add_case(std::move(result));
 }
 
+StepOutcome agreed_step(RunState& run, const spec::Case& c, results::CaseResult& result,
+                        const std::function<void()>& local_step) {
+  std::optional<Error> local;
+  try {
+    local_step();
+  } catch (const Error& e) {
+    local = e;
+  }
+  const CaseVerdict v = agree_on_case(run.bs, local);
+  if (!v.fails.empty()) {
+    result.errors = v.fails;
+    result.status = results::CaseStatus::failed;
+    record_failed_case(run, c, result, c.id + ": " + v.fails.front().message);
+    return StepOutcome::failed;
+  }
+  if (v.skip.empty()) return StepOutcome::go_on;
+  result.status = results::CaseStatus::skipped;
+  result.skip_reason = v.skip;
+  result.finished_ns = core::wall_clock_ns();
+  record_case(run, c, result);
+  return StepOutcome::skipped;
+}
+
+void record_failed_case(RunState& run, const spec::Case& c, results::CaseResult& result,
+                        const std::string& error) {
+  result.finished_ns = core::wall_clock_ns();
+  run.outcome.exit_code = core::ExitCode::run_failed;
+  run.outcome.error = error;
+  if (run.final_status == results::RunStatus::complete) {
+    run.final_status = results::RunStatus::failed;
+  }
+  if (!run.writer) return;
+  results::summarize_case(result);
+  record_case(run, c, result);
+  run.writer->set_current_case(c.id);
+}
+
+void record_rank_failure(RunState& run, const spec::Case& c, results::CaseResult& result,
+                         const Error& e) {
+  const bool interrupted = run.stop_requested();
+  run.bs.abort("rank " + std::to_string(run.rank()) + " failed in case " + c.id + ": " + e.what());
+  result.status = results::CaseStatus::failed;
+  result.errors.push_back(
+      {run.rank(), interrupted ? "interrupted" : kind_name(e.kind()), e.what()});
+  run.final_status = interrupted ? results::RunStatus::interrupted : results::RunStatus::failed;
+  record_failed_case(run, c, result,
+                     "rank " + std::to_string(run.rank()) + ", case " + c.id + ": " + e.what());
+}
+
 bool run_case(RunState& run, std::size_t index) {
   if (is_collective_case(run, index)) return run_collective_case(run, index);
   if (is_local_case(run, index)) return run_local_case(run, index);

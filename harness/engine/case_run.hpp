@@ -4,6 +4,7 @@
 // (rank 0), with its fault's timeline and evidence and the transports' events.
 #include <atomic>
 #include <cstddef>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -50,5 +51,22 @@ bool run_case(RunState& run, std::size_t index);
 results::CaseResult open_case(RunState& run, std::size_t index);
 // Rank 0: hands the finished record to the observer and the writer; nothing elsewhere.
 void record_case(RunState& run, const spec::Case& c, results::CaseResult& result);
+
+// What a case does after one local step that every rank then agrees on (agree_on_case).
+enum class StepOutcome {
+  go_on,    // every rank succeeded
+  skipped,  // unavailable somewhere: recorded as skipped, the run goes on
+  failed,   // failed somewhere: recorded as failed everywhere alike, the run stops
+};
+StepOutcome agreed_step(RunState& run, const spec::Case& c, results::CaseResult& result,
+                        const std::function<void()>& local_step);
+
+// A case that failed: the run's outcome and status, and (rank 0) the record.
+void record_failed_case(RunState& run, const spec::Case& c, results::CaseResult& result,
+                        const std::string& error);
+// A case this rank failed on its own (after set-up): the side channel aborted so every rank
+// learns it, the error (or the interrupt) recorded.
+void record_rank_failure(RunState& run, const spec::Case& c, results::CaseResult& result,
+                         const core::Error& e);
 
 }  // namespace fabricbench::engine

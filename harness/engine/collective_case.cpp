@@ -1,6 +1,7 @@
 #include "harness/engine/collective_case.hpp"
 
 #include <cstdlib>
+#include <functional>
 #include <optional>
 #include <utility>
 
@@ -82,31 +83,12 @@ class CollectiveCase {
   }
 
  private:
-  // A local step, then every rank agrees: skipped (unavailable somewhere) or failed everywhere
-  // alike. False when the case is over (done_ok_ says whether the run goes on).
-  template <typename Step>
-  bool step(Step&& local_step) {
-    std::optional<Error> local;
-    try {
-      local_step();
-    } catch (const Error& e) {
-      local = e;
-    }
-    const CaseVerdict v = agree_on_case(run_.bs, local);
-    if (!v.fails.empty()) {
-      result_.errors = v.fails;
-      result_.status = results::CaseStatus::failed;
-      finish_failed(c_.id + ": " + v.fails.front().message);
-      done_ok_ = false;
-      return false;
-    }
-    if (v.skip.empty()) return true;
-    result_.status = results::CaseStatus::skipped;
-    result_.skip_reason = v.skip;
-    result_.finished_ns = core::wall_clock_ns();
-    add_case();
-    done_ok_ = true;
-    return false;
+  // A local step, then every rank agrees; false when the case is over (done_ok_ says whether
+  // the run goes on).
+  bool step(const std::function<void()>& local_step) {
+    const StepOutcome o = agreed_step(run_, c_, result_, local_step);
+    done_ok_ = o != StepOutcome::failed;
+    return o == StepOutcome::go_on;
   }
 
   void prepare() {
@@ -200,27 +182,7 @@ class CollectiveCase {
 
   void fail(const Error& e) {
     if (comm_) comm_->abort();
-    const bool interrupted = run_.stop_requested();
-    run_.bs.abort("rank " + std::to_string(run_.rank()) + " failed in case " + c_.id + ": " +
-                  e.what());
-    result_.status = results::CaseStatus::failed;
-    result_.errors.push_back(
-        {run_.rank(), interrupted ? "interrupted" : kind_name(e.kind()), e.what()});
-    run_.final_status = interrupted ? results::RunStatus::interrupted : results::RunStatus::failed;
-    finish_failed("rank " + std::to_string(run_.rank()) + ", case " + c_.id + ": " + e.what());
-  }
-
-  void finish_failed(const std::string& error) {
-    result_.finished_ns = core::wall_clock_ns();
-    run_.outcome.exit_code = core::ExitCode::run_failed;
-    run_.outcome.error = error;
-    if (run_.final_status == results::RunStatus::complete) {
-      run_.final_status = results::RunStatus::failed;
-    }
-    if (!run_.writer) return;
-    results::summarize_case(result_);
-    add_case();
-    run_.writer->set_current_case(c_.id);
+    record_rank_failure(run_, c_, result_, e);
   }
 
   void add_case() { record_case(run_, c_, result_); }

@@ -1,5 +1,6 @@
 #include "harness/engine/local_case.hpp"
 
+#include <functional>
 #include <optional>
 #include <utility>
 
@@ -25,7 +26,7 @@ class LocalCase {
       result_.endpoints = run_.bs.allgather("rank " + std::to_string(run_.rank()) + " alone");
       for (int rep = 0; rep < c_.repetitions; ++rep) repetition(rep);
     } catch (const Error& e) {
-      fail(e);
+      record_rank_failure(run_, c_, result_, e);
       return false;
     }
     result_.finished_ns = core::wall_clock_ns();
@@ -37,31 +38,12 @@ class LocalCase {
   }
 
  private:
-  // A local step, then every rank agrees: skipped (unavailable somewhere) or failed everywhere
-  // alike. False when the case is over (done_ok_ says whether the run goes on).
-  template <typename Step>
-  bool step(Step&& local_step) {
-    std::optional<Error> local;
-    try {
-      local_step();
-    } catch (const Error& e) {
-      local = e;
-    }
-    const CaseVerdict v = agree_on_case(run_.bs, local);
-    if (!v.fails.empty()) {
-      result_.errors = v.fails;
-      result_.status = results::CaseStatus::failed;
-      finish_failed(c_.id + ": " + v.fails.front().message);
-      done_ok_ = false;
-      return false;
-    }
-    if (v.skip.empty()) return true;
-    result_.status = results::CaseStatus::skipped;
-    result_.skip_reason = v.skip;
-    result_.finished_ns = core::wall_clock_ns();
-    record_case(run_, c_, result_);
-    done_ok_ = true;
-    return false;
+  // A local step, then every rank agrees; false when the case is over (done_ok_ says whether
+  // the run goes on).
+  bool step(const std::function<void()>& local_step) {
+    const StepOutcome o = agreed_step(run_, c_, result_, local_step);
+    done_ok_ = o != StepOutcome::failed;
+    return o == StepOutcome::go_on;
   }
 
   void prepare() {
@@ -102,30 +84,6 @@ class LocalCase {
     r.copy = std::move(m.figures);
     result_.repetitions.push_back(std::move(r));
     if (run_.observer) run_.observer->on_repetition(c_, rep + 1);
-  }
-
-  void fail(const Error& e) {
-    const bool interrupted = run_.stop_requested();
-    run_.bs.abort("rank " + std::to_string(run_.rank()) + " failed in case " + c_.id + ": " +
-                  e.what());
-    result_.status = results::CaseStatus::failed;
-    result_.errors.push_back(
-        {run_.rank(), interrupted ? "interrupted" : kind_name(e.kind()), e.what()});
-    run_.final_status = interrupted ? results::RunStatus::interrupted : results::RunStatus::failed;
-    finish_failed("rank " + std::to_string(run_.rank()) + ", case " + c_.id + ": " + e.what());
-  }
-
-  void finish_failed(const std::string& error) {
-    result_.finished_ns = core::wall_clock_ns();
-    run_.outcome.exit_code = core::ExitCode::run_failed;
-    run_.outcome.error = error;
-    if (run_.final_status == results::RunStatus::complete) {
-      run_.final_status = results::RunStatus::failed;
-    }
-    if (!run_.writer) return;
-    results::summarize_case(result_);
-    record_case(run_, c_, result_);
-    run_.writer->set_current_case(c_.id);
   }
 
   RunState& run_;

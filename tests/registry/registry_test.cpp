@@ -60,6 +60,25 @@ std::string dump(const std::vector<spec::Diagnostic>& ds) {
   return out;
 }
 
+// Runs `e` as two in-process ranks through the engine into a fresh temporary folder, expecting
+// both to succeed; returns the folder (the caller reads and removes it).
+std::filesystem::path run_two_ranks(const engine::Registry& registry, const spec::Experiment& e,
+                                    const std::string& tag) {
+  const auto dir = std::filesystem::temp_directory_path() /
+                   ("fabricbench-" + tag + "-" + std::to_string(::getpid()));
+  std::filesystem::remove_all(dir);
+  engine::RunOptions options;
+  options.output_dir = dir.string();
+  std::vector<engine::RunOutcome> outcomes(2);
+  const auto errors = testkit::run_ranks(2, [&](bootstrap::Bootstrap& bs) {
+    outcomes[static_cast<std::size_t>(bs.rank())] =
+        engine::run_experiment(bs, e, registry, options, nullptr);
+  });
+  for (std::size_t r = 0; r < errors.size(); ++r) EXPECT_EQ(errors[r], "") << "rank " << r;
+  for (const auto& o : outcomes) EXPECT_EQ(o.exit_code, core::ExitCode::ok) << o.error;
+  return dir;
+}
+
 TEST(Registry, ATestOnlyTransportValidatesWithItsOwnKey) {
   const engine::Registry registry = with_loop();
   const spec::Experiment e = spec::load_experiment_text(kLoop, "loop.yaml", registry.catalog());
@@ -115,18 +134,7 @@ TEST(Registry, TheTestTransportsRangeAndChecksAreReportedWhereWritten) {
 TEST(Registry, TheEngineRunsTheTestTransport) {
   const engine::Registry registry = with_loop();
   const spec::Experiment e = spec::load_experiment_text(kLoop, "loop.yaml", registry.catalog());
-  const auto dir =
-      std::filesystem::temp_directory_path() / ("fabricbench-loop-" + std::to_string(::getpid()));
-  std::filesystem::remove_all(dir);
-  engine::RunOptions options;
-  options.output_dir = dir.string();
-  std::vector<engine::RunOutcome> outcomes(2);
-  const auto errors = testkit::run_ranks(2, [&](bootstrap::Bootstrap& bs) {
-    outcomes[static_cast<std::size_t>(bs.rank())] =
-        engine::run_experiment(bs, e, registry, options, nullptr);
-  });
-  for (std::size_t r = 0; r < errors.size(); ++r) EXPECT_EQ(errors[r], "") << "rank " << r;
-  for (const auto& o : outcomes) EXPECT_EQ(o.exit_code, core::ExitCode::ok) << o.error;
+  const auto dir = run_two_ranks(registry, e, "loop");
   const results::RunDocument doc = results::read_run_document((dir / "run.json").string());
   EXPECT_EQ(doc.status, results::RunStatus::complete);
   ASSERT_EQ(doc.cases.size(), 3U);
@@ -159,18 +167,7 @@ TEST(Registry, TheEngineStagesMemoryTheTransportCannotRegister) {
       "  - {name: bw, suite: stream, transport: tcp, memory: standin_device, verify: true,\n"
       "     sizes: 64KiB, iterations: 100, warmup: 0, window: 8}\n",
       "staged.yaml", registry.catalog());
-  const auto dir =
-      std::filesystem::temp_directory_path() / ("fabricbench-staged-" + std::to_string(::getpid()));
-  std::filesystem::remove_all(dir);
-  engine::RunOptions options;
-  options.output_dir = dir.string();
-  std::vector<engine::RunOutcome> outcomes(2);
-  const auto errors = testkit::run_ranks(2, [&](bootstrap::Bootstrap& bs) {
-    outcomes[static_cast<std::size_t>(bs.rank())] =
-        engine::run_experiment(bs, e, registry, options, nullptr);
-  });
-  for (std::size_t r = 0; r < errors.size(); ++r) EXPECT_EQ(errors[r], "") << "rank " << r;
-  for (const auto& o : outcomes) EXPECT_EQ(o.exit_code, core::ExitCode::ok) << o.error;
+  const auto dir = run_two_ranks(registry, e, "staged");
   const results::RunDocument doc = results::read_run_document((dir / "run.json").string());
   ASSERT_EQ(doc.cases.size(), 2U);
   const std::uint64_t sizes[] = {4096, 65536};

@@ -25,8 +25,8 @@ extern "C" __global__ void fb_copy_spin(volatile int* latch, volatile int* timed
 extern "C" __global__ void fb_copy_kernel(uint4* __restrict__ dst, const uint4* __restrict__ src,
                                           unsigned long long n) {
   const unsigned long long stride = static_cast<unsigned long long>(gridDim.x) * blockDim.x;
-  for (unsigned long long i = static_cast<unsigned long long>(blockIdx.x) * blockDim.x +
-                              threadIdx.x;
+  for (unsigned long long i =
+           static_cast<unsigned long long>(blockIdx.x) * blockDim.x + threadIdx.x;
        i < n; i += stride) {
     __stcg(dst + i, __ldcg(src + i));
   }
