@@ -64,9 +64,9 @@ enum class Metric { latency, bandwidth };  // latency: lower is better; bandwidt
 struct Thresholds {
   double latency_factor = 2.1;       // ClusterKit: suspect when latency > factor x the best pair's
   double bandwidth_fraction = 0.93;  // ClusterKit: suspect when bandwidth < fraction x the best's
-  double node_fraction = 0.5;  // a suspect node: MORE than this fraction of its measured pairs
-                               // suspect
-  int partners_per_node = 2;   // known-good partners each suspect node/endpoint is retested against
+  // A suspect node: MORE than this fraction of its measured pairs suspect.
+  double node_fraction = 0.5;
+  int partners_per_node = 2;  // known-good partners each suspect node/endpoint is retested against
 };
 // Throws std::invalid_argument unless latency_factor >= 1, 0 < bandwidth_fraction <= 1,
 // 0 <= node_fraction < 1 and partners_per_node >= 0 (judge and plan_retests call it).
@@ -92,28 +92,28 @@ class Matrix {
 struct Judgement {
   Metric metric = Metric::bandwidth;
   // The best measured pair (min latency / max bandwidth) over the finite positive values; NaN when
-  // there is none (then nothing is suspect).
+  // there is none (then nothing is suspect, not even failed pairs: the map has no scale).
   double reference = std::numeric_limits<double>::quiet_NaN();
-  double limit = std::numeric_limits<double>::quiet_NaN();  // reference*latency_factor or
-                                                            // reference*bandwidth_fraction
-  std::vector<Pair> suspect_pairs;                          // sorted
-  std::vector<int> suspect_nodes;  // sorted: more than node_fraction of the node's measured pairs
-                                   // suspect
+  // reference * latency_factor or reference * bandwidth_fraction.
+  double limit = std::numeric_limits<double>::quiet_NaN();
+  std::vector<Pair> suspect_pairs;  // sorted: beyond_limit
+  // Sorted: more than node_fraction of the node's measured pairs suspect.
+  std::vector<int> suspect_nodes;
   // Sorted: nodes with at least one measured pair, not suspect nodes, whose suspect pairs (if any)
   // all have a suspect node at the other end. (A node in no suspect pair at all would leave no
   // good node once one node is bad: every node has a slow pair with it.)
   std::vector<int> good_nodes;
 };
 
-// Judges the measured pairs of `m` (NaN: not measured). A measured value that is NaN-free but not
-// finite or not positive (a failed pair recorded as 0 GB/s or infinite latency) is no reference
-// but is judged like any other, so it is suspect. With a single measured pair (n = 2) there is
+// Judges the measured pairs of `m` (NaN: not measured). A measured value that is not finite or
+// not positive (a failed pair recorded as 0 GB/s or infinite latency) is never the reference and
+// is always suspect (beyond_limit). With a single measured pair (n = 2) there is
 // nothing to compare: it is its own reference and nothing is flagged; in general the best pair is
 // never suspect, and a map slow everywhere alike is clean (the rule is relative).
 // Throws std::invalid_argument for bad thresholds.
 Judgement judge(const Matrix& m, Metric metric, const Thresholds& t);
-// True when value is on the bad side of j.limit (latency: above; bandwidth: below); false for a
-// NaN value or a NaN limit.
+// True when value is on the bad side of j.limit (latency: above; bandwidth: below; strictly), or
+// not finite or not positive (a failed pair); false for a NaN value or a NaN limit.
 bool beyond_limit(double value, const Judgement& j);
 
 // What to measure again, packed greedily (first fit, busiest nodes first) into as few disjoint
