@@ -130,8 +130,9 @@ bool beyond_limit(double value, const Judgement& j);
 struct RetestPlan {
   std::vector<Round> rounds;
   std::vector<Pair> same_pairs;  // sorted: the suspect pairs measured again (in rounds)
-  std::vector<std::pair<int, std::vector<int>>> vs_good;  // node -> the good partners it meets
-                                                          // (sorted by node, partners sorted)
+  // Each suspect node and endpoint -> the good partners it meets (sorted by node, partners
+  // sorted; an empty list when there is no good node, or partners_per_node is 0).
+  std::vector<std::pair<int, std::vector<int>>> vs_good;
 };
 RetestPlan plan_retests(int n, const Judgement& j, const Thresholds& t);
 
@@ -167,7 +168,8 @@ struct Verdict {
   std::vector<Pair> unconfirmed_pairs;  // sorted (added: the suspect pairs left undecided)
   // Bad nodes first, then unconfirmed nodes, bad links, noise, unconfirmed pairs; each by node.
   std::vector<Finding> findings;
-  bool clean() const;  // no bad node, no bad link
+  // No bad node, no bad link (unconfirmed nodes and pairs leave it clean: see unconfirmed_*).
+  bool clean() const;
 };
 Verdict classify(const Matrix& first, const Judgement& j, const Matrix& retest, const Thresholds& t,
                  const std::vector<std::string>& names);
