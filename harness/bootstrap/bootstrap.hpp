@@ -33,6 +33,11 @@ class Bootstrap {
   // whole job when one rank exits with an error cannot cut the document short. Returns at once
   // on rank 0, before a failure, or when rank 0 is gone. Also done when the object is destroyed.
   virtual void wait_for_root_to_finish() noexcept {}
+  // This host's address on the side channel's path to the other ranks (numeric, no port): the
+  // local end of this rank's connection to rank 0, or on rank 0 the local end of its first
+  // admitted peer's. The address the other hosts reached this one through, so data connections
+  // may default to it. "" when unknown or when size is 1.
+  virtual std::string local_address() const { return {}; }
 };
 
 struct Options {

@@ -141,6 +141,18 @@ std::string local_address(int fd) {
   return format_sockaddr(ss, len);
 }
 
+std::string local_host(int fd) {
+  sockaddr_storage ss{};
+  socklen_t len = sizeof ss;
+  if (::getsockname(fd, reinterpret_cast<sockaddr*>(&ss), &len) != 0) return {};
+  std::array<char, NI_MAXHOST> host{};
+  if (::getnameinfo(reinterpret_cast<const sockaddr*>(&ss), len, host.data(), host.size(), nullptr,
+                    0, NI_NUMERICHOST) != 0) {
+    return {};
+  }
+  return host.data();
+}
+
 std::string remote_address(int fd) {
   sockaddr_storage ss{};
   socklen_t len = sizeof ss;

@@ -46,6 +46,8 @@ Fd listen_on(const HostPort& where);
 // Numeric "addr:port" of a socket's local or remote end ("?" when unknown).
 std::string local_address(int fd);
 std::string remote_address(int fd);
+// Numeric address of a socket's local end, without the port ("" when unknown).
+std::string local_host(int fd);
 std::uint16_t local_port(int fd);
 
 std::string hostname();

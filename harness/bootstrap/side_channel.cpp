@@ -290,6 +290,7 @@ class SideChannelImpl final : public SideChannel {
 
   std::vector<RefusedConnection> refused_connections() const override { return refused_; }
   bool failed() const noexcept override { return failed_.load(); }
+  std::string local_address() const override { return local_host_; }
 
  private:
   struct Member {
@@ -350,6 +351,7 @@ class SideChannelImpl final : public SideChannel {
   std::string root_address_;  // as shown in messages
   std::vector<Member> members_;
   std::vector<std::unique_ptr<Conn>> conns_;  // hub: by rank (0 unused); peer: [0] = the hub
+  std::string local_host_;                    // local_address(), set once the ranks joined
   std::vector<RefusedConnection> refused_;
   std::uint64_t seq_ = 0;
   std::optional<Error> error_;
@@ -392,6 +394,11 @@ SideChannelImpl::SideChannelImpl(const SideChannelConfig& config) : config_(conf
   } else {
     listener.reset();
     peer_join();
+  }
+  for (const auto& c : conns_) {
+    if (!c || !c->fd.valid()) continue;
+    local_host_ = net::local_host(c->fd.get());
+    break;
   }
 }
 

@@ -18,6 +18,7 @@ class BootstrapExchange final : public transport::Exchange {
   std::vector<std::string> allgather(const std::string& mine) override {
     return bootstrap_.allgather(mine);
   }
+  std::string local_address() const override { return bootstrap_.local_address(); }
 
  private:
   bootstrap::Bootstrap& bootstrap_;

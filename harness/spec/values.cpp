@@ -90,7 +90,7 @@ std::string expected_what(const KeySpec& spec) {
     case Type::choice:
       return fmt::format("one of {}", list_values(views(spec.choices)));
     case Type::address:
-      return "an IP address such as 127.0.0.1 or ::1";
+      return "auto or an IP address such as 127.0.0.1 or ::1";
     case Type::interface_name:
       return "a network interface name such as eth0";
     case Type::device_name:
@@ -302,12 +302,12 @@ std::vector<Value> ValueParser::parse_name(const SNode& n, const KeySpec& spec,
                                            const std::string& field) {
   const std::string& t = n.text;
   std::string bad;
-  if (spec.type == Type::address && !t.empty()) {
+  if (spec.type == Type::address && !t.empty() && t != "auto") {
     in6_addr buf{};
     if (inet_pton(AF_INET, t.c_str(), &buf) != 1 && inet_pton(AF_INET6, t.c_str(), &buf) != 1) {
       bad = fmt::format(
-          "expected an IPv4 or IPv6 address such as 127.0.0.1 or ::1, got '{}' (host names are "
-          "not resolved; use tcp.interface to pick a NIC)",
+          "expected auto or an IPv4 or IPv6 address such as 127.0.0.1 or ::1, got '{}' (host "
+          "names are not resolved; use tcp.interface to pick a NIC)",
           t);
     }
   } else if (spec.type == Type::interface_name) {

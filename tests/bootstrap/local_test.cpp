@@ -96,6 +96,18 @@ TEST(LocalLauncher, CollectivesWithFourRanks) {
   EXPECT_EQ(code, 0) << report;
 }
 
+// Every rank knows the address its side channel runs over (loopback here, one host), the default
+// for data connections; a lone rank has no path and says "".
+TEST(LocalLauncher, EachRankKnowsItsSideChannelAddress) {
+  std::string report;
+  const int code = run_local(
+      3, Options{10s}, [](Bootstrap& b) { return b.local_address() == "127.0.0.1" ? 0 : 7; },
+      &report);
+  EXPECT_EQ(code, 0) << report;
+  EXPECT_EQ(
+      run_local(1, Options{2s}, [](Bootstrap& b) { return b.local_address().empty() ? 0 : 7; }), 0);
+}
+
 TEST(LocalLauncher, SingleRankNeedsNoPeers) {
   const int code = run_local(1, Options{2s}, [](Bootstrap& b) {
     b.barrier();

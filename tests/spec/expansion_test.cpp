@@ -169,7 +169,7 @@ TEST(SpecDefaults, UnsetKeysTakeDocumentedDefaults) {
   EXPECT_EQ(c.memory, "host");
   EXPECT_EQ(c.interval_ns, 100'000'000U);
   EXPECT_FALSE(c.verify);
-  EXPECT_EQ(c.transport_settings.text("address"), "127.0.0.1");
+  EXPECT_EQ(c.transport_settings.text("address"), "auto");
   EXPECT_EQ(c.transport_settings.text("family"), "auto");
   EXPECT_TRUE(c.transport_settings.flag("nodelay"));
   EXPECT_EQ(c.transport_settings.integer("sndbuf"), 0U);
@@ -312,7 +312,7 @@ TEST(SpecDigest, IsTheSha256OfTheResolvedPlan) {
   EXPECT_EQ(c["iterations"], 100);
   EXPECT_EQ(c["warmup_iterations"], 10);
   EXPECT_EQ(c["repetitions"], 3);
-  EXPECT_EQ(c["tcp"]["address"], "127.0.0.1");
+  EXPECT_EQ(c["tcp"]["address"], "auto");
   EXPECT_EQ(c["varied"][0]["key"], "message_size");
   for (const char* key : {"group", "suite", "transport", "duration_ns", "warmup_ns", "completion",
                           "direction", "window", "interval_ns", "memory", "verify"}) {
@@ -403,7 +403,7 @@ TEST(SpecConfigs, QuickstartHasTheDocumentedShape) {
   EXPECT_EQ(ids(e), expected);
   for (const auto& c : e.cases) {
     EXPECT_EQ(c.repetitions, 3) << c.id;
-    EXPECT_EQ(c.transport_settings.text("address"), "127.0.0.1") << c.id;
+    EXPECT_EQ(c.transport_settings.text("address"), "auto") << c.id;
   }
   EXPECT_EQ(e.cases[0].iterations, 10000U);
   EXPECT_EQ(e.cases[0].warmup_iterations, 1000U);

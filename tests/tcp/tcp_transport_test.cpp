@@ -52,8 +52,11 @@ std::string field(const std::string& text, const std::string& key) {
 class SpyExchange final : public transport::Exchange {
  public:
   SpyExchange(bootstrap::Bootstrap& inner,
-              std::function<void(std::vector<std::string>&)> on_allgather)
-      : inner_(inner), on_allgather_(std::move(on_allgather)) {}
+              std::function<void(std::vector<std::string>&)> on_allgather,
+              std::string local_address = {})
+      : inner_(inner),
+        on_allgather_(std::move(on_allgather)),
+        local_address_(std::move(local_address)) {}
   int rank() const override { return inner_.rank(); }
   int size() const override { return inner_.size(); }
   std::vector<std::string> allgather(const std::string& mine) override {
@@ -61,10 +64,12 @@ class SpyExchange final : public transport::Exchange {
     if (on_allgather_) on_allgather_(all);
     return all;
   }
+  std::string local_address() const override { return local_address_; }
 
  private:
   bootstrap::Bootstrap& inner_;
   std::function<void(std::vector<std::string>&)> on_allgather_;
+  std::string local_address_;
 };
 
 // The fields of a transport record: "fbtcp1 ok <token> <n> <addr:port> <peers>".
@@ -223,6 +228,50 @@ TEST(TcpTransport, AutoAddressPicksLoopbackOfFamily) {
     EXPECT_TRUE(field(s.endpoints[0]->describe(), "local").starts_with("[::1]:"));
     exchange_one(s);
   });
+}
+
+// address auto without an interface binds where the side channel reaches the other ranks (here
+// 127.0.0.2, another loopback address, standing for a host's fabric address); a literal address
+// or an interface wins over it; an address of the wrong family is a config error saying what to
+// set.
+TEST(TcpTransport, AutoAddressFollowsTheSideChannel) {
+  // Rank 1 listens where its side channel runs and rank 0 connects there: rank 0's remote end
+  // and rank 1's local end are that address (a loopback source is left to the kernel).
+  std::vector<std::string> described(2);
+  const auto connect_via = [&](const Options& o, const std::string& via) {
+    return run_ranks(2, [&](bootstrap::Bootstrap& b) {
+      SpyExchange spy(b, nullptr, via);
+      auto t = make_tcp_transport(o);
+      auto eps = t->connect(spy, {1 - b.rank()}, 1);
+      ASSERT_EQ(eps.size(), 1u);
+      described[static_cast<std::size_t>(b.rank())] = eps[0]->describe();
+      auto side = RankSide{b.rank(), 1 - b.rank(), b, *t, std::move(eps)};
+      exchange_one(side);
+      b.barrier();
+    });
+  };
+  const auto listening_at = [&](const std::string& address) {
+    EXPECT_TRUE(field(described[0], "remote").starts_with(address + ":")) << described[0];
+    EXPECT_TRUE(field(described[1], "local").starts_with(address + ":")) << described[1];
+  };
+  Options o = loopback();
+  o.address = "auto";
+  auto errors = connect_via(o, "127.0.0.2");
+  for (std::size_t r = 0; r < 2; ++r) EXPECT_EQ(errors[r], "") << "rank " << r;
+  listening_at("127.0.0.2");
+  o.address = "127.0.0.1";
+  errors = connect_via(o, "127.0.0.2");
+  for (std::size_t r = 0; r < 2; ++r) EXPECT_EQ(errors[r], "") << "rank " << r;
+  listening_at("127.0.0.1");
+  o.address = "auto";
+  o.family = "ipv6";
+  errors = connect_via(o, "127.0.0.2");
+  for (std::size_t r = 0; r < 2; ++r) {
+    EXPECT_NE(errors[r].find("address auto follows the side channel's address 127.0.0.2"),
+              std::string::npos)
+        << errors[r];
+    EXPECT_NE(errors[r].find("set tcp.address or tcp.interface"), std::string::npos) << errors[r];
+  }
 }
 
 TEST(TcpTransport, InterfaceGivesItsAddressAndDevice) {

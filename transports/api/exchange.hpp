@@ -17,6 +17,10 @@ class Exchange {
   // Bounded in time: when a rank dies or stops answering, throws core::Error(peer_lost or
   // timeout) naming the lost rank.
   virtual std::vector<std::string> allgather(const std::string& mine) = 0;
+  // This host's address on the side channel's path to the other ranks (numeric, no port): the
+  // address the other hosts already reached this one through, which a transport's data
+  // connections may default to. "" when unknown; a loopback address when all ranks share a host.
+  virtual std::string local_address() const { return {}; }
 };
 
 }  // namespace fabricbench::transport

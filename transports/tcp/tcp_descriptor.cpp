@@ -17,9 +17,10 @@ constexpr std::uint64_t kNsPerS = 1'000'000'000;
 
 std::vector<core::KeyDecl> keys() {
   return {
-      core::text_key("address", KeyType::address, "127.0.0.1",
-                     "Address each rank binds and advertises (IPv4 or IPv6 literal; \"\": the "
-                     "first address of tcp.interface)."),
+      core::text_key("address", KeyType::address, "auto",
+                     "Address each rank binds and advertises (IPv4 or IPv6 literal; auto or \"\": "
+                     "the first address of tcp.interface, else the address the side channel "
+                     "reaches the other ranks from, 127.0.0.1 on one host)."),
       core::text_key("interface", KeyType::interface_name, "",
                      "Network interface to bind to (also SO_BINDTODEVICE)."),
       core::choice_key("family", {"auto", "ipv4", "ipv6"}, "auto", "Address family."),
@@ -38,13 +39,10 @@ std::vector<core::KeyDecl> keys() {
 std::vector<core::KeyProblem> check(const core::Settings& own, const core::CaseFacts& /*c*/) {
   std::vector<core::KeyProblem> problems;
   const std::string& address = own.text("address");
-  const std::string& interface = own.text("interface");
   const std::string& family = own.text("family");
-  if (address.empty() && interface.empty()) {
-    problems.push_back({{"tcp.address"}, "set tcp.address or tcp.interface: both are empty"});
-  }
   const bool v6 = address.find(':') != std::string::npos;
-  if (!address.empty() && ((family == "ipv4" && v6) || (family == "ipv6" && !v6))) {
+  if (!address.empty() && address != "auto" &&
+      ((family == "ipv4" && v6) || (family == "ipv6" && !v6))) {
     problems.push_back({{"tcp.address"},
                         "tcp.address " + address + " is not an " + (v6 ? "IPv4" : "IPv6") +
                             " address (tcp.family is " + family + ")"});
@@ -83,9 +81,12 @@ Descriptor descriptor() {
   // cross it (the loopback of each namespace reaches no peer).
   d.namespace_refusal = [](const core::Settings& own,
                            const std::string& veth) -> std::optional<std::string> {
-    if (own.text("address").empty() && own.text("interface") == veth) return std::nullopt;
+    const std::string& address = own.text("address");
+    if ((address.empty() || address == "auto") && own.text("interface") == veth) {
+      return std::nullopt;
+    }
     return "with injector netns the data connections must use the veth between the namespaces: "
-           "set tcp: {address: \"\", interface: " +
+           "set tcp: {address: auto, interface: " +
            veth + "}";
   };
   d.make = [](const core::Settings& own, const OpenParams& common) {

@@ -793,7 +793,9 @@ class TcpTransport final : public Transport, public ConnectionEventSource {
  public:
   explicit TcpTransport(const Options& options)
       : options_(options),
-        local_(resolve_local_address(options.address, options.interface, options.family)) {
+        local_(resolve_local_address(options.address, options.interface, options.family)),
+        follow_side_channel_((options.address.empty() || options.address == "auto") &&
+                             options.interface.empty()) {
     if (options.queue_depth == 0) {
       throw Error(ErrorKind::config, "tcp: queue_depth must be at least 1");
     }
@@ -852,8 +854,12 @@ class TcpTransport final : public Transport, public ConnectionEventSource {
                                               int connections_per_peer, std::size_t rejected,
                                               const std::shared_ptr<Rejoiner>& rejoiner) const;
 
+  void follow_side_channel(const Exchange& exchange);
+
   Options options_;
   LocalAddress local_;
+  // address auto without an interface: bind where the side channel reaches the other ranks.
+  bool follow_side_channel_;
   std::string device_note_;
   std::shared_ptr<EventSink> sink_ = std::make_shared<EventSink>();
 };
@@ -872,6 +878,7 @@ std::vector<std::unique_ptr<Endpoint>> TcpTransport::connect(Exchange& exchange,
   std::string advertised = "-";
   try {
     check_peers("tcp", me, size, peers, connections_per_peer);
+    if (follow_side_channel_) follow_side_channel(exchange);
     if (!peers.empty()) listener = open_listener(peers.size(), connections_per_peer, advertised);
   } catch (const Error& e) {
     local_error = e.what();
@@ -898,6 +905,20 @@ std::vector<std::unique_ptr<Endpoint>> TcpTransport::connect(Exchange& exchange,
     listener.reset();
   }
   return wrap(std::move(slots), me, peers, connections_per_peer, handshakes.rejected(), rejoiner);
+}
+
+// address auto: the address this host's side channel uses (a loopback one when every rank runs
+// here), so that data connections cross the same network the ranks already reached each other on.
+void TcpTransport::follow_side_channel(const Exchange& exchange) {
+  const std::string via = exchange.local_address();
+  if (via.empty()) return;  // keeps 127.0.0.1 (::1)
+  try {
+    local_ = resolve_local_address(via, "", options_.family);
+  } catch (const Error& e) {
+    throw Error(ErrorKind::config, "tcp: address auto follows the side channel's address " + via +
+                                       ", which cannot be used here (" + e.what() +
+                                       "); set tcp.address or tcp.interface");
+  }
 }
 
 // Binds and listens on the local address; `advertised` becomes the "addr:port" peers connect to.

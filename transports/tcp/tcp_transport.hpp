@@ -21,10 +21,12 @@ namespace fabricbench::transport::tcp {
 
 struct Options {
   // Address this rank binds its listener to and advertises to peers. "auto" (or empty): the first
-  // address of `interface` (of `family`) if given, else 127.0.0.1 (::1 for family ipv6). A
-  // literal IPv4/IPv6 address or a host name may be given; with `interface` set it must be one
-  // of that interface's addresses.
-  std::string address = "127.0.0.1";
+  // address of `interface` (of `family`) if given, else the address this host's side channel
+  // uses to reach the other ranks (Exchange::local_address(): a file that runs on one host runs
+  // across hosts unchanged), else 127.0.0.1 (::1 for family ipv6). A literal IPv4/IPv6 address
+  // or a host name may be given; with `interface` set it must be one of that interface's
+  // addresses.
+  std::string address = "auto";
   std::string interface;        // bind to this interface (its first address of `family`)
   std::string family = "auto";  // auto | ipv4 | ipv6
   bool nodelay = true;          // TCP_NODELAY
