@@ -7,10 +7,11 @@ namespace fabricbench::core {
 
 // Documented process exit codes (README, `fabricbench --help`).
 enum class ExitCode : int {
-  ok = 0,          // everything ran
-  run_failed = 1,  // a case failed at run time (peer lost, transport error, timeout)
-  usage = 2,       // bad command line or bad experiment file; nothing was measured
-  regression = 3,  // `fabricbench diff` found a regression
+  ok = 0,             // everything ran
+  run_failed = 1,     // a case failed at run time (peer lost, transport error, timeout)
+  usage = 2,          // bad command line or bad experiment file; nothing was measured
+  regression = 3,     // `fabricbench diff` found a regression
+  map_found_bad = 4,  // a `pattern: all_pairs` map named a bad node or a bad link
 };
 
 enum class ErrorKind {

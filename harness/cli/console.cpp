@@ -11,6 +11,7 @@
 #include "core/units.hpp"
 #include "harness/cli/collective_console.hpp"
 #include "harness/cli/copy_console.hpp"
+#include "harness/cli/map_console.hpp"
 #include "harness/envelope/gpus.hpp"
 
 namespace fabricbench::cli {
@@ -76,7 +77,8 @@ class Console final : public engine::Observer {
     const std::string header_key =
         c.group + "|" + c.suite + "|" + c.transport + "|" + c.regime.kind + "|" + others(c);
     const bool collective = is_collective(c);
-    if (header_key != last_header_) {
+    const bool map = c.map.pattern == "all_pairs";
+    if (header_key != last_header_ && !map) {
       last_header_ = header_key;
       if (collective) {
         table_.header(c, describe_suite(c), ranks_);
@@ -86,11 +88,14 @@ class Console final : public engine::Observer {
         print_header(c);
       }
     }
+    if (r.status != results::CaseStatus::ok && map) fmt::print(out_, "# {}\n", c.id);
     if (r.status == results::CaseStatus::skipped) {
       fmt::print(out_, "{:>10}  skipped: {}\n", c.message_size, r.skip_reason);
     } else if (r.status == results::CaseStatus::failed) {
       fmt::print(out_, "{:>10}  FAILED: {}\n", c.message_size,
                  r.errors.empty() ? std::string("unknown error") : r.errors.front().message);
+    } else if (map) {
+      print_map(out_, c, r);
     } else if (collective) {
       table_.row(r);
     } else if (is_local(c)) {

@@ -50,7 +50,8 @@ void install_stop_handlers() {
 constexpr const char* kExitCodes =
     "Exit codes: 0 ok; 1 run failed (a case failed, a peer was lost or timed out, "
     "interrupted); 2 usage or experiment-file error (nothing measured, no run document); "
-    "3 `diff` found a regression.";
+    "3 `diff` found a regression; 4 an all-pairs map (pattern: all_pairs) named a bad node or "
+    "link.";
 
 std::string version_string() {
   return fmt::format("fabricbench {} (revision {})", fb::core::kVersion, fb::core::kRevision);

@@ -9,6 +9,7 @@
 #include "harness/engine/collective_case.hpp"
 #include "harness/engine/fault_run.hpp"
 #include "harness/engine/local_case.hpp"
+#include "harness/engine/map_case.hpp"
 #include "harness/engine/rank_results.hpp"
 
 namespace fabricbench::engine {
@@ -24,16 +25,6 @@ json tagged(json e, int rank, const std::string& case_id, std::optional<int> rep
   e["detail"]["case"] = case_id;
   if (repetition) e["detail"]["repetition"] = *repetition;
   return e;
-}
-
-json region_json(const transport::MemoryRegion& r) {
-  return json::array(
-      {reinterpret_cast<std::uintptr_t>(r.buffer.addr), r.remote_key, r.buffer.length});
-}
-
-transport::RemoteRegion remote_region(const json& r) {
-  return transport::RemoteRegion{r[0].get<std::uint64_t>(), r[1].get<std::uint64_t>(),
-                                 r[2].get<std::uint64_t>()};
 }
 
 class CaseRun {
@@ -134,12 +125,7 @@ class CaseRun {
       check_queue_depth(c_, params_, setup_, *ep);
     }
     ctx_.memory = {setup_.send_region, setup_.recv_region};
-    const json mine = {{"send", region_json(setup_.send_region)},
-                       {"recv", region_json(setup_.recv_region)}};
-    const auto regions = run_.bs.allgather(mine.dump());
-    const json peer = json::parse(regions[static_cast<std::size_t>(ctx_.peer)]);
-    ctx_.peer_send = remote_region(peer.at("send"));
-    ctx_.peer_recv = remote_region(peer.at("recv"));
+    exchange_regions(run_.bs, setup_, ctx_, true);
     std::string described;
     for (auto& ep : setup_.endpoints) {
       described += (described.empty() ? "" : "; ") + ep->describe();
@@ -393,6 +379,7 @@ void record_rank_failure(RunState& run, const spec::Case& c, results::CaseResult
 bool run_case(RunState& run, std::size_t index) {
   if (is_collective_case(run, index)) return run_collective_case(run, index);
   if (is_local_case(run, index)) return run_local_case(run, index);
+  if (is_map_case(run, index)) return run_map_case(run, index);
   return CaseRun(run, index).run();
 }
 

@@ -62,7 +62,12 @@ void find_entries(CaseSetup& s, const spec::Case& c, const Registry& registry, i
   if (auto why = unavailable ? unavailable() : std::nullopt) {
     throw Error(ErrorKind::unavailable, "transport '" + c.transport + "' unavailable: " + *why);
   }
-  if (size < 2 || size % 2 != 0) {
+  if (c.map.pattern == "all_pairs") {
+    if (size < 2) {
+      throw Error(ErrorKind::config,
+                  "pattern all_pairs maps pairs of ranks and needs at least 2; this run has 1");
+    }
+  } else if (size < 2 || size % 2 != 0) {
     throw Error(ErrorKind::config, c.suite +
                                        " runs between pairs of ranks (r, r + N/2) and needs "
                                        "an even number of ranks; this run has " +
@@ -245,6 +250,31 @@ void check_queue_depth(const spec::Case& c, const suites::Params& p, const CaseS
                     std::to_string(ep.queue_depth()) +
                     " (verbs.queue_depth); lower window or raise the queue depth");
   }
+}
+
+namespace {
+
+nlohmann::json region_json(const transport::MemoryRegion& r) {
+  return nlohmann::json::array(
+      {reinterpret_cast<std::uintptr_t>(r.buffer.addr), r.remote_key, r.buffer.length});
+}
+
+transport::RemoteRegion remote_region(const nlohmann::json& r) {
+  return transport::RemoteRegion{r[0].get<std::uint64_t>(), r[1].get<std::uint64_t>(),
+                                 r[2].get<std::uint64_t>()};
+}
+
+}  // namespace
+
+void exchange_regions(bootstrap::Bootstrap& bs, const CaseSetup& s, suites::Context& ctx,
+                      bool has_peer) {
+  const nlohmann::json mine = {{"send", region_json(s.send_region)},
+                               {"recv", region_json(s.recv_region)}};
+  const auto regions = bs.allgather(mine.dump());
+  if (!has_peer) return;
+  const nlohmann::json peer = nlohmann::json::parse(regions[static_cast<std::size_t>(ctx.peer)]);
+  ctx.peer_send = remote_region(peer.at("send"));
+  ctx.peer_recv = remote_region(peer.at("recv"));
 }
 
 nlohmann::json memory_facts(const CaseSetup& s) {

@@ -55,6 +55,11 @@ void prepare(CaseSetup& s, const spec::Case& c, const suites::Params& p, const R
 void check_queue_depth(const spec::Case& c, const suites::Params& p, const CaseSetup& s,
                        const transport::Endpoint& ep);
 
+// Every rank's registered regions to every rank (an allgather); `ctx`'s peer regions are those
+// of ctx.peer when `has_peer` (one-sided operations address them).
+void exchange_regions(bootstrap::Bootstrap& bs, const CaseSetup& s, suites::Context& ctx,
+                      bool has_peer);
+
 // This rank's memory for the run document: the provider's facts, how the buffers were
 // registered, and the staging copies so far (null when not staged).
 nlohmann::json memory_facts(const CaseSetup& s);

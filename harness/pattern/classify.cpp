@@ -40,9 +40,11 @@ class Words {
     return fmt::format("rank {}", i);
   }
 
-  // 2 decimals below 10, 1 below 100, none above: 0.30, 12.5, 1234.
+  // 3 significant digits below 0.1 (0.0241), 2 decimals below 10, 1 below 100, none above:
+  // 0.30, 12.5, 1234.
   static std::string value(double v) {
     const double a = std::fabs(v);
+    if (a > 0 && a < 0.1) return fmt::format("{:.3g}", v);
     if (a < 10) return fmt::format("{:.2f}", v);
     if (a < 100) return fmt::format("{:.1f}", v);
     return fmt::format("{:.0f}", v);

@@ -48,6 +48,15 @@ void set_case_key(Case& c, std::string_view key, const Value& v) {
   if (key == "on_break") c.on_break = v.text;
   if (key == "reconnect_timeout") c.reconnect_timeout_ns = v.number;
   if (key == "op") c.op = v.text;
+  if (key == "pattern") c.map.pattern = v.text;
+}
+
+// One key of the `map:` section (the name after "map.").
+void set_map(MapSettings& m, std::string_view key, const Value& v) {
+  if (key == "latency_factor") m.latency_factor = v.real;
+  if (key == "bandwidth_fraction") m.bandwidth_fraction = v.real;
+  if (key == "node_fraction") m.node_fraction = v.real;
+  if (key == "retest_partners") m.retest_partners = static_cast<int>(v.number);
 }
 
 // The suite keys a case of `suite` records: every suite's keys planned in every case (at their
@@ -88,6 +97,7 @@ class CaseBuilder {
     if (fault_value_ != nullptr && c_.fault.active()) resolve_fault();
     check_interval();
     check_backends();
+    check_pattern();
     if (transport_ != nullptr && !transport_->connections_key.empty()) {
       c_.connections = static_cast<int>(c_.transport_settings.integer(transport_->connections_key));
     }
@@ -188,7 +198,10 @@ class CaseBuilder {
         settings.set(*p.spec->decl, setting_value(*p.spec->decl, v));
       } else if (p.spec->section == "regime") {
         set_regime(c_.regime, std::string_view(key).substr(7), v);
+      } else if (p.spec->section == "map") {
+        set_map(c_.map, std::string_view(key).substr(4), v);
       } else {
+        if (key == "pattern") pattern_param_ = &p;
         set_case_key(c_, key, v);
       }
     }
@@ -233,6 +246,28 @@ class CaseBuilder {
     c_.warmup_ns = c_.mode != Mode::duration    ? 0
                    : c_.regime.kind == "search" ? c_.regime.search_probe_ns / 10
                                                 : c_.duration_ns / 10;
+  }
+
+  // pattern all_pairs: a point-to-point suite in the closed regime, without a fault (a map's
+  // rounds are closed-loop measurements of one pair each).
+  void check_pattern() {
+    if (c_.map.pattern == "pairs" || pattern_param_ == nullptr) return;
+    const SuiteKeys* suite = ctx_.catalog.suite(c_.suite);
+    std::string why;
+    if (local_ || (suite != nullptr && suite->collective)) {
+      why = fmt::format("suite {} does not pair ranks", c_.suite);
+    } else if (c_.regime.kind != "closed") {
+      why = fmt::format("this case's regime is {} (a map runs closed-loop rounds)", c_.regime.kind);
+    } else if (c_.fault.active()) {
+      why =
+          "this case has a fault (a map measures every pair in turn; inject faults in a pairs "
+          "case)";
+    }
+    if (why.empty()) return;
+    error(pattern_param_->origin, pattern_param_->field,
+          fmt::format("pattern {} needs a point-to-point suite in the closed regime without a "
+                      "fault: {}",
+                      c_.map.pattern, why));
   }
 
   void check_interval() {
@@ -417,6 +452,7 @@ class CaseBuilder {
   const Param* kind_param_ = nullptr;
   const Param* interval_ = nullptr;
   const Param* fault_param_ = nullptr;
+  const Param* pattern_param_ = nullptr;
   const Value* fault_value_ = nullptr;
   bool warmup_set_ = false;
 };

@@ -65,6 +65,22 @@ std::vector<KeySpec> trailing_keys(const Catalog& catalog) {
       {"fault", Type::fault, 0, 0, {}},
       {"on_break", Type::choice, 0, 0, {"fail", "reconnect"}},
       {"reconnect_timeout", Type::duration, 100 * kNsPerMs, 3600 * kNsPerS, {}},
+      {"pattern", Type::choice, 0, 0, {"pairs", "all_pairs"}},
+  };
+}
+
+// The `map:` section: how an all_pairs map is judged (percentages in tenths of a percent).
+std::vector<KeySpec> map_keys() {
+  const auto key = [](std::string name, Type type, std::uint64_t lo, std::uint64_t hi) {
+    KeySpec k{"map." + std::move(name), type, lo, hi, {}};
+    k.section = "map";
+    return k;
+  };
+  return {
+      key("latency_factor", Type::factor, 1, 100),
+      key("bandwidth_fraction", Type::percent, 10, 1000),
+      key("node_fraction", Type::percent, 1, 999),
+      key("retest_partners", Type::count, 0, 8),
   };
 }
 
@@ -141,6 +157,9 @@ KeyTable::KeyTable(const Catalog& catalog) {
   for (auto& k : regime_keys()) keys_.push_back(std::move(k));
   sections_.emplace_back("regime");
   examples_.emplace_back("{kind: realistic, rate: 70%}");
+  for (auto& k : map_keys()) keys_.push_back(std::move(k));
+  sections_.emplace_back("map");
+  examples_.emplace_back("{latency_factor: 2.1, bandwidth_fraction: 93%}");
 }
 
 // A key declared by several suites is one key that applies to each of them (the declarations

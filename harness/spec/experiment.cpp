@@ -42,6 +42,13 @@ const char* to_string(Rate::Unit unit) noexcept {
 
 }  // namespace
 
+nlohmann::json to_json(const MapSettings& m) {
+  return nlohmann::json{{"latency_factor", m.latency_factor},
+                        {"bandwidth_fraction", m.bandwidth_fraction},
+                        {"node_fraction", m.node_fraction},
+                        {"retest_partners", m.retest_partners}};
+}
+
 nlohmann::json to_json(const RegimeSettings& r) {
   nlohmann::json mix = nlohmann::json::array();
   for (const auto& m : r.mix)
@@ -129,6 +136,11 @@ nlohmann::json to_json(const Case& c) {
   // The memory provider's keys beside the case's own, and only where the provider reads them.
   const nlohmann::json memory = to_json(c.memory_settings);
   for (const auto& [key, value] : memory.items()) out[key] = value;
+  // Only where it is not the default pairing, so the plans (and digests) of pair cases stay.
+  if (c.map.pattern != "pairs") {
+    out["pattern"] = c.map.pattern;
+    out["map"] = to_json(c.map);
+  }
   return out;
 }
 

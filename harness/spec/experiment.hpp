@@ -33,6 +33,18 @@ struct SizeWeight {
 // figures, the default); floor: one operation in flight; realistic: open-loop arrivals at `rate`;
 // overload: a step profile baseline -> factor x baseline -> baseline; search: the
 // sustainable-rate search alone.
+// `pattern:` and the `map:` section (docs/CONFIG.md "Patterns"): how ranks pair up. pairs: rank
+// r with r + N/2, all pairs at once; all_pairs: every pair of ranks in N-1 rounds of disjoint
+// pairs (circle method), judged against the best pair (ClusterKit's thresholds by default), the
+// suspects retested against known-good partners.
+struct MapSettings {
+  std::string pattern = "pairs";     // pairs | all_pairs
+  double latency_factor = 2.1;       // a pair is suspect above factor x the best pair's latency
+  double bandwidth_fraction = 0.93;  // ... below fraction x the best pair's bandwidth
+  double node_fraction = 0.5;        // a node is suspect when more of its pairs than this are
+  int retest_partners = 2;           // known-good partners a suspect is retested against
+};
+
 struct RegimeSettings {
   std::string kind = "closed";      // closed | floor | realistic | overload | search
   std::string arrival = "poisson";  // constant | poisson
@@ -115,6 +127,7 @@ struct Case {
   // Connections (or queue pairs) per pair of ranks: the transport's key for it (or 1).
   int connections = 1;
   RegimeSettings regime;
+  MapSettings map;
   FaultSettings fault;
   // The keys whose values came from a matrix list or a size sweep, and the value for this case,
   // in file order (used for display and ids), e.g. {"message_size": "64B", "completion": ...}.
@@ -171,6 +184,7 @@ nlohmann::json to_json(const Case& c);
 // Resolved backend settings as the plan records them: {plan_name: value}.
 nlohmann::json to_json(const core::Settings& settings);
 nlohmann::json to_json(const RegimeSettings& regime);
+nlohmann::json to_json(const MapSettings& map);
 nlohmann::json to_json(const FaultSettings& fault);
 nlohmann::json to_json(const InjectorSettings& injector);
 

@@ -62,20 +62,29 @@ std::string dump(const std::vector<spec::Diagnostic>& ds) {
 
 // Runs `e` as two in-process ranks through the engine into a fresh temporary folder, expecting
 // both to succeed; returns the folder (the caller reads and removes it).
-std::filesystem::path run_two_ranks(const engine::Registry& registry, const spec::Experiment& e,
-                                    const std::string& tag) {
-  const auto dir = std::filesystem::temp_directory_path() /
-                   ("fabricbench-" + tag + "-" + std::to_string(::getpid()));
+// Runs `e` on `ranks` in-process ranks; every rank's outcome.
+std::vector<engine::RunOutcome> run_engine(int ranks, const engine::Registry& registry,
+                                           const spec::Experiment& e,
+                                           const std::filesystem::path& dir) {
   std::filesystem::remove_all(dir);
   engine::RunOptions options;
   options.output_dir = dir.string();
-  std::vector<engine::RunOutcome> outcomes(2);
-  const auto errors = testkit::run_ranks(2, [&](bootstrap::Bootstrap& bs) {
+  std::vector<engine::RunOutcome> outcomes(static_cast<std::size_t>(ranks));
+  const auto errors = testkit::run_ranks(ranks, [&](bootstrap::Bootstrap& bs) {
     outcomes[static_cast<std::size_t>(bs.rank())] =
         engine::run_experiment(bs, e, registry, options, nullptr);
   });
   for (std::size_t r = 0; r < errors.size(); ++r) EXPECT_EQ(errors[r], "") << "rank " << r;
-  for (const auto& o : outcomes) EXPECT_EQ(o.exit_code, core::ExitCode::ok) << o.error;
+  return outcomes;
+}
+
+std::filesystem::path run_two_ranks(const engine::Registry& registry, const spec::Experiment& e,
+                                    const std::string& tag) {
+  const auto dir = std::filesystem::temp_directory_path() /
+                   ("fabricbench-" + tag + "-" + std::to_string(::getpid()));
+  for (const auto& o : run_engine(2, registry, e, dir)) {
+    EXPECT_EQ(o.exit_code, core::ExitCode::ok) << o.error;
+  }
   return dir;
 }
 
@@ -152,6 +161,70 @@ TEST(Registry, TheEngineRunsTheTestTransport) {
   EXPECT_GT(doc.cases[2].repetitions[0].bw_gbps, 0.0);
   EXPECT_NE(doc.cases[0].endpoints.at(0).get<std::string>().find("loop rank 0 <-> rank 1"),
             std::string::npos);
+  std::filesystem::remove_all(dir);
+}
+
+// pattern all_pairs on 5 ranks (odd: one bye per round): every pair measured once per repetition
+// in 5 rounds of 2 disjoint pairs, the data verified, the map judged and recorded with its
+// retests and verdict, and every rank's exit code agreeing with the verdict.
+TEST(Registry, AnAllPairsMapMeasuresEveryPair) {
+  const engine::Registry registry = cli::make_registry();
+  const spec::Experiment e = spec::load_experiment_text(
+      "fabricbench: 1\nname: map\ncases:\n"
+      "  - {name: lat, suite: pingpong, transport: tcp, pattern: all_pairs, verify: true,\n"
+      "     sizes: 64, iterations: 50, warmup: 0, completion: blocking}\n"
+      "  - {name: bw, suite: stream, transport: tcp, pattern: all_pairs, verify: true,\n"
+      "     sizes: 64KiB, iterations: 50, warmup: 0, completion: blocking,\n"
+      "     map: {bandwidth_fraction: 10%, retest_partners: 1}}\n",
+      "map.yaml", registry.catalog());
+  ASSERT_EQ(e.cases[1].map.bandwidth_fraction, 0.1);
+  EXPECT_EQ(e.resolved["cases"][0]["pattern"], "all_pairs");
+  const auto dir =
+      std::filesystem::temp_directory_path() / ("fabricbench-map-" + std::to_string(::getpid()));
+  const auto outcomes = run_engine(5, registry, e, dir);
+  const results::RunDocument doc = results::read_run_document((dir / "run.json").string());
+  ASSERT_EQ(doc.cases.size(), 2U);
+  bool clean = true;
+  for (const auto& c : doc.cases) {
+    ASSERT_EQ(c.status, results::CaseStatus::ok) << c.id;
+    const auto& m = c.summary.at("map");
+    EXPECT_EQ(m.at("rounds"), 5) << c.id;
+    EXPECT_EQ(m.at("nodes").size(), 5U) << c.id;
+    EXPECT_EQ(m.at("metric"), c.suite == "stream" ? "bandwidth" : "latency") << c.id;
+    for (int a = 0; a < 5; ++a) {
+      for (int b = 0; b < 5; ++b) {
+        const auto& v = m.at("matrix").at(a).at(b);
+        if (a == b) {
+          EXPECT_TRUE(v.is_null()) << c.id;
+        } else {
+          ASSERT_TRUE(v.is_number()) << c.id << " " << a << "-" << b;
+          EXPECT_GT(v.get<double>(), 0.0) << c.id;
+          EXPECT_EQ(v, m.at("matrix").at(b).at(a)) << c.id;
+        }
+      }
+    }
+    const double best = m.at("reference").get<double>();
+    EXPECT_GT(best, 0.0);
+    // Every suspect pair no suspect node explains was measured again.
+    const auto& v = m.at("verdict");
+    const auto& suspect_nodes = m.at("suspects").at("nodes");
+    for (const auto& p : m.at("suspects").at("pairs")) {
+      const bool node =
+          std::find(suspect_nodes.begin(), suspect_nodes.end(), p[0]) != suspect_nodes.end() ||
+          std::find(suspect_nodes.begin(), suspect_nodes.end(), p[1]) != suspect_nodes.end();
+      if (node) continue;
+      EXPECT_TRUE(m.at("retest").at("matrix").at(p[0].get<int>()).at(p[1].get<int>()).is_number())
+          << c.id << " " << p;
+    }
+    if (m.at("suspects").at("pairs").empty()) {
+      EXPECT_TRUE(v.at("findings").empty()) << c.id;
+      EXPECT_EQ(m.at("retest").at("rounds"), 0) << c.id;
+    }
+    clean = clean && v.at("clean").get<bool>();
+  }
+  for (const auto& o : outcomes) {
+    EXPECT_EQ(o.exit_code, clean ? core::ExitCode::ok : core::ExitCode::map_found_bad) << o.error;
+  }
   std::filesystem::remove_all(dir);
 }
 

@@ -318,9 +318,26 @@ TEST(SpecErrors, BadTcpAddressAndFamily) {
   ds = diagnostics_of(kValid + "    tcp: {address: '::1', family: ipv4}\n");
   EXPECT_TRUE(
       has_diagnostic(ds, "t.yaml", 7, 20, "cases[0].tcp.address", "is not an IPv4 address"));
-  ds = diagnostics_of(kValid + "    tcp: {address: '', interface: ''}\n");
-  EXPECT_TRUE(has_diagnostic(ds, "t.yaml", 7, 20, "cases[0].tcp.address",
-                             "set tcp.address or tcp.interface"));
+  // auto is resolved where the ranks run, whatever the family.
+  EXPECT_NO_THROW(load_experiment_text(kValid + "    tcp: {address: auto, family: ipv6}\n",
+                                       "t.yaml", catalog()));
+}
+
+TEST(SpecErrors, PatternAllPairsNeedsAClosedPointToPointCase) {
+  auto ds = diagnostics_of(kValid + "    pattern: all_pairs\n    regime: {kind: floor}\n");
+  EXPECT_TRUE(
+      has_diagnostic(ds, "t.yaml", 7, 14, "cases[0].pattern",
+                     "pattern all_pairs needs a point-to-point suite in the closed regime"));
+  ds = diagnostics_of(kValid + "    pattern: every_pair\n");
+  EXPECT_TRUE(has_diagnostic(ds, "t.yaml", 7, 14, "cases[0].pattern", "unknown value"));
+  ds = diagnostics_of(kValid + "    pattern: all_pairs\n    map: {bandwidth_fraction: 0.9}\n");
+  EXPECT_TRUE(has_diagnostic(ds, "t.yaml", 8, 31, "cases[0].map.bandwidth_fraction",
+                             "expected a percentage"));
+  ds = diagnostics_of(kValid + "    pattern: all_pairs\n    map: {latency_factor: 1}\n");
+  EXPECT_TRUE(
+      has_diagnostic(ds, "t.yaml", 8, 27, "cases[0].map.latency_factor", "must be greater than 1"));
+  EXPECT_NO_THROW(load_experiment_text(
+      kValid + "    pattern: all_pairs\n    map: {node_fraction: 60%}\n", "t.yaml", catalog()));
 }
 
 TEST(SpecErrors, StructureErrors) {

@@ -1,0 +1,64 @@
+#include "harness/cli/map_console.hpp"
+
+#include <string>
+
+#include <fmt/format.h>
+
+namespace fabricbench::cli {
+
+using nlohmann::json;
+
+namespace {
+
+std::string cell(const json& v, bool bandwidth) {
+  if (v.is_null()) return "-";
+  return bandwidth ? fmt::format("{:.2f}", v.get<double>())
+                   : fmt::format("{:.1f}", v.get<double>());
+}
+
+}  // namespace
+
+void print_map(std::FILE* out, const spec::Case& c, const results::CaseResult& r) {
+  if (!r.summary.is_object() || !r.summary.contains("map")) return;
+  const json& m = r.summary["map"];
+  const bool bandwidth = m.value("metric", "") == "bandwidth";
+  const std::string unit = m.value("unit", "");
+  const json& nodes = m["nodes"];
+  fmt::print(out, "# {}: all-pairs map, {} {} ({}), {} rounds x {} repetition(s), {} rank(s)\n",
+             c.id, c.suite, bandwidth ? "bandwidth" : "latency (median half round trip)", unit,
+             m.value("rounds", 0), m.value("repetitions", 0), nodes.size());
+  fmt::print(out, "# {:>4} {:<16}", "rank", "host");
+  for (std::size_t b = 0; b < nodes.size(); ++b) fmt::print(out, " {:>8}", b);
+  fmt::print(out, "\n");
+  for (std::size_t a = 0; a < nodes.size(); ++a) {
+    fmt::print(out, "  {:>4} {:<16}", a, nodes[a].value("host", ""));
+    for (std::size_t b = 0; b < nodes.size(); ++b) {
+      fmt::print(out, " {:>8}", cell(m["matrix"][a][b], bandwidth));
+    }
+    fmt::print(out, "\n");
+  }
+  const json& th = m["thresholds"];
+  if (!m["reference"].is_null()) {
+    fmt::print(out, "# best pair {} {}; suspect {} {} {} (", cell(m["reference"], bandwidth), unit,
+               bandwidth ? "below" : "above", cell(m["limit"], bandwidth), unit);
+    if (bandwidth) {
+      fmt::print(out, "{:g}% of the best", 100 * th.value("bandwidth_fraction", 0.0));
+    } else {
+      fmt::print(out, "{:g}x the best", th.value("latency_factor", 0.0));
+    }
+    fmt::print(out, "); {} retest round(s)\n", m["retest"].value("rounds", 0));
+  }
+  const json& verdict = m["verdict"];
+  if (verdict.value("clean", false) && verdict["findings"].empty()) {
+    fmt::print(out, "# verdict: clean (no bad node, no bad link)\n");
+    return;
+  }
+  for (const auto& f : verdict["findings"]) {
+    fmt::print(out, "# {}: {}\n", f.value("kind", ""), f.value("evidence", ""));
+  }
+  fmt::print(
+      out, "# verdict: {}\n",
+      verdict.value("clean", false) ? "clean (suspects not reproduced)" : "BAD (exit code 4)");
+}
+
+}  // namespace fabricbench::cli

@@ -1,0 +1,286 @@
+#include "harness/engine/map_case.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <map>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "core/clock.hpp"
+#include "harness/engine/bootstrap_exchange.hpp"
+#include "harness/engine/case_setup.hpp"
+#include "harness/engine/rank_results.hpp"
+#include "harness/pattern/pattern.hpp"
+
+namespace fabricbench::engine {
+namespace {
+
+using core::Error;
+using core::ErrorKind;
+using nlohmann::json;
+using pattern::Pair;
+using pattern::Round;
+
+json rounds_to_json(const std::vector<Round>& rounds) {
+  json out = json::array();
+  for (const auto& round : rounds) {
+    json r = json::array();
+    for (const auto& p : round) r.push_back(json::array({p.a, p.b}));
+    out.push_back(std::move(r));
+  }
+  return out;
+}
+
+std::vector<Round> rounds_from_json(const json& j) {
+  std::vector<Round> out;
+  for (const auto& r : j) {
+    Round round;
+    for (const auto& p : r) round.push_back(Pair{p.at(0).get<int>(), p.at(1).get<int>()});
+    out.push_back(std::move(round));
+  }
+  return out;
+}
+
+json pairs_json(const std::vector<Pair>& pairs) {
+  json out = json::array();
+  for (const auto& p : pairs) out.push_back(json::array({p.a, p.b}));
+  return out;
+}
+
+// n x n, null where not measured.
+json matrix_json(const pattern::Matrix& m) {
+  json out = json::array();
+  for (int a = 0; a < m.size(); ++a) {
+    json row = json::array();
+    for (int b = 0; b < m.size(); ++b) {
+      row.push_back(m.measured(a, b) ? json(m.at(a, b)) : json(nullptr));
+    }
+    out.push_back(std::move(row));
+  }
+  return out;
+}
+
+double median(std::vector<double> v) {
+  if (v.empty()) return std::numeric_limits<double>::quiet_NaN();
+  std::sort(v.begin(), v.end());
+  const std::size_t h = v.size() / 2;
+  return v.size() % 2 == 1 ? v[h] : (v[h - 1] + v[h]) / 2;
+}
+
+class MapCase {
+ public:
+  MapCase(RunState& run, std::size_t index)
+      : run_(run),
+        c_(run.exp.cases[index]),
+        index_(index),
+        params_(to_params(c_, run.exp, run.registry)) {
+    thresholds_.latency_factor = c_.map.latency_factor;
+    thresholds_.bandwidth_fraction = c_.map.bandwidth_fraction;
+    thresholds_.node_fraction = c_.map.node_fraction;
+    thresholds_.partners_per_node = c_.map.retest_partners;
+  }
+
+  bool run() {
+    result_ = open_case(run_, index_);
+    const StepOutcome o = agreed_step(
+        run_, c_, result_, [this] { prepare(setup_, c_, params_, run_.registry, run_.size()); });
+    if (o != StepOutcome::go_on) return o != StepOutcome::failed;
+    try {
+      measure_map();
+      retest();
+    } catch (const Error& e) {
+      record_rank_failure(run_, c_, result_, e);
+      return false;
+    }
+    finish();
+    return true;
+  }
+
+ private:
+  bool root() const { return run_.writer != nullptr; }
+  bool bandwidth() const { return setup_.suite->descriptor.reports_bandwidth; }
+  pattern::Metric metric() const {
+    return bandwidth() ? pattern::Metric::bandwidth : pattern::Metric::latency;
+  }
+
+  // Every pair once per repetition, in the circle method's rounds; a pair's figure is the median
+  // over the repetitions.
+  void measure_map() {
+    const auto rounds = pattern::circle_rounds(run_.size());
+    std::map<std::pair<int, int>, std::vector<double>> samples;
+    for (int rep = 0; rep < c_.repetitions; ++rep) {
+      for (const auto& round : rounds) {
+        for (const auto& [pair, value] : measure_round(round)) {
+          samples[{pair.a, pair.b}].push_back(value);
+        }
+      }
+      if (run_.observer) run_.observer->on_repetition(c_, rep + 1);
+    }
+    rounds_ = static_cast<int>(rounds.size());
+    first_ = pattern::Matrix(run_.size());
+    for (const auto& [pair, values] : samples) first_.set(pair.first, pair.second, median(values));
+  }
+
+  // Rank 0 judges the map and plans the retests; every rank runs them; rank 0 classifies.
+  void retest() {
+    std::string plan_text;
+    if (root()) {
+      judgement_ = pattern::judge(first_, metric(), thresholds_);
+      plan_ = pattern::plan_retests(run_.size(), judgement_, thresholds_);
+      plan_text = rounds_to_json(plan_.rounds).dump();
+    }
+    const auto rounds = rounds_from_json(json::parse(run_.bs.broadcast(0, plan_text)));
+    retest_ = pattern::Matrix(run_.size());
+    for (const auto& round : rounds) {
+      for (const auto& [pair, value] : measure_round(round)) retest_.set(pair.a, pair.b, value);
+    }
+    std::string clean = "1";
+    if (root()) {
+      verdict_ = pattern::classify(first_, judgement_, retest_, thresholds_, names());
+      clean = verdict_.clean() ? "1" : "0";
+    }
+    clean_ = run_.bs.broadcast(0, clean) == "1";
+  }
+
+  // One round on every rank: its partner (or none: a bye), a fresh workload and endpoints, a
+  // barrier, the workload, every rank's result to rank 0, the endpoints closed. Rank 0 gets the
+  // figure of each pair of the round.
+  std::vector<std::pair<Pair, double>> measure_round(const Round& round) {
+    const int me = run_.rank();
+    const int peer = pattern::partner(round, me);
+    setup_.endpoints.clear();
+    setup_.workload = setup_.suite->descriptor.make();
+    BootstrapExchange exchange(run_.bs);
+    setup_.endpoints = setup_.transport->connect(
+        exchange, peer >= 0 ? std::vector<int>{peer} : std::vector<int>{}, c_.connections);
+    suites::Context ctx{params_, me, std::max(peer, 0), peer > me};
+    ctx.stop_requested = run_.options.stop_requested;
+    for (auto& ep : setup_.endpoints) {
+      ctx.endpoints.push_back(ep.get());
+      check_queue_depth(c_, params_, setup_, *ep);
+    }
+    ctx.memory = {setup_.send_region, setup_.recv_region};
+    exchange_regions(run_.bs, setup_, ctx, peer >= 0);
+    run_.bs.barrier();
+    suites::RankResult mine;
+    if (peer >= 0) mine = setup_.workload->run(ctx);
+    const auto gathered = run_.bs.allgather(serialize(mine, nullptr));
+    setup_.endpoints.clear();
+    std::vector<std::pair<Pair, double>> out;
+    if (!root()) return out;
+    for (const auto& p : round) {
+      const auto rep = merge(
+          0, {gathered[static_cast<std::size_t>(p.a)], gathered[static_cast<std::size_t>(p.b)]},
+          bandwidth());
+      out.emplace_back(p, figure(rep));
+    }
+    return out;
+  }
+
+  // The pair's figure in the map's unit: GB/s (1e9 bytes/s, perftest's and nccl-tests' unit;
+  // stream, counted by the receiver) or the median half round trip in us (ping-pong).
+  double figure(const results::Repetition& rep) const {
+    if (bandwidth())
+      return rep.bw_gbps ? *rep.bw_gbps / 8 : std::numeric_limits<double>::quiet_NaN();
+    if (rep.latency.count() == 0) return std::numeric_limits<double>::quiet_NaN();
+    return static_cast<double>(rep.latency.percentile(50)) / 1000.0;
+  }
+
+  // Rank 0: each rank's label, its host name ("rank N" when unknown).
+  std::vector<std::string> names() const {
+    std::vector<std::string> out;
+    for (int r = 0; r < run_.size(); ++r) {
+      const auto i = static_cast<std::size_t>(r);
+      const bool known = i < run_.hostnames.size() && !run_.hostnames[i].empty();
+      out.push_back(known ? run_.hostnames[i] : "rank " + std::to_string(r));
+    }
+    return out;
+  }
+
+  json map_json() const {
+    json nodes = json::array();
+    const auto labels = names();
+    for (int r = 0; r < run_.size(); ++r) {
+      nodes.push_back({{"rank", r}, {"host", labels[static_cast<std::size_t>(r)]}});
+    }
+    json findings = json::array();
+    for (const auto& f : verdict_.findings) {
+      findings.push_back({{"kind", f.kind}, {"nodes", f.nodes}, {"evidence", f.evidence}});
+    }
+    const auto number = [](double x) { return std::isfinite(x) ? json(x) : json(nullptr); };
+    return {
+        {"pattern", c_.map.pattern},
+        {"metric", bandwidth() ? "bandwidth" : "latency"},
+        {"unit", bandwidth() ? "GB/s" : "us"},
+        {"nodes", nodes},
+        {"rounds", rounds_},
+        {"repetitions", c_.repetitions},
+        {"thresholds", to_json(c_.map)},
+        {"reference", number(judgement_.reference)},
+        {"limit", number(judgement_.limit)},
+        {"matrix", matrix_json(first_)},
+        {"suspects",
+         {{"pairs", pairs_json(judgement_.suspect_pairs)}, {"nodes", judgement_.suspect_nodes}}},
+        {"retest", {{"rounds", plan_.rounds.size()}, {"matrix", matrix_json(retest_)}}},
+        {"verdict",
+         {{"clean", verdict_.clean()},
+          {"bad_nodes", verdict_.bad_nodes},
+          {"bad_links", pairs_json(verdict_.bad_links)},
+          {"noise", pairs_json(verdict_.noise)},
+          {"findings", findings}}},
+    };
+  }
+
+  void finish() {
+    result_.finished_ns = core::wall_clock_ns();
+    const auto all_events = run_.bs.allgather(drain_events(setup_).dump());
+    const auto all_memory = run_.bs.allgather(memory_facts(setup_).dump());
+    if (!clean_ && run_.outcome.exit_code == core::ExitCode::ok) {
+      run_.outcome.exit_code = core::ExitCode::map_found_bad;
+      run_.outcome.error = c_.id + ": the all-pairs map names a bad node or link";
+    }
+    if (!root()) return;
+    result_.memory = json::array();
+    for (int r = 0; r < run_.size(); ++r) {
+      for (const auto& e : json::parse(all_events[static_cast<std::size_t>(r)])) {
+        json ev = e;
+        ev["rank"] = r;
+        ev["detail"]["case"] = c_.id;
+        run_.writer->document().events.push_back(std::move(ev));
+      }
+      result_.memory.push_back(json::parse(all_memory[static_cast<std::size_t>(r)]));
+    }
+    results::summarize_case(result_);
+    result_.summary["map"] = map_json();
+    record_case(run_, c_, result_);
+  }
+
+  RunState& run_;
+  const spec::Case& c_;
+  std::size_t index_;
+  const suites::Params params_;
+  pattern::Thresholds thresholds_;
+  CaseSetup setup_;
+  results::CaseResult result_;
+  int rounds_ = 0;
+  pattern::Matrix first_{1};
+  pattern::Matrix retest_{1};
+  pattern::Judgement judgement_{};  // rank 0
+  pattern::RetestPlan plan_;        // rank 0
+  pattern::Verdict verdict_;        // rank 0
+  bool clean_ = true;
+};
+
+}  // namespace
+
+bool is_map_case(const RunState& run, std::size_t index) {
+  return run.exp.cases[index].map.pattern == "all_pairs";
+}
+
+bool run_map_case(RunState& run, std::size_t index) {
+  return MapCase(run, index).run();
+}
+
+}  // namespace fabricbench::engine
