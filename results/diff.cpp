@@ -1,6 +1,7 @@
 // `fabricbench diff`: matching, metrics, the Mann-Whitney U test and the envelope difference
 // (docs/DIFF.md).
 #include "results/diff.hpp"
+#include "results/map_diff.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -242,7 +243,7 @@ std::string known_metric_names() {
     names += ", ";
     names += m.name;
   }
-  return names;
+  return names + ", map";
 }
 
 }  // namespace
@@ -267,7 +268,7 @@ void load_thresholds_file(const std::string& path, Options& options) {
                     entry.first.Mark().column + 1);
     if (!entry.first.IsScalar()) config_error(where + ": a key must be a metric name");
     const std::string key = entry.first.Scalar();
-    if (key != "default" && find_metric(key) == nullptr) {
+    if (key != "default" && key != "map" && find_metric(key) == nullptr) {
       config_error(where + ": unknown metric \"" + key + "\" (known: " + known_metric_names() +
                    ")");
     }
@@ -729,6 +730,12 @@ CaseDiff compare_case(const CaseResult& b, const CaseResult& n, const Options& o
       m.warning += g;
     }
     cd.metrics.push_back(std::move(m));
+  }
+  if (b.summary.is_object() && n.summary.is_object() && b.summary.contains("map") &&
+      n.summary.contains("map")) {
+    for (auto& m : compare_maps(b.summary["map"], n.summary["map"], options)) {
+      cd.metrics.push_back(std::move(m));
+    }
   }
   auto any = [&](Verdict v) {
     return std::any_of(cd.metrics.begin(), cd.metrics.end(),

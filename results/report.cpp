@@ -84,7 +84,7 @@ void page_head(std::string& out, const std::string& title, const Context& ctx,
       "<li><a href=\"#collectives\">Collectives</a></li>"
       "<li><a href=\"#cdf\">Distributions</a></li><li><a href=\"#intervals\">Intervals</a></li>"
       "<li><a href=\"#recovery\">Recovery</a></li><li><a href=\"#regimes\">Regimes</a></li>"
-      "</ul></nav>\n";
+      "<li><a href=\"#maps\">Fabric maps</a></li></ul></nav>\n";
 }
 
 }  // namespace
@@ -112,6 +112,8 @@ std::string render_html(const std::vector<RunDocument>& runs, const Options& opt
   out += recovery_plots(ctx, groups);
   out += "\n</section>\n<section>\n";
   out += regime_plots(ctx, groups);
+  out += "\n</section>\n<section>\n";
+  out += map_plots(ctx, groups);
   out +=
       "\n</section>\n<footer><p class=\"note\">Definitions: docs/METHODOLOGY.md and "
       "docs/RESULTS.md of fabricbench; this report: docs/REPORT.md.</p></footer>\n"

@@ -25,6 +25,8 @@ std::string cdf_plots(const Context& ctx, const std::vector<CaseGroup>& groups);
 std::string interval_plots(const Context& ctx, const std::vector<CaseGroup>& groups);
 // "Recovery curves" of fault cases, with their metrics (recovery_plots.cpp).
 std::string recovery_plots(const Context& ctx, const std::vector<CaseGroup>& groups);
+// "Fabric maps": the heat map and findings of each all-pairs case (map_plots.cpp).
+std::string map_plots(const Context& ctx, const std::vector<CaseGroup>& groups);
 // "Regimes": latency vs offered load and the regime interval series (regime_plots.cpp).
 std::string regime_plots(const Context& ctx, const std::vector<CaseGroup>& groups);
 

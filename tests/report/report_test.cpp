@@ -392,3 +392,52 @@ TEST(ReportCli, ExitTwoForBadInputOrOptions) {
 
 }  // namespace
 }  // namespace fabricbench::results::report
+
+namespace fabricbench::results::report {
+namespace {
+
+// An all-pairs case: its heat map (a cell per measured pair, the bad node's cells outlined) and
+// its findings, host names escaped.
+TEST(ReportHtml, AFabricMapIsAHeatMapWithItsFindings) {
+  RunDocument doc = synthetic_run("run-map");
+  CaseResult c;
+  c.id = "map.stream.tcp.64KiB";
+  c.suite = "stream";
+  c.transport = "tcp";
+  const nlohmann::json nodes = nlohmann::json::array({{{"rank", 0}, {"host", "n<1>"}},
+                                                      {{"rank", 1}, {"host", "n2"}},
+                                                      {{"rank", 2}, {"host", "n3"}}});
+  c.summary = {{"repetitions", 0},
+               {"lat_p50_ns_median_of_reps", nullptr},
+               {"map",
+                {{"pattern", "all_pairs"},
+                 {"metric", "bandwidth"},
+                 {"unit", "GB/s"},
+                 {"nodes", nodes},
+                 {"rounds", 3},
+                 {"reference", 1.0},
+                 {"limit", 0.93},
+                 {"matrix", {{nullptr, 0.25, 1.0}, {0.25, nullptr, 0.26}, {1.0, 0.26, nullptr}}},
+                 {"verdict",
+                  {{"clean", false},
+                   {"bad_nodes", {1}},
+                   {"bad_links", nlohmann::json::array()},
+                   {"noise", nlohmann::json::array()},
+                   {"findings",
+                    {{{"kind", "bad_node"},
+                      {"nodes", {1}},
+                      {"evidence", "n2 (1): 2 of 2 pairs slow"}}}}}}}}};
+  doc.cases.push_back(c);
+  const std::string html = render_html({doc});
+  EXPECT_TRUE(contains(html, "<h2 id=\"maps\">Fabric maps</h2>"));
+  EXPECT_EQ(count(html, "<title>0 - 1: "), 1U);   // a cell per ordered pair, diagonal left grey
+  EXPECT_EQ(count(html, "stroke=\"#000\""), 4U);  // the bad node's cells: (0,1) (1,0) (1,2) (2,1)
+  EXPECT_TRUE(contains(html, "n&lt;1&gt; (0)"));
+  EXPECT_FALSE(contains(html, "n<1>"));
+  EXPECT_TRUE(contains(html, "<strong>bad_node</strong>: n2 (1): 2 of 2 pairs slow"));
+  EXPECT_TRUE(contains(html, "bad node or link found"));
+  EXPECT_TRUE(contains(render_html({synthetic_run("run-a")}), "No all-pairs map."));
+}
+
+}  // namespace
+}  // namespace fabricbench::results::report
