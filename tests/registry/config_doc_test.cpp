@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <map>
 #include <regex>
@@ -15,6 +16,7 @@
 
 #include "core/units.hpp"
 #include "harness/cli/registry.hpp"
+#include "harness/spec/loader.hpp"
 
 namespace fabricbench {
 namespace {
@@ -197,6 +199,28 @@ TEST(ConfigDoc, CaseKeyTableListsEachSuitesKeysAndTheRegistrysNames) {
     }
     EXPECT_EQ(documented, declared) << "the keys docs/CONFIG.md lists for suite " << s.name();
   }
+}
+
+}  // namespace
+}  // namespace fabricbench
+
+namespace fabricbench {
+namespace {
+
+// Every experiment file shipped in configs/ (configs/cluster/ included) loads against this
+// build's registry: the files a user starts from never carry a stale key.
+TEST(ShippedConfigs, EveryFileLoads) {
+  const char* dir = std::getenv("FABRICBENCH_SOURCE_DIR");
+  ASSERT_NE(dir, nullptr) << "FABRICBENCH_SOURCE_DIR is not set (run through ctest)";
+  const engine::Registry registry = cli::make_registry();
+  int loaded = 0;
+  for (const auto& e :
+       std::filesystem::recursive_directory_iterator(std::filesystem::path(dir) / "configs")) {
+    if (e.path().extension() != ".yaml") continue;
+    EXPECT_NO_THROW(spec::load_experiment_file(e.path().string(), registry.catalog())) << e.path();
+    ++loaded;
+  }
+  EXPECT_GE(loaded, 15);
 }
 
 }  // namespace
