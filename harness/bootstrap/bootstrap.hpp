@@ -24,6 +24,14 @@ class Bootstrap {
   virtual void barrier() = 0;
   // Every rank contributes `mine`; everyone gets all contributions indexed by rank.
   virtual std::vector<std::string> allgather(const std::string& mine) = 0;
+  // Every rank contributes `mine`; rank 0 gets all contributions indexed by rank, the others an
+  // empty vector (what only rank 0 keeps, such as envelopes and results, need not reach every
+  // rank). The default is an allgather; the side channel sends the others nothing back.
+  virtual std::vector<std::string> gather(const std::string& mine) {
+    auto all = allgather(mine);
+    if (rank() != 0) all.clear();
+    return all;
+  }
   // The root's `data` reaches every rank (other ranks' argument is ignored).
   virtual std::string broadcast(int root, const std::string& data) = 0;
   // Tell every rank to fail now with `reason` (best effort, never blocks longer than timeout).

@@ -126,6 +126,9 @@ class MpiBootstrap final : public Bootstrap {
   std::vector<std::string> allgather(const std::string& mine) override {
     return channel_->allgather(mine);
   }
+  std::vector<std::string> gather(const std::string& mine) override {
+    return channel_->gather(mine);
+  }
   std::string broadcast(int root, const std::string& data) override {
     return channel_->broadcast(root, data);
   }

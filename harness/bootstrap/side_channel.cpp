@@ -63,6 +63,8 @@ std::string op_name(Op op, std::uint32_t root) {
       return "allgather";
     case Op::broadcast:
       return "broadcast from rank " + std::to_string(root);
+    case Op::gather:
+      return "gather to rank 0";
   }
   return "collective " + std::to_string(static_cast<int>(op));
 }
@@ -249,7 +251,18 @@ class SideChannelImpl final : public SideChannel {
   void barrier() override { run_collective(Op::barrier, 0, {}); }
 
   std::vector<std::string> allgather(const std::string& mine) override {
-    const std::string body = run_collective(Op::allgather, 0, mine);
+    return contributions(run_collective(Op::allgather, 0, mine));
+  }
+
+  // Rank 0 answers the others with an empty result: only it holds the contributions.
+  std::vector<std::string> gather(const std::string& mine) override {
+    const std::string body = run_collective(Op::gather, 0, mine);
+    if (!is_hub()) return {};
+    return contributions(body);
+  }
+
+  // The contributions of an allgather or gather result, by rank.
+  std::vector<std::string> contributions(const std::string& body) const {
     wire::Reader r(body);
     std::vector<std::string> out;
     try {
@@ -1088,7 +1101,8 @@ std::string SideChannelImpl::result_body(Op op, std::uint32_t root,
   switch (op) {
     case Op::barrier:
       break;
-    case Op::allgather: {
+    case Op::allgather:
+    case Op::gather: {
       std::uint64_t total = 0;
       for (const auto& g : got) total += g->size() + 8;
       if (total > wire::kMaxPayload - 64) {
@@ -1180,7 +1194,7 @@ std::string SideChannelImpl::hub_collective(Op op, std::uint32_t root, const std
   wire::Writer header;
   header.u64(seq_).u8(static_cast<std::uint8_t>(op));
   std::string payload = header.take();
-  payload += body;
+  if (op != Op::gather) payload += body;  // a gather's result stays on rank 0
   const auto frame = std::make_shared<const std::string>(wire::encode_frame(Type::result, payload));
   payload.clear();
   for (std::size_t r = 1; r < n; ++r) conns_[r]->queue(frame);

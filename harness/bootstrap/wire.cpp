@@ -223,8 +223,7 @@ Contrib decode_contrib(std::string_view payload) {
   Contrib m;
   m.seq = r.u64();
   const std::uint8_t op = r.u8();
-  if (op < static_cast<std::uint8_t>(Op::barrier) ||
-      op > static_cast<std::uint8_t>(Op::broadcast)) {
+  if (op < static_cast<std::uint8_t>(Op::barrier) || op > static_cast<std::uint8_t>(Op::gather)) {
     throw MalformedFrame("unknown collective " + std::to_string(op));
   }
   m.op = static_cast<Op>(op);

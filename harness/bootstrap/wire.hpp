@@ -47,7 +47,7 @@ enum class Type : std::uint8_t {
 };
 
 // The collective a contrib/result frame belongs to.
-enum class Op : std::uint8_t { barrier = 1, allgather = 2, broadcast = 3 };
+enum class Op : std::uint8_t { barrier = 1, allgather = 2, broadcast = 3, gather = 4 };
 
 // A frame or payload that does not parse (bad magic, unknown type, too long, truncated).
 class MalformedFrame : public std::runtime_error {

@@ -130,7 +130,7 @@ class CaseRun {
     for (auto& ep : setup_.endpoints) {
       described += (described.empty() ? "" : "; ") + ep->describe();
     }
-    result_.endpoints = run_.bs.allgather(described);  // one line per rank (index = rank)
+    result_.endpoints = run_.bs.gather(described);  // one line per rank (index = rank)
   }
 
   void repetitions() {
@@ -170,7 +170,7 @@ class CaseRun {
     }
     const suites::RankResult mine = setup_.workload->run(ctx_);
     const json record = setup_.faults ? setup_.faults->end() : json(nullptr);
-    const auto gathered = run_.bs.allgather(serialize(mine, record));
+    const auto gathered = run_.bs.gather(serialize(mine, record));
     collect_events(rep);
     if (!root()) return;
     result_.repetitions.push_back(merge(rep, gathered, setup_.suite->descriptor.reports_bandwidth));
@@ -185,7 +185,7 @@ class CaseRun {
   // repetition. Drained after each repetition, so events are assigned to their repetition
   // without comparing the wall clocks of different hosts.
   void collect_events(int rep) {
-    const auto all = run_.bs.allgather(drain_events(setup_).dump());
+    const auto all = run_.bs.gather(drain_events(setup_).dump());
     if (!run_.writer) return;
     json mine = json::array();
     for (int r = 0; r < run_.size(); ++r) {
@@ -273,8 +273,8 @@ class CaseRun {
   // recorded (rank 0).
   void finish() {
     result_.finished_ns = core::wall_clock_ns();
-    const auto all_events = run_.bs.allgather(drain_events(setup_).dump());
-    const auto all_memory = run_.bs.allgather(memory_facts(setup_).dump());
+    const auto all_events = run_.bs.gather(drain_events(setup_).dump());
+    const auto all_memory = run_.bs.gather(memory_facts(setup_).dump());
     if (run_.writer) {
       result_.memory = json::array();
       for (int r = 0; r < run_.size(); ++r) {

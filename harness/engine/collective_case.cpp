@@ -128,7 +128,7 @@ class CollectiveCase {
     const std::uint64_t bytes = workload_->buffer_bytes(params_, run_.size());
     send_.emplace(*provider_, bytes);
     recv_.emplace(*provider_, bytes);
-    result_.endpoints = run_.bs.allgather(
+    result_.endpoints = run_.bs.gather(
         fmt::format("{} rank {} of {}", comm_->name(), comm_->rank(), comm_->size()));
   }
 
@@ -141,7 +141,7 @@ class CollectiveCase {
       mine = workload_->run(*comm_, params_, send_->get(), recv_->get(), watch);
       watch.finish();
     }
-    const auto gathered = run_.bs.allgather(mine.dump());
+    const auto gathered = run_.bs.gather(mine.dump());
     std::string failure;
     if (run_.writer) {
       std::vector<json> per_rank;

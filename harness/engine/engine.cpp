@@ -84,8 +84,7 @@ RunOutcome run_experiment(bootstrap::Bootstrap& bs, const spec::Experiment& exp,
                           const Registry& registry, const RunOptions& options, Observer* observer) {
   const bool root = bs.rank() == 0;
   check_same_plan(bs, exp);
-  const auto envelopes =
-      bs.allgather(envelope::capture({bs.rank(), bs.size(), bs.launcher()}).dump());
+  const auto envelopes = bs.gather(envelope::capture({bs.rank(), bs.size(), bs.launcher()}).dump());
   const std::string run_id = bs.broadcast(0, root ? make_run_id(exp.name) : std::string());
 
   RunState run{bs, exp, registry, options, observer};

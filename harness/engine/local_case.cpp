@@ -23,7 +23,7 @@ class LocalCase {
     result_ = open_case(run_, index_);
     if (!step([this] { prepare(); })) return done_ok_;
     try {
-      result_.endpoints = run_.bs.allgather("rank " + std::to_string(run_.rank()) + " alone");
+      result_.endpoints = run_.bs.gather("rank " + std::to_string(run_.rank()) + " alone");
       for (int rep = 0; rep < c_.repetitions; ++rep) repetition(rep);
     } catch (const Error& e) {
       record_rank_failure(run_, c_, result_, e);
@@ -64,7 +64,7 @@ class LocalCase {
   void repetition(int rep) {
     run_.bs.barrier();
     const json mine = workload_->run(params_);
-    const auto gathered = run_.bs.allgather(mine.dump());
+    const auto gathered = run_.bs.gather(mine.dump());
     if (!run_.writer) return;
     std::vector<json> per_rank;
     per_rank.reserve(gathered.size());

@@ -166,7 +166,7 @@ class MapCase {
     run_.bs.barrier();
     suites::RankResult mine;
     if (peer >= 0) mine = setup_.workload->run(ctx);
-    const auto gathered = run_.bs.allgather(serialize(mine, nullptr));
+    const auto gathered = run_.bs.gather(serialize(mine, nullptr));
     setup_.endpoints.clear();
     std::vector<std::pair<Pair, double>> out;
     if (!root()) return out;
@@ -235,8 +235,8 @@ class MapCase {
 
   void finish() {
     result_.finished_ns = core::wall_clock_ns();
-    const auto all_events = run_.bs.allgather(drain_events(setup_).dump());
-    const auto all_memory = run_.bs.allgather(memory_facts(setup_).dump());
+    const auto all_events = run_.bs.gather(drain_events(setup_).dump());
+    const auto all_memory = run_.bs.gather(memory_facts(setup_).dump());
     if (!clean_ && run_.outcome.exit_code == core::ExitCode::ok) {
       run_.outcome.exit_code = core::ExitCode::map_found_bad;
       run_.outcome.error = c_.id + ": the all-pairs map names a bad node or link";

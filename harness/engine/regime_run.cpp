@@ -408,7 +408,7 @@ std::optional<regime::PhaseResult> RegimeRunner::phase(const PhasePlan& plan_in,
       wire["overload"] = overload_to_json(regime::analyze_overload(*mine, *overload), mean_size_);
     }
   }
-  const auto gathered = bs_.allgather(wire.dump());
+  const auto gathered = bs_.gather(wire.dump());
   if (bs_.rank() != 0) return std::nullopt;
   std::optional<regime::PhaseResult> merged;
   for (const auto& text : gathered) {

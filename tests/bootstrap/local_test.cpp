@@ -108,6 +108,22 @@ TEST(LocalLauncher, EachRankKnowsItsSideChannelAddress) {
       run_local(1, Options{2s}, [](Bootstrap& b) { return b.local_address().empty() ? 0 : 7; }), 0);
 }
 
+// A gather leaves the contributions on rank 0 alone; the others get nothing back, and the
+// collectives after it stay in step.
+TEST(LocalLauncher, GatherReachesRankZeroOnly) {
+  std::string report;
+  const int code = run_local(
+      4, Options{10s},
+      [](Bootstrap& b) {
+        const auto got = b.gather("r" + std::to_string(b.rank()));
+        if (b.rank() == 0 && got != std::vector<std::string>{"r0", "r1", "r2", "r3"}) return 3;
+        if (b.rank() != 0 && !got.empty()) return 4;
+        return b.allgather("x").size() == 4 ? 0 : 5;
+      },
+      &report);
+  EXPECT_EQ(code, 0) << report;
+}
+
 TEST(LocalLauncher, SingleRankNeedsNoPeers) {
   const int code = run_local(1, Options{2s}, [](Bootstrap& b) {
     b.barrier();
