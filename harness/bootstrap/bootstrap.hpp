@@ -46,6 +46,9 @@ class Bootstrap {
   // admitted peer's. The address the other hosts reached this one through, so data connections
   // may default to it. "" when unknown or when size is 1.
   virtual std::string local_address() const { return {}; }
+  // How long this rank took to join the side channel (rank 0: from listening until every rank
+  // was admitted), in ns; 0 when unknown. The harness's own start-up cost at scale.
+  virtual std::uint64_t join_ns() const { return 0; }
 };
 
 struct Options {

@@ -129,6 +129,8 @@ class MpiBootstrap final : public Bootstrap {
   std::vector<std::string> gather(const std::string& mine) override {
     return channel_->gather(mine);
   }
+  std::string local_address() const override { return channel_->local_address(); }
+  std::uint64_t join_ns() const override { return channel_->join_ns(); }
   std::string broadcast(int root, const std::string& data) override {
     return channel_->broadcast(root, data);
   }

@@ -14,6 +14,7 @@
 #include <optional>
 #include <thread>
 #include <utility>
+#include <vector>
 
 #include "core/error.hpp"
 #include "harness/bootstrap/net.hpp"
@@ -163,16 +164,16 @@ struct Conn {
             in_pos + wire::kHeaderBytes + static_cast<std::size_t>(*len) + kReadChunk;
         if (frame_end > in.capacity()) in.reserve(frame_end);
       }
-      const std::size_t old = in.size();
-      in.resize(old + kReadChunk);
-      const ssize_t n = ::recv(fd.get(), in.data() + old, kReadChunk, 0);
+      // Through one scratch buffer per thread: a connection's own buffer grows only by what
+      // arrives (rank 0 holds one per rank: 256 KiB each would be 64 MiB at 256 ranks).
+      thread_local std::vector<char> scratch(kReadChunk);
+      const ssize_t n = ::recv(fd.get(), scratch.data(), kReadChunk, 0);
       if (n > 0) {
-        in.resize(old + static_cast<std::size_t>(n));
+        in.append(scratch.data(), static_cast<std::size_t>(n));
         total += static_cast<std::size_t>(n);
         progress = true;
         continue;
       }
-      in.resize(old);
       if (n == 0) return Io::closed;
       if (errno == EINTR) continue;
       if (errno == EAGAIN || errno == EWOULDBLOCK) return Io::ok;
@@ -304,6 +305,7 @@ class SideChannelImpl final : public SideChannel {
   std::vector<RefusedConnection> refused_connections() const override { return refused_; }
   bool failed() const noexcept override { return failed_.load(); }
   std::string local_address() const override { return local_host_; }
+  std::uint64_t join_ns() const override { return join_ns_; }
 
  private:
   struct Member {
@@ -365,6 +367,7 @@ class SideChannelImpl final : public SideChannel {
   std::vector<Member> members_;
   std::vector<std::unique_ptr<Conn>> conns_;  // hub: by rank (0 unused); peer: [0] = the hub
   std::string local_host_;                    // local_address(), set once the ranks joined
+  std::uint64_t join_ns_ = 0;                 // join_ns()
   std::vector<RefusedConnection> refused_;
   std::uint64_t seq_ = 0;
   std::optional<Error> error_;
@@ -402,12 +405,15 @@ SideChannelImpl::SideChannelImpl(const SideChannelConfig& config) : config_(conf
   members_.resize(static_cast<std::size_t>(config_.size));
   members_[static_cast<std::size_t>(config_.rank)] =
       Member{static_cast<std::uint64_t>(::getpid()), host_};
+  const auto join_start = Clock::now();
   if (config_.rank == 0) {
     root_join(std::move(listener));
   } else {
     listener.reset();
     peer_join();
   }
+  join_ns_ = static_cast<std::uint64_t>(
+      std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - join_start).count());
   for (const auto& c : conns_) {
     if (!c || !c->fd.valid()) continue;
     local_host_ = net::local_host(c->fd.get());

@@ -1,6 +1,7 @@
 #include "harness/engine/engine.hpp"
 
 #include <openssl/rand.h>
+#include <sys/resource.h>
 
 #include <ctime>
 #include <memory>
@@ -18,6 +19,20 @@ using core::ErrorKind;
 using nlohmann::json;
 
 namespace {
+
+// This process's peak resident set (getrusage), KiB.
+std::uint64_t max_rss_kib() {
+  rusage u{};
+  ::getrusage(RUSAGE_SELF, &u);
+  return static_cast<std::uint64_t>(u.ru_maxrss);
+}
+
+// Rank 0's record of the harness's own cost (docs/PERFORMANCE.md, "The harness at scale"):
+// joining the side channel, checking the plan, gathering the envelopes, and its peak memory.
+json harness_event(const char* kind, json detail) {
+  detail["max_rss_kib"] = max_rss_kib();
+  return {{"t_ns", core::wall_clock_ns()}, {"rank", 0}, {"kind", kind}, {"detail", detail}};
+}
 
 std::string make_run_id(const std::string& name) {
   const std::time_t now = std::time(nullptr);
@@ -83,15 +98,26 @@ std::unique_ptr<results::RunWriter> open_document(RunState& run, const std::stri
 RunOutcome run_experiment(bootstrap::Bootstrap& bs, const spec::Experiment& exp,
                           const Registry& registry, const RunOptions& options, Observer* observer) {
   const bool root = bs.rank() == 0;
+  const std::uint64_t t0 = core::now_ns();
   check_same_plan(bs, exp);
+  const std::uint64_t t1 = core::now_ns();
   const auto envelopes = bs.gather(envelope::capture({bs.rank(), bs.size(), bs.launcher()}).dump());
+  const std::uint64_t t2 = core::now_ns();
   const std::string run_id = bs.broadcast(0, root ? make_run_id(exp.name) : std::string());
 
   RunState run{bs, exp, registry, options, observer};
   std::unique_ptr<results::RunWriter> writer;
   if (root) {
+    std::uint64_t envelope_bytes = 0;
+    for (const auto& e : envelopes) envelope_bytes += e.size();
     writer = open_document(run, run_id, envelopes);
     run.writer = writer.get();
+    writer->document().events.push_back(
+        harness_event("harness.start", {{"ranks", bs.size()},
+                                        {"join_ns", bs.join_ns()},
+                                        {"plan_check_ns", t1 - t0},
+                                        {"envelopes_ns", t2 - t1},
+                                        {"envelope_bytes", envelope_bytes}}));
     run.outcome.run_dir = writer->dir();
     if (observer) observer->on_run_start(writer->document(), writer->dir());
   }
@@ -104,6 +130,7 @@ RunOutcome run_experiment(bootstrap::Bootstrap& bs, const spec::Experiment& exp,
     if (!run_case(run, index)) break;
   }
   if (writer) {
+    writer->document().events.push_back(harness_event("harness.end", json::object()));
     writer->finish(run.final_status);
     if (observer) observer->on_run_done(writer->document(), writer->dir());
   }

@@ -154,7 +154,7 @@ class Loader {
       }
     }
     if (const SNode* r = root.get("ranks")) {
-      const KeySpec spec{"ranks", Type::count, 2, 64, {}};
+      const KeySpec spec{"ranks", Type::count, 2, 1024, {}};
       auto v = values_.parse_value(*r, spec, "ranks");
       if (!v.empty()) exp.ranks = static_cast<int>(v.front().number);
     }

@@ -79,9 +79,9 @@ TEST(SpecErrors, OutOfRangeNamesTheRange) {
   EXPECT_TRUE(has_diagnostic(ds, "t.yaml", 7, 18, "cases[0].repetitions",
                              "must be between 1 and 1000, got 5000"));
   ds = diagnostics_of(
-      "fabricbench: 1\nname: t\nranks: 100\ncases:\n  - suite: pingpong\n"
+      "fabricbench: 1\nname: t\nranks: 2000\ncases:\n  - suite: pingpong\n"
       "    sizes: 8\n    iterations: 100\n");
-  EXPECT_TRUE(has_diagnostic(ds, "t.yaml", 3, 8, "ranks", "must be between 2 and 64, got 100"));
+  EXPECT_TRUE(has_diagnostic(ds, "t.yaml", 3, 8, "ranks", "must be between 2 and 1024, got 2000"));
   ds = diagnostics_of(kValid + "    tcp: {sndbuf: 2GiB}\n");
   EXPECT_TRUE(has_diagnostic(ds, "t.yaml", 7, 19, "cases[0].tcp.sndbuf",
                              "must be between 0B and 1GiB, got 2GiB"));
@@ -271,7 +271,7 @@ TEST(SpecErrors, MultipleErrorsReportedTogetherInFileOrder) {
       "    tcp: {nodelai: true}\n",
       {"launcher=slurm"});
   ASSERT_EQ(ds.size(), 5U) << dump(ds);
-  EXPECT_TRUE(has_diagnostic(ds, "t.yaml", 3, 8, "ranks", "between 2 and 64"));
+  EXPECT_TRUE(has_diagnostic(ds, "t.yaml", 3, 8, "ranks", "between 2 and 1024"));
   EXPECT_TRUE(has_diagnostic(ds, "t.yaml", 5, 12, "cases[0].suite", "did you mean 'pingpong'?"));
   EXPECT_TRUE(has_diagnostic(ds, "t.yaml", 6, 12, "cases[0].sizes", "unknown size unit"));
   EXPECT_TRUE(has_diagnostic(ds, "t.yaml", 8, 11, "cases[0].tcp.nodelai", "did you mean"));
