@@ -9,8 +9,12 @@
 
 #include <fmt/core.h>
 
+#include "results/json_read.hpp"
+
 namespace fabricbench::results::diff {
 
+using detail::member;
+using detail::text_at;
 using nlohmann::json;
 
 namespace {
@@ -28,30 +32,36 @@ struct MapView {
 };
 
 std::string host_of(const json& nodes, std::size_t i) {
-  if (i < nodes.size() && nodes[i].is_object()) {
-    return nodes[i].value("host", "rank " + std::to_string(i));
+  if (nodes.is_array() && i < nodes.size() && nodes[i].is_object() && nodes[i].contains("host") &&
+      nodes[i]["host"].is_string()) {
+    return nodes[i]["host"].get<std::string>();
   }
   return "rank " + std::to_string(i);
 }
 
+// A rank: a non-negative integer (signed when built in memory, unsigned when parsed).
+bool is_index(const json& v) {
+  return v.is_number_integer() && v.get<std::int64_t>() >= 0;
+}
+
 MapView view(const json& m) {
   MapView v;
-  const json& nodes = m.contains("nodes") ? m["nodes"] : json::array();
-  const json& matrix = m.contains("matrix") ? m["matrix"] : json::array();
-  for (std::size_t a = 0; a < matrix.size(); ++a) {
+  const json& nodes = member(m, "nodes");
+  const json& matrix = member(m, "matrix");
+  for (std::size_t a = 0; matrix.is_array() && a < matrix.size(); ++a) {
     for (std::size_t b = a + 1; matrix[a].is_array() && b < matrix[a].size(); ++b) {
       if (!matrix[a][b].is_number()) continue;
       v.values[key_of(host_of(nodes, a), host_of(nodes, b))] = matrix[a][b].get<double>();
     }
   }
-  const json verdict = m.value("verdict", json::object());
-  for (const auto& p : verdict.value("bad_links", json::array())) {
-    if (!p.is_array() || p.size() != 2) continue;
+  const json& verdict = member(m, "verdict");
+  for (const auto& p : member(verdict, "bad_links")) {
+    if (!p.is_array() || p.size() != 2 || !is_index(p[0]) || !is_index(p[1])) continue;
     v.bad.insert(
         key_of(host_of(nodes, p[0].get<std::size_t>()), host_of(nodes, p[1].get<std::size_t>())));
   }
-  for (const auto& n : verdict.value("bad_nodes", json::array())) {
-    if (!n.is_number_integer()) continue;
+  for (const auto& n : member(verdict, "bad_nodes")) {
+    if (!is_index(n)) continue;
     const std::string host = host_of(nodes, n.get<std::size_t>());
     for (const auto& [pair, value] : v.values) {
       if (pair.first == host || pair.second == host) v.bad.insert(pair);
@@ -65,8 +75,8 @@ MapView view(const json& m) {
 std::vector<MetricDiff> compare_maps(const json& base_map, const json& new_map,
                                      const Options& options) {
   std::vector<MetricDiff> out;
-  const std::string metric = new_map.value("metric", "");
-  if (metric.empty() || metric != base_map.value("metric", "")) return out;
+  const std::string metric = text_at(new_map, "metric");
+  if (metric.empty() || metric != text_at(base_map, "metric")) return out;
   const Direction direction =
       metric == "bandwidth" ? Direction::higher_is_better : Direction::lower_is_better;
   const MapView base = view(base_map);

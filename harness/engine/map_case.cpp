@@ -145,12 +145,12 @@ class MapCase {
   }
 
   // One round on every rank: its partner (or none: a bye), a fresh workload and endpoints, a
-  // barrier, the workload, every rank's result to rank 0, the endpoints closed. Rank 0 gets the
-  // figure of each pair of the round.
+  // barrier, the workload, every rank's result to rank 0, then the workload and the endpoints
+  // closed (in that order: a workload may keep state on its endpoints). Rank 0 gets the figure of
+  // each pair of the round.
   std::vector<std::pair<Pair, double>> measure_round(const Round& round) {
     const int me = run_.rank();
     const int peer = pattern::partner(round, me);
-    setup_.endpoints.clear();
     setup_.workload = setup_.suite->descriptor.make();
     BootstrapExchange exchange(run_.bs);
     setup_.endpoints = setup_.transport->connect(
@@ -167,6 +167,7 @@ class MapCase {
     suites::RankResult mine;
     if (peer >= 0) mine = setup_.workload->run(ctx);
     const auto gathered = run_.bs.gather(serialize(mine, nullptr));
+    setup_.workload.reset();
     setup_.endpoints.clear();
     std::vector<std::pair<Pair, double>> out;
     if (!root()) return out;

@@ -15,7 +15,10 @@
 
 namespace fabricbench::results::report {
 
+using detail::flag_at;
 using detail::member;
+using detail::number_at;
+using detail::text_at;
 using nlohmann::json;
 
 namespace {
@@ -35,9 +38,16 @@ std::string cell_color(double share) {
   return fmt::format("rgb({},{},60)", red, green);
 }
 
+// A rank: a non-negative integer (signed when built in memory, unsigned when parsed).
+bool is_index(const json& v) {
+  return v.is_number_integer() && v.get<std::int64_t>() >= 0;
+}
+
 bool contains_pair(const json& pairs, std::size_t a, std::size_t b) {
   for (const auto& p : pairs) {
-    if (!p.is_array() || p.size() != 2) continue;
+    if (!p.is_array() || p.size() != 2 || !is_index(p[0]) || !is_index(p[1])) {
+      continue;
+    }
     const auto x = p[0].get<std::size_t>();
     const auto y = p[1].get<std::size_t>();
     if ((x == a && y == b) || (x == b && y == a)) return true;
@@ -47,23 +57,21 @@ bool contains_pair(const json& pairs, std::size_t a, std::size_t b) {
 
 bool contains_node(const json& nodes, std::size_t n) {
   return std::any_of(nodes.begin(), nodes.end(),
-                     [&](const json& v) { return v.is_number() && v.get<std::size_t>() == n; });
+                     [&](const json& v) { return is_index(v) && v.get<std::size_t>() == n; });
 }
 
 std::string heat_map(const json& m) {
   const json& matrix = member(m, "matrix");
   const json& nodes = member(m, "nodes");
   const json& verdict = member(m, "verdict");
-  const bool bandwidth = m.value("metric", "") == "bandwidth";
-  const double ref = m.contains("reference") && m["reference"].is_number()
-                         ? m["reference"].get<double>()
-                         : std::nan("");
-  const std::size_t n = nodes.size();
+  const bool bandwidth = text_at(m, "metric") == "bandwidth";
+  const double ref = number_at(m, "reference").value_or(std::nan(""));
+  const std::size_t n = nodes.is_array() ? nodes.size() : 0;
   const int size = kLabel + static_cast<int>(n) * kCell + 10;
   std::string svg = fmt::format(
       "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{0}\" height=\"{0}\" role=\"img\">", size);
   for (std::size_t i = 0; i < n; ++i) {
-    const std::string host = html_escape(nodes[i].value("host", ""));
+    const std::string host = html_escape(text_at(nodes[i], "host"));
     const int pos = kLabel + static_cast<int>(i) * kCell + kCell / 2;
     svg +=
         fmt::format("<text x=\"{}\" y=\"{}\" font-size=\"11\" text-anchor=\"end\">{} ({})</text>",
@@ -73,8 +81,8 @@ std::string heat_map(const json& m) {
         "transform=\"rotate(-60 {0} {1})\">{2}</text>",
         pos, kLabel - 4, i);
   }
-  for (std::size_t a = 0; a < n && a < matrix.size(); ++a) {
-    for (std::size_t b = 0; b < n && b < matrix[a].size(); ++b) {
+  for (std::size_t a = 0; a < n && matrix.is_array() && a < matrix.size(); ++a) {
+    for (std::size_t b = 0; b < n && matrix[a].is_array() && b < matrix[a].size(); ++b) {
       const int x = kLabel + static_cast<int>(b) * kCell;
       const int y = kLabel + static_cast<int>(a) * kCell;
       const json& v = matrix[a][b];
@@ -85,14 +93,14 @@ std::string heat_map(const json& m) {
       }
       const double value = v.get<double>();
       const double share = bandwidth ? value / ref : (value > 0 ? ref / value : 0);
-      const bool bad = contains_pair(verdict.value("bad_links", json::array()), a, b) ||
-                       contains_node(verdict.value("bad_nodes", json::array()), a) ||
-                       contains_node(verdict.value("bad_nodes", json::array()), b);
+      const bool bad = contains_pair(member(verdict, "bad_links"), a, b) ||
+                       contains_node(member(verdict, "bad_nodes"), a) ||
+                       contains_node(member(verdict, "bad_nodes"), b);
       svg += fmt::format(
           "<rect x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\" fill=\"{}\" stroke=\"{}\" "
           "stroke-width=\"{}\"><title>{} - {}: {} {}</title></rect>",
           x, y, kCell, kCell, cell_color(share), bad ? "#000" : "#fff", bad ? 2 : 1, a, b,
-          format_number(value), html_escape(m.value("unit", "")));
+          format_number(value), html_escape(text_at(m, "unit")));
       svg += fmt::format("<text x=\"{}\" y=\"{}\" font-size=\"9\" text-anchor=\"middle\">{}</text>",
                          x + kCell / 2, y + kCell / 2 + 3, format_number(value));
     }
@@ -105,16 +113,16 @@ std::string map_figure(const Context& ctx, std::size_t run, const CaseResult& c)
   const json& m = c.summary["map"];
   const json& verdict = member(m, "verdict");
   std::string out = "<figure><figcaption><code>" + html_escape(ctx.label(run, c.id)) +
-                    "</code>: " + html_escape(m.value("metric", "")) + " (" +
-                    html_escape(m.value("unit", "")) + ") of every pair; ";
-  out += verdict.value("clean", false) ? "clean" : "<strong>bad node or link found</strong>";
+                    "</code>: " + html_escape(text_at(m, "metric")) + " (" +
+                    html_escape(text_at(m, "unit")) + ") of every pair; ";
+  out += flag_at(verdict, "clean") ? "clean" : "<strong>bad node or link found</strong>";
   out += "</figcaption>" + heat_map(m);
   const json& findings = member(verdict, "findings");
   if (findings.is_array() && !findings.empty()) {
     out += "<ul>";
     for (const auto& f : findings) {
-      out += "<li><strong>" + html_escape(f.value("kind", "")) +
-             "</strong>: " + html_escape(f.value("evidence", "")) + "</li>";
+      out += "<li><strong>" + html_escape(text_at(f, "kind")) +
+             "</strong>: " + html_escape(text_at(f, "evidence")) + "</li>";
     }
     out += "</ul>";
   }
