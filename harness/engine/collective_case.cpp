@@ -11,6 +11,7 @@
 #include "core/units.hpp"
 #include "harness/engine/bootstrap_exchange.hpp"
 #include "harness/engine/case_setup.hpp"
+#include "harness/engine/fault_run.hpp"
 #include "harness/engine/progress_watch.hpp"
 
 namespace fabricbench::engine {
@@ -41,6 +42,7 @@ suites::CollectiveParams collective_params(const spec::Case& c, const spec::Expe
     p.regime_seed = c.regime.seed;
     p.deadline_ns = c.regime.deadline_ns;
     if (c.mode == spec::Mode::duration) {
+      p.interval_ns = c.interval_ns;  // the completions series (a fault's recovery curve)
       // Every rank issues the same number: the schedule's, over the duration (and the warm-up).
       const auto at_rate = [&](std::uint64_t ns) {
         return static_cast<std::uint64_t>(p.rate_per_s * static_cast<double>(ns) / 1e9);
@@ -77,6 +79,7 @@ class CollectiveCase {
     result_.finished_ns = core::wall_clock_ns();
     if (run_.writer) {
       results::summarize_case(result_);
+      if (c_.fault.active()) result_.summary["recovery"] = recovery_spread(result_.repetitions);
       add_case();
     }
     return true;
@@ -114,6 +117,15 @@ class CollectiveCase {
     params_ = collective_params(c_, run_.exp, suite->descriptor);
     workload_ = suite->descriptor.make_collective();
     provider_ = memory->make(core::Settings(memory->keys));
+    // Rank 0 causes the fault: its completions make the recovery curve (one clock).
+    if (c_.fault.active() && run_.rank() == 0) {
+      faults::Watchdog* dog = nullptr;
+      if (run_.exp.injector.backend != "netns") {
+        if (!run_.watchdog) run_.watchdog = faults::Watchdog::start();
+        dog = run_.watchdog.get();
+      }
+      faults_ = std::make_unique<CaseFaults>(run_.exp, c_, dog);
+    }
   }
 
   void connect() {
@@ -138,9 +150,15 @@ class CollectiveCase {
     {
       ProgressWatch watch(run_.bs, run_.exp.peer_timeout_ns, what_of(params_), run_.hostnames,
                           run_.options.stop_requested, [this](const Error& e) { abandon(e); });
+      if (faults_) {
+        watch.on_measuring([this, rep](std::uint64_t t0) {
+          if (!faults_->running()) faults_->begin(rep, t0);
+        });
+      }
       mine = workload_->run(*comm_, params_, send_->get(), recv_->get(), watch);
       watch.finish();
     }
+    const json fault_record = faults_ && faults_->running() ? faults_->end() : json(nullptr);
     const auto gathered = run_.bs.gather(mine.dump());
     std::string failure;
     if (run_.writer) {
@@ -155,6 +173,8 @@ class CollectiveCase {
       r.latency = std::move(m.latency);
       r.collective = std::move(m.collective);
       r.regime = std::move(m.regime);
+      r.intervals = std::move(m.intervals);
+      if (!fault_record.is_null()) record_fault(r, fault_record, m.measure_start_ns);
       result_.repetitions.push_back(std::move(r));
       failure = m.failure;
       if (run_.observer) run_.observer->on_repetition(c_, rep + 1);
@@ -163,6 +183,20 @@ class CollectiveCase {
     if (!failure.empty()) {
       throw Error(ErrorKind::runtime, "wrong results: " + failure);
     }
+  }
+
+  // Rank 0 (the injecting rank): the fault's evidence as events and its recovery metrics from
+  // the repetition's busbw curve. A collective has no transport events of its own.
+  void record_fault(results::Repetition& r, const json& record, std::uint64_t measure_start) {
+    for (const auto& e : fault_events(record)) {
+      json ev = e;
+      ev["rank"] = 0;
+      ev["detail"]["case"] = c_.id;
+      ev["detail"]["repetition"] = r.index;
+      run_.writer->document().events.push_back(std::move(ev));
+    }
+    const std::vector<bool> same_clock(static_cast<std::size_t>(run_.size()), false);
+    r.fault = fault_summary(c_, r, record, measure_start, json::array(), same_clock);
   }
 
   // On the progress watch's thread, while this rank's own thread is stuck inside a collective that
@@ -181,6 +215,17 @@ class CollectiveCase {
   }
 
   void fail(const Error& e) {
+    if (faults_ && faults_->running()) {
+      const json record = faults_->end();  // cleared before anything else
+      if (run_.writer) {
+        for (const auto& ev : fault_events(record)) {
+          json tagged = ev;
+          tagged["rank"] = 0;
+          tagged["detail"]["case"] = c_.id;
+          run_.writer->document().events.push_back(std::move(tagged));
+        }
+      }
+    }
     if (comm_) comm_->abort();
     record_rank_failure(run_, c_, result_, e);
   }
@@ -197,6 +242,7 @@ class CollectiveCase {
   std::optional<transport::OwnedBuffer> send_;
   std::optional<transport::OwnedBuffer> recv_;
   std::unique_ptr<transport::Communicator> comm_;  // destroyed before the buffers it used
+  std::unique_ptr<CaseFaults> faults_;             // rank 0 of a case with a fault
   results::CaseResult result_;
   bool done_ok_ = true;
 };

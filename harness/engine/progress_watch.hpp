@@ -56,6 +56,11 @@ class ProgressWatch final : public suites::ProgressGuard {
   ProgressWatch& operator=(const ProgressWatch&) = delete;
 
   void poll(std::uint64_t completed) override;
+  void measuring(std::uint64_t t0_ns) override {
+    if (on_measuring_) on_measuring_(t0_ns);
+  }
+  // Called (on the measuring thread) when the timed phase starts: a fault's timeline begins.
+  void on_measuring(std::function<void(std::uint64_t)> f) { on_measuring_ = std::move(f); }
   // This rank is done: returns once every rank is (a barrier), or throws the verdict.
   void finish();
 
@@ -71,6 +76,7 @@ class ProgressWatch final : public suites::ProgressGuard {
   std::uint64_t peer_timeout_ns_;
   std::string what_;
   std::vector<std::string> hosts_;
+  std::function<void(std::uint64_t)> on_measuring_;
   const std::atomic<bool>* stop_requested_;
   std::atomic<std::uint64_t> completed_{0};
   std::atomic<bool> done_{false};

@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/stats/histogram.hpp"
+#include "core/stats/interval_series.hpp"
 #include "transports/api/communicator.hpp"
 #include "transports/api/memory.hpp"
 
@@ -42,6 +43,9 @@ struct CollectiveParams {
   std::uint64_t regime_seed = 1;  // realistic, poisson
   std::uint64_t deadline_ns = 0;  // realistic: latency above it is a miss (0: none)
   std::uint64_t peer_timeout_ns = 30'000'000'000;
+  // realistic: the bin of the completions series (0: none), from which a fault's recovery curve
+  // of bus bandwidth is drawn.
+  std::uint64_t interval_ns = 0;
 };
 
 // Watches the other ranks while this one waits for a collective. poll() is called often from the
@@ -51,6 +55,9 @@ class ProgressGuard {
  public:
   virtual ~ProgressGuard() = default;
   virtual void poll(std::uint64_t completed) = 0;
+  // The timed phase of the first placement starts now (t0_ns: core::now_ns()): a fault's
+  // timeline counts from here.
+  virtual void measuring(std::uint64_t /*t0_ns*/) {}
 };
 
 // What rank 0 makes of every rank's result of one repetition.
@@ -60,6 +67,11 @@ struct CollectiveMerged {
   std::uint64_t elapsed_ns = 0;
   std::uint64_t ops = 0;
   nlohmann::json regime;  // realistic: its figures; null otherwise
+  // realistic with interval_ns: rank 0's completions per bin of its timed phase as bus bytes
+  // (collectives x size x bus factor, so bytes per bin / bin length is busbw), and that phase's
+  // start on rank 0 (core::now_ns()).
+  std::vector<stats::IntervalPoint> intervals;
+  std::uint64_t measure_start_ns = 0;
   // Non-empty when the check found wrong elements: the first mismatch, with its rank.
   std::string failure;
 };

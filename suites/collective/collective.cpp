@@ -61,6 +61,19 @@ collective::CheckResult check_once(const CollectiveParams& p, const Layout& l,
   return collective::check_output(call_of(p, comm.size()), l, rank, out);
 }
 
+// Completions per bin of `bin_ns` from the timed start (realistic with an interval).
+std::vector<std::uint64_t> bin_counts(const std::vector<std::uint64_t>& done_ns,
+                                      std::uint64_t bin_ns) {
+  std::vector<std::uint64_t> bins;
+  if (bin_ns == 0) return bins;
+  for (const std::uint64_t t : done_ns) {
+    const auto i = static_cast<std::size_t>(t / bin_ns);
+    if (bins.size() <= i) bins.resize(i + 1, 0);
+    ++bins[i];
+  }
+  return bins;
+}
+
 json samples(const std::vector<std::uint64_t>& v) {
   return json(std::vector<std::uint64_t>(
       v.begin(), v.begin() + static_cast<std::ptrdiff_t>(std::min(v.size(), kMaxOpSamples))));
@@ -97,6 +110,8 @@ class CollectiveWorkloadImpl final : public CollectiveWorkload {
                       {"op_ns", samples(timed.op_ns)},
                       {"late_ns", samples(timed.late_ns)},
                       {"queue_ns", samples(timed.queue_ns)},
+                      {"bins", bin_counts(timed.done_ns, p.interval_ns)},
+                      {"start_ns", timed.start_ns},
                       {"wrong", nullptr},
                       {"first_mismatch", nullptr}};
       if (p.check) {
@@ -183,6 +198,23 @@ std::string failure_of(const CollectiveParams& p, const std::vector<json>& per_r
   return {};
 }
 
+// Rank 0's completions per bin as bus bytes: bytes / length of a bin is its busbw.
+void completions_series(const CollectiveParams& p, const Layout& l, const json& rank0,
+                        CollectiveMerged& m) {
+  if (p.interval_ns == 0 || !rank0.contains("bins")) return;
+  const auto bins = rank0.at("bins").get<std::vector<std::uint64_t>>();
+  const double bus_bytes = static_cast<double>(l.algbw_bytes) * l.bus_factor;
+  for (std::size_t i = 0; i < bins.size(); ++i) {
+    stats::IntervalPoint pt;
+    pt.start_ns = i * p.interval_ns;
+    pt.length_ns = p.interval_ns;
+    pt.ops = bins[i];
+    pt.bytes = static_cast<std::uint64_t>(static_cast<double>(bins[i]) * bus_bytes);
+    m.intervals.push_back(pt);
+  }
+  m.measure_start_ns = rank0.at("start_ns").get<std::uint64_t>();
+}
+
 CollectiveMerged CollectiveWorkloadImpl::merge(const CollectiveParams& p,
                                                const std::vector<json>& per_rank) const {
   CollectiveMerged m;
@@ -231,6 +263,7 @@ CollectiveMerged CollectiveWorkloadImpl::merge(const CollectiveParams& p,
     m.ops = per_rank.front().at(placement).at("ops").get<std::uint64_t>();
     for (const auto v : max_over_ranks(per_rank, placement, "op_ns")) m.latency.record(v);
     if (p.regime == "realistic") m.regime = regime_figures(p, per_rank, placement, m.elapsed_ns);
+    completions_series(p, l, per_rank.front().at(placement), m);
   }
   return m;
 }

@@ -41,7 +41,7 @@ std::vector<core::KeyDecl> keys() {
   };
 }
 
-std::vector<core::KeyProblem> check(const core::Settings& /*own*/, const core::CaseFacts& c) {
+std::vector<core::KeyProblem> check(const core::Settings& own, const core::CaseFacts& c) {
   std::vector<core::KeyProblem> out;
   if (c.regime_kind != "closed" && c.regime_kind != "floor" && c.regime_kind != "realistic") {
     out.push_back({{"regime.kind"},
@@ -58,10 +58,20 @@ std::vector<core::KeyProblem> check(const core::Settings& /*own*/, const core::C
                        "collectives); write iterations instead of duration",
                    true});
   }
-  if (c.fault) {
+  // A fault's recovery curve is rank 0's busbw per bin of a shared schedule: regime realistic
+  // (every rank issues on time, so a stall shows as a dip and the catch-up after it), one
+  // placement (one timed phase).
+  if (c.fault && c.regime_kind != "realistic") {
     out.push_back({{"fault"},
-                   "the collective suite does not inject faults (a collective's recovery curve is "
-                   "not measured yet); remove fault from this case",
+                   "a collective case with a fault runs in regime realistic (a shared schedule "
+                   "whose busbw per bin is the recovery curve), not " +
+                       c.regime_kind,
+                   true});
+  }
+  if (c.fault && own.text("placement") == "both") {
+    out.push_back({{"placement"},
+                   "a collective case with a fault measures one placement: set placement: "
+                   "out_of_place or in_place",
                    true});
   }
   if (c.on_break != "fail") {

@@ -88,6 +88,9 @@ TimedResult scheduled(const CollectiveParams& p, const transport::CollectiveCall
   r.op_ns.reserve(offsets.size());
   waiter.barrier();
   const std::uint64_t t0 = core::now_ns();
+  waiter.measuring(t0);
+  r.start_ns = t0;
+  r.done_ns.reserve(offsets.size());
   std::uint64_t busy = 0;
   for (const std::uint64_t offset : offsets) {
     const std::uint64_t intended = t0 + offset;
@@ -100,6 +103,7 @@ TimedResult scheduled(const CollectiveParams& p, const transport::CollectiveCall
     r.op_ns.push_back(done - start);
     r.late_ns.push_back(done - intended);
     r.queue_ns.push_back(start - intended);
+    r.done_ns.push_back(done - t0);
     busy += done - start;
   }
   r.elapsed_ns = core::now_ns() - t0;

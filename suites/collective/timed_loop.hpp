@@ -21,6 +21,8 @@ struct TimedResult {
   std::vector<std::uint64_t> op_ns;     // per collective (empty when the backend pipelines)
   std::vector<std::uint64_t> late_ns;   // realistic: completion minus intended issue time
   std::vector<std::uint64_t> queue_ns;  // realistic: issue minus intended issue time
+  std::vector<std::uint64_t> done_ns;   // realistic: completion time from the timed start
+  std::uint64_t start_ns = 0;           // the timed start (core::now_ns())
 };
 
 class Waiter {
@@ -29,6 +31,8 @@ class Waiter {
   // Polls comm.test() until true; the guard sees every poll.
   void wait();
   void barrier();
+  // The timed phase starts now (the guard hears it).
+  void measuring(std::uint64_t t0_ns) { guard_.measuring(t0_ns); }
   std::uint64_t completed() const noexcept { return completed_; }
   // n more collectives completed: published to the guard at once (a blocking backend never
   // polls, so this is where its progress shows).
