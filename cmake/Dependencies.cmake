@@ -25,6 +25,16 @@ if(FABRICBENCH_WITH_VERBS)
   endif()
 endif()
 
+# hwloc (rank placement, harness/placement): libhwloc-dev; without it `placement: none` runs and
+# auto/explicit say "built without hwloc".
+set(FABRICBENCH_HAVE_HWLOC OFF)
+if(FABRICBENCH_WITH_HWLOC)
+  pkg_check_modules(HWLOC QUIET IMPORTED_TARGET hwloc>=2.0)
+  if(HWLOC_FOUND)
+    set(FABRICBENCH_HAVE_HWLOC ON)
+  endif()
+endif()
+
 # CUDA (the `cuda` memory provider) and NCCL (the `nccl` collective backend): plain C++ against
 # the CUDA runtime API and NCCL, no .cu files. /usr/local/cuda is tried when CMake's own search
 # (nvcc on PATH, CUDA_PATH, CUDAToolkit_ROOT) finds nothing; NCCL is looked for in NCCL_HOME
@@ -56,4 +66,5 @@ if(FABRICBENCH_HAVE_CUDA AND FABRICBENCH_WITH_NCCL)
 endif()
 
 message(STATUS "fabricbench: MPI launcher ${FABRICBENCH_HAVE_MPI}, verbs transport ${FABRICBENCH_HAVE_VERBS}, "
+               "hwloc ${FABRICBENCH_HAVE_HWLOC}, "
                "CUDA ${FABRICBENCH_HAVE_CUDA}, NCCL ${FABRICBENCH_HAVE_NCCL} ${NCCL_LIBRARY}")

@@ -16,6 +16,7 @@
 #include "harness/bootstrap/launchers.hpp"
 #include "harness/cli/console.hpp"
 #include "harness/cli/export_command.hpp"
+#include "harness/cli/placement_step.hpp"
 #include "harness/cli/registry.hpp"
 #include "harness/engine/engine.hpp"
 #include "harness/envelope/envelope.hpp"
@@ -203,6 +204,8 @@ int cmd_run(const std::string& path, const std::vector<std::string>& sets,
     prctl(PR_SET_NAME, comm.c_str(), 0, 0, 0);
     auto console = bs.rank() == 0 ? fb::cli::make_console(stdout, stderr, registry) : nullptr;
     try {
+      // Bound once, before the engine captures the envelope and allocates buffers.
+      fb::cli::place_rank(bs, *exp, stderr);
       const auto outcome = fb::engine::run_experiment(bs, *exp, registry, ropts, console.get());
       if (!outcome.fault_evidence.empty()) {
         fmt::print(stderr, "fabricbench: rank {}: fault record {}\n", bs.rank(),
@@ -450,7 +453,10 @@ void add_run_commands(CLI::App& app, Commands& c) {
       ->take_all();
   c.run->footer(
       "Launcher: `launcher` in the file, or detected: under mpirun/srun ranks use MPI, with "
-      "FABRICBENCH_RANK/SIZE/ROOT/SECRET the env launcher, otherwise `ranks` are forked here.\n" +
+      "FABRICBENCH_RANK/SIZE/ROOT/SECRET the env launcher, otherwise `ranks` are forked here.\n"
+      "Placement: `placement: auto` in the file binds each rank's CPUs and memory to the NUMA "
+      "node of its NIC or GPU (hwloc; `explicit` by hand, `none` the default); the envelope "
+      "records it (placement.binding).\n" +
       std::string(kExitCodes));
 
   c.validate = app.add_subcommand("validate", "Check an experiment file; report every error");

@@ -4,6 +4,7 @@
 #include "harness/cli/registry.hpp"
 
 #include "harness/bootstrap/launchers.hpp"
+#include "harness/placement/placement.hpp"
 #include "suites/collective/collective.hpp"
 #include "suites/copy/copy.hpp"
 #include "suites/pingpong/pingpong.hpp"
@@ -93,6 +94,10 @@ std::vector<Component> components() {
   out.push_back({"launcher mpi", bootstrap::mpi_available(),
                  bootstrap::mpi_available() ? "mpirun / srun (MPI broadcasts the side channel)"
                                             : "not built: MPI was not found at configure time"});
+  out.push_back({"placement hwloc", placement::built_with_hwloc(),
+                 placement::built_with_hwloc()
+                     ? "placement: auto | explicit bind ranks near their NIC/GPU"
+                     : "built without hwloc: only placement: none (libhwloc-dev not found)"});
   return out;
 }
 

@@ -401,6 +401,12 @@ std::optional<std::set<int>> affinity(std::string* error) {
   return std::nullopt;
 }
 
+// What record_placement_binding was given (null: nothing).
+json& placement_binding() {
+  static json binding;
+  return binding;
+}
+
 json capture_placement(Facts& facts, int cpu, int cpu_errno, const std::vector<NumaNode>& nodes) {
   json p = json::object();
   if (cpu >= 0) {
@@ -429,6 +435,7 @@ json capture_placement(Facts& facts, int cpu, int cpu_errno, const std::vector<N
     p["affinity"] = nullptr;
     facts.missing("placement.affinity", why);
   }
+  if (!placement_binding().is_null()) p["binding"] = placement_binding();
   return p;
 }
 
@@ -839,6 +846,10 @@ json capture_environment() {
 }
 
 }  // namespace
+
+void record_placement_binding(json binding) {
+  placement_binding() = std::move(binding);
+}
 
 bool looks_secret(const std::string& name) {
   static constexpr std::string_view kMarkers[] = {"SECRET", "TOKEN",      "PASSWORD", "PASSWD",

@@ -19,7 +19,9 @@ struct Context {
 // cmdline}, os_release (PRETTY_NAME), cpu{model, cores_online, sockets, governor, frequency_cpu
 // (the CPU whose cpufreq was read: the current one), frequency_khz{min,max,cur}},
 // numa{nodes:[{id, cpus, mem_total_bytes}]}, placement{cpu (sched_getcpu), numa_node, affinity
-// (cpu list such as "0-3,8")}, memory{total_bytes, thp_enabled, thp_defrag, swappiness,
+// (cpu list such as "0-3,8"), binding (what record_placement_binding was given, when it was:
+// {mode, cpus, numa_nodes, device, device_numa_node, distance, reason})},
+// memory{total_bytes, thp_enabled, thp_defrag, swappiness,
 // hugepages_total, hugepage_size_bytes}, sysctls{"net.core.rmem_max": 4194304, ...,
 // "net.ipv4.tcp_rmem": "4096 131072 6291456"} (a single integer stays a number, anything else is
 // a whitespace-normalized string), nics:[{name, driver, mtu, speed_mbps, operstate, numa_node,
@@ -42,6 +44,12 @@ struct Context {
 // looks_secret}, unavailable{"dotted.fact.path": "reason"} for every fact recorded as null (and for
 // the rdma_devices / gpus objects when they are unavailable).
 nlohmann::json capture(const Context& context);
+
+// The placement this process was bound to (harness/placement's Binding as JSON), recorded under
+// placement.binding by every later capture() of this process. It is process state like the
+// affinity the envelope reads: the rank sets it once, after binding and before the engine
+// captures the envelope.
+void record_placement_binding(nlohmann::json binding);
 
 // True if an environment variable name looks like it holds a secret
 // (SECRET, TOKEN, PASSWORD, PASSWD, KEY, CREDENTIAL, AUTH in the name).

@@ -144,4 +144,9 @@ nlohmann::json to_json(const Case& c) {
   return out;
 }
 
+nlohmann::json to_json(const PlacementSettings& p) {
+  return nlohmann::json{
+      {"mode", p.mode}, {"devices", p.devices}, {"gpus", p.gpus}, {"local_ranks", p.local_ranks}};
+}
+
 }  // namespace fabricbench::spec

@@ -159,6 +159,27 @@ struct InjectorSettings {
   bool active() const noexcept { return backend != "none"; }
 };
 
+// Top-level `placement:` (docs/CONFIG.md "Placement"): where each rank's CPUs and memory are
+// bound, applied by harness/placement once per run before the envelope is captured.
+//   placement: auto                       (or none, the default: left to the launcher)
+//   placement: {mode: auto, device: mlx5_0, gpu: "0000:07:00.0"}
+//   placement: {mode: explicit, local_ranks: ["0-7,16-23", "numa:1"]}
+struct PlacementSettings {
+  std::string mode = "none";  // none | auto | explicit
+  // The NIC (RDMA device or network interface) and GPU (PCI bus id, or hwloc's cuda0/nvml0) to
+  // place near; a list gives one per local rank (local rank i: entry i % size). Empty: auto
+  // takes the first case's verbs device or tcp interface (harness/cli).
+  std::vector<std::string> devices;
+  std::vector<std::string> gpus;
+  // explicit: one entry per local rank (CPUs "0-7,16-23" or "numa:1"), each with where it is
+  // written ("run.yaml:4:23: placement.local_ranks[1]") for run-time messages (not in the plan).
+  std::vector<std::string> local_ranks;
+  std::vector<std::string> local_rank_origins;
+  bool is_default() const noexcept {
+    return mode == "none" && devices.empty() && gpus.empty() && local_ranks.empty();
+  }
+};
+
 struct Experiment {
   int schema_version = 1;
   std::string name;
@@ -170,6 +191,7 @@ struct Experiment {
   std::string launcher = "auto";                   // auto | local | mpi | env
   std::uint64_t peer_timeout_ns = 30'000'000'000;  // rank loss detection bound
   InjectorSettings injector;
+  PlacementSettings placement;
   std::vector<Case> cases;
   nlohmann::json resolved;  // the whole resolved plan (every case, every field), for documents
   std::string digest;       // SHA-256 (hex) of resolved.dump(): all ranks must agree
@@ -187,5 +209,8 @@ nlohmann::json to_json(const RegimeSettings& regime);
 nlohmann::json to_json(const MapSettings& map);
 nlohmann::json to_json(const FaultSettings& fault);
 nlohmann::json to_json(const InjectorSettings& injector);
+// {mode, devices, gpus, local_ranks}; the plan records it only when it is not the default, so
+// the digest of a file without `placement:` is what it was before the key existed.
+nlohmann::json to_json(const PlacementSettings& placement);
 
 }  // namespace fabricbench::spec

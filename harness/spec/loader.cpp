@@ -19,6 +19,7 @@
 #include "harness/spec/case_keys.hpp"
 #include "harness/spec/expansion.hpp"
 #include "harness/spec/injector_keys.hpp"
+#include "harness/spec/placement_keys.hpp"
 #include "harness/spec/source_tree.hpp"
 #include "harness/spec/values.hpp"
 
@@ -27,9 +28,9 @@ namespace {
 
 constexpr int kSchemaVersion = 1;
 
-const std::vector<std::string_view> kTopLevelKeys = {"fabricbench", "name",     "description",
-                                                     "ranks",       "launcher", "timeouts",
-                                                     "injector",    "defaults", "cases"};
+const std::vector<std::string_view> kTopLevelKeys = {
+    "fabricbench", "name",      "description", "ranks",    "launcher",
+    "timeouts",    "placement", "injector",    "defaults", "cases"};
 
 std::string sha256_hex(const std::string& data) {
   std::array<unsigned char, EVP_MAX_MD_SIZE> md{};
@@ -51,6 +52,7 @@ void resolve(Experiment& exp) {
       {"launcher", exp.launcher},          {"timeouts", {{"peer_ns", exp.peer_timeout_ns}}},
       {"injector", to_json(exp.injector)}, {"cases", cases},
   };
+  if (!exp.placement.is_default()) exp.resolved["placement"] = to_json(exp.placement);
   exp.digest = sha256_hex(exp.resolved.dump());
 }
 
@@ -164,6 +166,9 @@ class Loader {
       if (!v.empty()) exp.launcher = v.front().text;
     }
     if (const SNode* t = root.get("timeouts")) read_timeouts(*t, exp);
+    if (const SNode* p = root.get("placement")) {
+      parse_placement(*p, values_, keys_.find("placement"), exp.placement);
+    }
   }
 
   void read_timeouts(const SNode& t, Experiment& exp) {
