@@ -19,14 +19,6 @@ using core::Error;
 using core::ErrorKind;
 using nlohmann::json;
 
-// Tags one run-document event with the rank that saw it and its case (and repetition).
-json tagged(json e, int rank, const std::string& case_id, std::optional<int> repetition) {
-  e["rank"] = rank;
-  e["detail"]["case"] = case_id;
-  if (repetition) e["detail"]["repetition"] = *repetition;
-  return e;
-}
-
 class CaseRun {
  public:
   CaseRun(RunState& run, std::size_t index)
@@ -190,7 +182,7 @@ class CaseRun {
     json mine = json::array();
     for (int r = 0; r < run_.size(); ++r) {
       for (auto& e : json::parse(all[static_cast<std::size_t>(r)])) {
-        json ev = tagged(std::move(e), r, c_.id, rep);
+        json ev = tagged_event(std::move(e), r, c_.id, rep);
         run_.writer->document().events.push_back(ev);
         mine.push_back(std::move(ev));
       }
@@ -200,7 +192,7 @@ class CaseRun {
 
   void add_events(const json& events, int rank) {
     for (const auto& e : events) {
-      run_.writer->document().events.push_back(tagged(e, rank, c_.id, std::nullopt));
+      run_.writer->document().events.push_back(tagged_event(e, rank, c_.id, std::nullopt));
     }
   }
 
@@ -374,6 +366,13 @@ void record_rank_failure(RunState& run, const spec::Case& c, results::CaseResult
   run.final_status = interrupted ? results::RunStatus::interrupted : results::RunStatus::failed;
   record_failed_case(run, c, result,
                      "rank " + std::to_string(run.rank()) + ", case " + c.id + ": " + e.what());
+}
+
+json tagged_event(json e, int rank, const std::string& case_id, std::optional<int> repetition) {
+  e["rank"] = rank;
+  e["detail"]["case"] = case_id;
+  if (repetition) e["detail"]["repetition"] = *repetition;
+  return e;
 }
 
 bool run_case(RunState& run, std::size_t index) {

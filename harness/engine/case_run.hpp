@@ -6,8 +6,11 @@
 #include <cstddef>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
+
+#include <nlohmann/json.hpp>
 
 #include "harness/bootstrap/bootstrap.hpp"
 #include "harness/engine/engine.hpp"
@@ -49,6 +52,9 @@ bool run_case(RunState& run, std::size_t index);
 // What every kind of case does as it starts: tells the observer and (rank 0) the writer which
 // case runs, and returns its record with id, suite, backend, resolved plan and start time.
 results::CaseResult open_case(RunState& run, std::size_t index);
+// A run-document event tagged with the rank that saw it and its case (and repetition).
+nlohmann::json tagged_event(nlohmann::json e, int rank, const std::string& case_id,
+                            std::optional<int> repetition);
 // Rank 0: hands the finished record to the observer and the writer; nothing elsewhere.
 void record_case(RunState& run, const spec::Case& c, results::CaseResult& result);
 

@@ -189,11 +189,7 @@ class CollectiveCase {
   // the repetition's busbw curve. A collective has no transport events of its own.
   void record_fault(results::Repetition& r, const json& record, std::uint64_t measure_start) {
     for (const auto& e : fault_events(record)) {
-      json ev = e;
-      ev["rank"] = 0;
-      ev["detail"]["case"] = c_.id;
-      ev["detail"]["repetition"] = r.index;
-      run_.writer->document().events.push_back(std::move(ev));
+      run_.writer->document().events.push_back(tagged_event(e, 0, c_.id, r.index));
     }
     const std::vector<bool> same_clock(static_cast<std::size_t>(run_.size()), false);
     r.fault = fault_summary(c_, r, record, measure_start, json::array(), same_clock);
@@ -219,10 +215,7 @@ class CollectiveCase {
       const json record = faults_->end();  // cleared before anything else
       if (run_.writer) {
         for (const auto& ev : fault_events(record)) {
-          json tagged = ev;
-          tagged["rank"] = 0;
-          tagged["detail"]["case"] = c_.id;
-          run_.writer->document().events.push_back(std::move(tagged));
+          run_.writer->document().events.push_back(tagged_event(ev, 0, c_.id, std::nullopt));
         }
       }
     }

@@ -246,10 +246,7 @@ class MapCase {
     result_.memory = json::array();
     for (int r = 0; r < run_.size(); ++r) {
       for (const auto& e : json::parse(all_events[static_cast<std::size_t>(r)])) {
-        json ev = e;
-        ev["rank"] = r;
-        ev["detail"]["case"] = c_.id;
-        run_.writer->document().events.push_back(std::move(ev));
+        run_.writer->document().events.push_back(tagged_event(e, r, c_.id, std::nullopt));
       }
       result_.memory.push_back(json::parse(all_memory[static_cast<std::size_t>(r)]));
     }
