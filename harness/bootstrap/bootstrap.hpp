@@ -19,7 +19,7 @@ class Bootstrap {
   virtual ~Bootstrap() = default;
   virtual int rank() const = 0;
   virtual int size() const = 0;
-  // "local", "mpi" or "env".
+  // "local", "mpi", "slurm" or "env".
   virtual std::string launcher() const = 0;
   virtual void barrier() = 0;
   // Every rank contributes `mine`; everyone gets all contributions indexed by rank.
