@@ -178,6 +178,7 @@ class MpiBootstrap final : public Bootstrap {
   }
   void abort(const std::string& reason) noexcept override { channel_->abort(reason); }
   void wait_for_root_to_finish() noexcept override { channel_->wait_for_root_to_finish(); }
+  std::vector<int> liveness_fds() const override { return channel_->liveness_fds(); }
 
  private:
   std::unique_ptr<SideChannel> channel_;

@@ -7,6 +7,7 @@
 #include "harness/engine/bootstrap_exchange.hpp"
 #include "harness/engine/case_setup.hpp"
 #include "harness/engine/collective_case.hpp"
+#include "harness/engine/failure_watch.hpp"
 #include "harness/engine/fault_run.hpp"
 #include "harness/engine/local_case.hpp"
 #include "harness/engine/map_case.hpp"
@@ -168,7 +169,7 @@ class CaseRun {
       // The fault timeline counts from the planned start of the measured phase.
       setup_.faults->begin(rep, core::now_ns() + (params_.duration_mode ? params_.warmup_ns : 0));
     }
-    const suites::RankResult mine = setup_.workload->run(ctx_);
+    const suites::RankResult mine = run_watched();
     const json record = setup_.faults ? setup_.faults->end() : json(nullptr);
     const auto gathered = run_.bs.gather(serialize(mine, record));
     collect_events(rep);
@@ -179,6 +180,29 @@ class CaseRun {
       fault_records_.emplace_back(r.at("fault"), r.at("measure_start_ns").get<std::uint64_t>());
     }
     if (run_.observer) run_.observer->on_repetition(c_, rep + 1);
+  }
+
+  // The workload under a FailureWatch: a rank lost anywhere ends this repetition at once, and the
+  // side channel's verdict, naming that rank, is what fails the case (not this rank's
+  // "interrupted").
+  suites::RankResult run_watched() {
+    const std::atomic<bool>* user_stop = ctx_.stop_requested;
+    std::atomic<bool> stop{false};
+    ctx_.stop_requested = &stop;
+    try {
+      FailureWatch watch(run_.bs, user_stop, stop);
+      try {
+        suites::RankResult mine = setup_.workload->run(ctx_);
+        ctx_.stop_requested = user_stop;
+        return mine;
+      } catch (const Error&) {
+        if (watch.fired() && !run_.stop_requested()) run_.bs.barrier();  // throws the verdict
+        throw;
+      }
+    } catch (...) {
+      ctx_.stop_requested = user_stop;
+      throw;
+    }
   }
 
   // Rank 0: every rank's transport events of the repetition, tagged with rank, case and
