@@ -388,7 +388,7 @@ std::unique_ptr<Bootstrap> make_slurm_bootstrap(const Options& options) {
   config.size = step.size;
   config.root_address = net::format_host_port(step.root_host, step.port);
   auto secret = secret_from_env();
-  config.secret = secret ? std::move(*secret) : step.job_identity;
+  config.secret = secret ? *secret : step.job_identity;
   if (step.rank == 0) {
     // Every address: the other nodes reach rank 0 by its node name, whatever it resolves to.
     net::Fd listener = net::listen_on(net::HostPort{"0.0.0.0", step.port});
