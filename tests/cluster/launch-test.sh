@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # fabricbench across 4 "nodes" (network namespaces with their own host names, tests/cluster/
 # fabric.sh) launched the ways clusters launch it, with no hand-written address list:
-#   1. mpirun (Open MPI's rsh launcher through fabric.sh's agent): the mpi launcher finds rank 0's
-#      side-channel address from the ranks' interface addresses (no /etc/hosts entry, no
-#      FABRICBENCH_BOOTSTRAP_ADDRESS);
+#   1. mpirun (Open MPI's rsh launcher through fabric.sh's agent, with an empty /etc/hosts in the
+#      nodes): the mpi launcher finds rank 0's side-channel address from the ranks' interface
+#      addresses (no name resolves, no FABRICBENCH_BOOTSTRAP_ADDRESS);
 #   2. plain srun under a real Slurm (tests/cluster/slurm.sh: munged, slurmctld on the host, a
 #      slurmd per node): the slurm launcher;
 #   3. srun --mpi=pmix: the mpi launcher over Slurm's PMIx;
@@ -53,10 +53,17 @@ check_run() {  # DIR LAUNCHER [--lost RANK]
 }
 
 # --- the launchers ---------------------------------------------------------------------------
+# mpirun's agent enters the nodes as fabric.sh's does, but with an empty /etc/hosts: the node
+# names resolve nowhere, so the mpi launcher must find rank 0's address from the interfaces.
+nohosts_agent="$FABRIC_DIR/rsh-agent-nohosts"
+sed 's|mount --bind "\$2" /etc/hosts|mount --bind /dev/null /etc/hosts|' "$FABRIC_AGENT" >"$nohosts_agent"
+chmod +x "$nohosts_agent"
+grep -q 'mount --bind /dev/null /etc/hosts' "$nohosts_agent" || { echo "FAIL: cannot make the agent"; exit 1; }
+
 mpirun_cmd() {  # mpirun across the nodes, one rank per node, then the fabricbench arguments
   timeout -s KILL "$run_limit" mpirun --allow-run-as-root -np "$nodes" \
     --host "$(seq -s, -f 'node%g:1' 1 "$nodes")" \
-    --mca plm_rsh_agent "$FABRIC_AGENT" --mca plm_rsh_no_tree_spawn 1 \
+    --mca plm_rsh_agent "$nohosts_agent" --mca plm_rsh_no_tree_spawn 1 \
     --mca oob_tcp_if_include "${FABRIC_NET}.0/24" \
     --mca btl self,tcp --mca btl_tcp_if_include "${FABRIC_NET}.0/24" --mca pml ob1 \
     --bind-to none "$bin" "$@"
