@@ -1,5 +1,6 @@
 #include "harness/engine/case_run.hpp"
 
+#include <chrono>
 #include <optional>
 #include <utility>
 
@@ -196,7 +197,12 @@ class CaseRun {
         ctx_.stop_requested = user_stop;
         return mine;
       } catch (const Error&) {
-        if (watch.fired() && !run_.stop_requested()) run_.bs.barrier();  // throws the verdict
+        // A lost rank's verdict names it; this rank's own error (its partner, stopped by the
+        // abort, closed the connection) would not. The abort reaches every rank at once, so a
+        // short wait tells the two apart; otherwise this error is the first and is reported.
+        if (!run_.stop_requested() && watch.wait_fired(std::chrono::milliseconds(250))) {
+          run_.bs.barrier();  // throws the verdict
+        }
         throw;
       }
     } catch (...) {

@@ -19,6 +19,14 @@ FailureWatch::FailureWatch(const bootstrap::Bootstrap& bs, const std::atomic<boo
   });
 }
 
+bool FailureWatch::wait_fired(std::chrono::milliseconds bound) const {
+  const auto until = std::chrono::steady_clock::now() + bound;
+  while (!fired_.load() && !done_.load() && std::chrono::steady_clock::now() < until) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  return fired_.load();
+}
+
 FailureWatch::~FailureWatch() {
   done_.store(true);
   if (thread_.joinable()) thread_.join();

@@ -8,7 +8,9 @@
 // the repetition's stop flag, which the workload's completion loop checks; the engine then goes to
 // the side channel, whose next collective throws the verdict naming the lost rank.
 #include <atomic>
+#include <chrono>
 #include <thread>
+#include <vector>
 
 #include "harness/bootstrap/bootstrap.hpp"
 
@@ -26,6 +28,9 @@ class FailureWatch {
 
   // The side channel had news (not SIGINT/SIGTERM): its next collective tells what.
   bool fired() const noexcept { return fired_.load(); }
+  // fired(), waiting for it up to `bound`: a repetition that failed on its own data connection
+  // may have lost a partner that stopped because of an abort this rank's watch is about to see.
+  bool wait_fired(std::chrono::milliseconds bound) const;
 
  private:
   void loop(std::vector<int> fds, bool hub);

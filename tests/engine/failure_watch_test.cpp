@@ -66,8 +66,10 @@ TEST(FailureWatch, RankZeroSeesAPeerHangUpButNotItsData) {
   std::this_thread::sleep_for(100ms);
   EXPECT_FALSE(stop.load());
   EXPECT_FALSE(watch.fired());
+  EXPECT_FALSE(watch.wait_fired(20ms)) << "data is not news, also when waited for";
   link.close_far();  // the peer died
-  EXPECT_TRUE(becomes_set(stop));
+  EXPECT_TRUE(watch.wait_fired(5s));
+  EXPECT_TRUE(stop.load());
   EXPECT_TRUE(watch.fired());
 }
 
