@@ -22,6 +22,20 @@
 # apart, which collides between nodes sharing one /tmp: each node gets its own slurm.conf
 # directory whose mpi.conf sets PMIxCliTmpDirBase to that node's directory.
 
+# slurm_wait_idle: cancels this Slurm's jobs and waits (at most 30 s) until every node is idle
+# again, so that a step killed by a timeout does not hold the nodes for the next one.
+slurm_wait_idle() {
+  local state=""
+  timeout 10 scancel --quiet --user=root 2>/dev/null
+  for _ in $(seq 1 60); do
+    state="$(timeout 5 sinfo -h -o '%T' 2>/dev/null | sort -u | tr '\n' ' ')"
+    [ "$state" = "idle " ] && return 0
+    sleep 0.5
+  done
+  _fabric_err "Slurm's nodes not idle after 30 s: ${state:-no answer}"
+  return 1
+}
+
 # Prints why Slurm cannot run here (nothing when it can).
 slurm_missing() {
   local tool
