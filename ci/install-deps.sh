@@ -18,6 +18,8 @@ packages=(
   libdrm-dev
   # tests and peer comparisons
   python3 python3-jsonschema iperf3 sockperf iproute2 procps nftables iptables chromium
+  # tests/cluster: a real Slurm on namespace nodes (slurmctld, slurmd, srun; munge for auth)
+  slurm-wlm munge
 )
 
 missing=()

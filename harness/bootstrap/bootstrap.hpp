@@ -19,7 +19,7 @@ class Bootstrap {
   virtual ~Bootstrap() = default;
   virtual int rank() const = 0;
   virtual int size() const = 0;
-  // "local", "mpi" or "env".
+  // "local", "mpi", "slurm" or "env".
   virtual std::string launcher() const = 0;
   virtual void barrier() = 0;
   // Every rank contributes `mine`; everyone gets all contributions indexed by rank.
@@ -49,6 +49,14 @@ class Bootstrap {
   // How long this rank took to join the side channel (rank 0: from listening until every rank
   // was admitted), in ns; 0 when unknown. The harness's own start-up cost at scale.
   virtual std::uint64_t join_ns() const { return 0; }
+  // Sockets a watcher may poll, never read, while this rank is away from the side channel (in a
+  // repetition), to learn at once that the run is failing: on rank 0 every peer's connection,
+  // where a hang-up (POLLHUP, POLLRDHUP, POLLERR) means that rank is gone; on the others the
+  // connection to rank 0, where anything readable is rank 0's abort (it sends nothing else
+  // between collectives) and a hang-up means rank 0 is gone. The next collective then reads the
+  // verdict, naming the rank. Valid until the next collective; empty when there is nothing to
+  // watch.
+  virtual std::vector<int> liveness_fds() const { return {}; }
 };
 
 struct Options {

@@ -21,6 +21,7 @@
 #include "core/error.hpp"
 #include "harness/bootstrap/net.hpp"
 #include "harness/bootstrap/side_channel.hpp"
+#include "harness/bootstrap/slurm.hpp"
 
 namespace fabricbench::bootstrap {
 
@@ -79,6 +80,27 @@ std::string read_secret_file(const std::string& path) {
     throw Error(ErrorKind::usage, "FABRICBENCH_SECRET_FILE=" + path + " holds an empty secret");
   }
   return secret;
+}
+
+// FABRICBENCH_SECRET or the content of FABRICBENCH_SECRET_FILE; nullopt when neither is set.
+std::optional<std::string> secret_from_env() {
+  const auto secret = env("FABRICBENCH_SECRET");
+  const auto secret_file = env("FABRICBENCH_SECRET_FILE");
+  if (secret && secret_file) {
+    throw Error(ErrorKind::usage,
+                "both FABRICBENCH_SECRET and FABRICBENCH_SECRET_FILE are set; set one");
+  }
+  if (secret) {
+    if (secret->empty()) throw Error(ErrorKind::usage, "FABRICBENCH_SECRET is set but empty");
+    return *secret;
+  }
+  if (secret_file) {
+    if (secret_file->empty()) {
+      throw Error(ErrorKind::usage, "FABRICBENCH_SECRET_FILE is set but empty");
+    }
+    return read_secret_file(*secret_file);
+  }
+  return std::nullopt;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -315,9 +337,13 @@ class LocalRanks {
 }  // namespace
 
 std::string detect_launcher() {
-  if (env_set("OMPI_COMM_WORLD_SIZE") || env_set("PMI_SIZE") || env_set("PMIX_RANK") ||
-      (env_set("SLURM_NTASKS") && env_set("SLURM_PROCID"))) {
+  if (env_set("OMPI_COMM_WORLD_SIZE") || env_set("PMI_SIZE") || env_set("PMI_RANK") ||
+      env_set("PMIX_RANK")) {
     return "mpi";
+  }
+  if (env_set("SLURM_PROCID") && env_set("SLURM_NTASKS") && env_set("SLURM_STEP_ID") &&
+      env_set("SLURM_STEP_NODELIST")) {
+    return "slurm";
   }
   if (env_set("FABRICBENCH_RANK")) return "env";
   return "local";
@@ -336,27 +362,37 @@ std::unique_ptr<Bootstrap> make_env_bootstrap(const Options& options) {
   }
   config.root_address = require_env("FABRICBENCH_ROOT");
   net::parse_host_port(config.root_address, "FABRICBENCH_ROOT", false);  // validates
-  const auto secret = env("FABRICBENCH_SECRET");
-  const auto secret_file = env("FABRICBENCH_SECRET_FILE");
-  if (secret && secret_file) {
-    throw Error(ErrorKind::usage,
-                "both FABRICBENCH_SECRET and FABRICBENCH_SECRET_FILE are set; set one");
-  }
-  if (secret) {
-    if (secret->empty()) throw Error(ErrorKind::usage, "FABRICBENCH_SECRET is set but empty");
-    config.secret = *secret;
-  } else if (secret_file) {
-    if (secret_file->empty()) {
-      throw Error(ErrorKind::usage, "FABRICBENCH_SECRET_FILE is set but empty");
-    }
-    config.secret = read_secret_file(*secret_file);
-  } else {
+  auto secret = secret_from_env();
+  if (!secret) {
     throw Error(
         ErrorKind::usage,
         std::string("neither FABRICBENCH_SECRET nor FABRICBENCH_SECRET_FILE is set") + kEnvHelp);
   }
+  config.secret = std::move(*secret);
   if (options.timeout <= std::chrono::milliseconds(0)) {
     throw Error(ErrorKind::usage, "bootstrap: timeout must be positive");
+  }
+  return connect_side_channel(config);
+}
+
+std::unique_ptr<Bootstrap> make_slurm_bootstrap(const Options& options) {
+  if (options.timeout <= std::chrono::milliseconds(0)) {
+    throw Error(ErrorKind::usage, "bootstrap: timeout must be positive");
+  }
+  const SlurmStep step = read_slurm_step(env);
+  if (auto why = slurm_root_misplaced(step)) throw Error(ErrorKind::usage, *why);
+  SideChannelConfig config;
+  config.launcher = "slurm";
+  config.options = options;
+  config.rank = step.rank;
+  config.size = step.size;
+  config.root_address = net::format_host_port(step.root_host, step.port);
+  auto secret = secret_from_env();
+  config.secret = secret ? *secret : step.job_identity;
+  if (step.rank == 0) {
+    // Every address: the other nodes reach rank 0 by its node name, whatever it resolves to.
+    net::Fd listener = net::listen_on(net::HostPort{"0.0.0.0", step.port});
+    config.listen_fd = listener.release();
   }
   return connect_side_channel(config);
 }

@@ -23,8 +23,10 @@
 #include <array>
 #include <cstdint>
 #include <cstring>
+#include <string_view>
 #include <vector>
 
+#include "harness/bootstrap/addresses.hpp"
 #include "harness/bootstrap/net.hpp"
 #endif
 
@@ -37,7 +39,33 @@ namespace {
 using core::Error;
 using core::ErrorKind;
 
-constexpr int kHostBytes = 256;
+// What each rank tells the others: "host\naddr/prefix,addr/prefix..." in a fixed-size record.
+constexpr int kRecordBytes = 2048;
+
+struct HostRecord {
+  std::string host;
+  std::vector<InterfaceAddress> addresses;
+};
+
+// This rank's record; addresses that do not fit are left out (whole entries).
+std::string my_record() {
+  std::string record = net::hostname().substr(0, 255) + "\n";
+  for (const auto& a : local_interface_addresses()) {
+    const std::string entry = a.address + "/" + std::to_string(a.prefix);
+    const std::size_t extra = entry.size() + (record.back() == '\n' ? 0 : 1);
+    if (record.size() + extra >= kRecordBytes) break;
+    if (record.back() != '\n') record += ',';
+    record += entry;
+  }
+  return record;
+}
+
+HostRecord parse_record(std::string_view text) {
+  const auto newline = text.find('\n');
+  if (newline == std::string_view::npos) return {std::string(text), {}};
+  return {std::string(text.substr(0, newline)),
+          parse_interface_addresses(text.substr(newline + 1))};
+}
 
 void check_mpi(int rc, const char* call) {
   if (rc == MPI_SUCCESS) return;
@@ -70,32 +98,46 @@ std::string first_ipv4(const std::string& host) {
   return out;
 }
 
-// Rank 0: a listener and the "host:port" the other ranks connect to.
-std::string listen_for_peers(const std::vector<std::string>& hosts, net::Fd& listener) {
+// FABRICBENCH_BOOTSTRAP_ADDRESS: "10.0.0.1", "[fd00::1]", or either with ":port".
+net::HostPort configured_address(const std::string& text) {
+  const bool bracketed = text.front() == '[';
+  const bool has_port = bracketed ? text.find("]:") != std::string::npos
+                                  : std::count(text.begin(), text.end(), ':') == 1;
+  if (has_port) return net::parse_host_port(text, "FABRICBENCH_BOOTSTRAP_ADDRESS", true);
+  return {bracketed ? text.substr(1, text.size() - 2) : text, 0};
+}
+
+// Rank 0: a listener and the "host:port" the other ranks connect to. Every rank on this host:
+// loopback. Otherwise FABRICBENCH_BOOTSTRAP_ADDRESS when set; else rank 0's own interface
+// address whose subnet holds an address of every other host; else its host name's first
+// non-loopback IPv4 address.
+std::string listen_for_peers(const std::vector<HostRecord>& hosts, net::Fd& listener) {
   bool one_host = true;
-  for (const auto& h : hosts) one_host = one_host && h == hosts[0];
+  for (const auto& h : hosts) one_host = one_host && h.host == hosts[0].host;
   net::HostPort bind_to{"127.0.0.1", 0};
   if (!one_host) {
     const char* configured = std::getenv("FABRICBENCH_BOOTSTRAP_ADDRESS");
     if (configured != nullptr && configured[0] != '\0') {
-      const std::string text(configured);
-      // "10.0.0.1", "[fd00::1]", or either with ":port".
-      const bool bracketed = text.front() == '[';
-      const bool has_port = bracketed ? text.find("]:") != std::string::npos
-                                      : std::count(text.begin(), text.end(), ':') == 1;
-      if (has_port) {
-        bind_to = net::parse_host_port(text, "FABRICBENCH_BOOTSTRAP_ADDRESS", true);
-      } else {
-        bind_to.host = bracketed ? text.substr(1, text.size() - 2) : text;
-      }
+      bind_to = configured_address(configured);
     } else {
-      bind_to.host = first_ipv4(hosts[0]);
+      // One address list per other host (ranks sharing rank 0's host need no route).
+      std::vector<std::vector<InterfaceAddress>> others;
+      std::vector<std::string> seen{hosts[0].host};
+      for (const auto& h : hosts) {
+        if (std::find(seen.begin(), seen.end(), h.host) != seen.end()) continue;
+        seen.push_back(h.host);
+        others.push_back(h.addresses);
+      }
+      const auto chosen = choose_root_address(hosts[0].addresses, others);
+      bind_to.host = chosen ? *chosen : first_ipv4(hosts[0].host);
       if (bind_to.host.empty()) {
         throw Error(ErrorKind::unavailable,
-                    "mpi launcher: cannot find a non-loopback IPv4 address for rank 0's host '" +
-                        hosts[0] +
-                        "'; set FABRICBENCH_BOOTSTRAP_ADDRESS to one the other hosts "
-                        "reach");
+                    "mpi launcher: none of rank 0's addresses (" +
+                        format_interface_addresses(hosts[0].addresses) +
+                        ") shares a subnet with every other host, and rank 0's host name '" +
+                        hosts[0].host +
+                        "' resolves to no non-loopback IPv4 address; set "
+                        "FABRICBENCH_BOOTSTRAP_ADDRESS to one the other hosts reach");
       }
     }
   }
@@ -136,6 +178,7 @@ class MpiBootstrap final : public Bootstrap {
   }
   void abort(const std::string& reason) noexcept override { channel_->abort(reason); }
   void wait_for_root_to_finish() noexcept override { channel_->wait_for_root_to_finish(); }
+  std::vector<int> liveness_fds() const override { return channel_->liveness_fds(); }
 
  private:
   std::unique_ptr<SideChannel> channel_;
@@ -165,17 +208,17 @@ std::unique_ptr<Bootstrap> make_mpi_bootstrap(const Options& options) {
   check_mpi(MPI_Comm_rank(MPI_COMM_WORLD, &rank), "MPI_Comm_rank");
   check_mpi(MPI_Comm_size(MPI_COMM_WORLD, &size), "MPI_Comm_size");
 
-  std::array<char, kHostBytes> mine{};
-  const std::string host = net::hostname();
-  std::strncpy(mine.data(), host.c_str(), mine.size() - 1);
-  std::vector<char> all(static_cast<std::size_t>(kHostBytes) * static_cast<std::size_t>(size));
-  check_mpi(MPI_Allgather(mine.data(), kHostBytes, MPI_CHAR, all.data(), kHostBytes, MPI_CHAR,
+  std::vector<char> mine(kRecordBytes, '\0');
+  const std::string record = my_record();
+  std::copy(record.begin(), record.end(), mine.begin());
+  std::vector<char> all(static_cast<std::size_t>(kRecordBytes) * static_cast<std::size_t>(size));
+  check_mpi(MPI_Allgather(mine.data(), kRecordBytes, MPI_CHAR, all.data(), kRecordBytes, MPI_CHAR,
                           MPI_COMM_WORLD),
             "MPI_Allgather");
-  std::vector<std::string> hosts;
+  std::vector<HostRecord> hosts;
   for (int r = 0; r < size; ++r) {
-    const char* entry = all.data() + static_cast<std::ptrdiff_t>(r) * kHostBytes;
-    hosts.emplace_back(entry, strnlen(entry, kHostBytes));
+    const char* entry = all.data() + static_cast<std::ptrdiff_t>(r) * kRecordBytes;
+    hosts.push_back(parse_record(std::string_view(entry, strnlen(entry, kRecordBytes))));
   }
 
   // Rank 0 sends "+address\nsecret", or "!reason" when it could not listen, so that every rank

@@ -250,6 +250,14 @@ class SideChannelImpl final : public SideChannel {
   std::string launcher() const override { return config_.launcher; }
 
   void barrier() override { run_collective(Op::barrier, 0, {}); }
+  std::vector<int> liveness_fds() const override {
+    std::vector<int> fds;
+    if (failed_.load()) return fds;
+    for (const auto& c : conns_) {
+      if (c && c->open && c->fd.valid()) fds.push_back(c->fd.get());
+    }
+    return fds;
+  }
 
   std::vector<std::string> allgather(const std::string& mine) override {
     return contributions(run_collective(Op::allgather, 0, mine));

@@ -231,8 +231,9 @@ int cmd_run(const std::string& path, const std::vector<std::string>& sets,
       if (!report.empty()) fmt::print(stderr, "{}", report);
       return rc;
     }
-    auto bs = launcher == "mpi" ? fb::bootstrap::make_mpi_bootstrap(bopts)
-                                : fb::bootstrap::make_env_bootstrap(bopts);
+    auto bs = launcher == "mpi"     ? fb::bootstrap::make_mpi_bootstrap(bopts)
+              : launcher == "slurm" ? fb::bootstrap::make_slurm_bootstrap(bopts)
+                                    : fb::bootstrap::make_env_bootstrap(bopts);
     return body(*bs);
   } catch (const fb::core::Error& e) {
     fmt::print(stderr, "fabricbench: {}\n", e.what());
@@ -452,7 +453,8 @@ void add_run_commands(CLI::App& app, Commands& c) {
   c.run->add_option("--set", c.sets, "override a key: --set defaults.repetitions=5 (repeatable)")
       ->take_all();
   c.run->footer(
-      "Launcher: `launcher` in the file, or detected: under mpirun/srun ranks use MPI, with "
+      "Launcher: `launcher` in the file, or detected: under mpirun or srun --mpi=pmix/pmi2 ranks "
+      "use MPI (mpi), under plain srun Slurm's variables (slurm), with "
       "FABRICBENCH_RANK/SIZE/ROOT/SECRET the env launcher, otherwise `ranks` are forked here.\n"
       "Placement: `placement: auto` in the file binds each rank's CPUs and memory to the NUMA "
       "node of its NIC or GPU (hwloc; `explicit` by hand, `none` the default); the envelope "

@@ -92,8 +92,11 @@ std::vector<Component> components() {
   out.push_back({"launcher local", true, "forks ranks on this host"});
   out.push_back({"launcher env", true, "FABRICBENCH_RANK/SIZE/ROOT/SECRET from the environment"});
   out.push_back({"launcher mpi", bootstrap::mpi_available(),
-                 bootstrap::mpi_available() ? "mpirun / srun (MPI broadcasts the side channel)"
-                                            : "not built: MPI was not found at configure time"});
+                 bootstrap::mpi_available()
+                     ? "mpirun / srun --mpi=pmix (MPI broadcasts the side channel)"
+                     : "not built: MPI was not found at configure time"});
+  out.push_back({"launcher slurm", true,
+                 "plain srun: SLURM_PROCID/NTASKS/STEP_NODELIST, rank 0 on the first node"});
   out.push_back({"placement hwloc", placement::built_with_hwloc(),
                  placement::built_with_hwloc()
                      ? "placement: auto | explicit bind ranks near their NIC/GPU"

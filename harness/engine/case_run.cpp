@@ -1,5 +1,6 @@
 #include "harness/engine/case_run.hpp"
 
+#include <chrono>
 #include <optional>
 #include <utility>
 
@@ -7,6 +8,7 @@
 #include "harness/engine/bootstrap_exchange.hpp"
 #include "harness/engine/case_setup.hpp"
 #include "harness/engine/collective_case.hpp"
+#include "harness/engine/failure_watch.hpp"
 #include "harness/engine/fault_run.hpp"
 #include "harness/engine/local_case.hpp"
 #include "harness/engine/map_case.hpp"
@@ -160,7 +162,7 @@ class CaseRun {
       // The fault timeline counts from the planned start of the measured phase.
       setup_.faults->begin(rep, core::now_ns() + (params_.duration_mode ? params_.warmup_ns : 0));
     }
-    const suites::RankResult mine = setup_.workload->run(ctx_);
+    const suites::RankResult mine = run_watched();
     const json record = setup_.faults ? setup_.faults->end() : json(nullptr);
     const auto gathered = run_.bs.gather(serialize(mine, record));
     collect_events(rep);
@@ -171,6 +173,34 @@ class CaseRun {
       fault_records_.emplace_back(r.at("fault"), r.at("measure_start_ns").get<std::uint64_t>());
     }
     if (run_.observer) run_.observer->on_repetition(c_, rep + 1);
+  }
+
+  // The workload under a FailureWatch: a rank lost anywhere ends this repetition at once, and the
+  // side channel's verdict, naming that rank, is what fails the case (not this rank's
+  // "interrupted").
+  suites::RankResult run_watched() {
+    const std::atomic<bool>* user_stop = ctx_.stop_requested;
+    std::atomic<bool> stop{false};
+    ctx_.stop_requested = &stop;
+    try {
+      FailureWatch watch(run_.bs, user_stop, stop);
+      try {
+        suites::RankResult mine = setup_.workload->run(ctx_);
+        ctx_.stop_requested = user_stop;
+        return mine;
+      } catch (const Error&) {
+        // A lost rank's verdict names it; this rank's own error (its partner, stopped by the
+        // abort, closed the connection) would not. The abort reaches every rank at once, so a
+        // short wait tells the two apart; otherwise this error is the first and is reported.
+        if (!run_.stop_requested() && watch.wait_fired(std::chrono::milliseconds(250))) {
+          run_.bs.barrier();  // throws the verdict
+        }
+        throw;
+      }
+    } catch (...) {
+      ctx_.stop_requested = user_stop;
+      throw;
+    }
   }
 
   // Rank 0: every rank's transport events of the repetition, tagged with rank, case and

@@ -265,11 +265,11 @@ class InjectorParser {
                         s_.target));
     }
     s_.target = "fbd0";
-    if (exp_.launcher == "mpi" || exp_.launcher == "env") {
+    if (exp_.launcher == "mpi" || exp_.launcher == "slurm" || exp_.launcher == "env") {
       error(backend_origin_, "injector.backend",
             fmt::format("backend netns starts every rank on this host, in two network "
-                        "namespaces: it needs launcher local (or auto without an mpi or env "
-                        "launch), not {}",
+                        "namespaces: it needs launcher local (or auto without an mpi, slurm "
+                        "or env launch), not {}",
                         exp_.launcher));
     }
     if (exp_.ranks % 2 != 0) {

@@ -161,7 +161,7 @@ class Loader {
       if (!v.empty()) exp.ranks = static_cast<int>(v.front().number);
     }
     if (const SNode* l = root.get("launcher")) {
-      const KeySpec spec{"launcher", Type::choice, 0, 0, {"auto", "local", "mpi", "env"}};
+      const KeySpec spec{"launcher", Type::choice, 0, 0, {"auto", "local", "mpi", "slurm", "env"}};
       auto v = values_.parse_value(*l, spec, "launcher");
       if (!v.empty()) exp.launcher = v.front().text;
     }

@@ -23,11 +23,15 @@ constexpr std::uint32_t kSpinsPerClockRead = 64;
 Completer::Completer(const Context& context)
     : context_(context), last_progress_ns_(core::now_ns()) {}
 
-void Completer::check(std::uint64_t now) {
+void Completer::check_stop() const {
   if (context_.stop_requested != nullptr &&
       context_.stop_requested->load(std::memory_order_relaxed)) {
     throw Error(ErrorKind::runtime, "interrupted");
   }
+}
+
+void Completer::check(std::uint64_t now) {
+  check_stop();
   if (now - last_progress_ns_ > context_.params.peer_timeout_ns) {
     throw Error(ErrorKind::timeout,
                 "rank " + std::to_string(context_.peer) + " stopped answering: no completion for " +
@@ -43,6 +47,7 @@ std::size_t Completer::next(std::size_t index, std::span<transport::Completion> 
     if (blocking) {
       n = ep.wait(out, context_.params.peer_timeout_ns / 4 + 1);
       if (n > 0) {
+        check_stop();  // a flowing connection must not hide a stop (a rank lost elsewhere)
         last_progress_ns_ = core::now_ns();
         return n;
       }
@@ -50,6 +55,7 @@ std::size_t Completer::next(std::size_t index, std::span<transport::Completion> 
     } else {
       n = ep.poll(out);
       if (n > 0) {
+        check_stop();
         spins_ = 0;
         // The watchdog only needs progress times at coarse granularity; the workload reads the
         // clock itself for measurement, so avoid a second clock read here.
@@ -78,6 +84,7 @@ std::size_t Completer::next_any(std::span<transport::Completion> out, std::size_
       transport::Endpoint& ep = *context_.endpoints[idx];
       const std::size_t n = blocking && i == 0 ? ep.wait(out, kBlockingSliceNs) : ep.poll(out);
       if (n > 0) {
+        check_stop();
         cursor_ = (idx + 1) % count;
         *which = idx;
         spins_ = 0;

@@ -25,7 +25,8 @@ class Completer {
   explicit Completer(const Context& context);
   // Returns completions from endpoint `index` (busy: poll; blocking: wait). Throws
   // core::Error(timeout) naming the peer if nothing completes within peer_timeout_ns, and
-  // core::Error(runtime, "interrupted") when stop is requested.
+  // core::Error(runtime, "interrupted") when stop is requested (checked also while completions
+  // flow: a relaxed load per return).
   std::size_t next(std::size_t index, std::span<transport::Completion> out);
   // Any endpoint: polls all (busy), or waits on each in turn for a short slice (blocking).
   // `which` receives the endpoint index of the completions returned.
@@ -42,6 +43,7 @@ class Completer {
 
  private:
   void check(std::uint64_t now);
+  void check_stop() const;  // throws "interrupted" once Context::stop_requested is set
   const Context& context_;
   std::uint64_t last_progress_ns_;
   std::size_t cursor_ = 0;

@@ -28,9 +28,12 @@ constexpr const char* kVariables[] = {"FABRICBENCH_RANK",
                                       "FABRICBENCH_SECRET_FILE",
                                       "OMPI_COMM_WORLD_SIZE",
                                       "PMI_SIZE",
+                                      "PMI_RANK",
                                       "PMIX_RANK",
                                       "SLURM_NTASKS",
-                                      "SLURM_PROCID"};
+                                      "SLURM_PROCID",
+                                      "SLURM_STEP_ID",
+                                      "SLURM_STEP_NODELIST"};
 
 // Every test starts from an environment without launcher variables and gets the old one back.
 class EnvLauncher : public ::testing::Test {
@@ -196,10 +199,21 @@ TEST_F(EnvLauncher, DetectsTheLauncherFromTheEnvironment) {
   ::setenv("SLURM_NTASKS", "4", 1);
   EXPECT_EQ(detect_launcher(), "env") << "SLURM_NTASKS alone is a batch allocation, not srun";
   ::setenv("SLURM_PROCID", "0", 1);
-  EXPECT_EQ(detect_launcher(), "mpi");
-  ::unsetenv("SLURM_NTASKS");
-  ::unsetenv("SLURM_PROCID");
-  for (const char* name : {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_RANK"}) {
+  EXPECT_EQ(detect_launcher(), "env") << "a batch script's variables, no job step";
+  ::setenv("SLURM_STEP_ID", "0", 1);
+  ::setenv("SLURM_STEP_NODELIST", "node[1-4]", 1);
+  EXPECT_EQ(detect_launcher(), "slurm") << "plain srun: a step's task without MPI";
+  // srun --mpi=pmix / pmi2 (and mpirun inside an allocation): MPI's variables win.
+  for (const char* name : {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMI_RANK", "PMIX_RANK"}) {
+    ::setenv(name, "2", 1);
+    EXPECT_EQ(detect_launcher(), "mpi") << name << " under srun";
+    ::unsetenv(name);
+  }
+  for (const char* name :
+       {"SLURM_NTASKS", "SLURM_PROCID", "SLURM_STEP_ID", "SLURM_STEP_NODELIST"}) {
+    ::unsetenv(name);
+  }
+  for (const char* name : {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMI_RANK", "PMIX_RANK"}) {
     ::setenv(name, "2", 1);
     EXPECT_EQ(detect_launcher(), "mpi") << name;
     ::unsetenv(name);

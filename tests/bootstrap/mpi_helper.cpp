@@ -13,6 +13,10 @@ int main() {
     const int rank = b->rank();
     const int size = b->size();
     if (b->launcher() != "mpi") return 3;
+    // The side channel's local end (TCP's default data address) reaches through the wrapper:
+    // every rank on this host, so the loopback.
+    if (size > 1 && b->local_address() != "127.0.0.1") return 6;
+    if (size > 1 && b->liveness_fds().empty()) return 7;
     const auto all = b->allgather("mpi-" + std::to_string(rank));
     for (int r = 0; r < size; ++r) {
       if (all.at(static_cast<std::size_t>(r)) != "mpi-" + std::to_string(r)) return 4;

@@ -676,8 +676,8 @@ TEST(SpecFaultsErrors, NetnsNeedsTheLocalLauncherAndEvenRanks) {
   ASSERT_EQ(ds.size(), 1U) << dump(ds);
   EXPECT_TRUE(has_diagnostic(ds, "t.yaml", 4, 21, "injector.backend",
                              "backend netns starts every rank on this host, in two network "
-                             "namespaces: it needs launcher local (or auto without an mpi or env "
-                             "launch), not mpi"));
+                             "namespaces: it needs launcher local (or auto without an mpi, slurm "
+                             "or env launch), not mpi"));
   ds = diagnostics_of(
       "fabricbench: 1\nname: f\nranks: 3\ninjector: {backend: netns}\ncases:\n"
       "  - {name: g, suite: stream, sizes: 8, duration: 5s}\n");

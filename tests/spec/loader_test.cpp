@@ -121,9 +121,9 @@ TEST(SpecErrors, BadEnumListsValidValues) {
   EXPECT_TRUE(has_diagnostic(
       ds, "t.yaml", 7, 17, "cases[0].completion",
       "unknown value 'blocing'; valid values: busy_poll, blocking (did you mean 'blocking'?)"));
-  ds = diagnostics_of(kValid + "launcher: slurm\n");
+  ds = diagnostics_of(kValid + "launcher: pbs\n");
   EXPECT_TRUE(has_diagnostic(ds, "t.yaml", 7, 11, "launcher",
-                             "unknown value 'slurm'; valid values: auto, local, mpi, env"));
+                             "unknown value 'pbs'; valid values: auto, local, mpi, slurm, env"));
   ds = diagnostics_of(kValid + "    completion: [busy_poll, spin]\n");
   EXPECT_TRUE(
       has_diagnostic(ds, "t.yaml", 7, 29, "cases[0].completion[1]", "unknown value 'spin'"));
@@ -269,13 +269,13 @@ TEST(SpecErrors, MultipleErrorsReportedTogetherInFileOrder) {
       "    sizes: 4Kb\n"
       "    iterations: 100\n"
       "    tcp: {nodelai: true}\n",
-      {"launcher=slurm"});
+      {"launcher=pbs"});
   ASSERT_EQ(ds.size(), 5U) << dump(ds);
   EXPECT_TRUE(has_diagnostic(ds, "t.yaml", 3, 8, "ranks", "between 2 and 1024"));
   EXPECT_TRUE(has_diagnostic(ds, "t.yaml", 5, 12, "cases[0].suite", "did you mean 'pingpong'?"));
   EXPECT_TRUE(has_diagnostic(ds, "t.yaml", 6, 12, "cases[0].sizes", "unknown size unit"));
   EXPECT_TRUE(has_diagnostic(ds, "t.yaml", 8, 11, "cases[0].tcp.nodelai", "did you mean"));
-  EXPECT_TRUE(has_diagnostic(ds, "--set", 0, 0, "launcher", "unknown value 'slurm'"));
+  EXPECT_TRUE(has_diagnostic(ds, "--set", 0, 0, "launcher", "unknown value 'pbs'"));
   EXPECT_EQ(ds[0].line, 3);
   EXPECT_EQ(ds[1].line, 5);
   EXPECT_EQ(ds[2].line, 6);
