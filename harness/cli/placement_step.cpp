@@ -69,7 +69,19 @@ json decide_and_apply(const placement::Request& r) {
     return b.to_json();
   }
   const placement::Topology topology = placement::Topology::load_system();
-  placement::Binding b = placement::decide(topology, r);
+  placement::Binding b;
+  try {
+    b = placement::decide(topology, r);
+  } catch (const core::Error& e) {
+    // none binds nothing: a device it cannot find (one the run creates later, such as the netns
+    // injector's veth, or one named only by the first case) leaves just the distance unknown.
+    if (r.mode != placement::Mode::none) throw;
+    b = placement::Binding{};
+    b.cpus = r.running_on;
+    b.reason = "none: left to the launcher; runs on CPUs " + r.running_on +
+               "; distance to the device unknown (" + e.what() + ")";
+    return b.to_json();
+  }
   placement::apply(topology, b);
   return b.to_json();
 }
