@@ -154,6 +154,12 @@ std::unique_ptr<Topology::Impl> load(const std::string* xml_path) {
   // Keep the I/O objects (PCI devices, the bridges above them, OS devices: mlx5_0, eth0, cuda0),
   // which hwloc drops by default.
   hwloc_topology_set_io_types_filter(impl->topo, HWLOC_TYPE_FILTER_KEEP_ALL);
+  // Not the OpenCL and OpenGL components: placement needs neither (GPUs come from PCI, CUDA or
+  // NVML), and the OpenCL ICD loader they pull in keeps its allocations until exit, which
+  // LeakSanitizer reports in every process that loads the topology.
+  hwloc_topology_set_components(impl->topo, HWLOC_TOPOLOGY_COMPONENTS_FLAG_BLACKLIST, "opencl");
+  hwloc_topology_set_components(impl->topo, HWLOC_TOPOLOGY_COMPONENTS_FLAG_BLACKLIST, "gl");
+  hwloc_topology_set_components(impl->topo, HWLOC_TOPOLOGY_COMPONENTS_FLAG_BLACKLIST, "pci");
   if (xml_path != nullptr && hwloc_topology_set_xml(impl->topo, xml_path->c_str()) != 0) {
     throw core::Error(core::ErrorKind::config, fmt::format("hwloc cannot read the topology {}: {}",
                                                            *xml_path, errno_text(errno)));
