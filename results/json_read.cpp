@@ -162,6 +162,10 @@ bool flag_at(const json& obj, const char* key) {
   return v.is_boolean() && v.get<bool>();
 }
 
+bool is_index(const nlohmann::json& v) {
+  return v.is_number_integer() && v.get<std::int64_t>() >= 0;
+}
+
 std::string text_of(const json& v) {
   if (v.is_string()) return v.get<std::string>();
   if (v.is_null()) return "";

@@ -62,6 +62,9 @@ const nlohmann::json& member(const nlohmann::json& obj, const char* key);
 std::optional<double> number_at(const nlohmann::json& obj, const char* key);
 // Whether obj[key] is the boolean true.
 bool flag_at(const nlohmann::json& obj, const char* key);
+// A rank or an index: a non-negative integer (signed when built in memory, unsigned when
+// parsed).
+bool is_index(const nlohmann::json& v);
 // A value as text: strings as they are, numbers and booleans dumped (floating-point as "{:g}"),
 // null (absent) empty.
 std::string text_of(const nlohmann::json& v);

@@ -13,6 +13,7 @@
 
 namespace fabricbench::results::diff {
 
+using detail::is_index;
 using detail::member;
 using detail::text_at;
 using nlohmann::json;
@@ -37,11 +38,6 @@ std::string host_of(const json& nodes, std::size_t i) {
     return nodes[i]["host"].get<std::string>();
   }
   return "rank " + std::to_string(i);
-}
-
-// A rank: a non-negative integer (signed when built in memory, unsigned when parsed).
-bool is_index(const json& v) {
-  return v.is_number_integer() && v.get<std::int64_t>() >= 0;
 }
 
 MapView view(const json& m) {

@@ -13,6 +13,7 @@
 #include "harness/engine/case_setup.hpp"
 #include "harness/engine/rank_results.hpp"
 #include "harness/pattern/pattern.hpp"
+#include "results/diff.hpp"
 
 namespace fabricbench::engine {
 namespace {
@@ -23,13 +24,15 @@ using nlohmann::json;
 using pattern::Pair;
 using pattern::Round;
 
+json pairs_json(const std::vector<Pair>& pairs) {
+  json out = json::array();
+  for (const auto& p : pairs) out.push_back(json::array({p.a, p.b}));
+  return out;
+}
+
 json rounds_to_json(const std::vector<Round>& rounds) {
   json out = json::array();
-  for (const auto& round : rounds) {
-    json r = json::array();
-    for (const auto& p : round) r.push_back(json::array({p.a, p.b}));
-    out.push_back(std::move(r));
-  }
+  for (const auto& round : rounds) out.push_back(pairs_json(round));
   return out;
 }
 
@@ -40,12 +43,6 @@ std::vector<Round> rounds_from_json(const json& j) {
     for (const auto& p : r) round.push_back(Pair{p.at(0).get<int>(), p.at(1).get<int>()});
     out.push_back(std::move(round));
   }
-  return out;
-}
-
-json pairs_json(const std::vector<Pair>& pairs) {
-  json out = json::array();
-  for (const auto& p : pairs) out.push_back(json::array({p.a, p.b}));
   return out;
 }
 
@@ -60,13 +57,6 @@ json matrix_json(const pattern::Matrix& m) {
     out.push_back(std::move(row));
   }
   return out;
-}
-
-double median(std::vector<double> v) {
-  if (v.empty()) return std::numeric_limits<double>::quiet_NaN();
-  std::sort(v.begin(), v.end());
-  const std::size_t h = v.size() / 2;
-  return v.size() % 2 == 1 ? v[h] : (v[h - 1] + v[h]) / 2;
 }
 
 class MapCase {
@@ -120,7 +110,10 @@ class MapCase {
     }
     rounds_ = static_cast<int>(rounds.size());
     first_ = pattern::Matrix(run_.size());
-    for (const auto& [pair, values] : samples) first_.set(pair.first, pair.second, median(values));
+    // Each pair has a figure from every repetition, so none is empty.
+    for (const auto& [pair, values] : samples) {
+      first_.set(pair.first, pair.second, results::diff::median(values));
+    }
   }
 
   // Rank 0 judges the map and plans the retests; every rank runs them; rank 0 classifies.

@@ -16,6 +16,7 @@
 namespace fabricbench::results::report {
 
 using detail::flag_at;
+using detail::is_index;
 using detail::member;
 using detail::number_at;
 using detail::text_at;
@@ -36,11 +37,6 @@ std::string cell_color(double share) {
   const int red = t > 0.5 ? static_cast<int>(std::lround(255 * (1 - t) * 2)) : 255;
   const int green = t < 0.5 ? static_cast<int>(std::lround(200 * t * 2)) : 200;
   return fmt::format("rgb({},{},60)", red, green);
-}
-
-// A rank: a non-negative integer (signed when built in memory, unsigned when parsed).
-bool is_index(const json& v) {
-  return v.is_number_integer() && v.get<std::int64_t>() >= 0;
 }
 
 bool contains_pair(const json& pairs, std::size_t a, std::size_t b) {
