@@ -25,6 +25,7 @@ std::string KeyDecl::default_text() const {
     case KeyType::address:
     case KeyType::interface_name:
     case KeyType::device_name:
+    case KeyType::device_list:
       return default_value.text;
   }
   return {};

@@ -28,6 +28,8 @@ enum class KeyType {
   address,         // an IPv4 or IPv6 literal ("" allowed)
   interface_name,  // a network interface name ("" allowed)
   device_name,     // an RDMA device name
+  device_list,     // RDMA device names, one value written as a list ([mlx5_0, mlx5_1]); resolved
+                   // as their names joined by ',' ("" when empty)
 };
 
 // One resolved value. Numbers are counts, bytes or nanoseconds; a numeric choice ("auto" = 0).
@@ -95,7 +97,7 @@ KeyDecl duration_key(std::string name, std::uint64_t lo_ns, std::uint64_t hi_ns,
 KeyDecl flag_key(std::string name, bool fallback, std::string doc);
 KeyDecl choice_key(std::string name, std::vector<std::string> choices, std::string fallback,
                    std::string doc);
-// address, interface_name or device_name.
+// address, interface_name, device_name or device_list.
 KeyDecl text_key(std::string name, KeyType type, std::string fallback, std::string doc);
 
 // The declaration named `name`, or nullptr.

@@ -156,6 +156,20 @@ void check_copy(const json& j, const std::string& path) {
   }
 }
 
+// Each rail's traffic and its share of the repetition's bandwidth.
+void check_rails(const json& j, const std::string& path) {
+  if (!j.is_array() || j.empty()) detail::fail(path, "must be a non-empty array");
+  for (std::size_t i = 0; i < j.size(); ++i) {
+    const ObjectReader f(j[i], detail::index_path(path, i));
+    if (f.string("rail").empty()) detail::fail(f.path_of("rail"), "must not be empty");
+    f.u64("bytes");
+    f.u64("requests");
+    const double share = f.number("share");
+    if (share < 0 || share > 1) detail::fail(f.path_of("share"), "must be between 0 and 1");
+    f.number_or_null("bw_gbps");
+  }
+}
+
 json repetition_to_json(const Repetition& r, const std::string& where) {
   json latency = summary_to_json(stats::summarize(r.latency));
   latency["histogram"] = histogram_to_json(r.latency);
@@ -179,6 +193,7 @@ json repetition_to_json(const Repetition& r, const std::string& where) {
   if (!r.fault.is_null()) out["fault"] = r.fault;
   if (!r.collective.is_null()) out["collective"] = r.collective;
   if (!r.copy.is_null()) out["copy"] = r.copy;
+  if (!r.rails.is_null()) out["rails"] = r.rails;
   return out;
 }
 
@@ -229,6 +244,10 @@ Repetition repetition_from_json(const json& j, const std::string& path) {
     if (!copy->is_object()) detail::fail(r.path_of("copy"), "must be an object");
     check_copy(*copy, r.path_of("copy"));
     rep.copy = *copy;
+  }
+  if (const json* rails = r.optional("rails"); rails && !rails->is_null()) {
+    check_rails(*rails, r.path_of("rails"));
+    rep.rails = *rails;
   }
   return rep;
 }

@@ -46,6 +46,9 @@ struct Repetition {
   // ranks, gbytes_per_s (1e9 bytes/s, summed over ranks), rank_min_gbytes_per_s and per_rank
   // (each rank's figures and facts). Null for other cases.
   nlohmann::json copy;
+  // Multi-rail cases (verbs.devices, docs/RESULTS.md "Rails"): per rail {rail, bytes, requests,
+  // share, bw_gbps}, rail order. Null for other cases.
+  nlohmann::json rails;
 };
 
 struct CaseError {

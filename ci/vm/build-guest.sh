@@ -67,7 +67,7 @@ rdma_bin="$(command -v rdma || true)"
 read -ra extra_modules <<<"${FB_VM_EXTRA_MODULES:-}"
 # vgem: a dma-buf exporter for the dmabuf memory provider (Debian's kernel has no udmabuf).
 modules=(crc32_generic 9p 9pnet_virtio virtio_pci virtio_net virtio_rng rdma_rxe rdma_ucm sch_netem
-  veth vgem "${extra_modules[@]}")
+  sch_tbf veth vgem "${extra_modules[@]}")
 init_digest="$( (cat "${BASH_SOURCE[0]}"; echo "${modules[*]}") | sha256sum | cut -c1-16)"
 
 # Fast path: asking apt-cache costs seconds, so a guest built after the last `apt-get update`
@@ -193,10 +193,11 @@ die() {
 mount -t proc proc /proc
 mount -t sysfs sys /sys
 mount -t devtmpfs dev /dev
-ip=""; mtu=""; name="fabric"; tmo=""
+ip=""; ip2=""; mtu=""; name="fabric"; tmo=""
 for w in $(cat /proc/cmdline); do
   case "$w" in
     fb.ip=*) ip="${w#fb.ip=}" ;;
+    fb.ip2=*) ip2="${w#fb.ip2=}" ;;
     fb.mtu=*) mtu="${w#fb.mtu=}" ;;
     fb.name=*) name="${w#fb.name=}" ;;
     fb.timeout=*) tmo="${w#fb.timeout=}" ;;
@@ -230,6 +231,13 @@ ip addr add "$ip" dev eth0 || die "ip addr add $ip dev eth0 failed"
 ip link set eth0 up || die "ip link set eth0 up failed"
 chroot /host "$(cat /etc/rdma-bin)" link add rxe0 type rxe netdev eth0 >>/host/tmp/out/init.log 2>&1 ||
   die "rdma link add rxe0 type rxe netdev eth0 failed"
+if [ -n "$ip2" ]; then  # a second link (fabric.sh --nics 2): eth1 with rxe1
+  [ -z "$mtu" ] || ip link set eth1 mtu "$mtu" || die "ip link set eth1 mtu $mtu failed"
+  ip addr add "$ip2" dev eth1 || die "ip addr add $ip2 dev eth1 failed"
+  ip link set eth1 up || die "ip link set eth1 up failed"
+  chroot /host "$(cat /etc/rdma-bin)" link add rxe1 type rxe netdev eth1 >>/host/tmp/out/init.log 2>&1 ||
+    die "rdma link add rxe1 type rxe netdev eth1 failed"
+fi
 [ -e /host/tmp/out/cmd.sh ] || die "no cmd.sh in the out share"
 shell=/bin/sh
 [ -x /host/bin/bash ] && shell=/bin/bash

@@ -15,6 +15,9 @@
 # Options:
 #   --timeout S     whole run, boot included (default 300); the guests are killed after it
 #   --mtu N         eth0 MTU in the guests (default 1500)
+#   --nics N        1 (default) or 2: a second link, eth1 (198.51.101.1 and .2) with rxe1 on it, for
+#                   multi-rail; the guests then also get FABRIC_IP2 FABRIC_PEER_IP2 FABRIC_IFACE2=eth1
+#                   FABRIC_RDMA_DEV2=rxe1
 #   --out DIR       copy each guest's FABRIC_OUT to DIR/g0 and DIR/g1 (default: discarded)
 #   --put FILE      copy FILE into both guests' FABRIC_OUT before boot (repeatable)
 #   --env K=V       export K=V in both guests (repeatable)
@@ -37,11 +40,12 @@ usage() {
 
 timeout_s=300 mtu="" out_dir="" grace=15 tail_n=40 accel="${FB_VM_ACCEL:-tcg}"
 build_dir="${FB_VM_BUILD_DIR:-$repo/build/vm-guest}"
-puts=() envs=() keep_console=0 extra_append=""
+puts=() envs=() keep_console=0 extra_append="" nics=1
 while [ $# -gt 0 ]; do
   case "$1" in
     --timeout) timeout_s="$2"; shift 2 ;;
     --mtu) mtu="$2"; shift 2 ;;
+    --nics) nics="$2"; shift 2 ;;
     --out) out_dir="$2"; shift 2 ;;
     --put) puts+=("$2"); shift 2 ;;
     --env) envs+=("$2"); shift 2 ;;
@@ -69,6 +73,7 @@ done
 [[ "$grace" =~ ^[0-9]+$ ]] || { echo "fabric: --grace wants seconds" >&2; exit 2; }
 [ -z "$mtu" ] || [[ "$mtu" =~ ^[0-9]+$ ]] || { echo "fabric: --mtu wants a number" >&2; exit 2; }
 case "$accel" in tcg | kvm) ;; *) echo "fabric: --accel tcg|kvm" >&2; exit 2 ;; esac
+case "$nics" in 1 | 2) ;; *) echo "fabric: --nics 1|2" >&2; exit 2 ;; esac
 for f in "${puts[@]}"; do [ -f "$f" ] || { echo "fabric: --put $f: no such file" >&2; exit 2; }; done
 for e in "${envs[@]}"; do
   [[ "$e" =~ ^[A-Za-z_][A-Za-z0-9_]*= ]] || { echo "fabric: --env wants K=V, got $e" >&2; exit 2; }
@@ -102,6 +107,7 @@ trap cleanup EXIT
 trap 'say "interrupted"; exit 130' INT TERM HUP
 
 ips=(198.51.100.1 198.51.100.2)
+ips2=(198.51.101.1 198.51.101.2)
 # The guests' own command deadline leaves time to boot before and to save results after.
 guest_tmo=$((timeout_s - 30))
 [ $guest_tmo -ge 10 ] || guest_tmo=$((timeout_s * 2 / 3))
@@ -116,6 +122,10 @@ for g in 0 1; do
     echo "# written by ci/vm/fabric.sh"
     echo "export FABRIC_GUEST=$g FABRIC_IP=${ips[$g]} FABRIC_PEER_IP=${ips[$((1 - g))]}"
     echo "export FABRIC_PREFIX=24 FABRIC_IFACE=eth0 FABRIC_RDMA_DEV=rxe0 FABRIC_GID_INDEX=1"
+    if [ "$nics" -eq 2 ]; then
+      echo "export FABRIC_IP2=${ips2[$g]} FABRIC_PEER_IP2=${ips2[$((1 - g))]} FABRIC_IFACE2=eth1"
+      echo "export FABRIC_RDMA_DEV2=rxe1"
+    fi
     echo "export FABRIC_OUT=/tmp/out HOME=/root LANG=C.UTF-8"
     echo "export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
     for e in "${envs[@]}"; do printf 'export %s=%q\n' "${e%%=*}" "${e#*=}"; done
@@ -127,9 +137,14 @@ done
 port_free() { ! ss -Hltn "sport = :$1" 2>/dev/null | grep -q .; }
 port_listening() { ss -Hltn "src 127.0.0.1 and sport = :$1" 2>/dev/null | grep -q .; }
 
-start_guest() { # g netdev-spec
-  local g=$1 nd=$2 append
+start_guest() { # g netdev-spec [netdev-spec of the second link]
+  local g=$1 nd=$2 nd2=${3:-} append
   append="console=ttyS0 quiet panic=-1 mitigations=off fb.name=fabric-g$g fb.ip=${ips[$g]}/24 fb.timeout=$guest_tmo"
+  local nic2=()
+  if [ -n "$nd2" ]; then
+    append="$append fb.ip2=${ips2[$g]}/24"
+    nic2=(-netdev "socket,id=n1,$nd2" -device "virtio-net-pci,netdev=n1,mac=52:54:00:00:01:0$((g + 1))")
+  fi
   [ -z "$mtu" ] || append="$append fb.mtu=$mtu"
   [ -z "$extra_append" ] || append="$append $extra_append"
   local cpu=()
@@ -144,22 +159,27 @@ start_guest() { # g netdev-spec
     -virtfs "local,path=$run/g$g,mount_tag=outdir,security_model=none,multidevs=remap" \
     -device virtio-rng-pci \
     -netdev "socket,id=n0,$nd" -device "virtio-net-pci,netdev=n0,mac=52:54:00:00:00:0$((g + 1))" \
+    "${nic2[@]}" \
     </dev/null >"$run/console$g.log" 2>&1 &
   pids[$g]=$!
 }
 
-# Guest 0 listens on a free loopback port, guest 1 connects to it.
+# Guest 0 listens on a free loopback port (two with --nics 2), guest 1 connects to it.
 port=""
 for _ in 1 2 3 4 5; do
   p=$((20000 + RANDOM % 40000))
   port_free "$p" || continue
-  start_guest 0 "listen=127.0.0.1:$p"
+  [ "$nics" -eq 1 ] || port_free $((p + 1)) || continue
+  second=()
+  [ "$nics" -eq 1 ] || second=("listen=127.0.0.1:$((p + 1))")
+  start_guest 0 "listen=127.0.0.1:$p" "${second[@]}"
+  listening() { port_listening "$p" && { [ "$nics" -eq 1 ] || port_listening $((p + 1)); }; }
   for _ in $(seq 50); do
-    port_listening "$p" && break
+    listening && break
     kill -0 "${pids[0]}" 2>/dev/null || break
     sleep 0.1
   done
-  if port_listening "$p" && kill -0 "${pids[0]}" 2>/dev/null; then port=$p; break; fi
+  if listening && kill -0 "${pids[0]}" 2>/dev/null; then port=$p; break; fi
   kill -KILL "${pids[0]}" 2>/dev/null || true
   wait "${pids[0]}" 2>/dev/null || true
   pids=()
@@ -169,7 +189,9 @@ if [ -z "$port" ]; then
   tail -n 20 "$run/console0.log" >&2 || true
   exit 1
 fi
-start_guest 1 "connect=127.0.0.1:$port"
+second=()
+[ "$nics" -eq 1 ] || second=("connect=127.0.0.1:$((port + 1))")
+start_guest 1 "connect=127.0.0.1:$port" "${second[@]}"
 say "guests booting ($accel, link 127.0.0.1:$port, timeout ${timeout_s}s)"
 
 # --- wait for both to power off, the deadline, or one failure plus grace ------------------------

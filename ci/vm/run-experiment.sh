@@ -16,7 +16,9 @@
 #                     add `--set defaults.tcp.address= --set defaults.tcp.interface=eth0` so TCP
 #                     cases bind to the fabric link instead of 127.0.0.1 (default: on when the
 #                     config mentions tcp)
-#   --build-dir D, --mtu N, --accel A    passed to fabric.sh
+#   --before CMD      a shell command each guest runs before fabricbench (e.g. tc shaping); the
+#                     guest's fabricbench does not start unless it succeeds
+#   --build-dir D, --mtu N, --accel A, --nics N    passed to fabric.sh
 # Exit codes: rank 0's fabricbench exit code when it ran (0 ok, 1 run failed, 2 usage); otherwise
 # fabric.sh's (1 failed, 124 timed out, 77 skipped: no qemu or kernel package here).
 set -euo pipefail
@@ -26,14 +28,15 @@ usage() {
   sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//' >&2
   exit 2
 }
-timeout_s=300 port=29500 tcp_mode=auto fabric_opts=()
+timeout_s=300 port=29500 tcp_mode=auto fabric_opts=() before=
 while [ $# -gt 0 ]; do
   case "$1" in
     --timeout) timeout_s="$2"; shift 2 ;;
     --port) port="$2"; shift 2 ;;
     --tcp-on-fabric) tcp_mode=on; shift ;;
     --no-tcp-on-fabric) tcp_mode=off; shift ;;
-    --build-dir | --mtu | --accel) fabric_opts+=("$1" "$2"); shift 2 ;;
+    --before) before="$2"; shift 2 ;;
+    --build-dir | --mtu | --accel | --nics) fabric_opts+=("$1" "$2"); shift 2 ;;
     -h | --help) usage ;;
     --) shift; break ;;
     -*) echo "run-experiment: unknown option $1" >&2; usage ;;
@@ -87,6 +90,7 @@ for a in "${extra[@]}"; do q_extra+=" $(printf '%q' "$a")"; done
 for f in "${puts[@]}"; do q_puts+=(--put "$f"); done
 
 rank_cmd() { # rank
+  [ -z "$before" ] || printf '%s && ' "$before"
   printf 'FABRICBENCH_RANK=%d FABRICBENCH_SIZE=2 FABRICBENCH_ROOT=198.51.100.1:%d ' "$1" "$port"
   printf 'FABRICBENCH_SECRET_FILE=$FABRIC_OUT/secret %q run %q -o $FABRIC_OUT/run%s' \
     "$gbin" "$gconfig" "$q_extra"

@@ -162,7 +162,9 @@ class CaseRun {
       // The fault timeline counts from the planned start of the measured phase.
       setup_.faults->begin(rep, core::now_ns() + (params_.duration_mode ? params_.warmup_ns : 0));
     }
-    const suites::RankResult mine = run_watched();
+    const auto rails_before = rail_traffic(setup_);
+    suites::RankResult mine = run_watched();
+    mine.rails = rail_delta(rails_before, rail_traffic(setup_));
     const json record = setup_.faults ? setup_.faults->end() : json(nullptr);
     const auto gathered = run_.bs.gather(serialize(mine, record));
     collect_events(rep);

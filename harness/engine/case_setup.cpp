@@ -284,6 +284,20 @@ nlohmann::json memory_facts(const CaseSetup& s) {
   return j;
 }
 
+std::vector<transport::RailTraffic> rail_traffic(const CaseSetup& setup) {
+  const auto* source = dynamic_cast<const transport::RailTrafficSource*>(setup.transport.get());
+  return source != nullptr ? source->rail_traffic() : std::vector<transport::RailTraffic>{};
+}
+
+std::vector<transport::RailTraffic> rail_delta(const std::vector<transport::RailTraffic>& before,
+                                               std::vector<transport::RailTraffic> after) {
+  for (std::size_t i = 0; i < after.size() && i < before.size(); ++i) {
+    after[i].bytes -= before[i].bytes;
+    after[i].requests -= before[i].requests;
+  }
+  return after;
+}
+
 nlohmann::json drain_events(CaseSetup& setup) {
   const TransportEntry* entry = setup.transport_entry;
   if (entry == nullptr || !entry->drain_events || !setup.transport) {

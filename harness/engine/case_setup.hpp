@@ -65,6 +65,13 @@ void exchange_regions(bootstrap::Bootstrap& bs, const CaseSetup& s, suites::Cont
 nlohmann::json memory_facts(const CaseSetup& s);
 
 // The transport's events since the last call (an empty array when it reports none).
+// A multi-rail transport's traffic per rail so far (transport::RailTrafficSource); empty for
+// other transports.
+std::vector<transport::RailTraffic> rail_traffic(const CaseSetup& setup);
+// What each rail moved between two readings of rail_traffic().
+std::vector<transport::RailTraffic> rail_delta(const std::vector<transport::RailTraffic>& before,
+                                               std::vector<transport::RailTraffic> after);
+
 nlohmann::json drain_events(CaseSetup& setup);
 
 // "config", "unavailable", ... (the run document's error kinds).

@@ -1,6 +1,8 @@
 #include "harness/engine/rank_results.hpp"
 
 #include <algorithm>
+#include <map>
+#include <optional>
 
 namespace fabricbench::engine {
 
@@ -38,6 +40,43 @@ std::vector<stats::IntervalPoint> intervals_from_json(const json& j) {
   return out;
 }
 
+json rails_to_json(const std::vector<transport::RailTraffic>& rails) {
+  json out = json::array();
+  for (const auto& r : rails)
+    out.push_back({{"rail", r.rail}, {"bytes", r.bytes}, {"requests", r.requests}});
+  return out;
+}
+
+// Every rank's rails added up rail by rail (rails in the order first seen); each rail's share of
+// the bytes and that share of the repetition's bandwidth. Null without rails.
+json merge_rails(const std::vector<json>& per_rank, const std::optional<double>& bw_gbps) {
+  std::vector<std::string> order;
+  std::map<std::string, std::pair<std::uint64_t, std::uint64_t>> sums;
+  std::uint64_t total = 0;
+  for (const auto& r : per_rank) {
+    for (const auto& rail : r.value("rails", json::array())) {
+      const auto name = rail.at("rail").get<std::string>();
+      if (!sums.contains(name)) order.push_back(name);
+      auto& [bytes, requests] = sums[name];
+      bytes += rail.at("bytes").get<std::uint64_t>();
+      requests += rail.at("requests").get<std::uint64_t>();
+      total += rail.at("bytes").get<std::uint64_t>();
+    }
+  }
+  if (order.empty()) return nullptr;
+  json out = json::array();
+  for (const auto& name : order) {
+    const auto [bytes, requests] = sums[name];
+    const double share = total > 0 ? static_cast<double>(bytes) / static_cast<double>(total) : 0.0;
+    out.push_back({{"rail", name},
+                   {"bytes", bytes},
+                   {"requests", requests},
+                   {"share", share},
+                   {"bw_gbps", bw_gbps ? json(*bw_gbps * share) : json(nullptr)}});
+  }
+  return out;
+}
+
 }  // namespace
 
 std::string serialize(const suites::RankResult& r, const json& fault_record) {
@@ -48,7 +87,8 @@ std::string serialize(const suites::RankResult& r, const json& fault_record) {
               {"latency", results::histogram_to_json(r.latency)},
               {"intervals", intervals_to_json(r.intervals)},
               {"measure_start_ns", r.measure_start_ns},
-              {"fault", fault_record}}
+              {"fault", fault_record},
+              {"rails", rails_to_json(r.rails)}}
       .dump();
 }
 
@@ -56,8 +96,9 @@ std::string serialize(const suites::RankResult& r, const json& fault_record) {
 results::Repetition merge(int index, const std::vector<std::string>& per_rank, bool bandwidth) {
   results::Repetition rep;
   rep.index = index;
-  for (const auto& text : per_rank) {
-    const json r = json::parse(text);
+  std::vector<json> all;
+  for (const auto& text : per_rank) all.push_back(json::parse(text));
+  for (const auto& r : all) {
     if (!r.at("measured").get<bool>()) continue;
     rep.elapsed_ns = std::max(rep.elapsed_ns, r.at("elapsed_ns").get<std::uint64_t>());
     rep.bytes += r.at("bytes").get<std::uint64_t>();
@@ -85,6 +126,7 @@ results::Repetition merge(int index, const std::vector<std::string>& per_rank, b
     rep.bw_gibps = bytes / seconds / static_cast<double>(1ULL << 30);
     rep.msg_rate_mops = static_cast<double>(rep.ops) / seconds / 1e6;
   }
+  rep.rails = merge_rails(all, rep.bw_gbps);
   return rep;
 }
 

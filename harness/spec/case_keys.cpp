@@ -27,6 +27,8 @@ Type type_of(core::KeyType t) {
       return Type::interface_name;
     case core::KeyType::device_name:
       return Type::device_name;
+    case core::KeyType::device_list:
+      return Type::device_list;
   }
   return Type::count;
 }

@@ -68,6 +68,7 @@ core::SettingValue setting_value(const core::KeyDecl& decl, const Value& v) {
     case core::KeyType::address:
     case core::KeyType::interface_name:
     case core::KeyType::device_name:
+    case core::KeyType::device_list:
       return core::SettingValue::of_text(v.text);
   }
   return {};
@@ -95,6 +96,8 @@ std::string expected_what(const KeySpec& spec) {
       return "a network interface name such as eth0";
     case Type::device_name:
       return "an RDMA device name such as mlx5_0 or rxe0";
+    case Type::device_list:
+      return "a list of RDMA device names such as [mlx5_0, mlx5_1]";
     case Type::rate:
       return "a rate such as 200k/s, 5Gb/s or 70%";
     case Type::mix:
@@ -144,9 +147,10 @@ std::optional<std::uint64_t> ValueParser::parse_count(const SNode& n, const KeyS
 std::vector<Value> ValueParser::parse_value(const SNode& n, const KeySpec& spec,
                                             const std::string& field) {
   const bool stringy = spec.type == Type::address || spec.type == Type::interface_name ||
-                       spec.type == Type::device_name;
+                       spec.type == Type::device_name || spec.type == Type::device_list;
   if (n.kind == SNode::Kind::null && stringy) return {Value{}};
   if (spec.type == Type::fault) return parse_fault(n, field);
+  if (spec.type == Type::device_list) return parse_device_list(n, field);
   if (n.kind != SNode::Kind::scalar) {
     error(n.origin, field, fmt::format("expected {}, got {}", expected_what(spec), describe(n)));
     return {};
@@ -185,7 +189,8 @@ std::vector<Value> ValueParser::parse_value(const SNode& n, const KeySpec& spec,
     case Type::factor:
       return parse_factor(n, spec, field);
     case Type::fault:
-      break;  // parse_fault, above
+    case Type::device_list:
+      break;  // parse_fault, parse_device_list, above
   }
   return {};
 }
@@ -334,6 +339,59 @@ std::vector<Value> ValueParser::parse_name(const SNode& n, const KeySpec& spec,
   v.text = t;
   v.display = t;
   return {v};
+}
+
+// [mlx5_0, mlx5_1] (or "mlx5_0,mlx5_1"): one value, the names joined by ','; displayed joined by
+// '+' (case ids).
+std::vector<Value> ValueParser::parse_device_list(const SNode& n, const std::string& field) {
+  constexpr std::size_t kMaxDevices = 16;
+  std::vector<std::pair<std::string, SNode>> names;
+  if (n.kind == SNode::Kind::sequence) {
+    for (std::size_t i = 0; i < n.items.size(); ++i) {
+      if (n.items[i].kind != SNode::Kind::scalar) {
+        error(n.items[i].origin, index_field(field, i),
+              fmt::format("expected an RDMA device name, got {}", describe(n.items[i])));
+        return {};
+      }
+      names.emplace_back(index_field(field, i), n.items[i]);
+    }
+  } else if (n.kind == SNode::Kind::scalar) {
+    std::string_view rest = n.text;
+    while (true) {
+      const auto comma = rest.find(',');
+      SNode item = n;
+      item.text = std::string(trim(rest.substr(0, comma)));
+      names.emplace_back(field, std::move(item));
+      if (comma == std::string_view::npos) break;
+      rest.remove_prefix(comma + 1);
+    }
+  } else {
+    error(n.origin, field,
+          fmt::format("expected a list of RDMA device names such as [mlx5_0, mlx5_1], got {}",
+                      describe(n)));
+    return {};
+  }
+  if (names.empty() || names.size() > kMaxDevices) {
+    error(n.origin, field,
+          fmt::format("expected 1 to {} RDMA device names, got {}", kMaxDevices, names.size()));
+    return {};
+  }
+  KeySpec one;
+  one.name = "device";
+  one.type = Type::device_name;
+  Value out;
+  std::set<std::string> seen;
+  for (const auto& [f, item] : names) {
+    const auto v = parse_name(item, one, f);
+    if (v.empty()) return {};
+    if (!seen.insert(v[0].text).second) {
+      error(item.origin, f, fmt::format("device '{}' is already in the list", v[0].text));
+      return {};
+    }
+    out.text += (out.text.empty() ? "" : ",") + v[0].text;
+    out.display += (out.display.empty() ? "" : "+") + v[0].text;
+  }
+  return {out};
 }
 
 std::vector<Value> ValueParser::parse_rate(const SNode& n, const std::string& field) {
@@ -544,7 +602,12 @@ Param ValueParser::parse_param(const SNode& n, const KeySpec& spec, const std::s
   p.origin = n.origin;
   p.from_defaults = from_defaults;
   const std::size_t before = report_.count();
-  if (n.kind == SNode::Kind::sequence) {
+  // A device list is itself written as a list: only a list of lists is a matrix.
+  const bool one_list = spec.type == Type::device_list && n.kind == SNode::Kind::sequence &&
+                        std::none_of(n.items.begin(), n.items.end(), [](const SNode& i) {
+                          return i.kind == SNode::Kind::sequence;
+                        });
+  if (n.kind == SNode::Kind::sequence && !one_list) {
     p.is_list = true;
     if (n.items.empty()) {
       error(n.origin, field, "an empty list gives no cases; give at least one value");

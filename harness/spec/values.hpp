@@ -32,6 +32,7 @@ enum class Type {
   address,
   interface_name,
   device_name,
+  device_list,  // RDMA device names written as a list: one value; a list of lists is a matrix
   rate,     // "200k/s", "5Gb/s", "70%" (core::parse_rate)
   mix,      // "64B:9,64KiB:1": sizes (lo..hi bytes) with positive weights
   percent,  // "3%": a fraction; lo..hi in tenths of a percent
@@ -134,6 +135,7 @@ class ValueParser {
   std::vector<Value> parse_boolean(const SNode& n, const std::string& field);
   std::vector<Value> parse_choice(const SNode& n, const KeySpec& spec, const std::string& field);
   std::vector<Value> parse_name(const SNode& n, const KeySpec& spec, const std::string& field);
+  std::vector<Value> parse_device_list(const SNode& n, const std::string& field);
   std::vector<Value> parse_rate(const SNode& n, const std::string& field);
   std::vector<Value> parse_mix(const SNode& n, const KeySpec& spec, const std::string& field);
   std::vector<Value> parse_percent(const SNode& n, const KeySpec& spec, const std::string& field);

@@ -74,6 +74,9 @@ struct RankResult {
   // core::now_ns() at the origin of `intervals` (the measured phase's start as this rank saw
   // it; 0 when unknown): fault timelines are placed on the curve with it.
   std::uint64_t measure_start_ns = 0;
+  // Filled by the engine, not the workload: a multi-rail transport's traffic per rail during the
+  // repetition (transport::RailTrafficSource); empty otherwise.
+  std::vector<transport::RailTraffic> rails;
 };
 
 // One instance per case on each rank; run() is called once per repetition, so a workload may

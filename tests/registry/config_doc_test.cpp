@@ -89,6 +89,8 @@ std::string doc_type(core::KeyType t) {
     case core::KeyType::interface_name:
     case core::KeyType::device_name:
       return "string";
+    case core::KeyType::device_list:
+      return "list";
   }
   return "?";
 }
@@ -105,6 +107,8 @@ bool same_default(const core::KeyDecl& k, const std::string& documented) {
     case core::KeyType::interface_name:
     case core::KeyType::device_name:
       return (documented == "\"\"" ? std::string() : documented) == k.default_value.text;
+    case core::KeyType::device_list:
+      return documented == "[]" && k.default_value.text.empty();
     default:
       return documented == k.default_text();
   }

@@ -68,6 +68,45 @@ TEST(SpecVerbs, VerbsKeysOnTcpAreErrors) {
       << dump(ds);
 }
 
+// verbs.devices is one value written as a list; a list of lists is a matrix of them.
+TEST(SpecVerbs, DevicesListIsOneValue) {
+  Experiment e = load_experiment_text(kVerbs + "    verbs: {devices: [mlx5_0, mlx5_1]}\n", "t.yaml",
+                                      catalog());
+  ASSERT_EQ(e.cases.size(), 1U);
+  EXPECT_EQ(e.cases[0].transport_settings.text("devices"), "mlx5_0,mlx5_1");
+  EXPECT_EQ(e.resolved["cases"][0]["verbs"]["devices"], "mlx5_0,mlx5_1");
+  e = load_experiment_text(kVerbs + "    verbs: {devices: [[mlx5_0, mlx5_1], [mlx5_0]]}\n",
+                           "t.yaml", catalog());
+  ASSERT_EQ(e.cases.size(), 2U);
+  EXPECT_EQ(e.cases[0].transport_settings.text("devices"), "mlx5_0,mlx5_1");
+  EXPECT_EQ(e.cases[1].transport_settings.text("devices"), "mlx5_0");
+  EXPECT_NE(e.cases[0].id, e.cases[1].id);
+  EXPECT_EQ(
+      load_experiment_text(kVerbs, "t.yaml", catalog()).cases[0].transport_settings.text("devices"),
+      "");
+}
+
+TEST(SpecVerbs, BadDevicesNameTheField) {
+  auto ds = diagnostics_of(kVerbs + "    verbs: {devices: [rxe0, rxe0]}\n");
+  EXPECT_TRUE(
+      has_diagnostic(ds, "t.yaml", 8, 29, "cases[0].verbs.devices[1]", "already in the list"))
+      << dump(ds);
+  ds = diagnostics_of(kVerbs + "    verbs: {devices: [rxe0, \"a b\"]}\n");
+  EXPECT_TRUE(has_diagnostic(ds, "t.yaml", 8, 29, "cases[0].verbs.devices[1]",
+                             "not a valid RDMA device name"))
+      << dump(ds);
+  ds = diagnostics_of(kVerbs + "    verbs: {devices: [rxe0, rxe1], device: rxe0}\n");
+  EXPECT_TRUE(has_diagnostic(ds, "t.yaml", 8, 22, "cases[0].verbs.devices",
+                             "leave verbs.device and verbs.netdev unset"))
+      << dump(ds);
+  ds = diagnostics_of(kVerbs + "    verbs: {devices: [rxe0, rxe1], qp_type: ud}\n");
+  EXPECT_TRUE(has_diagnostic(ds, "t.yaml", 8, 22, "cases[0].verbs.devices", "qp_type rc"))
+      << dump(ds);
+  ds = diagnostics_of(kVerbs + "    verbs: {devices: {a: rxe0}}\n");
+  EXPECT_TRUE(has_diagnostic(ds, "t.yaml", 8, 22, "cases[0].verbs.devices", "list of RDMA device"))
+      << dump(ds);
+}
+
 TEST(SpecVerbs, BadValuesNameTheField) {
   const auto ds = diagnostics_of(kVerbs + "    verbs: {mtu: 1500, sl: 16, qp_typ: rc}\n");
   EXPECT_TRUE(has_diagnostic(ds, "t.yaml", 8, 18, "cases[0].verbs.mtu", "1024")) << dump(ds);

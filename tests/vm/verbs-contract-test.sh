@@ -2,6 +2,7 @@
 # The verbs transport's contract and device tests on a real RDMA device: rxe0 in a Soft-RoCE
 # guest (two in-process ranks talk through rxe's loopback). Also the link-fault test: it takes
 # the guest's own eth0 down and back up (FABRICBENCH_VERBS_FAULT_NETDEV), inside the guest only.
+# The multi-rail variants stripe across rxe0 and rxe1 (the guest's two links, fabric.sh --nics 2).
 # The memory provider contract runs there too, for the providers the guest serves (host, and
 # dmabuf through its vgem driver).
 # Fails if any test fails or is skipped: on rxe0 every one of them must really run.
@@ -35,6 +36,7 @@ done
 cmd+="; exit \$rc"
 
 "$repo/ci/vm/fabric.sh" --build-dir "$vm_dir" --timeout 900 --tail 0 --out "$out/g" \
+  --nics 2 --env FABRICBENCH_VERBS_RAILS=rxe0,rxe1 \
   "${puts[@]}" --env FABRICBENCH_VERBS_FAULT_NETDEV=eth0 -- "$cmd" ::: true
 rc=$?
 [ $rc -eq 77 ] && exit 77

@@ -141,6 +141,21 @@ class ConnectionEventSource {
   virtual std::vector<ConnectionEvent> drain_connection_events() = 0;
 };
 
+// Traffic on one rail of a transport that stripes across several devices (verbs.devices).
+struct RailTraffic {
+  std::string rail;         // the device ("mlx5_0")
+  std::uint64_t bytes = 0;  // payload bytes of the requests posted on it (receives excluded)
+  std::uint64_t requests = 0;
+};
+
+// Implemented (dynamic_cast) by transports that stripe across rails. Thread-safe.
+class RailTrafficSource {
+ public:
+  virtual ~RailTrafficSource() = default;
+  // Every rail, in order, counted since the transport was made (by every endpoint it made).
+  virtual std::vector<RailTraffic> rail_traffic() const = 0;
+};
+
 class Transport {
  public:
   virtual ~Transport() = default;

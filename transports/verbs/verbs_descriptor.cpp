@@ -3,6 +3,7 @@
 // not libibverbs was found (fb_transport_verbs_keys).
 #include "transports/verbs/verbs_descriptor.hpp"
 
+#include <algorithm>
 #include <string>
 
 namespace fabricbench::transport::verbs {
@@ -16,6 +17,9 @@ std::vector<core::KeyDecl> keys() {
                      "RDMA device (mlx5_0, rxe0); \"\": the first with an ACTIVE port."),
       core::text_key("netdev", KeyType::interface_name, "",
                      "Pick the device whose port is backed by this netdev (RoCE)."),
+      core::text_key("devices", KeyType::device_list, "",
+                     "Multi-rail: several RDMA devices per rank, one QP set per rail, messages "
+                     "striped across them round robin."),
       core::count_key("port", 0, 255, 0, "Port number; 0: the first ACTIVE port."),
       core::count_key("gid_index", 0, 1023, -1,
                       "GID table index; when absent, automatic (RoCEv2 IPv4-mapped first)."),
@@ -42,7 +46,30 @@ std::vector<core::KeyDecl> keys() {
   };
 }
 
+std::vector<core::KeyProblem> check_rails(const core::Settings& own, const core::CaseFacts& c) {
+  const std::string& devices = own.text("devices");
+  if (devices.empty()) return {};
+  if (!own.text("device").empty() || !own.text("netdev").empty()) {
+    return {{{"verbs.devices", own.text("device").empty() ? "verbs.netdev" : "verbs.device"},
+             "verbs.devices names every device a rank uses; leave verbs.device and verbs.netdev "
+             "unset with it"}};
+  }
+  if (devices.find(',') == std::string::npos) return {};
+  if (own.text("qp_type") != "rc") {
+    return {{{"verbs.devices", "verbs.qp_type"},
+             "striping across several devices needs reliable queue pairs (qp_type rc): a message "
+             "lost on one rail would stall the receives of every rail"}};
+  }
+  if (c.on_break == "reconnect") {
+    return {{{"verbs.devices", "on_break"},
+             "on_break reconnect is not implemented across several devices (verbs.devices); use "
+             "one device, or on_break fail"}};
+  }
+  return {};
+}
+
 std::vector<core::KeyProblem> check(const core::Settings& own, const core::CaseFacts& c) {
+  if (auto rails = check_rails(own, c); !rails.empty()) return rails;
   if (c.on_break != "reconnect") return {};
   const std::string& qp_type = own.text("qp_type");
   if (qp_type != "rc") {
@@ -69,6 +96,12 @@ Options options_from(const core::Settings& own, const OpenParams& common) {
   Options o;
   o.device = own.text("device");
   o.netdev = own.text("netdev");
+  const std::string& devices = own.text("devices");
+  for (std::size_t at = 0; !devices.empty() && at <= devices.size();) {
+    const auto comma = std::min(devices.find(',', at), devices.size());
+    o.devices.push_back(devices.substr(at, comma - at));
+    at = comma + 1;
+  }
   o.port = narrow<int>(own, "port");
   o.gid_index = narrow<int>(own, "gid_index");
   o.qp_type = own.text("qp_type");

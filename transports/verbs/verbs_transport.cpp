@@ -19,6 +19,7 @@
 #include "transports/verbs/verbs_control.hpp"
 #include "transports/verbs/verbs_device.hpp"
 #include "transports/verbs/verbs_endpoint.hpp"
+#include "transports/verbs/verbs_rails.hpp"
 
 namespace fabricbench::transport::verbs {
 namespace {
@@ -568,6 +569,18 @@ void VerbsTransport::connect_control(ControlListener& control, int me,
 }  // namespace
 
 std::unique_ptr<Transport> make_verbs_transport(const Options& options) {
+  if (!options.devices.empty() && (!options.device.empty() || !options.netdev.empty())) {
+    throw Error(ErrorKind::config,
+                "verbs.devices names every device a rank uses; leave verbs.device and "
+                "verbs.netdev unset with it");
+  }
+  if (options.devices.size() > 1) return make_rails_transport(options);
+  if (options.devices.size() == 1) {
+    Options one = options;
+    one.device = options.devices.front();
+    one.devices.clear();
+    return std::make_unique<VerbsTransport>(one);
+  }
   return std::make_unique<VerbsTransport>(options);
 }
 

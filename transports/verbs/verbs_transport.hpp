@@ -68,6 +68,9 @@ struct Options {
   std::string device;  // "" = automatic (first device with an ACTIVE port), else "rxe0", "mlx5_0"
   std::string netdev;  // select the device whose port's netdev is this (e.g. "eth0"); exclusive
                        // with device
+  // Multi-rail: every device this rank uses (verbs_rails.hpp); exclusive with device and netdev.
+  // One entry is the same as `device`.
+  std::vector<std::string> devices;
   int port = 0;        // 0 = first ACTIVE port
   int gid_index = -1;  // -1 = automatic: RoCEv2 IPv4-mapped GID first, then RoCEv2, then any
                        // non-zero GID; InfiniBand: 0
