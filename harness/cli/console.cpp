@@ -4,7 +4,11 @@
 
 #include <unistd.h>
 
+#include <map>
 #include <optional>
+#include <string>
+#include <utility>
+#include <vector>
 
 #include <fmt/core.h>
 
@@ -13,6 +17,7 @@
 #include "harness/cli/copy_console.hpp"
 #include "harness/cli/map_console.hpp"
 #include "harness/envelope/gpus.hpp"
+#include "results/diff.hpp"
 
 namespace fabricbench::cli {
 
@@ -45,6 +50,31 @@ void print_memory(std::FILE* out, const nlohmann::json& memory) {
       }
     }
     fmt::print(out, "{}\n", line);
+  }
+}
+
+// A multi-rail case's rails under its row (docs/RESULTS.md "Rails"): each rail's median figure
+// and share over the repetitions.
+void print_rails(std::FILE* out, const results::CaseResult& r) {
+  std::vector<std::string> names;
+  std::map<std::string, std::pair<std::vector<double>, std::vector<double>>> figures;
+  for (const auto& rep : r.repetitions) {
+    if (!rep.rails.is_array()) continue;
+    for (const auto& rail : rep.rails) {
+      const auto name = rail.value("rail", std::string("?"));
+      if (!figures.contains(name)) names.push_back(name);
+      auto& [bw, share] = figures[name];
+      if (rail.contains("bw_gbps") && rail["bw_gbps"].is_number()) {
+        bw.push_back(rail["bw_gbps"].get<double>());
+      }
+      share.push_back(rail.value("share", 0.0));
+    }
+  }
+  for (const auto& name : names) {
+    const auto& [bw, share] = figures[name];
+    fmt::print(out, "#   rail {}: {:.3f} Gb/s, {:.0f}% of the bytes (medians over repetitions)\n",
+               name, bw.empty() ? 0.0 : results::diff::median(bw),
+               100 * results::diff::median(share));
   }
 }
 
@@ -104,6 +134,7 @@ class Console final : public engine::Observer {
       print_regime_row(c, r);
     } else if (reports_bandwidth(c)) {
       print_stream_row(c, r);
+      print_rails(out_, r);
     } else {
       print_latency_row(c, r);
     }
