@@ -77,6 +77,8 @@ class GroupExpander {
   GroupExpander(LoadContext& ctx, const SNode& g, std::size_t index, Experiment& exp)
       : ctx_(ctx), g_(g), field_(index_field("cases", index)), group_(field_), exp_(exp) {}
 
+  bool over_limit() const { return over_limit_; }
+
   void run(const std::vector<Param>& defaults, std::map<std::string, int>& group_lines) {
     if (g_.kind != SNode::Kind::map) {
       error(g_.origin, field_,
@@ -410,10 +412,13 @@ class GroupExpander {
     std::size_t total = 1;
     for (const auto* d : g.dims) {
       total *= d->values.size();
-      if (total > kMaxCases) {
+      if (exp_.cases.size() + total > kMaxCases) {
         error(g_.origin, field_,
-              fmt::format("this group expands to more than {} cases; shrink its sweeps or lists",
-                          kMaxCases));
+              fmt::format("the plan passes the limit of {} cases here ({} before this group, "
+                          "which adds {}{}); shrink the sweeps or lists",
+                          kMaxCases, exp_.cases.size(), total > kMaxCases ? "more than " : "",
+                          std::min(total, kMaxCases)));
+        over_limit_ = true;
         return;
       }
     }
@@ -422,9 +427,7 @@ class GroupExpander {
     for (std::size_t n = 0; n < total; ++n) {
       Case c = build_case(ctx_, g, pick);
       if (group_ids.insert(c.id).second) {
-        const bool clash = std::any_of(exp_.cases.begin(), exp_.cases.end(),
-                                       [&](const Case& other) { return other.id == c.id; });
-        if (clash) {
+        if (!ctx_.case_ids.insert(c.id).second) {
           error(g_.origin, field_, fmt::format("case id '{}' is used twice", c.id));
           return;
         }
@@ -439,6 +442,7 @@ class GroupExpander {
   }
 
   LoadContext& ctx_;
+  bool over_limit_ = false;
   const SNode& g_;
   std::string field_;
   std::string group_;
@@ -484,10 +488,12 @@ std::vector<Param> parse_case_keys(LoadContext& ctx, const SNode& map, const std
   return params;
 }
 
-void expand_group(LoadContext& ctx, const SNode& g, std::size_t index,
+bool expand_group(LoadContext& ctx, const SNode& g, std::size_t index,
                   const std::vector<Param>& defaults, std::map<std::string, int>& group_lines,
                   Experiment& exp) {
-  GroupExpander(ctx, g, index, exp).run(defaults, group_lines);
+  GroupExpander expander(ctx, g, index, exp);
+  expander.run(defaults, group_lines);
+  return !expander.over_limit();
 }
 
 }  // namespace fabricbench::spec

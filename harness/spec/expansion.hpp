@@ -5,6 +5,7 @@
 #include <cstddef>
 #include <map>
 #include <string>
+#include <unordered_set>
 #include <vector>
 
 #include "harness/spec/case_keys.hpp"
@@ -24,6 +25,7 @@ struct LoadContext {
   const KeyTable& keys;
   const Catalog& catalog;
   const ParsedInjector& injector;
+  std::unordered_set<std::string> case_ids{};  // of every case expanded so far
   Reporter& report() { return values.report(); }
 };
 
@@ -31,8 +33,9 @@ struct LoadContext {
 std::vector<Param> parse_case_keys(LoadContext& ctx, const SNode& map, const std::string& field,
                                    bool from_defaults);
 
-// Expands group `index` of `cases` into exp.cases (nothing when it has errors).
-void expand_group(LoadContext& ctx, const SNode& g, std::size_t index,
+// Expands group `index` of `cases` into exp.cases (nothing when it has errors); false when the
+// plan would pass kMaxCases (reported): the groups after it are not expanded.
+bool expand_group(LoadContext& ctx, const SNode& g, std::size_t index,
                   const std::vector<Param>& defaults, std::map<std::string, int>& group_lines,
                   Experiment& exp);
 

@@ -248,13 +248,7 @@ class Loader {
     }
     std::map<std::string, int> group_lines;
     for (std::size_t i = 0; i < cases->items.size(); ++i) {
-      expand_group(ctx, cases->items[i], i, defaults, group_lines, exp);
-    }
-    if (exp.cases.size() > kMaxCases) {
-      error(cases->origin, "cases",
-            fmt::format("the plan has {} cases, more than the limit of {}; shrink the sweeps or "
-                        "matrices",
-                        exp.cases.size(), kMaxCases));
+      if (!expand_group(ctx, cases->items[i], i, defaults, group_lines, exp)) break;
     }
   }
 

@@ -53,12 +53,40 @@ Origin origin_of(const YAML::Mark& m, const Origin& fallback, int source) {
   return Origin{-1, m.line + 1, m.column + 1};
 }
 
-// YAML nodes to source-tree nodes, reporting what a source tree cannot hold.
+// YAML nodes to source-tree nodes, reporting what a source tree cannot hold. Aliases are expanded
+// (each reference is a copy of what it refers to), so the tree is bounded in depth (an alias that
+// refers to a node containing it would never end) and in size (aliases of aliases multiply).
 class TreeBuilder {
  public:
   explicit TreeBuilder(Reporter& report) : report_(report) {}
 
   SNode convert(const YAML::Node& n, const Origin& fallback, int source, const std::string& field) {
+    if (exceeded_) return SNode{};
+    const Origin here = origin_of(n.Mark(), fallback, source);
+    if (depth_ >= kMaxSourceDepth) {
+      exceeded_ = true;
+      error(here, field,
+            fmt::format("nested deeper than {} levels (an alias inside what it refers to?)",
+                        kMaxSourceDepth));
+      return SNode{};
+    }
+    if (++nodes_ > kMaxSourceNodes) {
+      exceeded_ = true;
+      error(here, field,
+            fmt::format("the file expands to more than {} values (each use of an alias is a "
+                        "copy of what it refers to)",
+                        kMaxSourceNodes));
+      return SNode{};
+    }
+    ++depth_;
+    SNode out = convert_node(n, fallback, source, field);
+    --depth_;
+    return out;
+  }
+
+ private:
+  SNode convert_node(const YAML::Node& n, const Origin& fallback, int source,
+                     const std::string& field) {
     SNode out;
     switch (n.Type()) {
       case YAML::NodeType::Undefined:
@@ -154,12 +182,14 @@ class TreeBuilder {
     return merged;
   }
 
- private:
   void error(const Origin& o, const std::string& field, const std::string& message) {
     report_.error(o, field, message);
   }
 
   Reporter& report_;
+  std::size_t depth_ = 0;
+  std::size_t nodes_ = 0;
+  bool exceeded_ = false;
 };
 
 }  // namespace

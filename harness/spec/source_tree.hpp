@@ -2,6 +2,7 @@
 // The YAML document as a source tree that remembers where every node came from (file
 // line:column, or the --set override that made it), with duplicate keys reported, YAML merge
 // keys ("<<: *anchor") applied, and --set overrides ("key.path=value") applied on top.
+#include <cstddef>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -34,6 +35,12 @@ struct MapEntry {
 
 // "nothing (null)", "a sequence", "a mapping" or the scalar in quotes.
 std::string describe(const SNode& n);
+
+// Bounds of a document once its aliases are expanded (docs/CONFIG.md "Limits"): nesting depth and
+// values (scalars, lists and mappings) in all. Past either, the node is reported with its
+// line:column and the rest of the document is not read.
+constexpr std::size_t kMaxSourceDepth = 64;
+constexpr std::size_t kMaxSourceNodes = 200'000;
 
 // Parses `text` (one YAML document) into `root`; false (reported) on a syntax error or several
 // documents.
