@@ -33,11 +33,11 @@ enum class Type {
   interface_name,
   device_name,
   device_list,  // RDMA device names written as a list: one value; a list of lists is a matrix
-  rate,     // "200k/s", "5Gb/s", "70%" (core::parse_rate)
-  mix,      // "64B:9,64KiB:1": sizes (lo..hi bytes) with positive weights
-  percent,  // "3%": a fraction; lo..hi in tenths of a percent
-  factor,   // a number greater than lo and at most hi ("1.5")
-  fault,    // a mapping of fault keys (docs/CONFIG.md, "Faults"); a list of them is a matrix
+  rate,         // "200k/s", "5Gb/s", "70%" (core::parse_rate)
+  mix,          // "64B:9,64KiB:1": sizes (lo..hi bytes) with positive weights
+  percent,      // "3%": a fraction; lo..hi in tenths of a percent
+  factor,       // a number greater than lo and at most hi ("1.5")
+  fault,        // a mapping of fault keys (docs/CONFIG.md, "Faults"); a list of them is a matrix
 };
 
 struct KeySpec {
