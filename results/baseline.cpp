@@ -482,8 +482,8 @@ std::optional<Baseline> read_if_baseline(const std::string& path, const std::str
   if (text.find(kSchemaName) == std::string::npos) return std::nullopt;
   json j;
   try {
-    j = json::parse(text);
-  } catch (const json::parse_error&) {
+    j = detail::parse_bounded(text, path);
+  } catch (const core::Error&) {
     return std::nullopt;  // read_for_diff reports it
   }
   if (!is_baseline_json(j)) return std::nullopt;

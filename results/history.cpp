@@ -203,12 +203,7 @@ StoredInput read_input(const std::string& path) {
   StoredInput out;
   out.source = path;
   out.text = ss.str();
-  json j;
-  try {
-    j = json::parse(out.text);
-  } catch (const json::parse_error& e) {
-    config_error("run document " + file + ": not valid JSON: " + e.what());
-  }
+  const json j = detail::parse_bounded(out.text, "run document " + file);
   try {
     out.doc = run_document_from_json(j);
   } catch (const core::Error& e) {

@@ -11,6 +11,50 @@ namespace fabricbench::results::detail {
 
 using nlohmann::json;
 
+namespace {
+
+// The byte offset where nesting first goes past kMaxJsonDepth, or npos. Brackets inside strings
+// do not count.
+std::size_t too_deep_at(const std::string& text) {
+  std::size_t depth = 0;
+  bool in_string = false;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (in_string) {
+      if (c == '\\') {
+        ++i;
+      } else if (c == '"') {
+        in_string = false;
+      }
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '[' || c == '{') {
+      if (++depth > kMaxJsonDepth) return i;
+    } else if ((c == ']' || c == '}') && depth > 0) {
+      --depth;
+    }
+  }
+  return std::string::npos;
+}
+
+}  // namespace
+
+json parse_bounded(const std::string& text, const std::string& source) {
+  if (text.size() > kMaxJsonBytes) {
+    config_error(fmt::format("{}: {} bytes, more than the {} a document may have", source,
+                             text.size(), kMaxJsonBytes));
+  }
+  if (const auto at = too_deep_at(text); at != std::string::npos) {
+    config_error(
+        fmt::format("{}: nested deeper than {} levels at byte {}", source, kMaxJsonDepth, at));
+  }
+  try {
+    return json::parse(text);
+  } catch (const json::exception& e) {
+    config_error(source + ": not valid JSON: " + e.what());
+  }
+}
+
 void fail(const std::string& path, const std::string& what) {
   config_error("run document: " + (path.empty() ? std::string("(top level)") : path) + ": " + what);
 }

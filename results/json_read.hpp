@@ -13,6 +13,16 @@
 
 namespace fabricbench::results::detail {
 
+// The most nested arrays and objects a document read from a file may have, and its largest size:
+// every later walk of the value (copies, dumps, comparisons) recurses once per level.
+constexpr std::size_t kMaxJsonDepth = 200;
+constexpr std::size_t kMaxJsonBytes = std::size_t{1} << 31;  // 2 GiB
+
+// Parses `text` (read from `source`, named in errors) after checking its size and nesting depth
+// without recursion; every failure, whatever the JSON library throws, is core::Error(config)
+// "<source>: ..." with the byte offset.
+nlohmann::json parse_bounded(const std::string& text, const std::string& source);
+
 // Throws core::Error(config) "run document: <path>: <what>".
 [[noreturn]] void fail(const std::string& path, const std::string& what);
 // "string \"abc\"", "number -3", "null", ... (value shortened) for error messages.
