@@ -145,6 +145,8 @@ class RunWriter {
 
 // Atomic whole-file write: `path` is either the old content or the new, never partial.
 void write_file_atomic(const std::string& path, const std::string& content);
+// The document as run.json holds it (invalid UTF-8, e.g. from a host's /proc text, replaced).
+std::string document_text(const RunDocument& doc);
 // Reads run.json (or, if given a directory, <dir>/run.json).
 RunDocument read_run_document(const std::string& path);
 

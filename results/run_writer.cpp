@@ -14,6 +14,7 @@
 #include "core/clock.hpp"
 #include "core/error.hpp"
 #include "results/config_error.hpp"
+#include "results/json_read.hpp"
 #include "results/run_document.hpp"
 
 namespace fabricbench::results {
@@ -81,9 +82,18 @@ std::string read_whole_file(const std::string& path) {
   return buf.str();
 }
 
-std::string document_text(const RunDocument& doc) {
-  // Invalid UTF-8 (e.g. from a host's /proc text) is replaced rather than failing the write.
-  return to_json(doc).dump(-1, ' ', false, json::error_handler_t::replace) + "\n";
+// "; it is an unfinished run (...)" when `dir` holds a run that was killed before it finished.
+std::string unfinished_hint(const std::string& dir) {
+  const fs::path doc = fs::path(dir) / kDocumentFileName;
+  std::error_code ec;
+  if (!fs::is_regular_file(fs::symlink_status(doc, ec))) {
+    return "; it holds a journal without run.json: `fabricbench recover " + dir +
+           "` rebuilds the document of a run that was killed";
+  }
+  const std::string text = read_whole_file(doc.string());
+  if (text.find("\"status\":\"running\"") == std::string::npos) return {};
+  return "; it is a run that never finished (killed?): `fabricbench recover " + dir +
+         "` completes its document from the journal";
 }
 
 bool has_case(const RunDocument& doc, const std::string& id) {
@@ -93,11 +103,20 @@ bool has_case(const RunDocument& doc, const std::string& id) {
 
 }  // namespace
 
+std::string document_text(const RunDocument& doc) {
+  // Invalid UTF-8 (e.g. from a host's /proc text) is replaced rather than failing the write.
+  return to_json(doc).dump(-1, ' ', false, json::error_handler_t::replace) + "\n";
+}
+
 void write_file_atomic(const std::string& path, const std::string& content) {
-  const std::string tmp = path + ".tmp." + std::to_string(::getpid());
-  Fd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
+  // A fresh name made by mkostemp (O_CREAT | O_EXCL: never an existing file, never through a
+  // symlink someone planted), in the target's directory so rename() stays atomic; rename()
+  // replaces a symlink at `path` itself, never what it points to.
+  std::string tmp = path + ".tmp.XXXXXX";
+  Fd fd(::mkostemp(tmp.data(), O_CLOEXEC));
   if (fd.get() < 0) throw_io("cannot create", tmp, errno);
   try {
+    if (::fchmod(fd.get(), 0644) != 0) throw_io("cannot chmod", tmp, errno);
     write_all(fd.get(), content, tmp);
     if (::fsync(fd.get()) != 0) throw_io("cannot fsync", tmp, errno);
     if (fd.close() != 0) throw_io("cannot close", tmp, errno);
@@ -111,6 +130,27 @@ void write_file_atomic(const std::string& path, const std::string& content) {
   fsync_directory_of(path);
 }
 
+void check_output_directory(const std::string& dir) {
+  struct stat st {};
+  if (::stat(dir.c_str(), &st) != 0) throw_io("cannot stat", dir, errno);
+  if (!S_ISDIR(st.st_mode)) {
+    throw core::Error(core::ErrorKind::usage, dir + " is not a directory");
+  }
+  if (st.st_uid != ::geteuid()) {
+    throw core::Error(core::ErrorKind::usage,
+                      "output directory " + dir + " belongs to uid " + std::to_string(st.st_uid) +
+                          ", not to this user (uid " + std::to_string(::geteuid()) +
+                          "); another user could replace its files: use a directory of your own");
+  }
+  if ((st.st_mode & (S_IWGRP | S_IWOTH)) != 0 && (st.st_mode & S_ISVTX) == 0) {
+    throw core::Error(core::ErrorKind::usage,
+                      "output directory " + dir +
+                          " is writable by its group or by everyone without the sticky bit; "
+                          "others could replace its files (chmod go-w " +
+                          dir + ", or use another directory)");
+  }
+}
+
 RunWriter::RunWriter(std::string dir, RunDocument header)
     : dir_(std::move(dir)), doc_(std::move(header)) {
   std::error_code ec;
@@ -119,18 +159,21 @@ RunWriter::RunWriter(std::string dir, RunDocument header)
     throw core::Error(core::ErrorKind::runtime,
                       "cannot create run directory " + dir_ + ": " + ec.message());
   }
-  if (fs::exists(document_path())) {
+  check_output_directory(dir_);
+  if (fs::exists(fs::symlink_status(document_path()))) {
     throw core::Error(core::ErrorKind::usage, "run directory " + dir_ +
-                                                  " already holds a run (run.json); choose "
-                                                  "another output directory");
+                                                  " already holds a run (run.json); choose another "
+                                                  "output directory" +
+                                                  unfinished_hint(dir_));
   }
   const std::string journal = (fs::path(dir_) / kJournalFileName).string();
-  Fd fd(::open(journal.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
+  Fd fd(::open(journal.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644));
   if (fd.get() < 0) {
     if (errno == EEXIST) {
       throw core::Error(core::ErrorKind::usage, "run directory " + dir_ +
                                                     " already holds a run (journal.jsonl); choose "
-                                                    "another output directory");
+                                                    "another output directory" +
+                                                    unfinished_hint(dir_));
     }
     throw_io("cannot create", journal, errno);
   }
@@ -172,7 +215,7 @@ void RunWriter::add_case(CaseResult result) {
   const std::string text = line.dump(-1, ' ', false, json::error_handler_t::replace) + "\n";
 
   const std::string journal = (fs::path(dir_) / kJournalFileName).string();
-  Fd fd(::open(journal.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644));
+  Fd fd(::open(journal.c_str(), O_WRONLY | O_APPEND | O_NOFOLLOW | O_CLOEXEC));
   if (fd.get() < 0) throw_io("cannot open", journal, errno);
   write_all(fd.get(), text, journal);
   if (::fsync(fd.get()) != 0) throw_io("cannot fsync", journal, errno);
@@ -204,13 +247,7 @@ RunDocument read_run_document(const std::string& path) {
   std::string file = path;
   std::error_code ec;
   if (fs::is_directory(path, ec)) file = (fs::path(path) / kDocumentFileName).string();
-  const std::string text = read_whole_file(file);
-  json j;
-  try {
-    j = json::parse(text);
-  } catch (const json::parse_error& e) {
-    config_error(file + ": not valid JSON: " + e.what());
-  }
+  const json j = detail::parse_bounded(read_whole_file(file), file);
   try {
     return run_document_from_json(j);
   } catch (const core::Error& e) {
@@ -250,13 +287,13 @@ RunDocument recover_from_journal(const std::string& dir) {
       const std::string where = journal_path + ":" + std::to_string(line_no);
       json j;
       try {
-        j = json::parse(line);
-      } catch (const json::parse_error& e) {
+        j = detail::parse_bounded(line, where);
+      } catch (const core::Error&) {
         if (!complete_line) {  // killed while appending: the line never completed
           torn_tail = true;
           break;
         }
-        config_error(where + ": not valid JSON: " + e.what());
+        throw;
       }
       CaseResult c;
       std::string run_id;

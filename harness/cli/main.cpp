@@ -17,6 +17,7 @@
 #include "harness/cli/console.hpp"
 #include "harness/cli/export_command.hpp"
 #include "harness/cli/placement_step.hpp"
+#include "harness/cli/recover_command.hpp"
 #include "harness/cli/registry.hpp"
 #include "harness/engine/engine.hpp"
 #include "harness/envelope/envelope.hpp"
@@ -633,6 +634,8 @@ int main(int argc, char** argv) {
   add_history_commands(app, c);
   fb::cli::ExportCommand export_command;
   fb::cli::add_export_command(app, export_command);
+  fb::cli::RecoverCommand recover_command;
+  fb::cli::add_recover_command(app, recover_command);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -640,5 +643,6 @@ int main(int argc, char** argv) {
     return rc == 0 ? 0 : static_cast<int>(fb::core::ExitCode::usage);
   }
   if (export_command.parsed()) return fb::cli::run_export_command(export_command);
+  if (recover_command.parsed()) return fb::cli::run_recover_command(recover_command);
   return dispatch(c);
 }

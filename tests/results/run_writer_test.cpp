@@ -58,6 +58,53 @@ TEST(WriteFileAtomic, FailureRemovesTempFileAndKeepsTarget) {
   EXPECT_THROW(write_file_atomic(tmp.file("missing/dir/doc.json"), "x"), core::Error);
 }
 
+// A symlink planted where the temporary file used to be named (<path>.tmp.<pid>) must not make
+// the write go through it: the file it points to stays as it was.
+TEST(WriteFileAtomic, PlantedSymlinkIsNotFollowed) {
+  TempDir tmp;
+  const std::string victim = tmp.file("victim");
+  testing::write_file(victim, "precious");
+  const std::string path = tmp.file("doc.json");
+  std::filesystem::create_symlink(victim, path + ".tmp." + std::to_string(::getpid()));
+  write_file_atomic(path, "new");
+  EXPECT_EQ(read_file(victim), "precious");
+  EXPECT_EQ(read_file(path), "new");
+  // A symlink at the target itself is replaced, not written through.
+  std::filesystem::create_symlink(victim, tmp.file("link.json"));
+  write_file_atomic(tmp.file("link.json"), "replaced");
+  EXPECT_EQ(read_file(victim), "precious");
+  EXPECT_FALSE(std::filesystem::is_symlink(tmp.file("link.json")));
+}
+
+TEST(RunWriter, RefusesDirectoriesOthersCanChange) {
+  TempDir tmp;
+  const std::string open_dir = tmp.file("open");
+  std::filesystem::create_directory(open_dir);
+  std::filesystem::permissions(open_dir, std::filesystem::perms::all);  // 0777, no sticky bit
+  try {
+    RunWriter writer(open_dir, testing::sample_header());
+    FAIL() << "a world-writable directory was accepted";
+  } catch (const core::Error& e) {
+    EXPECT_NE(std::string(e.what()).find("without the sticky bit"), std::string::npos) << e.what();
+  }
+  EXPECT_TRUE(list_dir(open_dir).empty());
+  std::filesystem::permissions(open_dir, std::filesystem::perms::sticky_bit,
+                               std::filesystem::perm_options::add);
+  EXPECT_NO_THROW(RunWriter(open_dir, testing::sample_header()));
+
+  if (::geteuid() != 0) GTEST_SKIP() << "a directory of another user needs root to make";
+  const std::string foreign = tmp.file("foreign");
+  std::filesystem::create_directory(foreign);
+  ASSERT_EQ(::chown(foreign.c_str(), 65534, 65534), 0);
+  try {
+    RunWriter writer(foreign, testing::sample_header());
+    FAIL() << "a directory of another user was accepted";
+  } catch (const core::Error& e) {
+    EXPECT_NE(std::string(e.what()).find("belongs to uid 65534"), std::string::npos) << e.what();
+  }
+  EXPECT_TRUE(list_dir(foreign).empty());
+}
+
 TEST(RunWriter, WritesRunningThenCompleteWithJournalPerCase) {
   TempDir tmp;
   const std::string dir = tmp.file("runs/quickstart");  // parents are created
