@@ -82,6 +82,30 @@ std::string read_secret_file(const std::string& path) {
   return secret;
 }
 
+constexpr std::size_t kMinSecretBytes = 16;
+
+std::string long_enough(std::string secret, const char* from) {
+  if (secret.size() < kMinSecretBytes) {
+    throw Error(ErrorKind::usage,
+                std::string(from) + " holds " + std::to_string(secret.size()) +
+                    " bytes; a secret needs at least " + std::to_string(kMinSecretBytes) +
+                    " (make one with `openssl rand -hex 16` or `head -c 16 /dev/urandom | od "
+                    "-An -tx1 | tr -d ' \\n'`)");
+  }
+  return secret;
+}
+
+// Takes FABRICBENCH_SECRET out of this process's environment once read, so no child (fault
+// watchdog, `command` injector, placement helpers) inherits it, and blanks the original text,
+// so /proc/PID/environ no longer shows it either.
+void forget_secret_variable() {
+  if (char* value = std::getenv("FABRICBENCH_SECRET"); value != nullptr) {
+    volatile char* p = value;
+    while (*p != '\0') *p++ = 'x';
+  }
+  ::unsetenv("FABRICBENCH_SECRET");
+}
+
 // FABRICBENCH_SECRET or the content of FABRICBENCH_SECRET_FILE; nullopt when neither is set.
 std::optional<std::string> secret_from_env() {
   const auto secret = env("FABRICBENCH_SECRET");
@@ -92,13 +116,15 @@ std::optional<std::string> secret_from_env() {
   }
   if (secret) {
     if (secret->empty()) throw Error(ErrorKind::usage, "FABRICBENCH_SECRET is set but empty");
-    return *secret;
+    forget_secret_variable();
+    return long_enough(*secret, "FABRICBENCH_SECRET");
   }
   if (secret_file) {
     if (secret_file->empty()) {
       throw Error(ErrorKind::usage, "FABRICBENCH_SECRET_FILE is set but empty");
     }
-    return read_secret_file(*secret_file);
+    return long_enough(read_secret_file(*secret_file),
+                       ("FABRICBENCH_SECRET_FILE=" + *secret_file).c_str());
   }
   return std::nullopt;
 }

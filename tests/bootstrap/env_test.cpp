@@ -1,7 +1,9 @@
 // The env launcher and launcher detection.
 #include <gtest/gtest.h>
+
 #include <stdlib.h>
 #include <unistd.h>
+#include <cstdlib>
 
 #include <cstdio>
 #include <optional>
@@ -72,7 +74,7 @@ class EnvLauncher : public ::testing::Test {
     ::setenv("FABRICBENCH_RANK", "1", 1);
     ::setenv("FABRICBENCH_SIZE", "2", 1);
     ::setenv("FABRICBENCH_ROOT", "127.0.0.1:5000", 1);
-    ::setenv("FABRICBENCH_SECRET", "s3cret", 1);
+    ::setenv("FABRICBENCH_SECRET", "s3cret-of-16-bytes", 1);
   }
 
   std::string write_file(const std::string& content) {
@@ -138,6 +140,25 @@ TEST_F(EnvLauncher, NamesTheMalformedVariable) {
   const std::string blank = write_file(" \n");
   ::setenv("FABRICBENCH_SECRET_FILE", blank.c_str(), 1);
   EXPECT_CONTAINS(usage_error(), "FABRICBENCH_SECRET_FILE=" + blank + " holds an empty secret");
+}
+
+TEST_F(EnvLauncher, ShortSecretIsRefusedWithAHint) {
+  set_valid();
+  ::setenv("FABRICBENCH_SECRET", "s3cret", 1);
+  EXPECT_CONTAINS(usage_error(), "FABRICBENCH_SECRET holds 6 bytes; a secret needs at least 16");
+  set_valid();
+  ::unsetenv("FABRICBENCH_SECRET");
+  ::setenv("FABRICBENCH_SECRET_FILE", write_file("0123456789\n").c_str(), 1);
+  EXPECT_CONTAINS(usage_error(), "holds 10 bytes; a secret needs at least 16");
+  EXPECT_CONTAINS(usage_error(), "openssl rand -hex 16");
+}
+
+// Once read, the secret is out of the environment: no child the rank starts inherits it.
+TEST_F(EnvLauncher, SecretLeavesTheEnvironmentOnceRead) {
+  set_valid();
+  ASSERT_NE(std::getenv("FABRICBENCH_SECRET"), nullptr);
+  (void)usage_error();  // rank 1 finds no rank 0 at 127.0.0.1:5000: fails after reading it
+  EXPECT_EQ(std::getenv("FABRICBENCH_SECRET"), nullptr);
 }
 
 TEST_F(EnvLauncher, TwoRanksJoinThroughTheEnvironment) {
