@@ -92,7 +92,8 @@ class NetBackend final : public Backend {
         ip_(detail::find_tool("ip")),
         tc_(detail::find_tool("tc")),
         nft_(detail::find_tool("nft")),
-        iptables_(nft_.empty() ? detail::find_tool("iptables") : std::string()) {
+        iptables_(nft_.empty() ? detail::find_tool("iptables") : std::string()),
+        run_tag_(std::to_string(::getpid())) {
     if (ip_.empty()) {
       throw Error(ErrorKind::unavailable,
                   fmt::format("{} backend: 'ip' (iproute2) is not installed", backend_));
@@ -160,7 +161,7 @@ class NetBackend final : public Backend {
         return {{what, {ip_, "link", "set", "dev", iface_, "down"}}};
       case Kind::blackhole:
         if (!nft_.empty()) {
-          return {{what, {nft_, nft_table_script(kBlackholeTable, "drop", true)}}};
+          return {{what, {nft_, nft_table_script(table(kBlackholeTable), "drop", true)}}};
         }
         return {{what + " (output)", iptables_rule("-I", "OUTPUT", "-o", {})},
                 {what + " (input)", iptables_rule("-I", "INPUT", "-i", {})}};
@@ -174,7 +175,7 @@ class NetBackend final : public Backend {
           const long long n = std::llround(fault.loss * 10000);
           return {{what,
                    {nft_,
-                    nft_table_script(kLossTable,
+                    nft_table_script(table(kLossTable),
                                      fmt::format("numgen random mod 10000 < {} drop", n), false)}}};
         }
         return {{what, iptables_rule("-I", "OUTPUT", "-o",
@@ -197,13 +198,12 @@ class NetBackend final : public Backend {
       case Kind::flap:
         return {{what, {ip_, "link", "set", "dev", iface_, "up"}}};
       case Kind::blackhole:
-        if (!nft_.empty())
-          return {{what, {nft_, std::string("delete table inet ") + kBlackholeTable}}};
+        if (!nft_.empty()) return {{what, {nft_, "delete table inet " + table(kBlackholeTable)}}};
         return {{what + " (output)", iptables_rule("-D", "OUTPUT", "-o", {})},
                 {what + " (input)", iptables_rule("-D", "INPUT", "-i", {})}};
       case Kind::loss:
         if (netem_) return {{what, {tc_, "qdisc", "del", "dev", iface_, "root"}}};
-        if (!nft_.empty()) return {{what, {nft_, std::string("delete table inet ") + kLossTable}}};
+        if (!nft_.empty()) return {{what, {nft_, "delete table inet " + table(kLossTable)}}};
         return {{what, iptables_rule("-D", "OUTPUT", "-o",
                                      {"-m", "statistic", "--mode", "random", "--probability",
                                       fmt::format("{:.6f}", fault.loss)})}};
@@ -243,7 +243,12 @@ class NetBackend final : public Backend {
 
   // One nft transaction: (re)creates the table (add+delete+add, so that a leftover goes) with an
   // output chain dropping on `oifname`, and with `both` an input chain dropping on `iifname`.
-  std::string nft_table_script(const char* table, const std::string& verdict, bool both) const {
+  // A table of this run's (the injecting process's pid in its name): two runs on one host never
+  // clear each other's rules.
+  std::string table(const char* kind) const { return std::string(kind) + "_" + run_tag_; }
+
+  std::string nft_table_script(const std::string& table, const std::string& verdict,
+                               bool both) const {
     std::string s =
         fmt::format("add table inet {0}; delete table inet {0}; add table inet {0}; ", table);
     s += fmt::format(
@@ -263,9 +268,10 @@ class NetBackend final : public Backend {
                                          const std::vector<std::string>& match) const {
     std::vector<std::string> argv{iptables_, "-w", "5", op, chain, dir, iface_};
     argv.insert(argv.end(), match.begin(), match.end());
-    for (const char* w : {"-m", "comment", "--comment", kIptablesComment, "-j", "DROP"}) {
-      argv.emplace_back(w);
-    }
+    for (const char* w : {"-m", "comment", "--comment"}) argv.emplace_back(w);
+    argv.push_back(std::string(kIptablesComment) + "-" + run_tag_);
+    argv.emplace_back("-j");
+    argv.emplace_back("DROP");
     return argv;
   }
 
@@ -274,6 +280,7 @@ class NetBackend final : public Backend {
   bool netem_;
   std::string ip_, tc_, nft_, iptables_;
   double link_rate_ = 0;  // netns: the fabric's shaping, restored after a rate_limit
+  std::string run_tag_;   // this run's part of rule and table names
 };
 
 // link: only a link down, on an allowed interface that does not carry the default route.
@@ -408,7 +415,7 @@ class BackendInjector final : public Injector {
         throw Error(ErrorKind::runtime,
                     describe() + ": needs a watchdog to restore the link if fabricbench dies");
       }
-      watchdog_->add_restore(restore_key(fault.kind), restore_argv(undo));
+      watchdog_->add_restore(restore_key(fault.kind), restore_argv(undo), timeout_ns_);
     }
     injected_[fault.kind] = fault;
     std::vector<ActionRecord> records;

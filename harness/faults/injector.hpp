@@ -86,15 +86,17 @@ class CommandFailed : public core::Error {
 //   (a rank) the methods throw core::Error(runtime) and the destructor only closes the child's
 //   copy. Forked children must not write to the socket themselves. The starter's end is detected
 //   by its pidfd, not by end of file on the socket (children may hold copies).
-// - When the starter exits (any cause, kill -9 included) or sends "finish", the watchdog runs the
-//   restores still registered, newest first, then the cleanups, newest first, each with a 10 s
-//   timeout (SIGKILL to its process group after that), and exits. Commands run with the
+// - When the starter exits (any cause, kill -9 included), sends "finish", or the watchdog itself
+//   gets SIGTERM (a shutdown, `kill`), it runs the restores still registered, newest first, each
+//   with its own timeout, then the cleanups, newest first, with 10 s each (SIGKILL to the
+//   command's process group after that), and exits. Commands run with the
 //   watchdog's environment and network namespace (the starter's at start()); their output is
 //   discarded. add_restore with a key already registered replaces that restore.
 // - Normal end: the destructor (in the starter) sends "finish" and waits until the watchdog has
-//   exited, at most 10 s per registered restore and cleanup plus 10 s. So namespaces registered
-//   as cleanups are gone when it returns. Destroy it after every Injector and NetnsFabric that
-//   uses it (their destructors clear and delete first; the cleanups then find nothing left).
+//   exited, at most the registered restores' timeouts plus 10 s per cleanup plus 10 s. So
+//   namespaces registered as cleanups are gone when it returns. Destroy it after every Injector and
+//   NetnsFabric that uses it (their destructors clear and delete first; the cleanups then find
+//   nothing left).
 class Watchdog {
  public:
   // Throws core::Error(runtime) when it cannot start.
@@ -102,7 +104,14 @@ class Watchdog {
   virtual ~Watchdog() = default;
   // Throw core::Error(runtime) when the watchdog is gone or this is not the starting process,
   // std::invalid_argument for an empty key or command.
-  virtual void add_restore(const std::string& key, const std::vector<std::string>& argv) = 0;
+  // `timeout_ns`: how long the watchdog lets this restore run (the file's
+  // injector.command_timeout) before SIGKILL to its process group.
+  virtual void add_restore(const std::string& key, const std::vector<std::string>& argv,
+                           std::uint64_t timeout_ns) = 0;
+  void add_restore(const std::string& key, const std::vector<std::string>& argv) {
+    add_restore(key, argv, kDefaultRestoreTimeoutNs);
+  }
+  static constexpr std::uint64_t kDefaultRestoreTimeoutNs = 10'000'000'000ULL;
   virtual void remove_restore(const std::string& key) = 0;
   virtual void add_cleanup(const std::vector<std::string>& argv) = 0;
   virtual int pid() const noexcept = 0;

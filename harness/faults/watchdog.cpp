@@ -13,6 +13,7 @@
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -22,8 +23,8 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <map>
 #include <mutex>
-#include <set>
 #include <utility>
 
 #include "core/clock.hpp"
@@ -46,7 +47,7 @@ constexpr std::size_t kMaxMessage = 60 * 1024;
 constexpr std::uint64_t kStartTimeoutNs = 10'000'000'000ULL;
 
 // Message opcodes: each message is one SOCK_SEQPACKET datagram "OP\0FIELD\0FIELD\0...".
-constexpr const char* kOpRestore = "restore";      // key, argv...
+constexpr const char* kOpRestore = "restore";      // key, timeout_ns, argv...
 constexpr const char* kOpUnrestore = "unrestore";  // key
 constexpr const char* kOpCleanup = "cleanup";      // argv...
 constexpr const char* kOpFinish = "finish";        // (none)
@@ -78,26 +79,34 @@ std::vector<std::string> decode(const char* data, std::size_t size) {
 
 // ---- the watchdog process ---------------------------------------------------------------------
 
+struct Restore {
+  std::string key;
+  std::uint64_t timeout_ns = 0;
+  std::vector<std::string> argv;
+};
+
 struct WatchdogState {
-  std::vector<std::pair<std::string, std::vector<std::string>>> restores;  // registration order
+  std::vector<Restore> restores;  // registration order
   std::vector<std::vector<std::string>> cleanups;
   bool finish = false;
 
   void apply(const std::vector<std::string>& msg) {
     if (msg.empty()) return;
     const std::string& op = msg[0];
-    if (op == kOpRestore && msg.size() >= 3) {
-      std::vector<std::string> argv(msg.begin() + 2, msg.end());
-      for (auto& r : restores) {
-        if (r.first == msg[1]) {
-          r.second = std::move(argv);
+    if (op == kOpRestore && msg.size() >= 4) {
+      Restore r{msg[1], std::strtoull(msg[2].c_str(), nullptr, 10),
+                std::vector<std::string>(msg.begin() + 3, msg.end())};
+      if (r.timeout_ns == 0) r.timeout_ns = detail::kDefaultCommandTimeoutNs;
+      for (auto& old : restores) {
+        if (old.key == r.key) {
+          old = std::move(r);
           return;
         }
       }
-      restores.emplace_back(msg[1], std::move(argv));
+      restores.push_back(std::move(r));
     } else if (op == kOpUnrestore && msg.size() == 2) {
       for (auto it = restores.begin(); it != restores.end(); ++it) {
-        if (it->first == msg[1]) {
+        if (it->key == msg[1]) {
           restores.erase(it);
           return;
         }
@@ -124,14 +133,28 @@ bool receive(int fd, WatchdogState& state, int flags) {
   }
 }
 
+// SIGTERM (a shutdown, an operator's kill) as a readable descriptor: the watchdog restores
+// before it goes, as when its starter dies. -1 when it cannot be had (SIGTERM then kills).
+int sigterm_fd() {
+  sigset_t term;
+  sigemptyset(&term);
+  sigaddset(&term, SIGTERM);
+  if (::sigprocmask(SIG_SETMASK, &term, nullptr) != 0) return -1;
+  const int fd = ::signalfd(-1, &term, SFD_CLOEXEC | SFD_NONBLOCK);
+  if (fd < 0) {
+    sigset_t none;
+    sigemptyset(&none);
+    ::sigprocmask(SIG_SETMASK, &none, nullptr);
+  }
+  return fd;
+}
+
 [[noreturn]] void watchdog_main(int chan, int starter_pidfd, int status_fd) {
   ::signal(SIGHUP, SIG_IGN);
   ::signal(SIGINT, SIG_IGN);
   ::signal(SIGQUIT, SIG_IGN);
   ::signal(SIGPIPE, SIG_IGN);
-  sigset_t none;
-  sigemptyset(&none);
-  ::sigprocmask(SIG_SETMASK, &none, nullptr);
+  const int term_fd = sigterm_fd();
 
   const std::int32_t me = static_cast<std::int32_t>(::getpid());
   (void)!::write(status_fd, &me, sizeof me);
@@ -140,10 +163,17 @@ bool receive(int fd, WatchdogState& state, int flags) {
   WatchdogState state;
   bool chan_open = true;
   while (!state.finish) {
-    pollfd fds[2] = {{starter_pidfd, POLLIN, 0}, {chan_open ? chan : -1, POLLIN, 0}};
-    if (::poll(fds, 2, -1) < 0) {
+    pollfd fds[3] = {
+        {starter_pidfd, POLLIN, 0}, {chan_open ? chan : -1, POLLIN, 0}, {term_fd, POLLIN, 0}};
+    if (::poll(fds, 3, -1) < 0) {
       if (errno == EINTR) continue;
       break;  // cannot watch any more: restore now rather than never
+    }
+    if ((fds[2].revents & POLLIN) != 0) {
+      // Told to go: take what the starter sent, then restore.
+      while (chan_open && receive(chan, state, MSG_DONTWAIT)) {
+      }
+      break;
     }
     if ((fds[1].revents & (POLLIN | POLLHUP | POLLERR)) != 0) {
       // EOF: every copy of the starter's end is closed; keep watching the starter.
@@ -157,8 +187,7 @@ bool receive(int fd, WatchdogState& state, int flags) {
     }
   }
   for (auto it = state.restores.rbegin(); it != state.restores.rend(); ++it) {
-    (void)run_command("watchdog restore " + it->first, it->second,
-                      detail::kDefaultCommandTimeoutNs);
+    (void)run_command("watchdog restore " + it->key, it->argv, it->timeout_ns);
   }
   for (auto it = state.cleanups.rbegin(); it != state.cleanups.rend(); ++it) {
     (void)run_command("watchdog cleanup", *it, detail::kDefaultCommandTimeoutNs);
@@ -238,8 +267,8 @@ class ProcessWatchdog final : public Watchdog {
       }
       ::close(chan_);
       if (sent && pidfd_ >= 0) {
-        const std::uint64_t bound =
-            (restore_keys_.size() + cleanups_ + 1) * detail::kDefaultCommandTimeoutNs;
+        std::uint64_t bound = (cleanups_ + 1) * detail::kDefaultCommandTimeoutNs;
+        for (const auto& [key, timeout] : restore_timeouts_) bound += timeout;
         const std::uint64_t deadline = core::now_ns() + bound;
         for (;;) {
           const std::uint64_t now = core::now_ns();
@@ -256,21 +285,24 @@ class ProcessWatchdog final : public Watchdog {
     if (pidfd_ >= 0) ::close(pidfd_);
   }
 
-  void add_restore(const std::string& key, const std::vector<std::string>& argv) override {
+  using Watchdog::add_restore;
+  void add_restore(const std::string& key, const std::vector<std::string>& argv,
+                   std::uint64_t timeout_ns) override {
     if (key.empty() || argv.empty()) {
       throw std::invalid_argument("watchdog restore needs a key and a command");
     }
-    std::vector<std::string> msg{kOpRestore, key};
+    if (timeout_ns == 0) timeout_ns = detail::kDefaultCommandTimeoutNs;
+    std::vector<std::string> msg{kOpRestore, key, std::to_string(timeout_ns)};
     msg.insert(msg.end(), argv.begin(), argv.end());
     send(msg);
     std::lock_guard<std::mutex> lock(mu_);
-    restore_keys_.insert(key);
+    restore_timeouts_[key] = timeout_ns;
   }
 
   void remove_restore(const std::string& key) override {
     send({kOpUnrestore, key});
     std::lock_guard<std::mutex> lock(mu_);
-    restore_keys_.erase(key);
+    restore_timeouts_.erase(key);
   }
 
   void add_cleanup(const std::vector<std::string>& argv) override {
@@ -317,7 +349,7 @@ class ProcessWatchdog final : public Watchdog {
   int pidfd_;
   pid_t owner_;
   std::mutex mu_;
-  std::set<std::string> restore_keys_;
+  std::map<std::string, std::uint64_t> restore_timeouts_;  // key -> timeout
   std::size_t cleanups_ = 0;
 };
 

@@ -291,8 +291,10 @@ TEST(NetnsInjector, BlackholeStopsTcpAndClearRestoresIt) {
   ASSERT_FALSE(in.empty());
   for (const auto& r : in) EXPECT_TRUE(r.ok()) << r.output;
   if (in[0].argv[0].find("nft") != std::string::npos) {
+    // The table is this run's (its pid in the name): another run's fault is not touched.
     const auto table =
-        sh("ip netns exec " + a + " nft list table inet fabricbench_fault_blackhole");
+        sh("ip netns exec " + a + " nft list table inet fabricbench_fault_blackhole_" +
+           std::to_string(::getpid()));
     EXPECT_TRUE(table.ok()) << table.output;
     EXPECT_NE(table.output.find("oifname \"fbd0\" drop"), std::string::npos) << table.output;
     EXPECT_NE(table.output.find("iifname \"fbd0\" drop"), std::string::npos) << table.output;
@@ -300,7 +302,9 @@ TEST(NetnsInjector, BlackholeStopsTcpAndClearRestoresIt) {
   EXPECT_FALSE(connects(*s.fabric, 5202, milliseconds(500)));
   const auto out = injector->clear(fault);
   for (const auto& r : out) EXPECT_TRUE(r.ok()) << r.output;
-  EXPECT_FALSE(sh("ip netns exec " + a + " nft list table inet fabricbench_fault_blackhole").ok());
+  EXPECT_FALSE(sh("ip netns exec " + a + " nft list table inet fabricbench_fault_blackhole_" +
+                  std::to_string(::getpid()))
+                   .ok());
   EXPECT_TRUE(connects(*s.fabric, 5202, milliseconds(2000)));
 }
 
@@ -321,7 +325,8 @@ TEST(NetnsInjector, LossAddsARandomDropRule) {
   const auto in = injector->inject(fault);
   ASSERT_FALSE(in.empty());
   EXPECT_TRUE(in[0].ok()) << in[0].output;
-  const std::string list = "ip netns exec " + a + " nft list table inet fabricbench_fault_loss";
+  const std::string list = "ip netns exec " + a + " nft list table inet fabricbench_fault_loss_" +
+                           std::to_string(::getpid());
   if (in[0].argv[0].find("nft") != std::string::npos) {
     const auto table = sh(list);
     EXPECT_NE(table.output.find("numgen random mod 10000 < 2500"), std::string::npos)

@@ -115,6 +115,31 @@ TEST(Watchdog, RestoreSentJustBeforeDeathStillRuns) {
   EXPECT_TRUE(wait_for([&] { return process_gone(reaper.pid); }, seconds(10)));
 }
 
+// A shutdown or an operator's `kill` (SIGTERM) reaches the watchdog too: it restores first.
+TEST(Watchdog, RestoresOnSigterm) {
+  TempDir dir;
+  const std::string log = dir.file("log");
+  auto wd = Watchdog::start();
+  WatchdogReaper reaper{wd->pid()};
+  wd->add_restore("link", append(log, "restored"));
+  wd->add_cleanup(append(log, "cleaned"));
+  ASSERT_EQ(::kill(wd->pid(), SIGTERM), 0);
+  EXPECT_TRUE(wait_for([&] { return process_gone(reaper.pid); }, seconds(20)));
+  EXPECT_EQ(read_file(log), "restored\ncleaned\n");
+}
+
+// A restore gets the timeout the file configures (injector.command_timeout), not a fixed 10 s: a
+// restore that takes 11 s still completes under a 30 s timeout.
+TEST(Watchdog, RestoreRunsWithItsOwnTimeout) {
+  TempDir dir;
+  const std::string marker = dir.file("marker");
+  auto wd = Watchdog::start();
+  WatchdogReaper reaper{wd->pid()};
+  wd->add_restore("slow", {"/bin/sh", "-c", "sleep 11 && touch " + marker}, 30'000'000'000ULL);
+  wd.reset();  // waits for the restore, bounded by its own timeout
+  EXPECT_TRUE(file_exists(marker));
+}
+
 TEST(Watchdog, DestructorRunsCleanupsAndWaitsForThem) {
   TempDir dir;
   const std::string log = dir.file("log");
@@ -155,8 +180,10 @@ TEST(Watchdog, HoldsNoInheritedDescriptorAndRunsInItsOwnSession) {
     const ssize_t n = ::readlink(link.c_str(), buf, sizeof buf - 1);
     targets[fd] = n > 0 ? std::string(buf, static_cast<std::size_t>(n)) : "?";
   }
-  // stdin/stdout/stderr on /dev/null, the command socket, the starter's pidfd: nothing else.
-  EXPECT_EQ(fds, (std::set<int>{0, 1, 2, 3, 4})) << listing.output;
+  // stdin/stdout/stderr on /dev/null, the command socket, the starter's pidfd, its SIGTERM
+  // signalfd: nothing else.
+  EXPECT_EQ(fds, (std::set<int>{0, 1, 2, 3, 4, 6})) << listing.output;
+  EXPECT_NE(targets[6].find("signalfd"), std::string::npos) << targets[6];
   for (int i = 0; i < 3; ++i) EXPECT_EQ(targets[i], "/dev/null") << i;
   EXPECT_NE(targets[3].find("socket:"), std::string::npos) << targets[3];
   EXPECT_NE(targets[4].find("pidfd"), std::string::npos) << targets[4];
