@@ -302,6 +302,39 @@ TEST(Cli, InterruptKeepsCompletedCasesAndNamesTheCurrentOne) {
   expect_schema_valid(out / "run.json");
 }
 
+// A run killed outright (SIGKILL: the OOM killer, a lost node) leaves run.json "running"; `run`
+// into the same directory says so, and `recover` completes the document from the journal.
+TEST(Cli, RecoverCompletesARunKilledWithSigkill) {
+  const auto dir = scratch("recover");
+  const auto cfg = write(dir, "long.yaml", small_experiment("", "30s"));
+  const auto out = dir / "run";
+  const auto r = fbtest::run_process({kBinary, "run", cfg.string(), "-o", out.string()}, dir, 90s,
+                                     {}, [&](pid_t parent) {
+                                       wait_for_first_case(out, 60s);
+                                       const auto ranks = fbtest::children_of(parent);
+                                       kill(parent, SIGKILL);
+                                       for (pid_t p : ranks) kill(p, SIGKILL);
+                                     });
+  ASSERT_EQ(r.signal, SIGKILL) << r.err;
+  EXPECT_EQ(read_json(out / "run.json")["run"]["status"], "running");
+
+  const auto again =
+      fbtest::run_process({kBinary, "run", cfg.string(), "-o", out.string()}, dir / "again", 30s);
+  EXPECT_EQ(again.exit_code, 2) << again.err;
+  EXPECT_NE(again.err.find("fabricbench recover " + out.string()), std::string::npos) << again.err;
+
+  const auto rec = fbtest::run_process({kBinary, "recover", out.string()}, dir / "rec", 30s);
+  ASSERT_EQ(rec.exit_code, 0) << rec.out << rec.err;
+  const json doc = read_json(out / "run.json");
+  EXPECT_EQ(doc["run"]["status"], "interrupted");
+  ASSERT_GE(doc["cases"].size(), 1u);
+  EXPECT_EQ(doc["cases"][0]["status"], "ok");
+  expect_schema_valid(out / "run.json");
+  const auto done = fbtest::run_process({kBinary, "recover", out.string()}, dir / "done", 30s);
+  EXPECT_EQ(done.exit_code, 0) << done.err;
+  EXPECT_NE(done.out.find("nothing to recover"), std::string::npos) << done.out;
+}
+
 TEST(Cli, MpirunTwoRanks) {
   if (std::system("command -v mpirun >/dev/null 2>&1") != 0) GTEST_SKIP() << "mpirun not found";
   const auto dir = scratch("mpi");
@@ -330,7 +363,7 @@ TEST(Cli, EnvLauncherTwoProcesses) {
   auto env_for = [&](int rank) {
     return std::vector<std::string>{"FABRICBENCH_RANK=" + std::to_string(rank),
                                     "FABRICBENCH_SIZE=2", "FABRICBENCH_ROOT=127.0.0.1:" + port,
-                                    "FABRICBENCH_SECRET=cli-test-secret"};
+                                    "FABRICBENCH_SECRET=cli-test-secret-0123456789"};
   };
   fbtest::Result peer;
   std::thread rank1([&] {
@@ -348,7 +381,53 @@ TEST(Cli, EnvLauncherTwoProcesses) {
   // Only rank 0 writes the document.
   EXPECT_FALSE(fs::exists(dir / "unused"));
   // The secret never reaches the document.
-  EXPECT_EQ(fbtest::slurp(out / "run.json").find("cli-test-secret"), std::string::npos);
+  EXPECT_EQ(fbtest::slurp(out / "run.json").find("cli-test-secret-0123456789"), std::string::npos);
+}
+
+// The secret a launcher hands the ranks in FABRICBENCH_SECRET is taken out of their environment:
+// a `command` injector's shell (a child of rank 0) does not see it, and neither does anyone
+// reading the ranks' /proc/PID/environ while they run.
+TEST(Cli, SecretNeverReachesChildrenOrProcEnviron) {
+  const auto dir = scratch("secret");
+  const std::string secret = "cli-secret-" + std::to_string(getpid()) + "-abcdefghij";
+  const auto seen = dir / "inject.env";
+  const auto cfg = write(
+      dir, "fault.yaml",
+      "fabricbench: 1\nname: secret\nranks: 2\ntimeouts: {peer: 10s}\n"
+      "injector: {backend: command, inject: 'env > " +
+          seen.string() +
+          "', clear: 'true'}\ncases:\n  - {suite: stream, transport: tcp, sizes: 64KiB, "
+          "duration: 2s, warmup: 100ms, fault: {kind: link_down, start: 300ms, hold: 200ms}}\n");
+  const std::string port = std::to_string(free_loopback_port());
+  auto env_for = [&](int rank) {
+    return std::vector<std::string>{"FABRICBENCH_RANK=" + std::to_string(rank),
+                                    "FABRICBENCH_SIZE=2", "FABRICBENCH_ROOT=127.0.0.1:" + port,
+                                    "FABRICBENCH_SECRET=" + secret};
+  };
+  std::string environs;
+  const auto read_environs = [&](pid_t pid) {
+    std::this_thread::sleep_for(1s);  // well into the run: the secret was read long ago
+    environs += fbtest::slurp("/proc/" + std::to_string(pid) + "/environ");
+    for (pid_t c : fbtest::children_of(pid)) {
+      environs += fbtest::slurp("/proc/" + std::to_string(c) + "/environ");
+    }
+  };
+  fbtest::Result peer;
+  std::thread rank1([&] {
+    peer = fbtest::run_process({kBinary, "run", cfg.string(), "-o", (dir / "unused").string()},
+                               dir / "rank1", 60s, env_for(1), read_environs);
+  });
+  const auto r0 = fbtest::run_process({kBinary, "run", cfg.string(), "-o", (dir / "run").string()},
+                                      dir / "rank0", 60s, env_for(0), read_environs);
+  rank1.join();
+  ASSERT_EQ(r0.exit_code, 0) << r0.err;
+  ASSERT_EQ(peer.exit_code, 0) << peer.err;
+  const std::string injected = fbtest::slurp(seen);
+  ASSERT_NE(injected.find("PATH="), std::string::npos) << "the inject command did not run";
+  EXPECT_EQ(injected.find(secret), std::string::npos) << injected;
+  EXPECT_EQ(injected.find("FABRICBENCH_SECRET="), std::string::npos) << injected;
+  EXPECT_NE(environs.find("FABRICBENCH_RANK="), std::string::npos) << "no environ was read";
+  EXPECT_EQ(environs.find(secret), std::string::npos);
 }
 
 TEST(Cli, EnvLauncherRefusesMissingSecret) {
