@@ -27,16 +27,35 @@ bool operator==(const Flow& x, const Flow& y) {
   return x.from == y.from && x.to == y.to;
 }
 
+Step shift_step(int n, int k) {
+  require_ranks("shift_step", n);
+  if (k < 1 || k >= n) {
+    throw std::invalid_argument(fmt::format("shift_step: k = {} is not in 1..{}", k, n - 1));
+  }
+  Step step;
+  step.reserve(static_cast<std::size_t>(n));
+  for (int i = 0; i < n; ++i) step.push_back({i, (i + k) % n});
+  return step;
+}
+
+Step incast_step(int n, int t) {
+  require_ranks("incast_step", n);
+  if (t < 0 || t >= n) {
+    throw std::invalid_argument(fmt::format("incast_step: target {} is not in 0..{}", t, n - 1));
+  }
+  Step step;
+  step.reserve(static_cast<std::size_t>(n - 1));
+  for (int i = 0; i < n; ++i) {
+    if (i != t) step.push_back({i, t});
+  }
+  return step;
+}
+
 std::vector<Step> shift_steps(int n) {
   require_ranks("shift_steps", n);
   std::vector<Step> steps;
   steps.reserve(static_cast<std::size_t>(n - 1));
-  for (int k = 1; k < n; ++k) {
-    Step step;
-    step.reserve(static_cast<std::size_t>(n));
-    for (int i = 0; i < n; ++i) step.push_back({i, (i + k) % n});
-    steps.push_back(std::move(step));
-  }
+  for (int k = 1; k < n; ++k) steps.push_back(shift_step(n, k));
   return steps;
 }
 
@@ -44,14 +63,7 @@ std::vector<Step> incast_steps(int n) {
   require_ranks("incast_steps", n);
   std::vector<Step> steps;
   steps.reserve(static_cast<std::size_t>(n));
-  for (int t = 0; t < n; ++t) {
-    Step step;
-    step.reserve(static_cast<std::size_t>(n - 1));
-    for (int i = 0; i < n; ++i) {
-      if (i != t) step.push_back({i, t});
-    }
-    steps.push_back(std::move(step));
-  }
+  for (int t = 0; t < n; ++t) steps.push_back(incast_step(n, t));
   return steps;
 }
 
@@ -71,6 +83,23 @@ int slot_of(const Step& step, int rank, const Flow& flow) {
     ++slot;
   }
   return -1;
+}
+
+std::vector<FlowSlots> flow_slots(const Step& step, int n) {
+  std::vector<int> next(static_cast<std::size_t>(std::max(n, 0)), 0);
+  const auto take = [&next, n](int rank) {
+    if (rank < 0 || rank >= n) {
+      throw std::out_of_range(fmt::format("flow_slots: rank {} is not in [0, {})", rank, n));
+    }
+    return next[static_cast<std::size_t>(rank)]++;
+  };
+  std::vector<FlowSlots> out;
+  out.reserve(step.size());
+  for (const Flow& f : step) {
+    const int at_sender = take(f.from);
+    out.push_back({at_sender, take(f.to)});
+  }
+  return out;
 }
 
 int max_flows_per_rank(const std::vector<Step>& steps, int n) {

@@ -33,12 +33,24 @@ std::vector<Step> shift_steps(int n);
 // n steps; step t holds i -> t for every i != t in increasing i. Throws std::invalid_argument for
 // n < 2.
 std::vector<Step> incast_steps(int n);
+// One step of each, without the others (at n = 4096 all steps are 16.8 million flows): shift by k
+// (1 <= k < n), incast into t (0 <= t < n). Throw std::invalid_argument for n < 2 or k, t out of
+// range.
+Step shift_step(int n, int k);
+Step incast_step(int n, int t);
 
 // The flows of `step` that `rank` sends or receives, in the step's order. A flow's position in
 // this list is its slot on that rank (both ends of a flow compute the other's slot from the step).
 std::vector<Flow> flows_of(const Step& step, int rank);
 // The position of `flow` in flows_of(step, rank); -1 when rank is not in it.
 int slot_of(const Step& step, int rank, const Flow& flow);
+// Each flow's slot at its sender and at its receiver, in the step's order (slot_of for every flow
+// at once, in one pass). Throws std::out_of_range for a rank outside [0, n).
+struct FlowSlots {
+  int at_sender = 0;
+  int at_receiver = 0;
+};
+std::vector<FlowSlots> flow_slots(const Step& step, int n);
 // The most flows any rank takes part in within one step (0 for no steps).
 int max_flows_per_rank(const std::vector<Step>& steps, int n);
 

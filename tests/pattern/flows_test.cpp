@@ -49,6 +49,12 @@ void expect_slots_agree(const std::vector<Step>& steps, int n) {
     for (int r = 0; r < n; ++r) {
       for (const Flow& f : flows_of(step, r)) EXPECT_TRUE(f.from == r || f.to == r);
     }
+    const auto slots = flow_slots(step, n);
+    ASSERT_EQ(slots.size(), step.size());
+    for (std::size_t i = 0; i < step.size(); ++i) {
+      EXPECT_EQ(slots[i].at_sender, slot_of(step, step[i].from, step[i]));
+      EXPECT_EQ(slots[i].at_receiver, slot_of(step, step[i].to, step[i]));
+    }
   }
 }
 
@@ -114,6 +120,13 @@ TEST(FlowSteps, TooFewRanksThrow) {
   EXPECT_THROW(shift_steps(1), std::invalid_argument);
   EXPECT_THROW(incast_steps(0), std::invalid_argument);
   EXPECT_EQ(max_flows_per_rank({}, 4), 0);
+  EXPECT_THROW(flow_slots({{0, 4}}, 4), std::out_of_range);
+  EXPECT_THROW(shift_step(4, 0), std::invalid_argument);
+  EXPECT_THROW(shift_step(4, 4), std::invalid_argument);
+  EXPECT_THROW(incast_step(4, -1), std::invalid_argument);
+  EXPECT_THROW(incast_step(4, 4), std::invalid_argument);
+  EXPECT_EQ(shift_step(5, 3), shift_steps(5)[2]);
+  EXPECT_EQ(incast_step(5, 3), incast_steps(5)[3]);
 }
 
 TEST(CheckSteps, NamesTheFirstProblem) {
