@@ -135,10 +135,9 @@ class FlowsCase {
     if (n() >= 2) sets_ = incast_ ? n() - 1 : 2;
     prepare(setup_, c_, params_, run_.registry, n(), sets_);
     if (setup_.staging != nullptr) {
-      throw Error(ErrorKind::unavailable, "pattern " + c_.map.pattern + ": memory " + c_.memory +
-                                              " is staged through "
-                                              "host buffers by " +
-                                              c_.transport + ", which cannot be split per flow");
+      throw Error(ErrorKind::unavailable,
+                  "pattern " + c_.map.pattern + ": memory " + c_.memory + " is staged by " +
+                      c_.transport + " through host buffers, which cannot be split per flow");
     }
   }
 
@@ -165,14 +164,18 @@ class FlowsCase {
   // One step on every rank: connect to the peers of this rank's flows, a workload per flow, a
   // barrier, the flows at once, every rank's per-flow results to rank 0, then the workloads and
   // the endpoints closed (in that order). Rank 0 gets each flow's figure, in the step's order.
+  // Where a pair has flows both ways, every pair gets 2 x connections (connect is collective
+  // with one count) and flow s -> r takes the first half when s < r, the second otherwise.
   std::vector<double> measure_step(const Step& step) {
     const auto mine = local_flows(step, run_.rank(), n());
     const auto peers = peers_of(mine);
+    const bool halves = pattern::both_ways(step);
     BootstrapExchange exchange(run_.bs);
-    setup_.endpoints = setup_.transport->connect(exchange, peers, 2 * c_.connections);
+    setup_.endpoints =
+        setup_.transport->connect(exchange, peers, (halves ? 2 : 1) * c_.connections);
     for (const auto& ep : setup_.endpoints) check_queue_depth(c_, params_, setup_, *ep);
     std::vector<std::unique_ptr<FlowRun>> runs;
-    for (const auto& f : mine) runs.push_back(make_run(f, peers));
+    for (const auto& f : mine) runs.push_back(make_run(f, peers, halves));
     run_.bs.barrier();
     run_all(runs);
     json results = json::array();
@@ -184,7 +187,8 @@ class FlowsCase {
     return figures(step, gathered);
   }
 
-  std::unique_ptr<FlowRun> make_run(const LocalFlow& f, const std::vector<int>& peers) {
+  std::unique_ptr<FlowRun> make_run(const LocalFlow& f, const std::vector<int>& peers,
+                                    bool halves) {
     const int me = run_.rank();
     const int peer = f.peer;
     auto r = std::make_unique<FlowRun>(params_, me, peer, f.flow.from == me);
@@ -193,7 +197,8 @@ class FlowsCase {
     const auto conns = static_cast<std::size_t>(c_.connections);
     const auto at = static_cast<std::size_t>(std::lower_bound(peers.begin(), peers.end(), peer) -
                                              peers.begin());
-    const std::size_t first = at * 2 * conns + (f.flow.from < f.flow.to ? 0 : conns);
+    const std::size_t first =
+        halves ? at * 2 * conns + (f.flow.from < f.flow.to ? 0 : conns) : at * conns;
     for (std::size_t e = first; e < first + conns; ++e) {
       r->ctx.endpoints.push_back(setup_.endpoints[e].get());
     }

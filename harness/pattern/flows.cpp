@@ -7,6 +7,7 @@
 #include <cstddef>
 #include <stdexcept>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace fabricbench::pattern {
@@ -100,6 +101,16 @@ std::vector<FlowSlots> flow_slots(const Step& step, int n) {
     out.push_back({at_sender, take(f.to)});
   }
   return out;
+}
+
+bool both_ways(const Step& step) {
+  std::vector<std::pair<int, int>> flows;
+  flows.reserve(step.size());
+  for (const Flow& f : step) flows.emplace_back(f.from, f.to);
+  std::sort(flows.begin(), flows.end());
+  return std::any_of(step.begin(), step.end(), [&flows](const Flow& f) {
+    return std::binary_search(flows.begin(), flows.end(), std::make_pair(f.to, f.from));
+  });
 }
 
 int max_flows_per_rank(const std::vector<Step>& steps, int n) {

@@ -51,6 +51,8 @@ struct FlowSlots {
   int at_receiver = 0;
 };
 std::vector<FlowSlots> flow_slots(const Step& step, int n);
+// True when some pair of ranks has flows both ways in `step` (shift by n/2 for even n).
+bool both_ways(const Step& step);
 // The most flows any rank takes part in within one step (0 for no steps).
 int max_flows_per_rank(const std::vector<Step>& steps, int n);
 

@@ -107,6 +107,18 @@ TEST(ShiftSteps, SmallCasesAreExact) {
   EXPECT_EQ(slot_of(four[1], 1, {2, 0}), -1);
 }
 
+TEST(FlowSteps, BothWaysOnlyInTheHalfShift) {
+  for (int n = 2; n <= 12; ++n) {
+    const auto shift = shift_steps(n);
+    for (std::size_t s = 0; s < shift.size(); ++s) {
+      EXPECT_EQ(both_ways(shift[s]), 2 * (static_cast<int>(s) + 1) == n) << n << " " << s;
+    }
+    for (const Step& step : incast_steps(n)) EXPECT_FALSE(both_ways(step)) << n;
+  }
+  EXPECT_TRUE(both_ways({{3, 1}, {0, 2}, {1, 3}}));
+  EXPECT_FALSE(both_ways({}));
+}
+
 TEST(IncastSteps, SmallCasesAreExact) {
   EXPECT_EQ(incast_steps(2), (std::vector<Step>{{{1, 0}}, {{0, 1}}}));
   EXPECT_EQ(incast_steps(3),
