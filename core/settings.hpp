@@ -142,6 +142,7 @@ struct CaseFacts {
   bool fault = false;          // the case has a fault to inject
   std::string memory;          // the memory provider the case names
   bool verify = false;         // the case asks for a data pattern check
+  std::string pattern;         // pairs | all_pairs | incast | shift
 };
 
 // One broken rule. The loader reports it at the first key of `at` the case's group writes

@@ -73,6 +73,13 @@ std::vector<MetricDiff> compare_maps(const json& base_map, const json& new_map,
   std::vector<MetricDiff> out;
   const std::string metric = text_at(new_map, "metric");
   if (metric.empty() || metric != text_at(base_map, "metric")) return out;
+  // Pair by pair for the all-pairs maps only: an incast or shift matrix is directed, and its flows
+  // ran alongside others (the case's own figures are compared as usual).
+  const auto all_pairs = [](const json& m) {
+    const std::string p = text_at(m, "pattern");
+    return p.empty() || p == "all_pairs";
+  };
+  if (!all_pairs(base_map) || !all_pairs(new_map)) return out;
   const Direction direction =
       metric == "bandwidth" ? Direction::higher_is_better : Direction::lower_is_better;
   const MapView base = view(base_map);

@@ -16,7 +16,7 @@ namespace fabricbench::results::diff {
 
 // One MetricDiff per pair present in both maps, named "map[hostA,hostB]" (hosts sorted), with the
 // map's direction (bandwidth: higher is better; latency: lower). Empty when the maps measure
-// different metrics.
+// different metrics, or when either is not an all_pairs map (incast and shift are directed).
 std::vector<MetricDiff> compare_maps(const nlohmann::json& base_map, const nlohmann::json& new_map,
                                      const Options& options);
 

@@ -107,7 +107,7 @@ class Console final : public engine::Observer {
     const std::string header_key =
         c.group + "|" + c.suite + "|" + c.transport + "|" + c.regime.kind + "|" + others(c);
     const bool collective = is_collective(c);
-    const bool map = c.map.pattern == "all_pairs";
+    const bool map = c.map.pattern != "pairs";  // all_pairs, incast, shift: map_console
     if (header_key != last_header_ && !map) {
       last_header_ = header_key;
       if (collective) {

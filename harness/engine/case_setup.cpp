@@ -62,10 +62,11 @@ void find_entries(CaseSetup& s, const spec::Case& c, const Registry& registry, i
   if (auto why = unavailable ? unavailable() : std::nullopt) {
     throw Error(ErrorKind::unavailable, "transport '" + c.transport + "' unavailable: " + *why);
   }
-  if (c.map.pattern == "all_pairs") {
+  if (c.map.pattern != "pairs") {
     if (size < 2) {
-      throw Error(ErrorKind::config,
-                  "pattern all_pairs maps pairs of ranks and needs at least 2; this run has 1");
+      throw Error(ErrorKind::config, "pattern " + c.map.pattern +
+                                         " runs between pairs of ranks and needs at least 2; "
+                                         "this run has 1");
     }
   } else if (size < 2 || size % 2 != 0) {
     throw Error(ErrorKind::config, c.suite +
@@ -132,10 +133,10 @@ void make_provider(CaseSetup& s, const spec::Case& c, const suites::Params& p,
   }
 }
 
-// Send and receive buffers for every connection, registered with the transport.
-void allocate_buffers(CaseSetup& s, const spec::Case& c, const suites::Params& p) {
+// Send and receive buffers for every connection of every flow set, registered with the transport.
+void allocate_buffers(CaseSetup& s, const spec::Case& c, const suites::Params& p, int flow_sets) {
   const std::size_t msg = std::max<std::uint64_t>(c.message_size, 1);
-  const auto conns = static_cast<std::size_t>(c.connections);
+  const auto conns = static_cast<std::size_t>(c.connections) * static_cast<std::size_t>(flow_sets);
   const auto regime_needs = regime_slots(c);
   const int send_slots = regime_needs ? regime_needs->first : s.workload->send_slots(p);
   const int recv_slots = regime_needs ? regime_needs->second : s.workload->recv_slots(p);
@@ -209,7 +210,7 @@ suites::Params to_params(const spec::Case& c, const spec::Experiment& e, const R
 }
 
 void prepare(CaseSetup& s, const spec::Case& c, const suites::Params& p, const Registry& registry,
-             int size) {
+             int size, int flow_sets) {
   find_entries(s, c, registry, size);
   const int connections = c.connections;
   if (!p.duration_mode &&
@@ -223,7 +224,7 @@ void prepare(CaseSetup& s, const spec::Case& c, const suites::Params& p, const R
   check_capabilities(c, p, s.transport->capabilities());
   check_regime(c, p);
   make_provider(s, c, p, registry);
-  allocate_buffers(s, c, p);
+  allocate_buffers(s, c, p, std::max(flow_sets, 1));
 }
 
 void check_queue_depth(const spec::Case& c, const suites::Params& p, const CaseSetup& s,
@@ -268,13 +269,21 @@ transport::RemoteRegion remote_region(const nlohmann::json& r) {
 
 void exchange_regions(bootstrap::Bootstrap& bs, const CaseSetup& s, suites::Context& ctx,
                       bool has_peer) {
+  const auto regions = gather_regions(bs, s);
+  if (!has_peer) return;
+  ctx.peer_send = regions[static_cast<std::size_t>(ctx.peer)].send;
+  ctx.peer_recv = regions[static_cast<std::size_t>(ctx.peer)].recv;
+}
+
+std::vector<RankRegions> gather_regions(bootstrap::Bootstrap& bs, const CaseSetup& s) {
   const nlohmann::json mine = {{"send", region_json(s.send_region)},
                                {"recv", region_json(s.recv_region)}};
-  const auto regions = bs.allgather(mine.dump());
-  if (!has_peer) return;
-  const nlohmann::json peer = nlohmann::json::parse(regions[static_cast<std::size_t>(ctx.peer)]);
-  ctx.peer_send = remote_region(peer.at("send"));
-  ctx.peer_recv = remote_region(peer.at("recv"));
+  std::vector<RankRegions> out;
+  for (const auto& text : bs.allgather(mine.dump())) {
+    const nlohmann::json r = nlohmann::json::parse(text);
+    out.push_back({remote_region(r.at("send")), remote_region(r.at("recv"))});
+  }
+  return out;
 }
 
 nlohmann::json memory_facts(const CaseSetup& s) {

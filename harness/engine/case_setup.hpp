@@ -46,9 +46,11 @@ struct CaseSetup {
 suites::Params to_params(const spec::Case& c, const spec::Experiment& e, const Registry& registry);
 
 // Local set-up of one case: everything before the first collective of the transport. Throws
-// core::Error: unavailable (skipped everywhere) or anything else (fails everywhere).
+// core::Error: unavailable (skipped everywhere) or anything else (fails everywhere). The buffers
+// hold `flow_sets` sets of the workload's slots for every connection, one set per flow a rank
+// runs at once (patterns incast and shift; set i at offset i x the set's bytes).
 void prepare(CaseSetup& s, const spec::Case& c, const suites::Params& p, const Registry& registry,
-             int size);
+             int size, int flow_sets = 1);
 
 // The queue entries each endpoint needs (window + 2 control messages, receives, or the open
 // loop's inflight); throws core::Error(config) when the endpoint's queue is too small.
@@ -59,6 +61,12 @@ void check_queue_depth(const spec::Case& c, const suites::Params& p, const CaseS
 // of ctx.peer when `has_peer` (one-sided operations address them).
 void exchange_regions(bootstrap::Bootstrap& bs, const CaseSetup& s, suites::Context& ctx,
                       bool has_peer);
+// The same allgather, every rank's regions by rank.
+struct RankRegions {
+  transport::RemoteRegion send;
+  transport::RemoteRegion recv;
+};
+std::vector<RankRegions> gather_regions(bootstrap::Bootstrap& bs, const CaseSetup& s);
 
 // This rank's memory for the run document: the provider's facts, how the buffers were
 // registered, and the staging copies so far (null when not staged).

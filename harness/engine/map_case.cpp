@@ -1,8 +1,6 @@
 #include "harness/engine/map_case.hpp"
 
 #include <algorithm>
-#include <cmath>
-#include <limits>
 #include <map>
 #include <string>
 #include <utility>
@@ -11,6 +9,8 @@
 #include "core/clock.hpp"
 #include "harness/engine/bootstrap_exchange.hpp"
 #include "harness/engine/case_setup.hpp"
+#include "harness/engine/flows_case.hpp"
+#include "harness/engine/pattern_case.hpp"
 #include "harness/engine/rank_results.hpp"
 #include "harness/pattern/pattern.hpp"
 #include "results/diff.hpp"
@@ -129,12 +129,12 @@ class MapCase {
     for (const auto& round : rounds) {
       for (const auto& [pair, value] : measure_round(round)) retest_.set(pair.a, pair.b, value);
     }
-    std::string clean = "1";
+    bool clean = true;
     if (root()) {
-      verdict_ = pattern::classify(first_, judgement_, retest_, thresholds_, names());
-      clean = verdict_.clean() ? "1" : "0";
+      verdict_ = pattern::classify(first_, judgement_, retest_, thresholds_, node_names(run_));
+      clean = verdict_.clean();
     }
-    clean_ = run_.bs.broadcast(0, clean) == "1";
+    clean_ = run_.bs.broadcast(0, std::string(1, clean ? '1' : '0')) == "1";
   }
 
   // One round on every rank: its partner (or none: a bye), a fresh workload and endpoints, a
@@ -173,47 +173,23 @@ class MapCase {
     return out;
   }
 
-  // The pair's figure in the map's unit: GB/s (1e9 bytes/s, perftest's and nccl-tests' unit;
-  // stream, counted by the receiver) or the median half round trip in us (ping-pong).
-  double figure(const results::Repetition& rep) const {
-    if (bandwidth())
-      return rep.bw_gbps ? *rep.bw_gbps / 8 : std::numeric_limits<double>::quiet_NaN();
-    if (rep.latency.count() == 0) return std::numeric_limits<double>::quiet_NaN();
-    return static_cast<double>(rep.latency.percentile(50)) / 1000.0;
-  }
-
-  // Rank 0: each rank's label, its host name ("rank N" when unknown).
-  std::vector<std::string> names() const {
-    std::vector<std::string> out;
-    for (int r = 0; r < run_.size(); ++r) {
-      const auto i = static_cast<std::size_t>(r);
-      const bool known = i < run_.hostnames.size() && !run_.hostnames[i].empty();
-      out.push_back(known ? run_.hostnames[i] : "rank " + std::to_string(r));
-    }
-    return out;
-  }
+  double figure(const results::Repetition& rep) const { return pattern_figure(rep, bandwidth()); }
 
   json map_json() const {
-    json nodes = json::array();
-    const auto labels = names();
-    for (int r = 0; r < run_.size(); ++r) {
-      nodes.push_back({{"rank", r}, {"host", labels[static_cast<std::size_t>(r)]}});
-    }
     json findings = json::array();
     for (const auto& f : verdict_.findings) {
       findings.push_back({{"kind", f.kind}, {"nodes", f.nodes}, {"evidence", f.evidence}});
     }
-    const auto number = [](double x) { return std::isfinite(x) ? json(x) : json(nullptr); };
     return {
         {"pattern", c_.map.pattern},
         {"metric", bandwidth() ? "bandwidth" : "latency"},
         {"unit", bandwidth() ? "GB/s" : "us"},
-        {"nodes", nodes},
+        {"nodes", nodes_json(run_)},
         {"rounds", rounds_},
         {"repetitions", c_.repetitions},
         {"thresholds", to_json(c_.map)},
-        {"reference", number(judgement_.reference)},
-        {"limit", number(judgement_.limit)},
+        {"reference", number_or_null(judgement_.reference)},
+        {"limit", number_or_null(judgement_.limit)},
         {"matrix", matrix_json(first_)},
         {"suspects",
          {{"pairs", pairs_json(judgement_.suspect_pairs)}, {"nodes", judgement_.suspect_nodes}}},
@@ -229,20 +205,12 @@ class MapCase {
 
   void finish() {
     result_.finished_ns = core::wall_clock_ns();
-    const auto all_events = run_.bs.gather(drain_events(setup_).dump());
-    const auto all_memory = run_.bs.gather(memory_facts(setup_).dump());
+    gather_case_facts(run_, c_, setup_, result_);
     if (!clean_ && run_.outcome.exit_code == core::ExitCode::ok) {
       run_.outcome.exit_code = core::ExitCode::map_found_bad;
       run_.outcome.error = c_.id + ": the all-pairs map names a bad node or link";
     }
     if (!root()) return;
-    result_.memory = json::array();
-    for (int r = 0; r < run_.size(); ++r) {
-      for (const auto& e : json::parse(all_events[static_cast<std::size_t>(r)])) {
-        run_.writer->document().events.push_back(tagged_event(e, r, c_.id, std::nullopt));
-      }
-      result_.memory.push_back(json::parse(all_memory[static_cast<std::size_t>(r)]));
-    }
     results::summarize_case(result_);
     result_.summary["map"] = map_json();
     record_case(run_, c_, result_);
@@ -267,10 +235,11 @@ class MapCase {
 }  // namespace
 
 bool is_map_case(const RunState& run, std::size_t index) {
-  return run.exp.cases[index].map.pattern == "all_pairs";
+  return run.exp.cases[index].map.pattern != "pairs";
 }
 
 bool run_map_case(RunState& run, std::size_t index) {
+  if (is_flows_case(run, index)) return run_flows_case(run, index);
   return MapCase(run, index).run();
 }
 

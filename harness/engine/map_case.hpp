@@ -11,6 +11,8 @@
 
 namespace fabricbench::engine {
 
+// True for every `pattern:` but pairs: all_pairs here, incast and shift handed on to
+// flows_case.hpp by run_map_case (case_run.cpp dispatches on this alone).
 bool is_map_case(const RunState& run, std::size_t index);
 // Runs it on every rank; false when the run must stop (a failure).
 bool run_map_case(RunState& run, std::size_t index);

@@ -48,7 +48,8 @@ spec::Catalog Registry::catalog() const {
   for (const auto& s : suites) {
     c.suites.push_back({s.descriptor.name, s.descriptor.keys, s.descriptor.check,
                         static_cast<bool>(s.descriptor.make_collective),
-                        static_cast<bool>(s.descriptor.make_local)});
+                        static_cast<bool>(s.descriptor.make_local),
+                        s.descriptor.reports_bandwidth});
   }
   for (const auto& m : memory) c.memory.push_back({m.name, m.keys});
   return c;

@@ -248,26 +248,31 @@ class CaseBuilder {
                                                 : c_.duration_ns / 10;
   }
 
-  // pattern all_pairs: a point-to-point suite in the closed regime, without a fault (a map's
-  // rounds are closed-loop measurements of one pair each).
+  // pattern all_pairs, incast, shift: a point-to-point suite in the closed regime, without a
+  // fault (a map's rounds and the flows' steps are closed-loop measurements); incast and shift
+  // measure bandwidth (a flow's figure is what its receiver counts).
   void check_pattern() {
     if (c_.map.pattern == "pairs" || pattern_param_ == nullptr) return;
     const SuiteKeys* suite = ctx_.catalog.suite(c_.suite);
+    const bool flows = c_.map.pattern != "all_pairs";
     std::string why;
     if (local_ || (suite != nullptr && suite->collective)) {
       why = fmt::format("suite {} does not pair ranks", c_.suite);
+    } else if (flows && suite != nullptr && !suite->bandwidth) {
+      why = fmt::format("suite {} does not measure bandwidth (use stream)", c_.suite);
     } else if (c_.regime.kind != "closed") {
-      why = fmt::format("this case's regime is {} (a map runs closed-loop rounds)", c_.regime.kind);
+      why = fmt::format("this case's regime is {} ({} runs closed-loop {})", c_.regime.kind,
+                        flows ? "a flow pattern" : "a map", flows ? "steps" : "rounds");
     } else if (c_.fault.active()) {
-      why =
-          "this case has a fault (a map measures every pair in turn; inject faults in a pairs "
-          "case)";
+      why = fmt::format(
+          "this case has a fault ({} measures every pair in turn; inject faults in a pairs case)",
+          flows ? "a flow pattern" : "a map");
     }
     if (why.empty()) return;
     error(pattern_param_->origin, pattern_param_->field,
-          fmt::format("pattern {} needs a point-to-point suite in the closed regime without a "
+          fmt::format("pattern {} needs a point-to-point {}suite in the closed regime without a "
                       "fault: {}",
-                      c_.map.pattern, why));
+                      c_.map.pattern, flows ? "bandwidth " : "", why));
   }
 
   void check_interval() {
@@ -387,6 +392,7 @@ class CaseBuilder {
     facts.fault = c_.fault.active();
     facts.memory = c_.memory;
     facts.verify = c_.verify;
+    facts.pattern = c_.map.pattern;
     const SuiteKeys* suite = ctx_.catalog.suite(c_.suite);
     check_pairing(suite);
     if (suite != nullptr && suite->check) report(suite->check(c_.suite_settings, facts));

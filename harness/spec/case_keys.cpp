@@ -67,7 +67,7 @@ std::vector<KeySpec> trailing_keys(const Catalog& catalog) {
       {"fault", Type::fault, 0, 0, {}},
       {"on_break", Type::choice, 0, 0, {"fail", "reconnect"}},
       {"reconnect_timeout", Type::duration, 100 * kNsPerMs, 3600 * kNsPerS, {}},
-      {"pattern", Type::choice, 0, 0, {"pairs", "all_pairs"}},
+      {"pattern", Type::choice, 0, 0, {"pairs", "all_pairs", "incast", "shift"}},
   };
 }
 

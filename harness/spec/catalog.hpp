@@ -33,6 +33,7 @@ struct SuiteKeys {
   core::KeyCheck check;     // optional
   bool collective = false;  // runs over a collective backend (every rank at once)
   bool local = false;       // runs on each rank alone: no transport (its cases' transport: none)
+  bool bandwidth = false;   // its figures are bandwidth (patterns incast and shift need it)
 };
 
 // A memory provider: the `memory:` value and the keys it reads, written directly in a case group

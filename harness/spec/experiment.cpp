@@ -137,10 +137,9 @@ nlohmann::json to_json(const Case& c) {
   const nlohmann::json memory = to_json(c.memory_settings);
   for (const auto& [key, value] : memory.items()) out[key] = value;
   // Only where it is not the default pairing, so the plans (and digests) of pair cases stay.
-  if (c.map.pattern != "pairs") {
-    out["pattern"] = c.map.pattern;
-    out["map"] = to_json(c.map);
-  }
+  // The map's thresholds only where they judge something (all_pairs).
+  if (c.map.pattern != "pairs") out["pattern"] = c.map.pattern;
+  if (c.map.pattern == "all_pairs") out["map"] = to_json(c.map);
   return out;
 }
 

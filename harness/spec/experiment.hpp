@@ -36,9 +36,11 @@ struct SizeWeight {
 // `pattern:` and the `map:` section (docs/CONFIG.md "Patterns"): how ranks pair up. pairs: rank
 // r with r + N/2, all pairs at once; all_pairs: every pair of ranks in N-1 rounds of disjoint
 // pairs (circle method), judged against the best pair (ClusterKit's thresholds by default), the
-// suspects retested against known-good partners.
+// suspects retested against known-good partners; incast and shift: steps of directed flows
+// (harness/pattern/flows.hpp), every ordered pair once, with each step's aggregate (the map:
+// thresholds do not apply to them).
 struct MapSettings {
-  std::string pattern = "pairs";     // pairs | all_pairs
+  std::string pattern = "pairs";     // pairs | all_pairs | incast | shift
   double latency_factor = 2.1;       // a pair is suspect above factor x the best pair's latency
   double bandwidth_fraction = 0.93;  // ... below fraction x the best pair's bandwidth
   double node_fraction = 0.5;        // a node is suspect when more of its pairs than this are

@@ -1,7 +1,9 @@
 // The "Fabric maps" section: per all-pairs case and run, a heat map of the NxN pair figures
 // (each cell's color is its distance from the best pair: its share of the best bandwidth, or the
 // best latency's share of its latency), the cells of a bad link and the rows and columns of a bad
-// node outlined, and the findings with their evidence.
+// node outlined, and the findings with their evidence. Patterns incast and shift: the same heat
+// map of the directed matrix (row sends to column, colored by the share of the best flow) and
+// each step's aggregate.
 #include <algorithm>
 #include <cmath>
 #include <string>
@@ -94,9 +96,10 @@ std::string heat_map(const json& m) {
                        contains_node(member(verdict, "bad_nodes"), b);
       svg += fmt::format(
           "<rect x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\" fill=\"{}\" stroke=\"{}\" "
-          "stroke-width=\"{}\"><title>{} - {}: {} {}</title></rect>",
-          x, y, kCell, kCell, cell_color(share), bad ? "#000" : "#fff", bad ? 2 : 1, a, b,
-          format_number(value), html_escape(text_at(m, "unit")));
+          "stroke-width=\"{}\"><title>{} {} {}: {} {}</title></rect>",
+          x, y, kCell, kCell, cell_color(share), bad ? "#000" : "#fff", bad ? 2 : 1, a,
+          flag_at(m, "directed") ? "&#8594;" : "-", b, format_number(value),
+          html_escape(text_at(m, "unit")));
       svg += fmt::format("<text x=\"{}\" y=\"{}\" font-size=\"9\" text-anchor=\"middle\">{}</text>",
                          x + kCell / 2, y + kCell / 2 + 3, format_number(value));
     }
@@ -105,8 +108,40 @@ std::string heat_map(const json& m) {
   return svg;
 }
 
+// incast, shift: what each step's flows added up to.
+std::string steps_list(const json& m) {
+  const json& steps = member(m, "steps");
+  const json& nodes = member(m, "nodes");
+  if (!steps.is_array() || steps.empty()) return "";
+  std::string out = "<ul>";
+  for (const auto& step : steps) {
+    const auto aggregate = number_at(step, "aggregate");
+    const std::string value =
+        aggregate ? format_number(*aggregate) + " " + html_escape(text_at(m, "unit")) : "-";
+    const json& target = member(step, "target");
+    if (is_index(target) && nodes.is_array() && target.get<std::size_t>() < nodes.size()) {
+      out += fmt::format("<li>incast into {} ({}): {}</li>",
+                         html_escape(text_at(nodes[target.get<std::size_t>()], "host")),
+                         target.get<std::size_t>(), value);
+    } else {
+      out += fmt::format("<li>shift {}: {}</li>", number_at(step, "shift").value_or(0), value);
+    }
+  }
+  return out + "</ul>";
+}
+
+std::string flows_figure(const Context& ctx, std::size_t run, const CaseResult& c) {
+  const json& m = c.summary["map"];
+  return "<figure><figcaption><code>" + html_escape(ctx.label(run, c.id)) + "</code>: pattern " +
+         html_escape(text_at(m, "pattern")) + ", " + html_escape(text_at(m, "metric")) + " (" +
+         html_escape(text_at(m, "unit")) +
+         ") of every directed flow, row sends to column; each step's aggregate below</figcaption>" +
+         heat_map(m) + steps_list(m) + "</figure>";
+}
+
 std::string map_figure(const Context& ctx, std::size_t run, const CaseResult& c) {
   const json& m = c.summary["map"];
+  if (flag_at(m, "directed")) return flows_figure(ctx, run, c);
   const json& verdict = member(m, "verdict");
   std::string out = "<figure><figcaption><code>" + html_escape(ctx.label(run, c.id)) +
                     "</code>: " + html_escape(text_at(m, "metric")) + " (" +
@@ -137,7 +172,8 @@ std::string map_plots(const Context& ctx, const std::vector<CaseGroup>& groups) 
       ++shown;
     }
   }
-  if (shown == 0) out += "<p class=\"note\">No all-pairs map.</p>";
+  if (shown == 0)
+    out += "<p class=\"note\">No fabric map (pattern all_pairs, incast or shift).</p>";
   return out;
 }
 

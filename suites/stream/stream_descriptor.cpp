@@ -18,10 +18,18 @@ std::vector<core::KeyDecl> keys() {
 }
 
 std::vector<core::KeyProblem> check(const core::Settings& own, const core::CaseFacts& c) {
-  if (!c.open_loop || own.text("direction") != "bidir") return {};
+  if (own.text("direction") != "bidir") return {};
   core::KeyProblem p;
-  p.at = {"direction", "regime.kind"};
   p.defaults_too = false;
+  if (c.pattern == "incast" || c.pattern == "shift") {
+    p.at = {"direction", "pattern"};
+    p.message = "pattern " + c.pattern +
+                " measures directed flows, each counted by its receiver: it needs direction uni, "
+                "not bidir (shift already sends both ways across every pair)";
+    return {p};
+  }
+  if (!c.open_loop) return {};
+  p.at = {"direction", "regime.kind"};
   p.message = "regime " + c.regime_kind +
               " offers open-loop arrivals one way, from rank 0 to rank 1: it needs direction "
               "uni, not bidir";

@@ -99,5 +99,20 @@ TEST(MapDiff, AMoveTheRetestsDidNotConfirmIsUnchangedWithAWarning) {
   EXPECT_TRUE(compare_maps(base, latency, Options{}).empty());
 }
 
+// incast and shift matrices are directed: not compared pair by pair (an all_pairs map, or one
+// without a pattern as written before incast and shift, is).
+TEST(MapDiff, DirectedFlowMapsAreNotComparedPairByPair) {
+  json base = bandwidth_map({"a", "b"}, 1.0, {}, clean());
+  json next = bandwidth_map({"a", "b"}, 0.5, {}, clean());
+  next["pattern"] = "all_pairs";
+  EXPECT_EQ(compare_maps(base, next, Options{}).size(), 1U);
+  for (const char* pattern : {"incast", "shift"}) {
+    json flows = next;
+    flows["pattern"] = pattern;
+    EXPECT_TRUE(compare_maps(base, flows, Options{}).empty()) << pattern;
+    EXPECT_TRUE(compare_maps(flows, flows, Options{}).empty()) << pattern;
+  }
+}
+
 }  // namespace
 }  // namespace fabricbench::results::diff

@@ -228,6 +228,85 @@ TEST(Registry, AnAllPairsMapMeasuresEveryPair) {
   std::filesystem::remove_all(dir);
 }
 
+// Checks a pattern incast or shift summary of n ranks: every ordered pair a flow once, with a
+// figure > 0 that the directed matrix holds at (from, to); each step's aggregate the sum of its
+// flows.
+void expect_flows_map(const nlohmann::json& m, int n, const std::string& id) {
+  const bool incast = m.at("pattern") == "incast";
+  ASSERT_EQ(m.at("steps").size(), static_cast<std::size_t>(incast ? n : n - 1)) << id;
+  std::set<std::pair<int, int>> seen;
+  for (const auto& step : m.at("steps")) {
+    double sum = 0;
+    for (const auto& f : step.at("flows")) {
+      const int a = f.at(0).get<int>();
+      const int b = f.at(1).get<int>();
+      EXPECT_TRUE(seen.insert({a, b}).second) << id << " " << a << " -> " << b;
+      ASSERT_TRUE(f.at(2).is_number()) << id << " " << a << " -> " << b;
+      EXPECT_GT(f.at(2).get<double>(), 0.0) << id;
+      EXPECT_EQ(m.at("matrix").at(a).at(b), f.at(2)) << id;
+      sum += f.at(2).get<double>();
+    }
+    EXPECT_NEAR(step.at("aggregate").get<double>(), sum, 1e-9 * sum) << id;
+    if (incast) {
+      EXPECT_EQ(step.at("flows").size(), static_cast<std::size_t>(n - 1)) << id;
+      EXPECT_EQ(m.at("incast_bandwidth").at(step.at("target").get<std::size_t>()),
+                step.at("aggregate"))
+          << id;
+    }
+  }
+  EXPECT_EQ(seen.size(), static_cast<std::size_t>(n * (n - 1))) << id;
+  for (int a = 0; a < n; ++a) EXPECT_TRUE(m.at("matrix").at(a).at(a).is_null()) << id;
+}
+
+// patterns incast and shift on 4 ranks (shift by 2: two flows both ways between the same ranks,
+// on separate connections) with 2 connections per flow and the data verified, and on 3 ranks
+// (odd): every ordered pair measured, the exit code unchanged.
+TEST(Registry, IncastAndShiftMeasureEveryOrderedPair) {
+  const engine::Registry registry = cli::make_registry();
+  const spec::Experiment e = spec::load_experiment_text(
+      "fabricbench: 1\nname: flows\n"
+      "defaults: {suite: stream, transport: tcp, verify: true, sizes: 16KiB, iterations: 40,\n"
+      "           warmup: 0, completion: blocking, window: 4, tcp: {connections: 2}}\n"
+      "cases:\n  - {name: incast, pattern: incast}\n  - {name: shift, pattern: shift}\n",
+      "flows.yaml", registry.catalog());
+  for (const int n : {4, 3}) {
+    const auto dir = std::filesystem::temp_directory_path() /
+                     ("fabricbench-flows-" + std::to_string(::getpid()) + "-" + std::to_string(n));
+    for (const auto& o : run_engine(n, registry, e, dir)) {
+      EXPECT_EQ(o.exit_code, core::ExitCode::ok) << o.error;
+    }
+    const results::RunDocument doc = results::read_run_document((dir / "run.json").string());
+    ASSERT_EQ(doc.cases.size(), 2U);
+    for (const auto& c : doc.cases) {
+      ASSERT_EQ(c.status, results::CaseStatus::ok) << c.id;
+      expect_flows_map(c.summary.at("map"), n, c.id);
+    }
+    std::filesystem::remove_all(dir);
+  }
+}
+
+// Memory staged by the transport cannot be split per flow: the case is skipped, saying why.
+TEST(Registry, IncastOverStagedMemoryIsSkipped) {
+  engine::Registry registry = cli::make_registry();
+  registry.memory.push_back(testkit::standin_memory());
+  const spec::Experiment e = spec::load_experiment_text(
+      "fabricbench: 1\nname: staged-incast\ncases:\n"
+      "  - {name: bw, suite: stream, transport: tcp, memory: standin_device, pattern: incast,\n"
+      "     sizes: 4KiB, iterations: 20, warmup: 0}\n",
+      "staged.yaml", registry.catalog());
+  const auto dir =
+      std::filesystem::temp_directory_path() / ("fabricbench-sf-" + std::to_string(::getpid()));
+  for (const auto& o : run_engine(2, registry, e, dir)) {
+    EXPECT_EQ(o.exit_code, core::ExitCode::ok) << o.error;
+  }
+  const results::RunDocument doc = results::read_run_document((dir / "run.json").string());
+  ASSERT_EQ(doc.cases.size(), 1U);
+  EXPECT_EQ(doc.cases[0].status, results::CaseStatus::skipped);
+  EXPECT_NE(doc.cases[0].skip_reason.find("cannot be split per flow"), std::string::npos)
+      << doc.cases[0].skip_reason;
+  std::filesystem::remove_all(dir);
+}
+
 // Memory the transport cannot register (the GPU stand-in over TCP) is staged by the engine: the
 // data arrives verified, and each rank's memory record says how it went and counts the copies.
 TEST(Registry, TheEngineStagesMemoryTheTransportCannotRegister) {

@@ -436,7 +436,45 @@ TEST(ReportHtml, AFabricMapIsAHeatMapWithItsFindings) {
   EXPECT_FALSE(contains(html, "n<1>"));
   EXPECT_TRUE(contains(html, "<strong>bad_node</strong>: n2 (1): 2 of 2 pairs slow"));
   EXPECT_TRUE(contains(html, "bad node or link found"));
-  EXPECT_TRUE(contains(render_html({synthetic_run("run-a")}), "No all-pairs map."));
+  EXPECT_TRUE(contains(render_html({synthetic_run("run-a")}), "No fabric map"));
+}
+
+// A pattern incast case: the directed matrix as a heat map (row sends to column) and each step's
+// aggregate; no verdict.
+TEST(ReportHtml, AnIncastMapIsADirectedHeatMapWithItsAggregates) {
+  RunDocument doc = synthetic_run("run-incast");
+  CaseResult c;
+  c.id = "incast.stream.tcp.64KiB";
+  c.suite = "stream";
+  c.transport = "tcp";
+  const nlohmann::json nodes =
+      nlohmann::json::array({{{"rank", 0}, {"host", "n1"}}, {{"rank", 1}, {"host", "n<2>"}}});
+  const auto step = [](int target, int from, double v) {
+    return nlohmann::json{{"target", target},
+                          {"flows", {{from, target, v}}},
+                          {"aggregate", v},
+                          {"aggregate_per_repetition", {v}}};
+  };
+  c.summary = {{"repetitions", 0},
+               {"map",
+                {{"pattern", "incast"},
+                 {"metric", "bandwidth"},
+                 {"unit", "GB/s"},
+                 {"directed", true},
+                 {"nodes", nodes},
+                 {"steps", {step(0, 1, 0.5), step(1, 0, 2.0)}},
+                 {"repetitions", 1},
+                 {"matrix", {{nullptr, 2.0}, {0.5, nullptr}}},
+                 {"reference", 2.0},
+                 {"incast_bandwidth", {0.5, 2.0}}}}};
+  doc.cases.push_back(c);
+  const std::string html = render_html({doc});
+  EXPECT_EQ(count(html, "<title>0 &#8594; 1: 2"), 1U);
+  EXPECT_EQ(count(html, "<title>1 &#8594; 0: 0.5"), 1U);
+  EXPECT_TRUE(contains(html, "pattern incast"));
+  EXPECT_TRUE(contains(html, "<li>incast into n1 (0): 0.5 GB/s</li>"));
+  EXPECT_TRUE(contains(html, "<li>incast into n&lt;2&gt; (1): 2 GB/s</li>"));
+  EXPECT_FALSE(contains(html, "bad node or link found"));
 }
 
 }  // namespace

@@ -167,5 +167,72 @@ TEST_F(SchemaValidation, SchemaIsStrictOnUnitsAndTypes) {
   EXPECT_EQ(o.exit_code, 0) << o.output;
 }
 
+struct MapMutation {
+  const char* what;
+  void (*apply)(json&);
+};
+
+// The summary of a pattern incast or shift case (harness/engine/flows_case.cpp): 2 ranks.
+json flows_map(const char* pattern) {
+  const bool incast = std::string(pattern) == "incast";
+  json steps = json::array();
+  if (incast) {
+    steps.push_back({{"target", 0},
+                     {"flows", json::array({json::array({1, 0, 1.5})})},
+                     {"aggregate", 1.5},
+                     {"aggregate_per_repetition", json::array({1.5})}});
+    steps.push_back({{"target", 1},
+                     {"flows", json::array({json::array({0, 1, nullptr})})},
+                     {"aggregate", nullptr},
+                     {"aggregate_per_repetition", json::array({nullptr})}});
+  } else {
+    steps.push_back({{"shift", 1},
+                     {"flows", json::array({json::array({0, 1, 1.0}), json::array({1, 0, 2.0})})},
+                     {"aggregate", 3.0},
+                     {"aggregate_per_repetition", json::array({3.0})}});
+  }
+  json m = {{"pattern", pattern},
+            {"metric", "bandwidth"},
+            {"unit", "GB/s"},
+            {"directed", true},
+            {"nodes", json::array({{{"rank", 0}, {"host", "a"}}, {{"rank", 1}, {"host", "b"}}})},
+            {"steps", steps},
+            {"repetitions", 1},
+            {"matrix", json::array({json::array({nullptr, 1.0}), json::array({2.0, nullptr})})},
+            {"reference", 2.0}};
+  if (incast) m["incast_bandwidth"] = json::array({1.5, nullptr});
+  return m;
+}
+
+TEST_F(SchemaValidation, FlowMapsValidateAndAreChecked) {
+  TempDir tmp;
+  for (const char* pattern : {"incast", "shift"}) {
+    json j = to_json(testing::sample_document());
+    j["cases"][1]["summary"]["map"] = flows_map(pattern);
+    const Outcome o = validate(write_doc(tmp, "flows.json", j));
+    EXPECT_EQ(o.exit_code, 0) << pattern << ": " << o.output;
+  }
+  const MapMutation mutations[] = {
+      {"unknown pattern", [](json& m) { m["pattern"] = "broadcast"; }},
+      {"latency", [](json& m) { m["metric"] = "latency"; }},
+      {"flow figure as text", [](json& m) { m["steps"][0]["flows"][0][2] = "1.5 GB/s"; }},
+      {"flow without its receiver",
+       [](json& m) {
+         m["steps"][0]["flows"][0] = json::array({1, 1.5});
+       }},
+      {"step without aggregate", [](json& m) { m["steps"][0].erase("aggregate"); }},
+      {"step neither target nor shift", [](json& m) { m["steps"][0].erase("target"); }},
+      {"no matrix", [](json& m) { m.erase("matrix"); }},
+  };
+  for (const auto& m : mutations) {
+    json j = to_json(testing::sample_document());
+    json map = flows_map("incast");
+    m.apply(map);
+    j["cases"][1]["summary"]["map"] = map;
+    const Outcome o = validate(write_doc(tmp, "mutated.json", j));
+    EXPECT_EQ(o.exit_code, 1) << m.what << ": " << o.output;
+  }
+}
+
 }  // namespace
 }  // namespace fabricbench::results

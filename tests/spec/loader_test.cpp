@@ -340,6 +340,35 @@ TEST(SpecErrors, PatternAllPairsNeedsAClosedPointToPointCase) {
       kValid + "    pattern: all_pairs\n    map: {node_fraction: 60%}\n", "t.yaml", catalog()));
 }
 
+TEST(SpecErrors, PatternsIncastAndShiftNeedAClosedStreamCase) {
+  auto ds = diagnostics_of(kValid + "    pattern: incast\n");
+  EXPECT_TRUE(has_diagnostic(ds, "t.yaml", 7, 14, "cases[0].pattern",
+                             "pattern incast needs a point-to-point bandwidth suite in the closed "
+                             "regime without a fault: suite pingpong does not measure bandwidth"));
+  const std::string stream =
+      "fabricbench: 1\nname: t\ncases:\n  - suite: stream\n    sizes: 64KiB\n"
+      "    duration: 1s\n";
+  ds = diagnostics_of(stream + "    pattern: shift\n    regime: {kind: floor}\n");
+  EXPECT_TRUE(has_diagnostic(ds, "t.yaml", 7, 14, "cases[0].pattern",
+                             "this case's regime is floor (a flow pattern runs closed-loop "
+                             "steps)"));
+  ds = diagnostics_of(stream + "    pattern: shift\n    direction: bidir\n");
+  EXPECT_TRUE(has_diagnostic(ds, "t.yaml", 8, 16, "cases[0].direction",
+                             "pattern shift measures directed flows"));
+  ds = diagnostics_of(stream + "    pattern: incast\n    suite: copy\n");
+  EXPECT_FALSE(ds.empty());
+  ds = diagnostics_of(stream + "    pattern: broadcast\n");
+  EXPECT_TRUE(has_diagnostic(ds, "t.yaml", 7, 14, "cases[0].pattern", "unknown value"));
+  for (const char* p : {"incast", "shift"}) {
+    const auto e = load_experiment_text(stream + "    pattern: " + p + "\n", "t.yaml", catalog());
+    ASSERT_EQ(e.cases.size(), 1u);
+    EXPECT_EQ(e.cases[0].map.pattern, p);
+    const auto plan = to_json(e.cases[0]);
+    EXPECT_EQ(plan.at("pattern"), p);
+    EXPECT_FALSE(plan.contains("map"));  // the all_pairs thresholds judge nothing here
+  }
+}
+
 TEST(SpecErrors, StructureErrors) {
   auto ds = diagnostics_of("fabricbench: 1\nname: t\ncases: [5]\n");
   EXPECT_TRUE(has_diagnostic(ds, "t.yaml", 3, 9, "cases[0]", "expected a mapping"));
