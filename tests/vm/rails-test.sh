@@ -4,7 +4,9 @@
 # guests with tc tbf to RATE_MBIT. The same RDMA write stream on one rail, then striped across
 # both (verbs.devices). Passes when every case ran with its data verified, the two-rail stream's
 # median bandwidth is at least 1.8x the one-rail stream's, and every two-rail repetition carries
-# both rails' figures (each rail some of the bytes, the rails' figures adding up to the total).
+# both rails' figures (each rail some of the bytes, the rails' figures adding up to the total);
+# and a shift case (a flow each way at once, each in its own slice of the buffers) striped across
+# both rails completes with its data verified and both flows measured.
 # Usage: tests/vm/rails-test.sh FABRICBENCH_BINARY BUILD_DIR. Exit 77: no VM here.
 set -uo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -65,6 +67,14 @@ for name in ("one_rail", "two_rails"):
         if abs(total - rep["bw_gbps"]) > 1e-6 * max(1.0, rep["bw_gbps"]):
             problems.append("two_rails rep %d: rails add up to %.6f, the repetition is %.6f"
                             % (rep["index"], total, rep["bw_gbps"]))
+shift = next((c for c in doc["cases"] if c["id"].startswith("shift_two_rails")), None)
+if shift is None or shift["status"] != "ok":
+    problems.append("shift_two_rails: %s" % (shift and (shift["status"], shift.get("errors"))))
+else:
+    flows = [f for step in shift["summary"]["map"]["steps"] for f in step["flows"]]
+    print("shift_two_rails flows: %s" % flows)
+    if len(flows) != 2 or not all(f[2] and f[2] > 0 for f in flows):
+        problems.append("shift_two_rails: flows %r, expected two measured flows" % flows)
 if "one_rail" in bw and "two_rails" in bw:
     ratio = bw["two_rails"] / bw["one_rail"]
     print("two rails / one rail = %.2fx" % ratio)

@@ -70,7 +70,13 @@ class RailsEndpoint final : public Endpoint {
   bool post(const WorkRequest& request) override {
     const std::size_t rail = rail_for(request.op);
     WorkRequest on_rail = request;
-    if (request.local != nullptr) on_rail.local = &local_regions(request.local->handle)[rail];
+    if (request.local != nullptr) {
+      // The caller's view of the region (it may be a slice of what was registered: the flows of
+      // an incast) with this rail's keys.
+      view_ = local_regions(request.local->handle)[rail];
+      view_.buffer = request.local->buffer;
+      on_rail.local = &view_;
+    }
     if (request.op != Op::recv && request.op != Op::send) {
       on_rail.remote.key = remote_key(request.remote.key, rail);
     }
@@ -137,10 +143,15 @@ class RailsEndpoint final : public Endpoint {
     }
   }
 
-  // The rails' registrations of a region, looked up in the transport once per region.
+  // The rails' registrations of a region, looked up in the transport once per region (without
+  // their descriptions, so copying one on the hot path allocates nothing).
   const std::vector<MemoryRegion>& local_regions(std::uint64_t handle) {
     auto it = locals_.find(handle);
-    if (it == locals_.end()) it = locals_.emplace(handle, shared_->regions_of(handle)).first;
+    if (it == locals_.end()) {
+      auto regions = shared_->regions_of(handle);
+      for (auto& r : regions) r.registration.clear();
+      it = locals_.emplace(handle, std::move(regions)).first;
+    }
     return it->second;
   }
 
@@ -198,9 +209,10 @@ class RailsEndpoint final : public Endpoint {
   std::shared_ptr<Shared> shared_;
   PeerKeys peer_keys_;
   std::unordered_map<std::uint64_t, std::vector<MemoryRegion>> locals_;  // handle -> per rail
-  std::uint64_t posted_receives_ = 0;                                    // receives posted
-  std::uint64_t messages_ = 0;   // sends and write_imm posted
-  std::uint64_t one_sided_ = 0;  // writes and reads posted
+  MemoryRegion view_;                  // the region of the request being posted, on its rail
+  std::uint64_t posted_receives_ = 0;  // receives posted
+  std::uint64_t messages_ = 0;         // sends and write_imm posted
+  std::uint64_t one_sided_ = 0;        // writes and reads posted
   std::vector<Completion> scratch_;
   Ordered sends_;     // signaled send-queue requests
   Ordered receives_;  // receives
