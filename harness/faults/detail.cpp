@@ -1,5 +1,7 @@
 #include "harness/faults/detail.hpp"
 
+#include "harness/faults/injector.hpp"
+
 #include <dirent.h>
 #include <fcntl.h>
 #include <sched.h>
@@ -176,6 +178,51 @@ ScopedNetns::~ScopedNetns() {
   if (saved_fd_ < 0) return;
   (void)::setns(saved_fd_, CLONE_NEWNET);  // back where the thread was; nothing to do on failure
   ::close(saved_fd_);
+}
+
+std::vector<std::pair<std::string, std::string>> parse_link_stack(const std::string& ip_output) {
+  std::vector<std::pair<std::string, std::string>> links;
+  std::istringstream lines(ip_output);
+  std::string line;
+  while (std::getline(lines, line)) {
+    std::replace(line.begin(), line.end(), '\\', ' ');  // -o joins a device's lines with '\'
+    std::istringstream words(line);
+    std::string index, name;
+    if (!(words >> index >> name) || name.empty() || name.back() != ':') continue;
+    name.pop_back();
+    // A veth names its peer after '@' too: a peer is not stacked on it.
+    const bool veth = line.find(" veth ") != std::string::npos;
+    if (const auto at = name.find('@'); at != std::string::npos) {
+      const std::string lower = name.substr(at + 1);
+      name.resize(at);
+      if (!veth && !lower.empty() && lower != "NONE" && !lower.starts_with("if")) {
+        links.emplace_back(name, lower);
+      }
+    }
+    for (std::string word; words >> word;) {
+      if (word == "master" && words >> word) links.emplace_back(name, word);
+    }
+  }
+  return links;
+}
+
+std::vector<std::string> stacked_interfaces(const std::string& name) {
+  std::vector<std::string> out{name};
+  const std::string ip = find_tool("ip");
+  if (ip.empty()) return out;
+  const auto listed =
+      run_command("list links", {ip, "-o", "-d", "link", "show"}, kDefaultCommandTimeoutNs);
+  if (!listed.ok()) return out;
+  const auto links = parse_link_stack(listed.output);
+  for (std::size_t i = 0; i < out.size(); ++i) {
+    for (const auto& [a, b] : links) {
+      const std::string* other = a == out[i] ? &b : b == out[i] ? &a : nullptr;
+      if (other != nullptr && std::find(out.begin(), out.end(), *other) == out.end()) {
+        out.push_back(*other);
+      }
+    }
+  }
+  return out;
 }
 
 std::vector<std::string> default_route_interfaces() {

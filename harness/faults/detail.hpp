@@ -6,6 +6,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "harness/faults/injector.hpp"
@@ -77,5 +78,14 @@ class ScopedNetns {
 // Interfaces of this namespace that carry a default route (IPv4 /proc/net/route and IPv6
 // /proc/net/ipv6_route, usable routes only).
 std::vector<std::string> default_route_interfaces();
+
+// Links between interfaces, from `ip -o -d link show` lines: "5: eth0.100@eth0: ... master br0
+// ...". A VLAN, macvlan or similar is linked to the device under it (after '@'; a veth's '@' names
+// its peer, which is not), a bond's or bridge's member to its master. Pure, tested alone.
+std::vector<std::pair<std::string, std::string>> parse_link_stack(const std::string& ip_output);
+
+// `name` and every interface stacked on or under it, transitively (bonds, bridges, VLANs, ...),
+// in this thread's network namespace; just `name` when `ip` cannot be run.
+std::vector<std::string> stacked_interfaces(const std::string& name);
 
 }  // namespace fabricbench::faults::detail

@@ -2,6 +2,7 @@
 #include <net/if.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <charconv>
 #include <cmath>
@@ -70,15 +71,23 @@ void check_interface_exists(const std::string& backend, const std::string& name)
   }
 }
 
+// Refuses `name` when it, or an interface stacked on or under it (a bond it belongs to, the VLAN
+// over it, the bridge it is a port of), carries the default route.
 void refuse_default_route(const std::string& backend, const std::string& name, bool force) {
   if (force) return;
-  for (const auto& iface : detail::default_route_interfaces()) {
-    if (iface == name) {
-      throw Error(ErrorKind::config,
-                  fmt::format("{} backend: '{}' carries this host's default route; taking it down "
-                              "could cut the host off (set force to do it anyway)",
-                              backend, name));
-    }
+  const auto routed = detail::default_route_interfaces();
+  if (routed.empty()) return;
+  for (const auto& iface : detail::stacked_interfaces(name)) {
+    if (std::find(routed.begin(), routed.end(), iface) == routed.end()) continue;
+    throw Error(ErrorKind::config,
+                iface == name
+                    ? fmt::format("{} backend: '{}' carries this host's default route; taking it "
+                                  "down could cut the host off (set force to do it anyway)",
+                                  backend, name)
+                    : fmt::format("{} backend: '{}' is under '{}', which carries this host's "
+                                  "default route; taking it down could cut the host off (set "
+                                  "force to do it anyway)",
+                                  backend, name, iface));
   }
 }
 

@@ -4,9 +4,14 @@
 #include <sstream>
 #include <string>
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <sched.h>
+#include <cstdlib>
+#include <thread>
 
 #include "core/error.hpp"
+#include "harness/faults/detail.hpp"
 #include "harness/faults/injector.hpp"
 #include "test_support.hpp"
 
@@ -123,6 +128,62 @@ TEST(InjectorMake, LinkAndVmRefuseTheDefaultRouteInterface) {
   c.backend = "vm";
   EXPECT_EQ(make_error(c, wd.get(), &why), core::ErrorKind::config);
   EXPECT_NE(why.find("default route"), std::string::npos) << why;
+}
+
+TEST(LinkStack, ParsesMastersAndLowerDevices) {
+  const std::string out =
+      "1: lo: <LOOPBACK,UP> mtu 65536 qdisc noqueue state UNKNOWN\\    link/loopback\n"
+      "2: eth0: <UP> mtu 1500 qdisc mq master bond0 state UP\\    link/ether bond_slave\n"
+      "3: bond0: <MASTER,UP> mtu 1500 qdisc noqueue master br0 state UP\\    bond mode 802.3ad\n"
+      "4: bond0.100@bond0: <UP> mtu 1500 qdisc noqueue\\    vlan protocol 802.1Q id 100\n"
+      "5: vb@va: <UP> mtu 1500\\    link/ether 1a:2b veth addrgenmode eui64\n"
+      "6: veth1@if7: <UP> mtu 1500 master br0\\    link/ether 1a:2c veth\n"
+      "7: br0: <UP> mtu 1500 qdisc noqueue\\    bridge forward_delay 1500\n";
+  const std::vector<std::pair<std::string, std::string>> want = {
+      {"eth0", "bond0"}, {"bond0", "br0"}, {"bond0.100", "bond0"}, {"veth1", "br0"}};
+  EXPECT_EQ(detail::parse_link_stack(out), want);
+}
+
+// The default route on a bridge: its member port is refused too (a bond or a VLAN over the
+// target is found the same way; this kernel has neither).
+TEST(InjectorMake, DefaultRouteGuardSeesThroughABridge) {
+  const std::string ns = "fbguard-" + std::to_string(::getpid());
+  const auto sh = [](const std::string& cmd) { return std::system(cmd.c_str()) == 0; };
+  const std::string in = "ip -n " + ns + " ";
+  if (!sh("ip netns add " + ns + " 2>/dev/null")) GTEST_SKIP() << "cannot make a namespace";
+  const bool made =
+      sh(in + "link add va type veth peer name vb") && sh(in + "link add b0 type bridge") &&
+      sh(in + "link set va master b0") && sh(in + "link set va up") && sh(in + "link set b0 up") &&
+      sh(in + "addr add 198.18.250.1/24 dev b0") && sh(in + "route add default via 198.18.250.2");
+  std::string why_port, why_peer;
+  core::ErrorKind port_kind = core::ErrorKind::runtime;
+  if (made) {
+    std::thread inside([&] {
+      const int fd = ::open(("/run/netns/" + ns).c_str(), O_RDONLY | O_CLOEXEC);
+      if (fd < 0 || ::setns(fd, CLONE_NEWNET) != 0) return;
+      ::close(fd);
+      auto wd = Watchdog::start();
+      BackendConfig c;
+      c.backend = "link";
+      c.target = "va";
+      c.allow = {"va", "vb"};
+      port_kind = make_error(c, wd.get(), &why_port);
+      c.target = "vb";  // va's veth peer: not under the bridge
+      try {
+        (void)Injector::make(c, wd.get());
+      } catch (const core::Error& e) {
+        why_peer = e.what();
+      }
+    });
+    inside.join();
+  }
+  sh("ip netns del " + ns);
+  ASSERT_TRUE(made) << "could not build the bridge in " << ns;
+  EXPECT_EQ(port_kind, core::ErrorKind::config) << why_port;
+  EXPECT_NE(why_port.find("'va' is under 'b0', which carries this host's default route"),
+            std::string::npos)
+      << why_port;
+  EXPECT_EQ(why_peer.find("default route"), std::string::npos) << why_peer;
 }
 
 TEST(InjectorMake, NetnsBackendRefusesTheHostNamespace) {
