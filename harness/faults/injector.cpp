@@ -8,6 +8,7 @@
 #include <cmath>
 #include <map>
 #include <mutex>
+#include <sstream>
 #include <stdexcept>
 
 #include <fmt/format.h>
@@ -42,6 +43,9 @@ class Backend {
   virtual std::vector<Step> inject_steps(const Fault& fault) const = 0;
   virtual std::vector<Step> clear_steps(const Fault& fault) const = 0;
   virtual bool uses_watchdog() const = 0;
+  // What only the target can tell, asked with read-only commands in its namespace just before
+  // the fault: throws Error(config) to refuse before anything has changed.
+  virtual void check_in_place(const Fault& /*fault*/, std::uint64_t /*timeout_ns*/) const {}
 };
 
 std::string require_tool(const char* name, const std::string& why) {
@@ -227,6 +231,27 @@ class NetBackend final : public Backend {
   }
 
   void set_link_rate(double bits_per_s) { link_rate_ = bits_per_s; }
+
+  // A tc fault replaces the root qdisc and its clear deletes it (or puts the fabric's own shaping
+  // back). A root qdisc someone configured (a handle other than the kernel default's 0:) would be
+  // lost: refused, naming it.
+  void check_in_place(const Fault& fault, std::uint64_t timeout_ns) const override {
+    const bool tc_fault = fault.kind == Kind::delay || fault.kind == Kind::rate_limit ||
+                          (fault.kind == Kind::loss && netem_);
+    if (!tc_fault || link_rate_ > 0 || tc_.empty()) return;
+    const auto shown = run_command("show the root qdisc of " + iface_,
+                                   {tc_, "qdisc", "show", "dev", iface_, "root"}, timeout_ns);
+    if (!shown.ok()) return;  // the fault's own tc command reports the problem
+    std::istringstream words(shown.output);
+    std::string word, kind, handle;
+    if (!(words >> word >> kind >> handle) || word != "qdisc" || handle == "0:") return;
+    std::string first_line = shown.output.substr(0, shown.output.find('\n'));
+    throw Error(ErrorKind::config,
+                fmt::format("{} backend: {} has a configured root qdisc ({}); a {} fault replaces "
+                            "the root qdisc and clearing it deletes it, so that configuration "
+                            "would be lost: remove it first, or use another interface",
+                            backend_, iface_, first_line, to_string(fault.kind)));
+  }
 
  private:
   void firewall_needed(const char* kind) const {
@@ -417,6 +442,10 @@ class BackendInjector final : public Injector {
   std::vector<ActionRecord> inject(const Fault& fault) override {
     std::lock_guard<std::mutex> lock(mu_);
     backend_->check(fault);
+    {
+      detail::ScopedNetns in(netns_);
+      backend_->check_in_place(fault, timeout_ns_);
+    }
     const auto steps = backend_->inject_steps(fault);
     const auto undo = backend_->clear_steps(fault);
     if (backend_->uses_watchdog()) {

@@ -186,6 +186,59 @@ TEST(InjectorMake, DefaultRouteGuardSeesThroughABridge) {
   EXPECT_EQ(why_peer.find("default route"), std::string::npos) << why_peer;
 }
 
+// A tc fault would replace a root qdisc someone configured and its clear would delete it: refused
+// before anything changes. On the kernel's default qdisc the fault comes and goes as before.
+TEST(VmInjector, ConfiguredRootQdiscIsRefusedAndKept) {
+  const std::string ns = "fbqdisc-" + std::to_string(::getpid());
+  const auto sh = [](const std::string& cmd) { return std::system(cmd.c_str()) == 0; };
+  const std::string in = "ip -n " + ns + " ";
+  if (!sh("ip netns add " + ns + " 2>/dev/null")) GTEST_SKIP() << "cannot make a namespace";
+  const bool made = sh(in + "link add va type veth peer name vb") && sh(in + "link set va up") &&
+                    sh(in + "link set vb up");
+  std::string refused, first_inject;
+  bool kept = false, cleared_to_default = false;
+  if (made) {
+    std::thread inside([&] {
+      const int fd = ::open(("/run/netns/" + ns).c_str(), O_RDONLY | O_CLOEXEC);
+      if (fd < 0 || ::setns(fd, CLONE_NEWNET) != 0) return;
+      ::close(fd);
+      auto wd = Watchdog::start();
+      BackendConfig c;
+      c.backend = "vm";
+      c.target = "va";
+      c.command_timeout_ns = 10 * testing::kSecond;
+      auto injector = Injector::make(c, wd.get());
+      const Fault limit{Kind::rate_limit, 0, 0, 50e6};
+      try {
+        for (const auto& r : injector->inject(limit)) {
+          if (!r.ok()) first_inject += r.output;
+        }
+        injector->clear(limit);
+      } catch (const core::Error& e) {
+        first_inject = e.what();
+      }
+      cleared_to_default =
+          testing::sh("tc qdisc show dev va root").output.find(" 0: root") != std::string::npos;
+      testing::sh("tc qdisc add dev va root handle 7: tbf rate 1gbit burst 64kb latency 10ms");
+      try {
+        (void)injector->inject(limit);
+      } catch (const core::Error& e) {
+        refused = e.what();
+      }
+      kept =
+          testing::sh("tc qdisc show dev va root").output.find("tbf 7: root") != std::string::npos;
+    });
+    inside.join();
+  }
+  sh("ip netns del " + ns);
+  ASSERT_TRUE(made);
+  EXPECT_TRUE(first_inject.empty()) << first_inject;
+  EXPECT_TRUE(cleared_to_default);
+  EXPECT_NE(refused.find("va has a configured root qdisc (qdisc tbf 7: root"), std::string::npos)
+      << refused;
+  EXPECT_TRUE(kept) << "the configured qdisc was changed";
+}
+
 TEST(InjectorMake, NetnsBackendRefusesTheHostNamespace) {
   BackendConfig c;
   c.backend = "netns";
