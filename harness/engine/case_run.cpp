@@ -39,6 +39,11 @@ class CaseRun {
     } catch (const Error& e) {
       fail(e);
       return false;
+    } catch (const std::exception& e) {
+      // A library's own exception (std::bad_alloc, a recorder's std::invalid_argument) fails the
+      // case like any error, so the run document is finished rather than left "running".
+      fail(Error(ErrorKind::runtime, std::string("internal error: ") + e.what()));
+      return false;
     }
     finish();
     return true;

@@ -5,6 +5,7 @@
 
 #include <fmt/format.h>
 
+#include "core/units.hpp"
 #include "harness/spec/case_builder.hpp"
 #include "harness/spec/fault_keys.hpp"
 
@@ -78,6 +79,32 @@ class GroupExpander {
       : ctx_(ctx), g_(g), field_(index_field("cases", index)), group_(field_), exp_(exp) {}
 
   bool over_limit() const { return over_limit_; }
+
+  // A duration-mode case's interval bins per repetition, and the plan's planned time so far,
+  // within their limits (docs/CONFIG.md "Limits"); false (reported) otherwise.
+  bool within_time_limits(const Case& c) {
+    if (c.mode != Mode::duration || c.interval_ns == 0) return true;
+    const std::uint64_t bins = (c.warmup_ns + c.duration_ns) / c.interval_ns;
+    if (bins > kMaxBinsPerRepetition) {
+      error(g_.origin, field_,
+            fmt::format("case {}: {} of warm-up and duration in bins of {} is {} interval bins "
+                        "per repetition, more than the limit of {}; raise interval",
+                        c.id, core::format_duration_ns(c.warmup_ns + c.duration_ns),
+                        core::format_duration_ns(c.interval_ns), bins, kMaxBinsPerRepetition));
+      return false;
+    }
+    ctx_.planned_ns += static_cast<std::uint64_t>(c.repetitions) * (c.warmup_ns + c.duration_ns);
+    if (ctx_.planned_ns > kMaxPlannedNs) {
+      error(g_.origin, field_,
+            fmt::format("the plan's planned time passes the limit of {} at case {}; a nightly "
+                        "gate that long cannot finish by morning: split the file or shorten "
+                        "durations or repetitions",
+                        core::format_duration_ns(kMaxPlannedNs), c.id));
+      over_limit_ = true;
+      return false;
+    }
+    return true;
+  }
 
   void run(const std::vector<Param>& defaults, std::map<std::string, int>& group_lines) {
     if (g_.kind != SNode::Kind::map) {
@@ -426,6 +453,7 @@ class GroupExpander {
     std::vector<std::size_t> pick(g.dims.size(), 0);
     for (std::size_t n = 0; n < total; ++n) {
       Case c = build_case(ctx_, g, pick);
+      if (!within_time_limits(c)) return;
       if (group_ids.insert(c.id).second) {
         if (!ctx_.case_ids.insert(c.id).second) {
           error(g_.origin, field_, fmt::format("case id '{}' is used twice", c.id));

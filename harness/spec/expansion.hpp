@@ -18,6 +18,11 @@
 namespace fabricbench::spec {
 
 constexpr std::size_t kMaxCases = 10'000;
+// Interval-series bins per repetition (duration / interval): what a rank sends rank 0 for one
+// repetition grows with it (about 150 bytes a bin).
+constexpr std::uint64_t kMaxBinsPerRepetition = 1'000'000;
+// Planned time of the whole plan (duration-mode cases: repetitions x (warm-up + duration)).
+constexpr std::uint64_t kMaxPlannedNs = 24ULL * 3600 * 1'000'000'000;
 
 // What every step of a load reads and reports to.
 struct LoadContext {
@@ -26,6 +31,7 @@ struct LoadContext {
   const Catalog& catalog;
   const ParsedInjector& injector;
   std::unordered_set<std::string> case_ids{};  // of every case expanded so far
+  std::uint64_t planned_ns = 0;                // their planned time so far
   Reporter& report() { return values.report(); }
 };
 

@@ -68,5 +68,36 @@ TEST(SpecLimits, CaseLimitIsPlanWide) {
   EXPECT_LE(ds.size(), 3U) << "one error for the limit, not one per group: " << dump(ds);
 }
 
+// An hour (and its default warm-up of 6 minutes) in 1 ms bins: almost 4 million bins a
+// repetition, each sent to rank 0.
+TEST(SpecLimits, IntervalBinsPerRepetitionAreBounded) {
+  const auto ds = diagnostics_of(
+      "fabricbench: 1\nname: t\ncases:\n"
+      "  - {name: long, suite: stream, sizes: 64KiB, duration: 1h, interval: 1ms}\n");
+  bool found = false;
+  for (const auto& d : ds) {
+    found = found || d.message.find(
+                         "3960000 interval bins per repetition, more than the limit "
+                         "of 1000000") != std::string::npos;
+  }
+  EXPECT_TRUE(found) << dump(ds);
+  EXPECT_NO_THROW((void)load_experiment_text(
+      "fabricbench: 1\nname: t\ncases:\n"
+      "  - {name: long, suite: stream, sizes: 64KiB, duration: 1h, interval: 10ms}\n",
+      "t.yaml", testing::catalog()));
+}
+
+TEST(SpecLimits, PlannedTimeIsBounded) {
+  const auto ds = diagnostics_of(
+      "fabricbench: 1\nname: t\ncases:\n"
+      "  - {name: soak, suite: stream, sizes: [64KiB, 1MiB], duration: 1h, interval: 1s, "
+      "repetitions: 13}\n");
+  bool found = false;
+  for (const auto& d : ds) {
+    found = found || d.message.find("planned time passes the limit of 24h") != std::string::npos;
+  }
+  EXPECT_TRUE(found) << dump(ds);
+}
+
 }  // namespace
 }  // namespace fabricbench::spec
