@@ -1,8 +1,11 @@
 #include "harness/engine/case_setup.hpp"
 
+#include <unistd.h>
+
 #include <algorithm>
 
 #include "core/clock.hpp"
+#include "core/units.hpp"
 #include "harness/engine/regime_run.hpp"
 #include "suites/api/measure.hpp"
 
@@ -133,6 +136,20 @@ void make_provider(CaseSetup& s, const spec::Case& c, const suites::Params& p,
   }
 }
 
+// Buffers larger than this host's memory are refused before anything is mapped (size x window x
+// connections grows fast), naming what makes them up.
+void check_buffer_bytes(const spec::Case& c, std::size_t bytes) {
+  const long pages = ::sysconf(_SC_PHYS_PAGES);
+  const long page = ::sysconf(_SC_PAGESIZE);
+  if (pages <= 0 || page <= 0) return;
+  const auto memory = static_cast<std::size_t>(pages) * static_cast<std::size_t>(page);
+  if (bytes <= memory) return;
+  throw Error(ErrorKind::config,
+              c.id + ": its send and receive buffers need " + core::format_size(bytes) +
+                  " per rank (message size x slots x connections), more than this host's " +
+                  core::format_size(memory) + " of memory; lower the size, window or connections");
+}
+
 // Send and receive buffers for every connection of every flow set, registered with the transport.
 void allocate_buffers(CaseSetup& s, const spec::Case& c, const suites::Params& p, int flow_sets) {
   const std::size_t msg = std::max<std::uint64_t>(c.message_size, 1);
@@ -140,6 +157,7 @@ void allocate_buffers(CaseSetup& s, const spec::Case& c, const suites::Params& p
   const auto regime_needs = regime_slots(c);
   const int send_slots = regime_needs ? regime_needs->first : s.workload->send_slots(p);
   const int recv_slots = regime_needs ? regime_needs->second : s.workload->recv_slots(p);
+  check_buffer_bytes(c, msg * static_cast<std::size_t>(send_slots + recv_slots) * conns);
   s.send_buffer = s.provider->allocate(msg * static_cast<std::size_t>(send_slots) * conns);
   s.recv_buffer = s.provider->allocate(msg * static_cast<std::size_t>(recv_slots) * conns);
   if (p.verify) {

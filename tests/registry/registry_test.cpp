@@ -164,6 +164,31 @@ TEST(Registry, TheEngineRunsTheTestTransport) {
   std::filesystem::remove_all(dir);
 }
 
+// Buffers larger than the host's memory (1 GiB messages x a window of 4096, sent and received)
+// fail their case before anything is mapped, naming the figure; the run goes on and finishes.
+TEST(Registry, BuffersBeyondTheHostsMemoryFailTheCaseFirst) {
+  const engine::Registry registry = with_loop();
+  const spec::Experiment e = spec::load_experiment_text(
+      "fabricbench: 1\nname: huge\ncases:\n"
+      "  - {name: huge, suite: stream, transport: loop, sizes: 1GiB, iterations: 10, "
+      "window: 4096}\n"
+      "  - {name: small, suite: pingpong, transport: loop, sizes: 8, iterations: 10}\n",
+      "huge.yaml", registry.catalog());
+  const auto dir =
+      std::filesystem::temp_directory_path() / ("fabricbench-huge-" + std::to_string(::getpid()));
+  for (const auto& o : run_engine(2, registry, e, dir)) {
+    EXPECT_EQ(o.exit_code, core::ExitCode::run_failed) << o.error;
+  }
+  const results::RunDocument doc = results::read_run_document((dir / "run.json").string());
+  EXPECT_NE(doc.status, results::RunStatus::running);
+  ASSERT_GE(doc.cases.size(), 1U);
+  EXPECT_EQ(doc.cases[0].status, results::CaseStatus::failed);
+  ASSERT_FALSE(doc.cases[0].errors.empty());
+  EXPECT_NE(doc.cases[0].errors[0].message.find("more than this host's"), std::string::npos)
+      << doc.cases[0].errors[0].message;
+  std::filesystem::remove_all(dir);
+}
+
 // pattern all_pairs on 5 ranks (odd: one bye per round): every pair measured once per repetition
 // in 5 rounds of 2 disjoint pairs, the data verified, the map judged and recorded with its
 // retests and verdict, and every rank's exit code agreeing with the verdict.
