@@ -4,6 +4,7 @@
 #include <sys/resource.h>
 
 #include <ctime>
+#include <filesystem>
 #include <memory>
 #include <utility>
 
@@ -27,10 +28,23 @@ std::uint64_t max_rss_kib() {
   return static_cast<std::uint64_t>(u.ru_maxrss);
 }
 
+// Descriptors this process holds open now (ci/soak.sh watches them across runs).
+std::uint64_t open_fds() {
+  std::error_code ec;
+  std::uint64_t n = 0;
+  for (auto it = std::filesystem::directory_iterator("/proc/self/fd", ec);
+       !ec && it != std::filesystem::directory_iterator(); it.increment(ec)) {
+    ++n;
+  }
+  return n > 0 ? n - 1 : 0;  // less the iterator's own
+}
+
 // Rank 0's record of the harness's own cost (docs/PERFORMANCE.md, "The harness at scale"):
-// joining the side channel, checking the plan, gathering the envelopes, and its peak memory.
+// joining the side channel, checking the plan, gathering the envelopes, its peak memory and the
+// descriptors it holds.
 json harness_event(const char* kind, json detail) {
   detail["max_rss_kib"] = max_rss_kib();
+  detail["open_fds"] = open_fds();
   return {{"t_ns", core::wall_clock_ns()}, {"rank", 0}, {"kind", kind}, {"detail", detail}};
 }
 
