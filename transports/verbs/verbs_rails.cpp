@@ -80,9 +80,14 @@ class RailsEndpoint final : public Endpoint {
     if (request.op != Op::recv && request.op != Op::send) {
       on_rail.remote.key = remote_key(request.remote.key, rail);
     }
+    // Every request is signaled on its rail: a completion the caller sees must mean that every
+    // request posted before it, on any rail, has completed (RC's in-order promise, which callers
+    // rely on to reuse buffers), and only the rails' completions can tell. Those the caller did
+    // not ask for are dropped in order.
+    on_rail.signaled = true;
     if (!rails_[rail]->post(on_rail)) return false;
     advance(request.op);
-    if (request.op == Op::recv || request.signaled) queue_of(request.op).order.push_back(rail);
+    queue_of(request.op).order.push_back({rail, request.op == Op::recv || request.signaled});
     if (request.op != Op::recv) {
       shared_->bytes[rail].fetch_add(request.length, std::memory_order_relaxed);
       shared_->requests[rail].fetch_add(1, std::memory_order_relaxed);
@@ -179,9 +184,9 @@ class RailsEndpoint final : public Endpoint {
       queue_of(scratch_[k].op).held[rail].push_back(scratch_[k]);
     }
     for (auto* q : {&sends_, &receives_}) {
-      while (!q->order.empty() && !q->held[q->order.front()].empty()) {
-        auto& held = q->held[q->order.front()];
-        ready_.push_back(held.front());
+      while (!q->order.empty() && !q->held[q->order.front().first].empty()) {
+        auto& held = q->held[q->order.front().first];
+        if (q->order.front().second) ready_.push_back(held.front());
         held.pop_front();
         q->order.pop_front();
       }
@@ -200,7 +205,8 @@ class RailsEndpoint final : public Endpoint {
   // Completions of one queue (send or receive) on their way back in posting order.
   struct Ordered {
     explicit Ordered(std::size_t rails) : held(rails) {}
-    std::deque<std::size_t> order;             // the rail of each request, in posting order
+    // The rail of each request, in posting order, and whether the caller asked for its completion.
+    std::deque<std::pair<std::size_t, bool>> order;
     std::vector<std::deque<Completion>> held;  // per rail: completed, not yet reported
   };
   Ordered& queue_of(Op op) { return op == Op::recv ? receives_ : sends_; }
@@ -214,7 +220,7 @@ class RailsEndpoint final : public Endpoint {
   std::uint64_t messages_ = 0;         // sends and write_imm posted
   std::uint64_t one_sided_ = 0;        // writes and reads posted
   std::vector<Completion> scratch_;
-  Ordered sends_;     // signaled send-queue requests
+  Ordered sends_;     // send-queue requests
   Ordered receives_;  // receives
   std::deque<Completion> ready_;
 };

@@ -20,8 +20,11 @@
 //  - write and read go round robin in a third sequence; a one-sided request names the peer's
 //    region by the key the peer published (rail 0's), which the endpoint maps to the chosen rail's;
 //  - the atomics always take rail 0 (atomicity holds within one device only).
-// Completions of each queue (receives; signaled send-queue requests) are reported in posting
-// order: one that arrives on a rail ahead of an earlier request's on another rail is held back.
+// Completions of each queue (receives; send-queue requests) are reported in posting order: one
+// that arrives on a rail ahead of an earlier request's on another rail is held back. Every request
+// is signaled on its rail (the caller's unsignaled ones are dropped when their turn comes), so a
+// reported completion still means that everything posted before it has completed, on every rail
+// (RC's promise, on which callers reuse buffers); cq_moderation then saves no completions.
 // queue_depth() is the rails' depths added up: requests spread round robin fill every rail. A
 // request its rail cannot take now returns false (a rail may be full while others have room); the
 // caller's retry goes to the same rail.
