@@ -1,8 +1,10 @@
 // Injector::make refusals (no command is run by these), and the command backend end to end
 // (no root needed: its commands only touch files in a temporary directory).
 #include <fstream>
+#include <functional>
 #include <sstream>
 #include <string>
+#include <vector>
 
 #include <fcntl.h>
 #include <gtest/gtest.h>
@@ -46,6 +48,46 @@ BackendConfig command_config(const std::string& inject, const std::string& clear
   c.command_timeout_ns = 10 * testing::kSecond;
   return c;
 }
+
+// A network namespace of the test's own, built with `ip -n NS` commands and deleted at the end;
+// inside() runs a body on a thread that has entered it (false when it could not).
+class ScratchNamespace {
+ public:
+  explicit ScratchNamespace(const std::string& prefix)
+      : name_(prefix + "-" + std::to_string(::getpid())),
+        made_(sh("ip netns add " + name_ + " 2>/dev/null")) {}
+  ~ScratchNamespace() {
+    if (made_) sh("ip netns del " + name_);
+  }
+  ScratchNamespace(const ScratchNamespace&) = delete;
+  ScratchNamespace& operator=(const ScratchNamespace&) = delete;
+
+  bool made() const { return made_; }
+  const std::string& name() const { return name_; }
+  // Each `ip -n NS <command>` in turn; false at the first that fails.
+  bool ip(const std::vector<std::string>& commands) const {
+    for (const auto& c : commands) {
+      if (!sh("ip -n " + name_ + " " + c)) return false;
+    }
+    return true;
+  }
+  bool inside(const std::function<void()>& body) const {
+    bool entered = false;
+    std::thread t([&] {
+      const int fd = ::open(("/run/netns/" + name_).c_str(), O_RDONLY | O_CLOEXEC);
+      entered = fd >= 0 && ::setns(fd, CLONE_NEWNET) == 0;
+      if (fd >= 0) ::close(fd);
+      if (entered) body();
+    });
+    t.join();
+    return entered;
+  }
+
+ private:
+  static bool sh(const std::string& cmd) { return std::system(cmd.c_str()) == 0; }
+  std::string name_;
+  bool made_;
+};
 
 // The first interface of this namespace that carries a default route, "" when none does.
 std::string default_route_interface() {
@@ -147,38 +189,30 @@ TEST(LinkStack, ParsesMastersAndLowerDevices) {
 // The default route on a bridge: its member port is refused too (a bond or a VLAN over the
 // target is found the same way; this kernel has neither).
 TEST(InjectorMake, DefaultRouteGuardSeesThroughABridge) {
-  const std::string ns = "fbguard-" + std::to_string(::getpid());
-  const auto sh = [](const std::string& cmd) { return std::system(cmd.c_str()) == 0; };
-  const std::string in = "ip -n " + ns + " ";
-  if (!sh("ip netns add " + ns + " 2>/dev/null")) GTEST_SKIP() << "cannot make a namespace";
+  const ScratchNamespace ns("fbguard");
+  if (!ns.made()) GTEST_SKIP() << "cannot make a namespace";
   const bool made =
-      sh(in + "link add va type veth peer name vb") && sh(in + "link add b0 type bridge") &&
-      sh(in + "link set va master b0") && sh(in + "link set va up") && sh(in + "link set b0 up") &&
-      sh(in + "addr add 198.18.250.1/24 dev b0") && sh(in + "route add default via 198.18.250.2");
+      ns.ip({"link add va type veth peer name vb", "link add b0 type bridge",
+             "link set va master b0", "link set va up", "link set b0 up",
+             "addr add 198.18.250.1/24 dev b0", "route add default via 198.18.250.2"});
+  ASSERT_TRUE(made) << "could not build the bridge in " << ns.name();
   std::string why_port, why_peer;
   core::ErrorKind port_kind = core::ErrorKind::runtime;
-  if (made) {
-    std::thread inside([&] {
-      const int fd = ::open(("/run/netns/" + ns).c_str(), O_RDONLY | O_CLOEXEC);
-      if (fd < 0 || ::setns(fd, CLONE_NEWNET) != 0) return;
-      ::close(fd);
-      auto wd = Watchdog::start();
-      BackendConfig c;
-      c.backend = "link";
-      c.target = "va";
-      c.allow = {"va", "vb"};
-      port_kind = make_error(c, wd.get(), &why_port);
-      c.target = "vb";  // va's veth peer: not under the bridge
-      try {
-        (void)Injector::make(c, wd.get());
-      } catch (const core::Error& e) {
-        why_peer = e.what();
-      }
-    });
-    inside.join();
-  }
-  sh("ip netns del " + ns);
-  ASSERT_TRUE(made) << "could not build the bridge in " << ns;
+  ASSERT_TRUE(ns.inside([&] {
+    auto wd = Watchdog::start();
+    BackendConfig c;
+    c.backend = "link";
+    c.target = "va";
+    c.allow = {"va", "vb"};
+    port_kind = make_error(c, wd.get(), &why_port);
+    c.target = "vb";  // va's veth peer: not under the bridge
+    try {
+      (void)Injector::make(c, wd.get());
+    } catch (const core::Error& e) {
+      why_peer = e.what();
+    }
+  })) << "cannot enter "
+      << ns.name();
   EXPECT_EQ(port_kind, core::ErrorKind::config) << why_port;
   EXPECT_NE(why_port.find("'va' is under 'b0', which carries this host's default route"),
             std::string::npos)
@@ -189,49 +223,38 @@ TEST(InjectorMake, DefaultRouteGuardSeesThroughABridge) {
 // A tc fault would replace a root qdisc someone configured and its clear would delete it: refused
 // before anything changes. On the kernel's default qdisc the fault comes and goes as before.
 TEST(VmInjector, ConfiguredRootQdiscIsRefusedAndKept) {
-  const std::string ns = "fbqdisc-" + std::to_string(::getpid());
-  const auto sh = [](const std::string& cmd) { return std::system(cmd.c_str()) == 0; };
-  const std::string in = "ip -n " + ns + " ";
-  if (!sh("ip netns add " + ns + " 2>/dev/null")) GTEST_SKIP() << "cannot make a namespace";
-  const bool made = sh(in + "link add va type veth peer name vb") && sh(in + "link set va up") &&
-                    sh(in + "link set vb up");
+  const ScratchNamespace ns("fbqdisc");
+  if (!ns.made()) GTEST_SKIP() << "cannot make a namespace";
+  ASSERT_TRUE(ns.ip({"link add va type veth peer name vb", "link set va up", "link set vb up"}));
   std::string refused, first_inject;
   bool kept = false, cleared_to_default = false;
-  if (made) {
-    std::thread inside([&] {
-      const int fd = ::open(("/run/netns/" + ns).c_str(), O_RDONLY | O_CLOEXEC);
-      if (fd < 0 || ::setns(fd, CLONE_NEWNET) != 0) return;
-      ::close(fd);
-      auto wd = Watchdog::start();
-      BackendConfig c;
-      c.backend = "vm";
-      c.target = "va";
-      c.command_timeout_ns = 10 * testing::kSecond;
-      auto injector = Injector::make(c, wd.get());
-      const Fault limit{Kind::rate_limit, 0, 0, 50e6};
-      try {
-        for (const auto& r : injector->inject(limit)) {
-          if (!r.ok()) first_inject += r.output;
-        }
-        injector->clear(limit);
-      } catch (const core::Error& e) {
-        first_inject = e.what();
+  ASSERT_TRUE(ns.inside([&] {
+    auto wd = Watchdog::start();
+    BackendConfig c;
+    c.backend = "vm";
+    c.target = "va";
+    c.command_timeout_ns = 10 * testing::kSecond;
+    auto injector = Injector::make(c, wd.get());
+    const Fault limit{Kind::rate_limit, 0, 0, 50e6};
+    try {
+      for (const auto& r : injector->inject(limit)) {
+        if (!r.ok()) first_inject += r.output;
       }
-      cleared_to_default =
-          testing::sh("tc qdisc show dev va root").output.find(" 0: root") != std::string::npos;
-      testing::sh("tc qdisc add dev va root handle 7: tbf rate 1gbit burst 64kb latency 10ms");
-      try {
-        (void)injector->inject(limit);
-      } catch (const core::Error& e) {
-        refused = e.what();
-      }
-      kept =
-          testing::sh("tc qdisc show dev va root").output.find("tbf 7: root") != std::string::npos;
-    });
-    inside.join();
-  }
-  sh("ip netns del " + ns);
-  ASSERT_TRUE(made);
+      injector->clear(limit);
+    } catch (const core::Error& e) {
+      first_inject = e.what();
+    }
+    cleared_to_default =
+        testing::sh("tc qdisc show dev va root").output.find(" 0: root") != std::string::npos;
+    testing::sh("tc qdisc add dev va root handle 7: tbf rate 1gbit burst 64kb latency 10ms");
+    try {
+      (void)injector->inject(limit);
+    } catch (const core::Error& e) {
+      refused = e.what();
+    }
+    kept = testing::sh("tc qdisc show dev va root").output.find("tbf 7: root") != std::string::npos;
+  })) << "cannot enter "
+      << ns.name();
   EXPECT_TRUE(first_inject.empty()) << first_inject;
   EXPECT_TRUE(cleared_to_default);
   EXPECT_NE(refused.find("va has a configured root qdisc (qdisc tbf 7: root"), std::string::npos)
