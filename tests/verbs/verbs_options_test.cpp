@@ -10,6 +10,7 @@
 #include <string>
 
 #include "core/error.hpp"
+#include "transports/verbs/verbs_device.hpp"
 #include "transports/verbs/verbs_transport.hpp"
 
 namespace fabricbench::transport::verbs {
@@ -67,10 +68,24 @@ TEST(VerbsOptions, RangesAreChecked) {
   expect_config([](Options& o) { o.timeout = 32; }, {"timeout", "32"});
   expect_config([](Options& o) { o.retry_count = 8; }, {"retry_count", "8"});
   expect_config([](Options& o) { o.rnr_retry = 8; }, {"rnr_retry", "8"});
-  expect_config([](Options& o) { o.max_rd_atomic = 0; }, {"max_rd_atomic"});
   expect_config([](Options& o) { o.connect_timeout_ns = 0; }, {"connect_timeout_ns"});
   expect_config([](Options& o) { o.recv_overflow_bytes = (1u << 30) + 1; },
                 {"recv_overflow_bytes"});
+}
+
+// READ/atomic depths: 0 takes the device's limits as perftest does (Soft-RoCE 128, ConnectX 16),
+// each side against its own limit (initiator: max_qp_init_rd_atom, responder: max_qp_rd_atom).
+TEST(VerbsOptions, RdAtomicDepthsDefaultToTheDevicesLimits) {
+  const RdAtomicDepths device_max = rd_atomic_depths(0, 128, 64);
+  EXPECT_EQ(device_max.initiator, 128);
+  EXPECT_EQ(device_max.responder, 64);
+  const RdAtomicDepths asked = rd_atomic_depths(16, 128, 8);
+  EXPECT_EQ(asked.initiator, 16);
+  EXPECT_EQ(asked.responder, 8);
+  const RdAtomicDepths wide = rd_atomic_depths(0, 1000, -1);
+  EXPECT_EQ(wide.initiator, 255);
+  EXPECT_EQ(wide.responder, 0);
+  EXPECT_EQ(Options{}.max_rd_atomic, 0u);
 }
 
 TEST(VerbsOptions, RdmaCmOnlyForRc) {

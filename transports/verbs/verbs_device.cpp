@@ -362,6 +362,15 @@ int mtu_bytes(ibv_mtu mtu) noexcept {
   return 128 << static_cast<int>(mtu);
 }
 
+RdAtomicDepths rd_atomic_depths(std::uint32_t requested, int max_qp_init_rd_atom,
+                                int max_qp_rd_atom) noexcept {
+  const auto clamp = [requested](int device_limit) {
+    const auto limit = static_cast<std::uint32_t>(std::clamp(device_limit, 0, 255));
+    return static_cast<std::uint8_t>(requested == 0 ? limit : std::min(requested, limit));
+  };
+  return {clamp(max_qp_init_rd_atom), clamp(max_qp_rd_atom)};
+}
+
 void Fault::raise(core::ErrorKind k, const std::string& why) {
   {
     std::lock_guard lock(mutex);
@@ -408,9 +417,6 @@ QpKind validate_options(const Options& o) {
   if (o.timeout > 31) bad("timeout must be 0..31, got " + std::to_string(o.timeout));
   if (o.retry_count > 7) bad("retry_count must be 0..7, got " + std::to_string(o.retry_count));
   if (o.rnr_retry > 7) bad("rnr_retry must be 0..7, got " + std::to_string(o.rnr_retry));
-  if (o.max_rd_atomic == 0 && kind == QpKind::rc) {
-    bad("max_rd_atomic must be at least 1 for rc queue pairs");
-  }
   if (o.connect_timeout_ns == 0) bad("connect_timeout_ns must be positive");
   if (o.use_rdma_cm && kind != QpKind::rc) {
     bad("use_rdma_cm connects rc queue pairs only, got qp_type " + o.qp_type);
@@ -469,12 +475,12 @@ Device::Device(const Options& options, QpKind kind) {
       retry_count = 6;
       clamp_note = "retry_count 7->6 (rxe retries forever at 7)";
     }
-    const std::uint32_t rd = std::min<std::uint32_t>(options.max_rd_atomic, 255);
-    max_rd_atomic = static_cast<std::uint8_t>(
-        std::min<std::uint32_t>(rd, static_cast<std::uint32_t>(std::max(attr_.max_qp_rd_atom, 0))));
-    max_dest_rd_atomic = static_cast<std::uint8_t>(std::min<std::uint32_t>(
-        rd, static_cast<std::uint32_t>(std::max(attr_.max_qp_init_rd_atom, 0))));
-    if (max_rd_atomic != options.max_rd_atomic || max_dest_rd_atomic != options.max_rd_atomic) {
+    const RdAtomicDepths depths =
+        rd_atomic_depths(options.max_rd_atomic, attr_.max_qp_init_rd_atom, attr_.max_qp_rd_atom);
+    max_rd_atomic = depths.initiator;
+    max_dest_rd_atomic = depths.responder;
+    if (options.max_rd_atomic != 0 &&
+        (max_rd_atomic != options.max_rd_atomic || max_dest_rd_atomic != options.max_rd_atomic)) {
       if (!clamp_note.empty()) clamp_note += "; ";
       clamp_note += "max_rd_atomic " + std::to_string(options.max_rd_atomic) + "->" +
                     std::to_string(max_rd_atomic) + "/" + std::to_string(max_dest_rd_atomic);

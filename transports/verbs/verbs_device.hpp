@@ -30,6 +30,17 @@ bool gid_is_zero(const ibv_gid& gid) noexcept;
 std::string hex(std::uint64_t value);
 int mtu_bytes(ibv_mtu mtu) noexcept;
 
+// The RDMA READ/atomic depths a queue pair is given: as initiator (max_rd_atomic, at most the
+// device's max_qp_init_rd_atom) and as responder (max_dest_rd_atomic, at most max_qp_rd_atom),
+// both at most 255. requested 0 means as deep as the device allows, which is what perftest
+// gives ib_read_bw (its outstanding reads default to the device's limit).
+struct RdAtomicDepths {
+  std::uint8_t initiator = 0;
+  std::uint8_t responder = 0;
+};
+RdAtomicDepths rd_atomic_depths(std::uint32_t requested, int max_qp_init_rd_atom,
+                                int max_qp_rd_atom) noexcept;
+
 // Raised by the async-event thread for the endpoints an event concerns; checked by poll().
 struct Fault {
   std::atomic<bool> raised{false};

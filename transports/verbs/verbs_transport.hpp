@@ -76,18 +76,19 @@ struct Options {
                        // non-zero GID; InfiniBand: 0
   std::string qp_type = "rc";  // rc | uc | ud (uc: send/write/write_imm; ud: send/recv only)
   int mtu = 0;  // 0 = the port's active MTU, else 256/512/1024/2048/4096, at most the active MTU
-  std::uint32_t queue_depth = 128;   // send and receive queue size per QP (requests the caller may
-                                     // have outstanding in each direction)
-  std::uint32_t inline_size = 0;     // max inline data (0 = none); error if the device refuses
-  std::uint32_t cq_moderation = 1;   // a send-queue request is signaled at least every Nth one
-                                     // (perftest --cq-mod); 1 = every request is signaled in
-                                     // hardware, only those the caller asked for are reported
-  std::uint8_t sl = 0;               // service level (0..15)
-  std::uint8_t traffic_class = 0;    // GRH traffic class (RoCE: DSCP << 2 | ECN)
-  std::uint8_t timeout = 14;         // local ACK timeout, 4.096 us * 2^timeout (0..31)
-  std::uint8_t retry_count = 7;      // transport retries (0..7)
-  std::uint8_t rnr_retry = 7;        // receiver-not-ready retries (0..7, 7 = infinite)
-  std::uint32_t max_rd_atomic = 16;  // outstanding reads/atomics, clamped to the device's limits
+  std::uint32_t queue_depth = 128;  // send and receive queue size per QP (requests the caller may
+                                    // have outstanding in each direction)
+  std::uint32_t inline_size = 0;    // max inline data (0 = none); error if the device refuses
+  std::uint32_t cq_moderation = 1;  // a send-queue request is signaled at least every Nth one
+                                    // (perftest --cq-mod); 1 = every request is signaled in
+                                    // hardware, only those the caller asked for are reported
+  std::uint8_t sl = 0;              // service level (0..15)
+  std::uint8_t traffic_class = 0;   // GRH traffic class (RoCE: DSCP << 2 | ECN)
+  std::uint8_t timeout = 14;        // local ACK timeout, 4.096 us * 2^timeout (0..31)
+  std::uint8_t retry_count = 7;     // transport retries (0..7)
+  std::uint8_t rnr_retry = 7;       // receiver-not-ready retries (0..7, 7 = infinite)
+  std::uint32_t max_rd_atomic = 0;  // outstanding reads/atomics; 0 = the device's limits
+                                    // (perftest's default), else clamped to them
   CompletionMode completion = CompletionMode::busy_poll;  // blocking = completion channel
   bool use_rdma_cm = false;  // connect through rdma_cm instead of the bootstrap exchange
   // auto: ibv_reg_dmabuf_mr where the buffer exports a dma-buf (GPU memory falls back to
