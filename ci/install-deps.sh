@@ -6,8 +6,9 @@ set -euo pipefail
 packages=(
   # build
   build-essential cmake ninja-build pkg-config git clang-format
-  # lint: clang-tidy and run-clang-tidy (ci/clang-tidy.sh)
-  clang-tidy
+  # lint: clang-tidy and run-clang-tidy (ci/clang-tidy.sh); the asan and tsan presets build with
+  # clang, whose compiler-rt brings libFuzzer (tests/fuzz, ci/fuzz.sh)
+  clang-tidy clang libclang-rt-dev
   # libraries
   libyaml-cpp-dev nlohmann-json3-dev libcli11-dev libfmt-dev libssl-dev
   libgtest-dev libgmock-dev libbenchmark-dev libsqlite3-dev

@@ -1,7 +1,13 @@
 #!/usr/bin/env bash
-# Builds fabricbench twice (release with -Werror, and ASan+UBSan) and runs every test with ctest.
+# Builds fabricbench three times and runs the tests with ctest:
+# - release (gcc, -Werror): every test;
+# - asan (clang, ASan+UBSan, libFuzzer instrumentation): every test but the vm, netns and
+#   asan_skip labels, then each fuzz target for FUZZ_SECONDS (default 60; ci/fuzz.sh);
+# - tsan (clang, ThreadSanitizer): only the multithreaded parts, the tests labelled tsan
+#   (side channel, engine, open loop through the binary, tcp transport, fault watchdog).
 # Also checks formatting and runs clang-tidy (ci/clang-tidy.sh; the include layering is the ctest
-# test `layering`). This is the README's test command and what CI (.ci/run) runs.
+# test `layering`). This is the README's test command and what CI (.ci/run) runs; its whole run
+# must stay within 45 minutes on 2 cores (docs/RELIABILITY.md has the times).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -26,7 +32,18 @@ for preset in release asan; do
     ci/clang-tidy.sh build/release || lint_status=$?
   fi
   ctest --preset "${preset}" -j "${jobs}"
+  if [ "${preset}" = asan ]; then
+    echo "== fuzz (ci/fuzz.sh, ${FUZZ_SECONDS:-60} s per target)"
+    ci/fuzz.sh build/asan "${FUZZ_SECONDS:-60}" "${jobs}"
+  fi
 done
+
+# ThreadSanitizer over the targets whose tests carry the label tsan (and the binary they run).
+echo "== configure, build and test: preset tsan"
+cmake --preset tsan >/dev/null
+cmake --build --preset tsan -j "${jobs}" --target fabricbench bootstrap_test engine_test \
+  faults_tests tcp_transport_test contract_tcp_test regime_cli_test
+ctest --preset tsan -j "${jobs}"
 if [ "${lint_status}" -ne 0 ]; then
   echo "== FAILED: clang-tidy found problems (see '== clang-tidy' above)"
   exit "${lint_status}"
