@@ -36,6 +36,15 @@ constexpr std::size_t kMaxReadPerCall = 8 * 1024 * 1024;
 constexpr std::size_t kMaxPendingHandshakes = 64;
 constexpr std::size_t kMaxDrain = 1024 * 1024;
 
+// A sealed frame whose MAC does not verify (see wire.hpp): forged, altered, replayed, reordered,
+// or one before it was lost.
+class ForgedFrame : public wire::MalformedFrame {
+ public:
+  ForgedFrame()
+      : wire::MalformedFrame(
+            "side-channel frame failed authentication (forged, replayed or corrupted)") {}
+};
+
 // A peer waits for the hub a little longer than `timeout`: the hub's own deadline may have
 // started later, and the hub's verdict (naming the rank that really stalled) should arrive first.
 milliseconds hub_grace(milliseconds timeout) {
@@ -141,11 +150,26 @@ struct Conn {
   int error = 0;  // errno of the failure, 0 for an orderly close
   std::string hub_nonce;
   Clock::time_point handshake_deadline{};
+  // Set once the handshake is complete: every later frame, both ways, is sealed (wire.hpp).
+  std::optional<wire::Session> session;
 
   bool has_output() const noexcept { return !out.empty(); }
   void queue(std::shared_ptr<const std::string> bytes) { out.push_back(std::move(bytes)); }
   void queue(Type type, std::string_view payload) {
-    queue(std::make_shared<const std::string>(wire::encode_frame(type, payload)));
+    queue(std::make_shared<const std::string>(session ? session->seal(type, payload)
+                                                      : wire::encode_frame(type, payload)));
+  }
+  // A frame whose header and payload (wire::sealed_head) other connections share: that, then
+  // this connection's MAC trailer.
+  void queue_sealed(Type type, const std::shared_ptr<const std::string>& head) {
+    const std::string_view payload = std::string_view(*head).substr(wire::kHeaderBytes);
+    if (!session) {
+      queue(type, payload);
+      return;
+    }
+    std::string trailer = session->trailer(type, payload);
+    queue(head);
+    queue(std::make_shared<const std::string>(std::move(trailer)));
   }
 
   std::string failure_text() const {
@@ -183,9 +207,11 @@ struct Conn {
     return Io::ok;
   }
 
-  // The next complete frame, if any. Throws wire::MalformedFrame.
+  // The next complete frame, if any, verified and without its MAC once the connection is
+  // sealed. Throws wire::MalformedFrame, ForgedFrame when a sealed frame does not verify.
   std::optional<wire::Frame> next_frame() {
     auto frame = wire::take_frame(in, in_pos, max_payload);
+    if (frame && session && !session->open(*frame)) throw ForgedFrame();
     if (in_pos == in.size()) {
       in.clear();
       in_pos = 0;
@@ -348,6 +374,7 @@ class SideChannelImpl final : public SideChannel {
   [[noreturn]] void control_frame(Conn& c, const wire::Frame& f, const std::string& what);
   [[noreturn]] void broken(Conn& c, const std::string& what);
   [[noreturn]] void lost(Conn& c, const std::string& what);
+  [[noreturn]] void forged(Conn& c, const std::string& what);
   [[noreturn]] void malformed(Conn& c, const std::string& what, const char* why);
 
   // Records the first failure, tells the other ranks (notify: the hub tells every peer but
@@ -491,10 +518,10 @@ void SideChannelImpl::fail(ErrorKind kind, const std::string& message, bool noti
 void SideChannelImpl::notify_abort(ErrorKind kind, const std::string& message,
                                    int exclude) noexcept {
   try {
-    const auto frame = std::make_shared<const std::string>(wire::encode_frame(
+    const auto head = std::make_shared<const std::string>(wire::sealed_head(
         Type::abort, wire::encode(wire::Abort{static_cast<std::uint8_t>(kind), message})));
     for (auto& c : conns_) {
-      if (c && c->open && c->rank != exclude) c->queue(frame);
+      if (c && c->open && c->rank != exclude) c->queue_sealed(Type::abort, head);
     }
     flush_best_effort(Clock::now() + notify_limit(timeout()));
   } catch (...) {
@@ -581,6 +608,21 @@ void SideChannelImpl::lost(Conn& c, const std::string& what) {
        c.rank);
 }
 
+// Treated like a lost connection, except that the verdict also goes to the rank at the other
+// end (its own frames may be fine: someone on the path may have injected this one). A peer
+// tells rank 0, which tells everyone.
+void SideChannelImpl::forged(Conn& c, const std::string& what) {
+  c.in.clear();
+  c.in_pos = 0;
+  const std::string message =
+      is_hub()
+          ? describe(c.rank) +
+                ": side-channel frame failed authentication (forged, replayed or corrupted) " + what
+          : describe(c.rank) + ": side-channel frame to " + describe(config_.rank) +
+                " failed authentication (forged, replayed or corrupted) " + what;
+  fail(ErrorKind::peer_lost, message, true);
+}
+
 void SideChannelImpl::broken(Conn& c, const std::string& what) {
   // An abort that arrived just before the connection broke explains it better than "lost".
   try {
@@ -589,6 +631,8 @@ void SideChannelImpl::broken(Conn& c, const std::string& what) {
     while (auto f = c.next_frame()) {
       if (f->type == Type::abort) control_frame(c, *f, what);
     }
+  } catch (const ForgedFrame&) {
+    forged(c, what);
   } catch (const wire::MalformedFrame&) {
   }
   lost(c, what);
@@ -626,6 +670,8 @@ void SideChannelImpl::pump_in(Conn& c, const std::string& what, OnFrame&& on_fra
     while (auto f = c.next_frame()) {
       if (!on_frame(c, *f)) return;
     }
+  } catch (const ForgedFrame&) {
+    forged(c, what);
   } catch (const wire::MalformedFrame& e) {
     malformed(c, what, e.what());
   }
@@ -726,9 +772,11 @@ void SideChannelImpl::root_join(net::Fd listener) {
 
   std::vector<wire::Member> table;
   for (const Member& m : members_) table.push_back(wire::Member{m.pid, m.host});
-  const auto frame = std::make_shared<const std::string>(
-      wire::encode_frame(Type::ready, wire::encode_ready(table)));
-  for (int r = 1; r < config_.size; ++r) conns_[static_cast<std::size_t>(r)]->queue(frame);
+  const auto head = std::make_shared<const std::string>(
+      wire::sealed_head(Type::ready, wire::encode_ready(table)));
+  for (int r = 1; r < config_.size; ++r) {
+    conns_[static_cast<std::size_t>(r)]->queue_sealed(Type::ready, head);
+  }
   hub_flush(what);
 }
 
@@ -856,6 +904,10 @@ int SideChannelImpl::judge_hello(Conn& c, const wire::Hello& hello) {
           wire::encode(wire::Welcome{
               static_cast<std::uint64_t>(::getpid()), host_,
               wire::root_proof(config_.secret, c.hub_nonce, hello.nonce, hello.rank, hello.size)}));
+  // Every frame after the welcome is sealed.
+  c.session.emplace(
+      wire::session_key(config_.secret, c.hub_nonce, hello.nonce, hello.rank, hello.size),
+      wire::Direction::hub_to_peer);
   bool progress = false;
   if (c.write_some(progress) != Io::ok) {
     members_[hello.rank] = Member{};
@@ -1013,6 +1065,9 @@ bool SideChannelImpl::try_handshake(net::Fd fd, Clock::time_point deadline,
                       "rank 0); not talking to it");
     }
     members_[0] = Member{welcome.pid, welcome.host};
+    // Every frame after the welcome is sealed.
+    c->session.emplace(wire::session_key(config_.secret, challenge.nonce, hello.nonce, rank, size),
+                       wire::Direction::peer_to_hub);
   } catch (const wire::MalformedFrame& e) {
     throw Error(ErrorKind::runtime, me + ": malformed handshake from the process" + at + ": " +
                                         e.what() + " (not a fabricbench side channel?)");
@@ -1057,6 +1112,8 @@ void SideChannelImpl::wait_ready() {
       if (!f) break;
       on_frame(hub, *f);
     }
+  } catch (const ForgedFrame&) {
+    forged(hub, what);
   } catch (const wire::MalformedFrame& e) {
     malformed(hub, what, e.what());
   }
@@ -1166,6 +1223,8 @@ std::string SideChannelImpl::hub_collective(Op op, std::uint32_t root, const std
     Conn& c = *conns_[r];
     try {
       while (auto f = c.next_frame()) on_frame(c, *f);
+    } catch (const ForgedFrame&) {
+      forged(c, what);
     } catch (const wire::MalformedFrame& e) {
       malformed(c, what, e.what());
     }
@@ -1209,9 +1268,9 @@ std::string SideChannelImpl::hub_collective(Op op, std::uint32_t root, const std
   header.u64(seq_).u8(static_cast<std::uint8_t>(op));
   std::string payload = header.take();
   if (op != Op::gather) payload += body;  // a gather's result stays on rank 0
-  const auto frame = std::make_shared<const std::string>(wire::encode_frame(Type::result, payload));
+  const auto head = std::make_shared<const std::string>(wire::sealed_head(Type::result, payload));
   payload.clear();
-  for (std::size_t r = 1; r < n; ++r) conns_[r]->queue(frame);
+  for (std::size_t r = 1; r < n; ++r) conns_[r]->queue_sealed(Type::result, head);
   hub_flush(what);
   return body;
 }
@@ -1278,6 +1337,8 @@ std::string SideChannelImpl::peer_collective(Op op, std::uint32_t root, const st
       if (!f) break;
       on_frame(hub, *f);
     }
+  } catch (const ForgedFrame&) {
+    forged(hub, what);
   } catch (const wire::MalformedFrame& e) {
     malformed(hub, what, e.what());
   }

@@ -3,6 +3,9 @@
 // Peers authenticate with a per-job secret (HMAC-SHA256 challenge/response, OpenSSL); a
 // connection that fails the handshake is closed and logged as refused, never admitted.
 // Authentication is mutual: rank 0 also proves it knows the secret before a peer trusts it.
+// Every frame after the handshake carries a MAC under a per-connection session key and an
+// implicit per-direction sequence number (wire.hpp), so nobody on the path can forge, alter,
+// replay, reorder or drop results, aborts, ready frames or rkeys unnoticed.
 //
 // Failure semantics. Every collective gathers at rank 0 and rank 0 answers everyone, so rank 0
 // sees every rank's liveness: a closed connection is "rank N (host, pid P) lost: connection
@@ -11,7 +14,11 @@
 // abort frame) to every other rank, which fails with the same message at once. A peer waits for
 // rank 0 up to timeout plus a grace (timeout/4, clamped to 1..10 s) so that rank 0's verdict,
 // naming the real culprit, normally arrives first; a peer that loses rank 0 reports "rank 0 (...)
-// lost". abort() on any rank reaches every rank the same way. Wire format: wire.hpp.
+// lost". abort() on any rank reaches every rank the same way. A frame that fails
+// authentication is treated like a broken connection from its sender: "rank N (host, pid P):
+// side-channel frame failed authentication (forged, replayed or corrupted) during barrier"
+// (peer_lost) on rank 0, which tells every rank; a peer that gets such a frame from rank 0 fails
+// naming rank 0 and tells rank 0, which tells the others. Wire format: wire.hpp.
 #include <functional>
 #include <memory>
 #include <string>

@@ -194,17 +194,19 @@ TEST(Authentication, StrangersAreRefusedWhileTheRealRankJoins) {
   EXPECT_EQ(raw_handshake(ranks.address, ranks.secret, 5, 2), "reject: rank 5 is outside 1..1");
   EXPECT_NE(raw_handshake(ranks.address, ranks.secret, 1, 3).find("says the job has 3 ranks"),
             std::string::npos);
-  // 6. Another protocol version.
+  // 6. Another protocol version, and version 1 (frames not sealed after the handshake).
   EXPECT_NE(raw_handshake(ranks.address, ranks.secret, 1, 2, 99).find("protocol version 99"),
             std::string::npos);
+  EXPECT_EQ(raw_handshake(ranks.address, ranks.secret, 1, 2, 1),
+            "reject: side-channel protocol version 1, rank 0 speaks 2");
   // 7. A wrong secret by hand: the stranger learns nothing but "authentication failed".
   EXPECT_EQ(raw_handshake(ranks.address, "guess", 1, 2),
             "reject: authentication failed (wrong secret)");
 
   {
     std::unique_lock lock(mu);
-    cv.wait_for(lock, 10s, [&] { return seen.size() >= 8; });
-    EXPECT_EQ(seen.size(), 8u) << all_reasons(seen);
+    cv.wait_for(lock, 10s, [&] { return seen.size() >= 9; });
+    EXPECT_EQ(seen.size(), 9u) << all_reasons(seen);
   }
 
   std::vector<std::string> peer_all;
@@ -223,7 +225,7 @@ TEST(Authentication, StrangersAreRefusedWhileTheRealRankJoins) {
   const std::vector<std::string> expected{"root", "peer"};
   EXPECT_EQ(root_all, expected);
   EXPECT_EQ(peer_all, expected);
-  EXPECT_EQ(refused_at_end.size(), 8u) << all_reasons(refused_at_end);
+  EXPECT_EQ(refused_at_end.size(), 9u) << all_reasons(refused_at_end);
   EXPECT_TRUE(any_reason(refused_at_end, "before the handshake")) << all_reasons(refused_at_end);
   EXPECT_TRUE(any_reason(refused_at_end, "bad frame magic")) << all_reasons(refused_at_end);
   EXPECT_TRUE(any_reason(refused_at_end, "exceeds the limit")) << all_reasons(refused_at_end);
@@ -444,11 +446,13 @@ TEST(Join, ReadyArrivingWithTheWelcomeIsNotMissed) {
     if (!hello_frame) return;
     const auto hello = wire::decode_hello(hello_frame->payload);
     const std::string proof = wire::root_proof(secret, nonce, hello.nonce, hello.rank, hello.size);
-    // Welcome and ready in a single send.
+    // Welcome and ready (sealed, as every frame after the welcome) in a single send.
+    wire::Session session(wire::session_key(secret, nonce, hello.nonce, hello.rank, hello.size),
+                          wire::Direction::hub_to_peer);
     const std::vector<wire::Member> table = {{1111, "root-host"}, {hello.pid, hello.host}};
     send_all(c.get(), wire::encode_frame(wire::Type::welcome,
                                          wire::encode(wire::Welcome{1111, "root-host", proof})) +
-                          wire::encode_frame(wire::Type::ready, wire::encode_ready(table)));
+                          session.seal(wire::Type::ready, wire::encode_ready(table)));
     closed_by_peer(c.get());  // hold the connection until the peer is done
   });
   SideChannelConfig config;
@@ -467,6 +471,245 @@ TEST(Join, ReadyArrivingWithTheWelcomeIsNotMissed) {
   EXPECT_NE(channel, nullptr);
   channel.reset();
   root.join();
+}
+
+}  // namespace
+}  // namespace fabricbench::bootstrap
+
+// Every frame after the handshake is sealed (wire.hpp): a forged, replayed or corrupted frame
+// fails every rank, naming the connection it came in on.
+namespace fabricbench::bootstrap {
+namespace {
+
+// Plays rank `rank` by hand with the job's secret: the real handshake, then frames of the test's
+// choosing.
+struct RawPeer {
+  net::Fd fd;
+  std::string buf;
+  std::optional<wire::Session> session;
+  std::string error;
+
+  // True once rank 0 welcomed it and proved it knows the secret.
+  bool join(const std::string& address, const std::string& secret, std::uint32_t rank,
+            std::uint32_t size) {
+    fd = raw_connect(address);
+    if (!fd.valid()) return fail("connect failed");
+    const auto challenge_frame = read_frame(fd.get(), buf);
+    if (!challenge_frame || challenge_frame->type != wire::Type::challenge) {
+      return fail("no challenge");
+    }
+    const auto challenge = wire::decode_challenge(challenge_frame->payload);
+    wire::Hello hello;
+    hello.rank = rank;
+    hello.size = size;
+    hello.pid = 1;
+    hello.host = "raw-peer";
+    hello.nonce = wire::random_bytes(wire::kNonceBytes);
+    hello.mac = wire::peer_proof(secret, challenge.nonce, hello.nonce, rank, size);
+    send_all(fd.get(), wire::encode_frame(wire::Type::hello, wire::encode(hello)));
+    const auto answer = read_frame(fd.get(), buf);
+    if (!answer || answer->type != wire::Type::welcome) return fail("not welcomed");
+    const auto welcome = wire::decode_welcome(answer->payload);
+    if (welcome.mac != wire::root_proof(secret, challenge.nonce, hello.nonce, rank, size)) {
+      return fail("rank 0's proof is wrong");
+    }
+    session.emplace(wire::session_key(secret, challenge.nonce, hello.nonce, rank, size),
+                    wire::Direction::peer_to_hub);
+    return true;
+  }
+
+  // The next frame from rank 0, verified; nullopt at EOF, after 5 s, or when it does not verify.
+  std::optional<wire::Frame> receive() {
+    auto f = read_frame(fd.get(), buf);
+    if (!f || !session->open(*f)) return std::nullopt;
+    return f;
+  }
+
+  bool fail(const std::string& why) {
+    error = why;
+    return false;
+  }
+};
+
+struct Outcome {
+  std::string error;  // empty: no error
+  core::ErrorKind kind = core::ErrorKind::config;
+  std::vector<std::vector<std::string>> results;  // of each allgather that completed
+};
+
+// Runs rank `rank` of a job of `size` through `rounds` allgathers.
+Outcome allgathers(Ranks& ranks, int rank, int size, int rounds) {
+  Outcome out;
+  try {
+    auto b = open_side_channel(ranks.config(rank, size, 10s));
+    for (int i = 0; i < rounds; ++i) {
+      out.results.push_back(b->allgather("rank" + std::to_string(rank) + "-" + std::to_string(i)));
+    }
+  } catch (const core::Error& e) {
+    out.error = e.what();
+    out.kind = e.kind();
+  }
+  return out;
+}
+
+bool contains(const std::string& text, const std::string& part) {
+  return text.find(part) != std::string::npos;
+}
+
+TEST(FrameAuthentication, ForgedContributionFailsEveryRankNamingItsSender) {
+  Ranks ranks;
+  Outcome zero;
+  Outcome one;
+  std::thread root([&] { zero = allgathers(ranks, 0, 3, 1); });
+  std::thread other([&] { one = allgathers(ranks, 1, 3, 1); });
+  RawPeer two;
+  std::string abort_message;
+  if (two.join(ranks.address, ranks.secret, 2, 3)) {
+    const auto ready = two.receive();
+    EXPECT_TRUE(ready && ready->type == wire::Type::ready);
+    // A well-formed contribution to collective #1 whose MAC is wrong in one bit.
+    std::string frame = two.session->seal(
+        wire::Type::contrib, wire::encode(wire::Contrib{1, wire::Op::allgather, 0, "rkey-forged"}));
+    frame.back() = static_cast<char>(frame.back() ^ 1);
+    send_all(two.fd.get(), frame);
+    // Rank 0's verdict reaches the connection it came in on too (sealed).
+    if (const auto f = two.receive(); f && f->type == wire::Type::abort) {
+      abort_message = wire::decode_abort(f->payload).message;
+    }
+  } else {
+    ADD_FAILURE() << "the raw rank 2 did not join: " << two.error;
+  }
+  root.join();
+  other.join();
+  const std::string verdict =
+      "rank 2 (raw-peer, pid 1): side-channel frame failed authentication (forged, replayed or "
+      "corrupted) during allgather";
+  EXPECT_EQ(zero.error, verdict);
+  EXPECT_EQ(zero.kind, core::ErrorKind::peer_lost);
+  EXPECT_TRUE(zero.results.empty()) << "rank 0 completed the allgather with a forged frame";
+  EXPECT_EQ(one.error, verdict);
+  EXPECT_EQ(one.kind, core::ErrorKind::peer_lost);
+  EXPECT_EQ(abort_message, verdict);
+}
+
+TEST(FrameAuthentication, ReplayedFrameFailsEveryRankNamingItsSender) {
+  Ranks ranks;
+  Outcome zero;
+  Outcome one;
+  std::thread root([&] { zero = allgathers(ranks, 0, 3, 2); });
+  std::thread other([&] { one = allgathers(ranks, 1, 3, 2); });
+  RawPeer two;
+  if (two.join(ranks.address, ranks.secret, 2, 3)) {
+    const auto ready = two.receive();
+    EXPECT_TRUE(ready && ready->type == wire::Type::ready);
+    // A genuine contribution to collective #1, captured...
+    const std::string first = two.session->seal(
+        wire::Type::contrib, wire::encode(wire::Contrib{1, wire::Op::allgather, 0, "rkey-A"}));
+    send_all(two.fd.get(), first);
+    const auto result = two.receive();
+    EXPECT_TRUE(result && result->type == wire::Type::result &&
+                contains(result->payload, "rkey-A"));
+    // ... and played again as the contribution to collective #2.
+    send_all(two.fd.get(), first);
+    two.receive();  // rank 0's abort; waiting for it keeps the connection open until then
+  } else {
+    ADD_FAILURE() << "the raw rank 2 did not join: " << two.error;
+  }
+  root.join();
+  other.join();
+  // The genuine frame went through: the first allgather completed everywhere.
+  const std::vector<std::string> expected{"rank0-0", "rank1-0", "rkey-A"};
+  ASSERT_EQ(zero.results.size(), 1u) << zero.error;
+  EXPECT_EQ(zero.results[0], expected);
+  ASSERT_EQ(one.results.size(), 1u) << one.error;
+  EXPECT_EQ(one.results[0], expected);
+  const std::string verdict =
+      "rank 2 (raw-peer, pid 1): side-channel frame failed authentication (forged, replayed or "
+      "corrupted) during allgather";
+  EXPECT_EQ(zero.error, verdict);
+  EXPECT_EQ(zero.kind, core::ErrorKind::peer_lost);
+  EXPECT_EQ(one.error, verdict);
+  EXPECT_EQ(one.kind, core::ErrorKind::peer_lost);
+}
+
+// A fake rank 0 that knows the secret completes the handshake, then sends rank 1 a frame that
+// someone on the path could have made: a result with a wrong MAC, or an abort that is not sealed.
+TEST(FrameAuthentication, PeerRejectsAForgedFrameFromRankZero) {
+  for (const bool unsealed_abort : {false, true}) {
+    SCOPED_TRACE(unsealed_abort ? "unsealed abort" : "result with a wrong MAC");
+    net::Fd listener = net::listen_on(net::HostPort{"127.0.0.1", 0});
+    set_io_timeout(listener.get(), 5s);
+    const std::string address = net::local_address(listener.get());
+    const std::string secret = generate_secret();
+    bool contrib_verified = false;
+    std::string abort_seen;
+    std::thread hub([&] {
+      net::Fd c(::accept(listener.get(), nullptr, nullptr));
+      if (!c.valid()) return;
+      set_io_timeout(c.get(), 5s);
+      const std::string nonce = wire::random_bytes(wire::kNonceBytes);
+      send_all(c.get(), wire::encode_frame(wire::Type::challenge,
+                                           wire::encode(wire::Challenge{wire::kVersion, nonce})));
+      std::string buf;
+      const auto hello_frame = read_frame(c.get(), buf);
+      if (!hello_frame) return;
+      const auto hello = wire::decode_hello(hello_frame->payload);
+      const std::string proof =
+          wire::root_proof(secret, nonce, hello.nonce, hello.rank, hello.size);
+      send_all(c.get(), wire::encode_frame(wire::Type::welcome,
+                                           wire::encode(wire::Welcome{1111, "fake-root", proof})));
+      wire::Session session(wire::session_key(secret, nonce, hello.nonce, hello.rank, hello.size),
+                            wire::Direction::hub_to_peer);
+      const std::vector<wire::Member> table = {{1111, "fake-root"}, {hello.pid, hello.host}};
+      send_all(c.get(), session.seal(wire::Type::ready, wire::encode_ready(table)));
+      auto f = read_frame(c.get(), buf);
+      if (!f || !session.open(*f) || f->type != wire::Type::contrib) return;
+      contrib_verified = wire::decode_contrib(f->payload).op == wire::Op::barrier;
+      if (unsealed_abort) {
+        send_all(c.get(), wire::encode_frame(wire::Type::abort,
+                                             wire::encode(wire::Abort{
+                                                 static_cast<std::uint8_t>(core::ErrorKind::usage),
+                                                 "stop the benchmark, says someone on the path"})));
+      } else {
+        wire::Writer result;
+        result.u64(1).u8(static_cast<std::uint8_t>(wire::Op::barrier));
+        std::string frame = session.seal(wire::Type::result, result.take());
+        frame.back() = static_cast<char>(frame.back() ^ 0x80);
+        send_all(c.get(), frame);
+      }
+      // Rank 1 tells rank 0 why it gives up, sealed.
+      f = read_frame(c.get(), buf);
+      if (f && session.open(*f) && f->type == wire::Type::abort) {
+        abort_seen = wire::decode_abort(f->payload).message;
+      }
+    });
+    SideChannelConfig config;
+    config.rank = 1;
+    config.size = 2;
+    config.root_address = address;
+    config.secret = secret;
+    config.options.timeout = 3s;
+    std::string error;
+    auto kind = core::ErrorKind::config;
+    try {
+      auto channel = open_side_channel(config);
+      channel->barrier();
+      ADD_FAILURE() << "rank 1 took the forged frame";
+    } catch (const core::Error& e) {
+      error = e.what();
+      kind = e.kind();
+    }
+    hub.join();
+    EXPECT_TRUE(contrib_verified) << "rank 1's contribution did not verify at the fake root";
+    const std::string verdict = "rank 0 (fake-root, pid 1111): side-channel frame to rank 1 (";
+    EXPECT_EQ(error.rfind(verdict, 0), 0u) << error;
+    EXPECT_TRUE(contains(error,
+                         "failed authentication (forged, replayed or corrupted) during "
+                         "barrier"))
+        << error;
+    EXPECT_EQ(kind, core::ErrorKind::peer_lost) << error;
+    EXPECT_EQ(abort_seen, error);
+  }
 }
 
 }  // namespace
