@@ -7,6 +7,16 @@
 // implicit per-direction sequence number (wire.hpp), so nobody on the path can forge, alter,
 // replay, reorder or drop results, aborts, ready frames or rkeys unnoticed.
 //
+// Handshake slots. At most 64 connections handshake at once, each for at most
+// min(timeout, 10 s), holding at most one handshake frame (4 KiB) of input. The slots are fair
+// per source address: while some are free anyone may take them (the ranks of one host connect
+// from one address at once), but when all are taken, a connection from a source holding fewer
+// than the source holding the most evicts that source's oldest pending connection (closed
+// without a word: a real rank evicted retries); a connection from a source that holds the most
+// itself is refused instead. So idle or garbage connections from some addresses cannot keep a
+// rank from another address out. Refused connections are listed (refused_connections(),
+// on_refused) up to 1000, then only counted; nothing else is kept of them.
+//
 // Failure semantics. Every collective gathers at rank 0 and rank 0 answers everyone, so rank 0
 // sees every rank's liveness: a closed connection is "rank N (host, pid P) lost: connection
 // closed during barrier" (peer_lost), a rank that sends nothing for `timeout` is "rank N (...)
@@ -43,8 +53,9 @@ struct SideChannelConfig {
                              // the side channel owns it from then on (closes it, also on error)
   std::string secret;        // per-job secret shared by all ranks; must not be empty
   Options options;
-  // rank 0: told about each refused connection as it happens (the CLI may log it). Must not
-  // throw.
+  // rank 0: told about each refused connection as it happens (the CLI may log it), the first
+  // 1000 of them; once the ranks have joined, one more call {"", "and N more refused"} if there
+  // were more. Must not throw.
   std::function<void(const RefusedConnection&)> on_refused;
 };
 
@@ -56,7 +67,9 @@ struct SideChannelConfig {
 class SideChannel : public Bootstrap {
  public:
   // rank 0: every connection refused while the ranks joined (wrong secret, garbage, a rank out
-  // of range or already taken, a different size). Empty on other ranks.
+  // of range or already taken, a different size, evicted from a full handshake table), the
+  // first 1000 of them, then one entry {"", "and N more refused"} if there were more. Empty on
+  // other ranks.
   virtual std::vector<RefusedConnection> refused_connections() const = 0;
   // True once a collective failed or abort() ran.
   virtual bool failed() const noexcept = 0;

@@ -1,11 +1,13 @@
 // Who may join: the per-job secret keeps strangers out and impostor roots away; garbage on the
 // listening port does not disturb the real ranks.
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <netdb.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 
 #include <condition_variable>
+#include <functional>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -710,6 +712,161 @@ TEST(FrameAuthentication, PeerRejectsAForgedFrameFromRankZero) {
     EXPECT_EQ(kind, core::ErrorKind::peer_lost) << error;
     EXPECT_EQ(abort_seen, error);
   }
+}
+
+}  // namespace
+}  // namespace fabricbench::bootstrap
+
+// Handshake slots are fair per source address, and what rank 0 keeps of refused connections is
+// bounded.
+namespace fabricbench::bootstrap {
+namespace {
+
+// A blocking connection to `address` (IPv4) from `source` (any 127/8 address on Linux loopback).
+net::Fd connect_from(const std::string& source, const std::string& address) {
+  const net::HostPort where = net::parse_host_port(address, "address", false);
+  net::Fd fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  set_io_timeout(fd.get(), 5s);
+  sockaddr_in from{};
+  from.sin_family = AF_INET;
+  sockaddr_in to{};
+  to.sin_family = AF_INET;
+  to.sin_port = htons(where.port);
+  if (::inet_pton(AF_INET, source.c_str(), &from.sin_addr) != 1 ||
+      ::inet_pton(AF_INET, where.host.c_str(), &to.sin_addr) != 1 ||
+      ::bind(fd.get(), reinterpret_cast<const sockaddr*>(&from), sizeof from) != 0 ||
+      ::connect(fd.get(), reinterpret_cast<const sockaddr*>(&to), sizeof to) != 0) {
+    fd.reset();
+  }
+  return fd;
+}
+
+// Counts on_refused calls and lets the test wait for them.
+struct RefusedCounter {
+  std::mutex mu;
+  std::condition_variable cv;
+  std::vector<RefusedConnection> seen;
+
+  std::function<void(const RefusedConnection&)> callback() {
+    return [this](const RefusedConnection& r) {
+      const std::lock_guard lock(mu);
+      seen.push_back(r);
+      cv.notify_all();
+    };
+  }
+  std::size_t wait_for(std::size_t count, std::chrono::milliseconds limit) {
+    std::unique_lock lock(mu);
+    cv.wait_for(lock, limit, [&] { return seen.size() >= count; });
+    return seen.size();
+  }
+};
+
+// 200 connections from 127.0.0.2 and 127.0.0.3 that send nothing or half a header hold the
+// handshake slots; the real rank 1 comes from 127.0.0.1. Rank 0's timeout is 20 s, so it drops
+// an unfinished handshake only after 10 s; rank 1 gives up after 5 s. With one first-come table
+// rank 1 is refused until it gives up; with fair slots it evicts a flooder and joins.
+TEST(HandshakeSlots, AFloodFromOtherAddressesCannotKeepARankOut) {
+  constexpr std::size_t kFlood = 200;
+  constexpr std::size_t kSlots = 64;  // kMaxPendingHandshakes
+  Ranks ranks;
+  RefusedCounter counter;
+  Outcome zero;
+  std::vector<RefusedConnection> refused;
+  std::thread root([&] {
+    auto config = ranks.config(0, 2, 20s);
+    config.on_refused = counter.callback();
+    try {
+      auto b = open_side_channel(config);
+      zero.results.push_back(b->allgather("zero"));
+      refused = b->refused_connections();
+    } catch (const core::Error& e) {
+      zero.error = e.what();
+    }
+  });
+  std::vector<net::Fd> flood;
+  for (std::size_t i = 0; i < kFlood; ++i) {
+    flood.push_back(connect_from(i % 2 == 0 ? "127.0.0.2" : "127.0.0.3", ranks.address));
+    if (!flood.back().valid()) {
+      ADD_FAILURE() << "flood connection " << i << " failed: " << net::errno_text(errno);
+      break;
+    }
+    if (i % 4 < 2) send_all(flood.back().get(), "FBSC\x06");  // the start of a header, no more
+  }
+  // Every flooder has been accepted once all but a table's worth have been turned away.
+  EXPECT_EQ(counter.wait_for(kFlood - kSlots, 10s), kFlood - kSlots);
+
+  std::vector<std::string> mine;
+  std::string error;
+  try {
+    auto config = ranks.config(1, 2, 5s);
+    auto b = open_side_channel(config);
+    mine = b->allgather("one");
+  } catch (const core::Error& e) {
+    error = e.what();
+  }
+  root.join();
+  EXPECT_EQ(error, "");
+  EXPECT_EQ(zero.error, "");
+  const std::vector<std::string> expected{"zero", "one"};
+  EXPECT_EQ(mine, expected);
+  ASSERT_EQ(zero.results.size(), 1u);
+  EXPECT_EQ(zero.results[0], expected);
+  // Every flooder refused (turned away, evicted, or closed once the ranks had joined), one of
+  // them for rank 1; rank 1 itself never.
+  EXPECT_EQ(refused.size(), kFlood) << all_reasons(refused);
+  EXPECT_TRUE(any_reason(refused, "evicted while handshaking")) << all_reasons(refused);
+  for (const auto& r : refused) {
+    EXPECT_TRUE(r.peer.rfind("127.0.0.2:", 0) == 0 || r.peer.rfind("127.0.0.3:", 0) == 0)
+        << r.peer << ": " << r.reason;
+  }
+}
+
+// 1100 connections that send garbage: rank 0 lists the first 1000 and counts the rest.
+TEST(HandshakeSlots, RefusedConnectionsStayBoundedUnderAFlood) {
+  constexpr std::size_t kFlood = 1100;
+  constexpr std::size_t kListed = 1000;
+  Ranks ranks;
+  RefusedCounter counter;
+  std::vector<RefusedConnection> refused;
+  std::string root_error;
+  std::thread root([&] {
+    auto config = ranks.config(0, 2, 20s);
+    config.on_refused = counter.callback();
+    try {
+      auto b = open_side_channel(config);
+      b->barrier();
+      refused = b->refused_connections();
+    } catch (const core::Error& e) {
+      root_error = e.what();
+    }
+  });
+  std::size_t closed = 0;
+  for (std::size_t i = 0; i < kFlood; ++i) {
+    const net::Fd fd = connect_from("127.0.0.2", ranks.address);
+    if (!fd.valid()) break;
+    send_all(fd.get(), "GET / HTTP/1.0\r\n\r\n");
+    if (closed_by_peer(fd.get())) ++closed;  // refused by now
+  }
+  EXPECT_EQ(closed, kFlood);
+  std::string error;
+  try {
+    open_side_channel(ranks.config(1, 2, 10s))->barrier();
+  } catch (const core::Error& e) {
+    error = e.what();
+  }
+  root.join();
+  EXPECT_EQ(error, "");
+  EXPECT_EQ(root_error, "");
+  ASSERT_EQ(refused.size(), kListed + 1);
+  for (std::size_t i = 0; i < kListed; ++i) {
+    EXPECT_TRUE(contains(refused[i].reason, "bad frame magic")) << refused[i].reason;
+  }
+  EXPECT_EQ(refused.back().peer, "");
+  EXPECT_EQ(refused.back().reason, "and 100 more refused");
+  // on_refused: the first 1000 as they happened, then the count once the ranks had joined.
+  EXPECT_EQ(counter.wait_for(kListed + 1, 1s), kListed + 1);
+  const std::lock_guard lock(counter.mu);
+  EXPECT_EQ(counter.seen.back().reason, "and 100 more refused");
 }
 
 }  // namespace
