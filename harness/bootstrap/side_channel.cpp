@@ -34,7 +34,23 @@ using wire::Type;
 constexpr std::size_t kReadChunk = 256 * 1024;
 constexpr std::size_t kMaxReadPerCall = 8 * 1024 * 1024;
 constexpr std::size_t kMaxPendingHandshakes = 64;
+constexpr std::size_t kMaxRefusedListed = 1000;
 constexpr std::size_t kMaxDrain = 1024 * 1024;
+
+// A sealed frame whose MAC does not verify (see wire.hpp): forged, altered, replayed, reordered,
+// or one before it was lost.
+class ForgedFrame : public wire::MalformedFrame {
+ public:
+  ForgedFrame()
+      : wire::MalformedFrame(
+            "side-channel frame failed authentication (forged, replayed or corrupted)") {}
+};
+
+// The address part of "addr:port" or "[v6]:port": the source whose handshakes share fair slots.
+std::string source_of(const std::string& address) {
+  const auto colon = address.rfind(':');
+  return colon == std::string::npos ? address : address.substr(0, colon);
+}
 
 // A peer waits for the hub a little longer than `timeout`: the hub's own deadline may have
 // started later, and the hub's verdict (naming the rank that really stalled) should arrive first.
@@ -132,6 +148,7 @@ struct Conn {
   net::Fd fd;
   int rank = -1;        // -1 while a connection to the hub is still handshaking
   std::string address;  // remote addr:port
+  std::string source;   // remote address without the port (hub: fair handshake slots)
   std::string in;
   std::size_t in_pos = 0;
   std::deque<std::shared_ptr<const std::string>> out;
@@ -141,11 +158,27 @@ struct Conn {
   int error = 0;  // errno of the failure, 0 for an orderly close
   std::string hub_nonce;
   Clock::time_point handshake_deadline{};
+  // Set once the handshake is complete: every later frame, both ways, is sealed (wire.hpp).
+  std::optional<wire::Session> session;
 
   bool has_output() const noexcept { return !out.empty(); }
+  bool handshaking() const noexcept { return max_payload <= wire::kMaxHandshakePayload; }
   void queue(std::shared_ptr<const std::string> bytes) { out.push_back(std::move(bytes)); }
   void queue(Type type, std::string_view payload) {
-    queue(std::make_shared<const std::string>(wire::encode_frame(type, payload)));
+    queue(std::make_shared<const std::string>(session ? session->seal(type, payload)
+                                                      : wire::encode_frame(type, payload)));
+  }
+  // A frame whose header and payload (wire::sealed_head) other connections share: that, then
+  // this connection's MAC trailer.
+  void queue_sealed(Type type, const std::shared_ptr<const std::string>& head) {
+    const std::string_view payload = std::string_view(*head).substr(wire::kHeaderBytes);
+    if (!session) {
+      queue(type, payload);
+      return;
+    }
+    std::string trailer = session->trailer(type, payload);
+    queue(head);
+    queue(std::make_shared<const std::string>(std::move(trailer)));
   }
 
   std::string failure_text() const {
@@ -154,20 +187,29 @@ struct Conn {
     return "connection failed (" + net::errno_text(error) + ")";
   }
 
-  // Reads what the socket holds (bounded per call). Sets progress when bytes arrived.
+  // Reads what the socket holds (bounded per call). Sets progress when bytes arrived. While the
+  // connection handshakes it never holds more than one largest handshake frame: whatever a
+  // stranger sends, rank 0 keeps at most that much of it.
   Io read_some(bool& progress) {
     progress = false;
     std::size_t total = 0;
+    const std::size_t handshake_cap = wire::kHeaderBytes + wire::kMaxHandshakePayload;
     while (total < kMaxReadPerCall) {
+      std::size_t want = kReadChunk;
+      if (handshaking()) {
+        const std::size_t held = in.size() - in_pos;
+        if (held >= handshake_cap) return Io::ok;  // a whole frame, or take_frame refuses it
+        want = std::min(want, handshake_cap - held);
+      }
       if (const auto len = wire::peek_payload_length(in, in_pos); len && *len <= max_payload) {
-        const std::size_t frame_end =
-            in_pos + wire::kHeaderBytes + static_cast<std::size_t>(*len) + kReadChunk;
+        const std::size_t frame_end = in_pos + wire::kHeaderBytes + static_cast<std::size_t>(*len) +
+                                      (handshaking() ? 0 : kReadChunk);
         if (frame_end > in.capacity()) in.reserve(frame_end);
       }
       // Through one scratch buffer per thread: a connection's own buffer grows only by what
       // arrives (rank 0 holds one per rank: 256 KiB each would be 64 MiB at 256 ranks).
       thread_local std::vector<char> scratch(kReadChunk);
-      const ssize_t n = ::recv(fd.get(), scratch.data(), kReadChunk, 0);
+      const ssize_t n = ::recv(fd.get(), scratch.data(), want, 0);
       if (n > 0) {
         in.append(scratch.data(), static_cast<std::size_t>(n));
         total += static_cast<std::size_t>(n);
@@ -183,9 +225,11 @@ struct Conn {
     return Io::ok;
   }
 
-  // The next complete frame, if any. Throws wire::MalformedFrame.
+  // The next complete frame, if any, verified and without its MAC once the connection is
+  // sealed. Throws wire::MalformedFrame, ForgedFrame when a sealed frame does not verify.
   std::optional<wire::Frame> next_frame() {
     auto frame = wire::take_frame(in, in_pos, max_payload);
+    if (frame && session && !session->open(*frame)) throw ForgedFrame();
     if (in_pos == in.size()) {
       in.clear();
       in_pos = 0;
@@ -310,7 +354,11 @@ class SideChannelImpl final : public SideChannel {
     if (lock.owns_lock()) wait_for_root_locked();
   }
 
-  std::vector<RefusedConnection> refused_connections() const override { return refused_; }
+  std::vector<RefusedConnection> refused_connections() const override {
+    std::vector<RefusedConnection> out = refused_;
+    if (refused_unlisted_ > 0) out.push_back(unlisted_summary());
+    return out;
+  }
   bool failed() const noexcept override { return failed_.load(); }
   std::string local_address() const override { return local_host_; }
   std::uint64_t join_ns() const override { return join_ns_; }
@@ -324,10 +372,16 @@ class SideChannelImpl final : public SideChannel {
   // join
   void root_join(net::Fd listener);
   void accept_all(int listener, std::vector<std::unique_ptr<Conn>>& pending);
+  // Fair handshake slots (side_channel.hpp): false when the newcomer is to be refused.
+  bool make_room(const Conn& newcomer, std::vector<std::unique_ptr<Conn>>& pending);
   // Returns the admitted rank, -1 to keep waiting, -2 when the connection was refused.
   int handshake_event(Conn& c);
   int judge_hello(Conn& c, const wire::Hello& hello);
   void refuse(Conn& c, const std::string& reason, bool tell);
+  void record_refused(RefusedConnection refused);
+  RefusedConnection unlisted_summary() const {
+    return RefusedConnection{"", "and " + std::to_string(refused_unlisted_) + " more refused"};
+  }
   void peer_join();
   bool try_handshake(net::Fd fd, Clock::time_point deadline, std::string& last_error);
   std::optional<wire::Frame> wait_frame(Conn& c, Clock::time_point deadline);
@@ -348,6 +402,7 @@ class SideChannelImpl final : public SideChannel {
   [[noreturn]] void control_frame(Conn& c, const wire::Frame& f, const std::string& what);
   [[noreturn]] void broken(Conn& c, const std::string& what);
   [[noreturn]] void lost(Conn& c, const std::string& what);
+  [[noreturn]] void forged(Conn& c, const std::string& what);
   [[noreturn]] void malformed(Conn& c, const std::string& what, const char* why);
 
   // Records the first failure, tells the other ranks (notify: the hub tells every peer but
@@ -376,7 +431,10 @@ class SideChannelImpl final : public SideChannel {
   std::vector<std::unique_ptr<Conn>> conns_;  // hub: by rank (0 unused); peer: [0] = the hub
   std::string local_host_;                    // local_address(), set once the ranks joined
   std::uint64_t join_ns_ = 0;                 // join_ns()
-  std::vector<RefusedConnection> refused_;
+  std::vector<RefusedConnection> refused_;    // the first kMaxRefusedListed
+  std::uint64_t refused_unlisted_ = 0;        // refused after those: counted only
+  std::uint64_t refused_total_ = 0;
+  RefusedConnection last_refused_;
   std::uint64_t seq_ = 0;
   std::optional<Error> error_;
   std::atomic<bool> failed_{false};
@@ -491,10 +549,10 @@ void SideChannelImpl::fail(ErrorKind kind, const std::string& message, bool noti
 void SideChannelImpl::notify_abort(ErrorKind kind, const std::string& message,
                                    int exclude) noexcept {
   try {
-    const auto frame = std::make_shared<const std::string>(wire::encode_frame(
+    const auto head = std::make_shared<const std::string>(wire::sealed_head(
         Type::abort, wire::encode(wire::Abort{static_cast<std::uint8_t>(kind), message})));
     for (auto& c : conns_) {
-      if (c && c->open && c->rank != exclude) c->queue(frame);
+      if (c && c->open && c->rank != exclude) c->queue_sealed(Type::abort, head);
     }
     flush_best_effort(Clock::now() + notify_limit(timeout()));
   } catch (...) {
@@ -581,6 +639,21 @@ void SideChannelImpl::lost(Conn& c, const std::string& what) {
        c.rank);
 }
 
+// Treated like a lost connection, except that the verdict also goes to the rank at the other
+// end (its own frames may be fine: someone on the path may have injected this one). A peer
+// tells rank 0, which tells everyone.
+void SideChannelImpl::forged(Conn& c, const std::string& what) {
+  c.in.clear();
+  c.in_pos = 0;
+  const std::string message =
+      is_hub()
+          ? describe(c.rank) +
+                ": side-channel frame failed authentication (forged, replayed or corrupted) " + what
+          : describe(c.rank) + ": side-channel frame to " + describe(config_.rank) +
+                " failed authentication (forged, replayed or corrupted) " + what;
+  fail(ErrorKind::peer_lost, message, true);
+}
+
 void SideChannelImpl::broken(Conn& c, const std::string& what) {
   // An abort that arrived just before the connection broke explains it better than "lost".
   try {
@@ -589,6 +662,8 @@ void SideChannelImpl::broken(Conn& c, const std::string& what) {
     while (auto f = c.next_frame()) {
       if (f->type == Type::abort) control_frame(c, *f, what);
     }
+  } catch (const ForgedFrame&) {
+    forged(c, what);
   } catch (const wire::MalformedFrame&) {
   }
   lost(c, what);
@@ -626,6 +701,8 @@ void SideChannelImpl::pump_in(Conn& c, const std::string& what, OnFrame&& on_fra
     while (auto f = c.next_frame()) {
       if (!on_frame(c, *f)) return;
     }
+  } catch (const ForgedFrame&) {
+    forged(c, what);
   } catch (const wire::MalformedFrame& e) {
     malformed(c, what, e.what());
   }
@@ -669,10 +746,10 @@ void SideChannelImpl::root_join(net::Fd listener) {
       }
       std::string message = describe_list(missing) + " never joined rank 0 at " + root_address_ +
                             " within " + ms_text(timeout());
-      if (!refused_.empty()) {
-        message += "; " + std::to_string(refused_.size()) +
-                   " connection(s) were refused, the last from " + refused_.back().peer + ": " +
-                   refused_.back().reason;
+      if (refused_total_ > 0) {
+        message += "; " + std::to_string(refused_total_) +
+                   " connection(s) were refused, the last from " + last_refused_.peer + ": " +
+                   last_refused_.reason;
       }
       fail(ErrorKind::timeout, message, true);
     }
@@ -699,7 +776,6 @@ void SideChannelImpl::root_join(net::Fd listener) {
       fail(ErrorKind::runtime, "bootstrap: poll failed: " + net::errno_text(errno), true);
     }
     if (fds[0].revents != 0) check_wake();
-    if (fds[1].revents != 0) accept_all(listener.get(), pending);
     for (std::size_t i = 2; i < fds.size(); ++i) {
       if (fds[i].revents == 0) continue;
       Conn& c = *who[i - 2];
@@ -720,15 +796,26 @@ void SideChannelImpl::root_join(net::Fd listener) {
       pump_in(c, what, on_frame, progress);
     }
     std::erase_if(pending, [](const std::unique_ptr<Conn>& c) { return !c->open; });
+    // Last: making room may close pending connections that `who` points to.
+    if (fds[1].revents != 0) accept_all(listener.get(), pending);
   }
   listener.reset();  // later connection attempts are refused by the kernel
   for (auto& c : pending) refuse(*c, "every rank had joined already", true);
+  pending.clear();
+  if (refused_unlisted_ > 0 && config_.on_refused) {
+    try {
+      config_.on_refused(unlisted_summary());
+    } catch (...) {
+    }
+  }
 
   std::vector<wire::Member> table;
   for (const Member& m : members_) table.push_back(wire::Member{m.pid, m.host});
-  const auto frame = std::make_shared<const std::string>(
-      wire::encode_frame(Type::ready, wire::encode_ready(table)));
-  for (int r = 1; r < config_.size; ++r) conns_[static_cast<std::size_t>(r)]->queue(frame);
+  const auto head = std::make_shared<const std::string>(
+      wire::sealed_head(Type::ready, wire::encode_ready(table)));
+  for (int r = 1; r < config_.size; ++r) {
+    conns_[static_cast<std::size_t>(r)]->queue_sealed(Type::ready, head);
+  }
   hub_flush(what);
 }
 
@@ -742,9 +829,13 @@ void SideChannelImpl::accept_all(int listener, std::vector<std::unique_ptr<Conn>
     auto c = std::make_unique<Conn>();
     c->fd.reset(fd);
     c->address = net::remote_address(fd);
+    c->source = source_of(c->address);
     c->handshake_deadline = Clock::now() + handshake_limit(timeout());
-    if (pending.size() >= kMaxPendingHandshakes) {
-      refuse(*c, "too many connections handshaking at once", false);
+    if (!make_room(*c, pending)) {
+      refuse(*c,
+             "too many connections handshaking at once (" + std::to_string(pending.size()) +
+                 ", no source holding more of them than " + c->source + ")",
+             false);
       continue;
     }
     c->hub_nonce = wire::random_bytes(wire::kNonceBytes);
@@ -758,6 +849,38 @@ void SideChannelImpl::accept_all(int listener, std::vector<std::unique_ptr<Conn>
   }
 }
 
+bool SideChannelImpl::make_room(const Conn& newcomer, std::vector<std::unique_ptr<Conn>>& pending) {
+  if (pending.size() < kMaxPendingHandshakes) return true;
+  // The source holding the most slots; of sources holding as many, the one whose oldest
+  // connection is oldest (pending is in the order of accept).
+  std::size_t mine = 0;
+  std::size_t most = 0;
+  std::size_t victim = pending.size();
+  for (std::size_t i = 0; i < pending.size(); ++i) {
+    const std::string& source = pending[i]->source;
+    if (source == newcomer.source) ++mine;
+    bool seen_before = false;
+    for (std::size_t j = 0; j < i && !seen_before; ++j) seen_before = pending[j]->source == source;
+    if (seen_before) continue;
+    const auto count = static_cast<std::size_t>(
+        std::count_if(pending.begin() + static_cast<std::ptrdiff_t>(i), pending.end(),
+                      [&](const std::unique_ptr<Conn>& p) { return p->source == source; }));
+    if (count > most) {
+      most = count;
+      victim = i;
+    }
+  }
+  if (victim == pending.size() || most <= mine) return false;  // nobody holds more than its share
+  Conn& evicted = *pending[victim];
+  refuse(evicted,
+         "evicted while handshaking: the " + std::to_string(kMaxPendingHandshakes) +
+             " handshake slots were full, " + std::to_string(most) + " of them held by " +
+             evicted.source + ", and " + newcomer.source + " held fewer",
+         false);
+  pending.erase(pending.begin() + static_cast<std::ptrdiff_t>(victim));
+  return true;
+}
+
 void SideChannelImpl::refuse(Conn& c, const std::string& reason, bool tell) {
   if (tell && c.open) {
     c.drop_output();
@@ -769,11 +892,25 @@ void SideChannelImpl::refuse(Conn& c, const std::string& reason, bool tell) {
   drain(c.fd.get());
   c.fd.reset();
   c.open = false;
-  RefusedConnection refused{c.address, reason};
-  refused_.push_back(refused);
+  c.in = std::string();
+  c.in_pos = 0;
+  c.drop_output();
+  record_refused(RefusedConnection{c.address, reason});
+}
+
+// Bounded under a flood: the first kMaxRefusedListed are listed and told to on_refused, the
+// rest only counted (on_refused hears the count once the ranks have joined).
+void SideChannelImpl::record_refused(RefusedConnection refused) {
+  ++refused_total_;
+  last_refused_ = refused;
+  if (refused_.size() >= kMaxRefusedListed) {
+    ++refused_unlisted_;
+    return;
+  }
+  refused_.push_back(std::move(refused));
   if (config_.on_refused) {
     try {
-      config_.on_refused(refused);
+      config_.on_refused(refused_.back());
     } catch (...) {
     }
   }
@@ -856,6 +993,10 @@ int SideChannelImpl::judge_hello(Conn& c, const wire::Hello& hello) {
           wire::encode(wire::Welcome{
               static_cast<std::uint64_t>(::getpid()), host_,
               wire::root_proof(config_.secret, c.hub_nonce, hello.nonce, hello.rank, hello.size)}));
+  // Every frame after the welcome is sealed.
+  c.session.emplace(
+      wire::session_key(config_.secret, c.hub_nonce, hello.nonce, hello.rank, hello.size),
+      wire::Direction::hub_to_peer);
   bool progress = false;
   if (c.write_some(progress) != Io::ok) {
     members_[hello.rank] = Member{};
@@ -1013,6 +1154,9 @@ bool SideChannelImpl::try_handshake(net::Fd fd, Clock::time_point deadline,
                       "rank 0); not talking to it");
     }
     members_[0] = Member{welcome.pid, welcome.host};
+    // Every frame after the welcome is sealed.
+    c->session.emplace(wire::session_key(config_.secret, challenge.nonce, hello.nonce, rank, size),
+                       wire::Direction::peer_to_hub);
   } catch (const wire::MalformedFrame& e) {
     throw Error(ErrorKind::runtime, me + ": malformed handshake from the process" + at + ": " +
                                         e.what() + " (not a fabricbench side channel?)");
@@ -1057,6 +1201,8 @@ void SideChannelImpl::wait_ready() {
       if (!f) break;
       on_frame(hub, *f);
     }
+  } catch (const ForgedFrame&) {
+    forged(hub, what);
   } catch (const wire::MalformedFrame& e) {
     malformed(hub, what, e.what());
   }
@@ -1166,6 +1312,8 @@ std::string SideChannelImpl::hub_collective(Op op, std::uint32_t root, const std
     Conn& c = *conns_[r];
     try {
       while (auto f = c.next_frame()) on_frame(c, *f);
+    } catch (const ForgedFrame&) {
+      forged(c, what);
     } catch (const wire::MalformedFrame& e) {
       malformed(c, what, e.what());
     }
@@ -1209,9 +1357,9 @@ std::string SideChannelImpl::hub_collective(Op op, std::uint32_t root, const std
   header.u64(seq_).u8(static_cast<std::uint8_t>(op));
   std::string payload = header.take();
   if (op != Op::gather) payload += body;  // a gather's result stays on rank 0
-  const auto frame = std::make_shared<const std::string>(wire::encode_frame(Type::result, payload));
+  const auto head = std::make_shared<const std::string>(wire::sealed_head(Type::result, payload));
   payload.clear();
-  for (std::size_t r = 1; r < n; ++r) conns_[r]->queue(frame);
+  for (std::size_t r = 1; r < n; ++r) conns_[r]->queue_sealed(Type::result, head);
   hub_flush(what);
   return body;
 }
@@ -1278,6 +1426,8 @@ std::string SideChannelImpl::peer_collective(Op op, std::uint32_t root, const st
       if (!f) break;
       on_frame(hub, *f);
     }
+  } catch (const ForgedFrame&) {
+    forged(hub, what);
   } catch (const wire::MalformedFrame& e) {
     malformed(hub, what, e.what());
   }

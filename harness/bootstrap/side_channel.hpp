@@ -3,6 +3,19 @@
 // Peers authenticate with a per-job secret (HMAC-SHA256 challenge/response, OpenSSL); a
 // connection that fails the handshake is closed and logged as refused, never admitted.
 // Authentication is mutual: rank 0 also proves it knows the secret before a peer trusts it.
+// Every frame after the handshake carries a MAC under a per-connection session key and an
+// implicit per-direction sequence number (wire.hpp), so nobody on the path can forge, alter,
+// replay, reorder or drop results, aborts, ready frames or rkeys unnoticed.
+//
+// Handshake slots. At most 64 connections handshake at once, each for at most
+// min(timeout, 10 s), holding at most one handshake frame (4 KiB) of input. The slots are fair
+// per source address: while some are free anyone may take them (the ranks of one host connect
+// from one address at once), but when all are taken, a connection from a source holding fewer
+// than the source holding the most evicts that source's oldest pending connection (closed
+// without a word: a real rank evicted retries); a connection from a source that holds the most
+// itself is refused instead. So idle or garbage connections from some addresses cannot keep a
+// rank from another address out. Refused connections are listed (refused_connections(),
+// on_refused) up to 1000, then only counted; nothing else is kept of them.
 //
 // Failure semantics. Every collective gathers at rank 0 and rank 0 answers everyone, so rank 0
 // sees every rank's liveness: a closed connection is "rank N (host, pid P) lost: connection
@@ -11,7 +24,11 @@
 // abort frame) to every other rank, which fails with the same message at once. A peer waits for
 // rank 0 up to timeout plus a grace (timeout/4, clamped to 1..10 s) so that rank 0's verdict,
 // naming the real culprit, normally arrives first; a peer that loses rank 0 reports "rank 0 (...)
-// lost". abort() on any rank reaches every rank the same way. Wire format: wire.hpp.
+// lost". abort() on any rank reaches every rank the same way. A frame that fails
+// authentication is treated like a broken connection from its sender: "rank N (host, pid P):
+// side-channel frame failed authentication (forged, replayed or corrupted) during barrier"
+// (peer_lost) on rank 0, which tells every rank; a peer that gets such a frame from rank 0 fails
+// naming rank 0 and tells rank 0, which tells the others. Wire format: wire.hpp.
 #include <functional>
 #include <memory>
 #include <string>
@@ -36,8 +53,9 @@ struct SideChannelConfig {
                              // the side channel owns it from then on (closes it, also on error)
   std::string secret;        // per-job secret shared by all ranks; must not be empty
   Options options;
-  // rank 0: told about each refused connection as it happens (the CLI may log it). Must not
-  // throw.
+  // rank 0: told about each refused connection as it happens (the CLI may log it), the first
+  // 1000 of them; once the ranks have joined, one more call {"", "and N more refused"} if there
+  // were more. Must not throw.
   std::function<void(const RefusedConnection&)> on_refused;
 };
 
@@ -49,7 +67,9 @@ struct SideChannelConfig {
 class SideChannel : public Bootstrap {
  public:
   // rank 0: every connection refused while the ranks joined (wrong secret, garbage, a rank out
-  // of range or already taken, a different size). Empty on other ranks.
+  // of range or already taken, a different size, evicted from a full handshake table), the
+  // first 1000 of them, then one entry {"", "and N more refused"} if there were more. Empty on
+  // other ranks.
   virtual std::vector<RefusedConnection> refused_connections() const = 0;
   // True once a collective failed or abort() ran.
   virtual bool failed() const noexcept = 0;

@@ -1,11 +1,14 @@
 #include "harness/bootstrap/wire.hpp"
 
+#include <openssl/core_names.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
+#include <openssl/params.h>
 #include <openssl/rand.h>
 
 #include <climits>
+#include <memory>
 
 #include "core/error.hpp"
 
@@ -42,6 +45,34 @@ std::string proof(std::string_view label, std::string_view secret, std::string_v
       .bytes(peer_nonce);
   w.u32(rank).u32(size);
   return hmac_sha256(secret, w.take());
+}
+
+[[noreturn]] void hmac_failed() {
+  throw core::Error(core::ErrorKind::runtime, "bootstrap: HMAC-SHA256 failed (OpenSSL)");
+}
+
+struct MacDeleter {
+  void operator()(EVP_MAC* mac) const noexcept { EVP_MAC_free(mac); }
+};
+struct MacCtxDeleter {
+  void operator()(EVP_MAC_CTX* ctx) const noexcept { EVP_MAC_CTX_free(ctx); }
+};
+using MacCtx = std::unique_ptr<EVP_MAC_CTX, MacCtxDeleter>;
+
+EVP_MAC* hmac_algorithm() {
+  static const std::unique_ptr<EVP_MAC, MacDeleter> mac(EVP_MAC_fetch(nullptr, "HMAC", nullptr));
+  if (!mac) hmac_failed();
+  return mac.get();
+}
+
+void mac_update(EVP_MAC_CTX* ctx, std::string_view data) {
+  if (EVP_MAC_update(ctx, reinterpret_cast<const unsigned char*>(data.data()), data.size()) != 1) {
+    hmac_failed();
+  }
+}
+
+std::string_view direction_label(Direction d) {
+  return d == Direction::hub_to_peer ? "hub to peer" : "peer to hub";
 }
 
 }  // namespace
@@ -274,6 +305,102 @@ std::string peer_proof(std::string_view secret, std::string_view hub_nonce,
 std::string root_proof(std::string_view secret, std::string_view hub_nonce,
                        std::string_view peer_nonce, std::uint32_t rank, std::uint32_t size) {
   return proof("root", secret, hub_nonce, peer_nonce, rank, size);
+}
+
+std::string session_key(std::string_view secret, std::string_view hub_nonce,
+                        std::string_view peer_nonce, std::uint32_t rank, std::uint32_t size) {
+  return proof("session", secret, hub_nonce, peer_nonce, rank, size);
+}
+
+struct FrameKey::Impl {
+  MacCtx keyed;  // initialised with the key; copied for each frame
+};
+
+FrameKey::FrameKey(std::string_view key) : impl_(std::make_unique<Impl>()) {
+  impl_->keyed.reset(EVP_MAC_CTX_new(hmac_algorithm()));
+  char digest[] = "SHA256";
+  const OSSL_PARAM params[] = {
+      OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0),
+      OSSL_PARAM_construct_end(),
+  };
+  if (!impl_->keyed ||
+      EVP_MAC_init(impl_->keyed.get(), reinterpret_cast<const unsigned char*>(key.data()),
+                   key.size(), params) != 1) {
+    hmac_failed();
+  }
+}
+FrameKey::~FrameKey() = default;
+FrameKey::FrameKey(FrameKey&&) noexcept = default;
+FrameKey& FrameKey::operator=(FrameKey&&) noexcept = default;
+
+std::string FrameKey::mac(Direction direction, std::uint64_t seq, Type type,
+                          std::string_view payload) const {
+  const MacCtx ctx(EVP_MAC_CTX_dup(impl_->keyed.get()));
+  if (!ctx) hmac_failed();
+  std::string prefix = Writer().bytes(direction_label(direction)).u64(seq).take();
+  prefix.push_back(static_cast<char>(type));
+  mac_update(ctx.get(), prefix);
+  mac_update(ctx.get(), payload);
+  std::string out(kMacBytes, '\0');
+  std::size_t len = 0;
+  if (EVP_MAC_final(ctx.get(), reinterpret_cast<unsigned char*>(out.data()), &len, out.size()) !=
+          1 ||
+      len != kMacBytes) {
+    hmac_failed();
+  }
+  return out;
+}
+
+std::string sealed_head(Type type, std::string_view payload) {
+  std::string out;
+  out.reserve(kHeaderBytes + payload.size() + kMacBytes);
+  store_be(out, kMagic, 4);
+  out.push_back(static_cast<char>(type));
+  store_be(out, payload.size() + kMacBytes, 8);
+  out.append(payload);
+  return out;
+}
+
+std::string seal_frame(const FrameKey& key, Direction direction, std::uint64_t seq, Type type,
+                       std::string_view payload) {
+  std::string out = sealed_head(type, payload);
+  out += key.mac(direction, seq, type, payload);
+  return out;
+}
+
+bool open_frame(const FrameKey& key, Direction direction, std::uint64_t seq, Frame& frame) {
+  if (frame.payload.size() < kMacBytes) return false;
+  const std::size_t body = frame.payload.size() - kMacBytes;
+  const std::string_view view(frame.payload);
+  if (!macs_equal(view.substr(body), key.mac(direction, seq, frame.type, view.substr(0, body)))) {
+    return false;
+  }
+  frame.payload.resize(body);
+  return true;
+}
+
+Session::Session(std::string_view key, Direction sending)
+    : key_(key),
+      sending_(sending),
+      receiving_(sending == Direction::hub_to_peer ? Direction::peer_to_hub
+                                                   : Direction::hub_to_peer) {}
+
+std::string Session::seal(Type type, std::string_view payload) {
+  std::string out = seal_frame(key_, sending_, sent_, type, payload);
+  ++sent_;
+  return out;
+}
+
+std::string Session::trailer(Type type, std::string_view payload) {
+  std::string out = key_.mac(sending_, sent_, type, payload);
+  ++sent_;
+  return out;
+}
+
+bool Session::open(Frame& frame) {
+  if (!open_frame(key_, receiving_, received_, frame)) return false;
+  ++received_;
+  return true;
 }
 
 }  // namespace fabricbench::bootstrap::wire

@@ -6,18 +6,31 @@
 // Before a connection is authenticated its frames may carry at most kMaxHandshakePayload bytes,
 // so a stranger cannot make rank 0 allocate memory.
 //
-// Handshake (rank 0 is the hub):
+// Handshake (rank 0 is the hub), frames as above:
 //   hub  -> peer  challenge {version, hub nonce}
 //   peer -> hub   hello     {version, rank, size, pid, host, peer nonce,
 //                            HMAC(secret, "peer" | version | hub nonce | peer nonce | rank | size)}
 //   hub  -> peer  welcome   {pid, host,
 //                            HMAC(secret, "root" | version | hub nonce | peer nonce | rank | size)}
 //              or reject    {reason}
+// A version other than kVersion is refused (hub: a reject naming both versions; peer: an error).
+//
+// Every frame after the welcome is sealed: its payload is followed by a 32-byte MAC trailer,
+// and the header's length counts the trailer (take_frame sees payload | MAC; open_frame checks
+// and strips it):
+//   session key = HMAC(secret, "session" | version | hub nonce | peer nonce | rank | size)
+//   trailer     = HMAC(session key, direction | sequence | type | payload)
+// direction is "hub to peer" or "peer to hub" and sequence (u64) counts the sealed frames sent
+// in that direction on that connection, from 0; it is not on the wire, both ends count it. So a
+// forged, altered, replayed, reordered or dropped frame fails verification (the labels "peer",
+// "root" and "session" keep the handshake's proofs and the key apart; the session key never
+// travels). The side channel treats a frame that fails as a broken connection from its sender.
 //   hub  -> peers ready     {pid and host of every rank}       once every rank has joined
 // Collectives: every rank sends contrib {seq, op, root, data} to the hub, the hub answers
 // result {seq, op, body}. abort {kind, message} fails the receiver; bye announces a clean close.
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -27,7 +40,7 @@
 namespace fabricbench::bootstrap::wire {
 
 inline constexpr std::uint32_t kMagic = 0x46425343;  // "FBSC"
-inline constexpr std::uint32_t kVersion = 1;
+inline constexpr std::uint32_t kVersion = 2;         // 2: sealed frames after the handshake
 inline constexpr std::size_t kHeaderBytes = 13;
 inline constexpr std::size_t kNonceBytes = 32;
 inline constexpr std::size_t kMacBytes = 32;
@@ -159,5 +172,69 @@ std::string peer_proof(std::string_view secret, std::string_view hub_nonce,
                        std::string_view peer_nonce, std::uint32_t rank, std::uint32_t size);
 std::string root_proof(std::string_view secret, std::string_view hub_nonce,
                        std::string_view peer_nonce, std::uint32_t rank, std::uint32_t size);
+
+// ---- Sealed frames (after the handshake; see the top of this file) ----
+
+// Which way a sealed frame travels; part of what its MAC covers.
+enum class Direction : std::uint8_t { hub_to_peer = 1, peer_to_hub = 2 };
+
+// The connection's session key (never sent).
+std::string session_key(std::string_view secret, std::string_view hub_nonce,
+                        std::string_view peer_nonce, std::uint32_t rank, std::uint32_t size);
+
+// A session key ready to MAC frames: an HMAC-SHA256 context keyed once and copied per frame.
+class FrameKey {
+ public:
+  explicit FrameKey(std::string_view key);
+  ~FrameKey();
+  FrameKey(FrameKey&&) noexcept;
+  FrameKey& operator=(FrameKey&&) noexcept;
+  FrameKey(const FrameKey&) = delete;
+  FrameKey& operator=(const FrameKey&) = delete;
+
+  // HMAC(key, direction | seq | type | payload), kMacBytes bytes.
+  std::string mac(Direction direction, std::uint64_t seq, Type type,
+                  std::string_view payload) const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+// The header (announcing payload plus the MAC trailer) and the payload of a sealed frame: the
+// part that is the same for every connection, so one payload may be queued to many of them.
+std::string sealed_head(Type type, std::string_view payload);
+// sealed_head(type, payload) followed by the trailer: the whole sealed frame.
+std::string seal_frame(const FrameKey& key, Direction direction, std::uint64_t seq, Type type,
+                       std::string_view payload);
+// Checks the MAC trailer of a sealed frame that take_frame returned (constant time) and strips
+// it; false, leaving the frame as it was, when the frame is shorter than a MAC or the MAC does
+// not match (forged, altered, replayed, reordered, or a frame before it was dropped).
+bool open_frame(const FrameKey& key, Direction direction, std::uint64_t seq, Frame& frame);
+
+// Both directions of one connection after the handshake: the key and the two sequence numbers.
+class Session {
+ public:
+  Session(std::string_view key, Direction sending);
+
+  // The next frame this end sends, sealed (counts it).
+  std::string seal(Type type, std::string_view payload);
+  // The MAC trailer of the next frame this end sends, whose sealed_head is queued separately
+  // (counts it).
+  std::string trailer(Type type, std::string_view payload);
+  // Verifies and strips the next received frame's trailer (open_frame); counts it only when it
+  // passes (the side channel gives the connection up at the first failure).
+  bool open(Frame& frame);
+
+  std::uint64_t sent() const noexcept { return sent_; }
+  std::uint64_t received() const noexcept { return received_; }
+
+ private:
+  FrameKey key_;
+  Direction sending_;
+  Direction receiving_;
+  std::uint64_t sent_ = 0;
+  std::uint64_t received_ = 0;
+};
 
 }  // namespace fabricbench::bootstrap::wire
