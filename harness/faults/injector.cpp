@@ -252,9 +252,10 @@ class NetBackend final : public Backend {
                                      {tc_, "-j", "filter", "show", "dev", iface_}, timeout_ns);
     auto plan = detail::plan_root_qdisc(shown.output, details.ok() ? details.output : "",
                                         filters.ok() ? filters.output : "");
-    if (!filters.ok()) {
+    for (const auto* r : {&details, &filters}) {
+      if (r->ok() || plan.action == detail::RootQdiscPlan::Action::refuse) continue;
       plan.action = detail::RootQdiscPlan::Action::refuse;
-      plan.why = "its filters could not be listed: " + detail::failure_text(filters);
+      plan.why = "tc could not show all of it: " + detail::failure_text(*r);
     }
     if (plan.action == detail::RootQdiscPlan::Action::restore) {
       saved_root_[fault.kind] = std::move(plan);
