@@ -1,8 +1,10 @@
 #include "harness/engine/case_setup.hpp"
 
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <fstream>
 
 #include "core/clock.hpp"
 #include "core/units.hpp"
@@ -150,6 +152,34 @@ void check_buffer_bytes(const spec::Case& c, std::size_t bytes) {
                   core::format_size(memory) + " of memory; lower the size, window or connections");
 }
 
+// Whether this process has CAP_IPC_LOCK in its effective set (/proc/self/status CapEff, bit 14);
+// false when that cannot be read.
+bool has_cap_ipc_lock() {
+  constexpr int kCapIpcLock = 14;
+  std::ifstream status("/proc/self/status");
+  std::string line;
+  while (std::getline(status, line)) {
+    if (line.rfind("CapEff:", 0) != 0) continue;
+    try {
+      return ((std::stoull(line.substr(7), nullptr, 16) >> kCapIpcLock) & 1U) != 0;
+    } catch (const std::exception&) {
+      return false;
+    }
+  }
+  return false;
+}
+
+// Host memory a transport pins when it registers it is refused, before anything is mapped, when
+// it is beyond RLIMIT_MEMLOCK (the registration would fail half-way through set-up otherwise).
+void check_pinned_bytes(const spec::Case& c, const CaseSetup& s, std::size_t bytes) {
+  if (!s.transport->capabilities().pins_memory || !s.provider->traits().cpu_addressable) return;
+  rlimit limit{};
+  if (::getrlimit(RLIMIT_MEMLOCK, &limit) != 0) return;
+  if (auto why = memlock_refusal(bytes, limit.rlim_cur, has_cap_ipc_lock())) {
+    throw Error(ErrorKind::config, c.id + ": " + *why);
+  }
+}
+
 // Send and receive buffers for every connection of every flow set, registered with the transport.
 void allocate_buffers(CaseSetup& s, const spec::Case& c, const suites::Params& p, int flow_sets) {
   const std::size_t msg = std::max<std::uint64_t>(c.message_size, 1);
@@ -157,7 +187,9 @@ void allocate_buffers(CaseSetup& s, const spec::Case& c, const suites::Params& p
   const auto regime_needs = regime_slots(c);
   const int send_slots = regime_needs ? regime_needs->first : s.workload->send_slots(p);
   const int recv_slots = regime_needs ? regime_needs->second : s.workload->recv_slots(p);
-  check_buffer_bytes(c, msg * static_cast<std::size_t>(send_slots + recv_slots) * conns);
+  const std::size_t bytes = msg * static_cast<std::size_t>(send_slots + recv_slots) * conns;
+  check_buffer_bytes(c, bytes);
+  check_pinned_bytes(c, s, bytes);
   s.send_buffer = s.provider->allocate(msg * static_cast<std::size_t>(send_slots) * conns);
   s.recv_buffer = s.provider->allocate(msg * static_cast<std::size_t>(recv_slots) * conns);
   if (p.verify) {
@@ -183,6 +215,17 @@ CaseSetup::~CaseSetup() {
     provider->release(send_buffer);
     provider->release(recv_buffer);
   }
+}
+
+std::optional<std::string> memlock_refusal(std::size_t bytes, std::uint64_t memlock_limit,
+                                           bool cap_ipc_lock) {
+  if (cap_ipc_lock || memlock_limit == RLIM_INFINITY || bytes <= memlock_limit) return std::nullopt;
+  return "its send and receive buffers need " + core::format_size(bytes) +
+         " per rank (message size x slots x connections), registered (pinned) by the transport, "
+         "more than this process's locked-memory limit (RLIMIT_MEMLOCK) of " +
+         core::format_size(memlock_limit) +
+         " without CAP_IPC_LOCK; raise it (`ulimit -l unlimited`, or a memlock entry in "
+         "/etc/security/limits.conf) or lower the size, window or connections";
 }
 
 const char* kind_name(ErrorKind kind) {

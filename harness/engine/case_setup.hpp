@@ -85,6 +85,13 @@ nlohmann::json drain_events(CaseSetup& setup);
 // "config", "unavailable", ... (the run document's error kinds).
 const char* kind_name(core::ErrorKind kind);
 
+// Why `bytes` of buffers cannot be registered by a transport that pins them (its capabilities'
+// pins_memory), or nullopt when they can: beyond `memlock_limit` (RLIMIT_MEMLOCK's soft limit,
+// RLIM_INFINITY: none) unless the process has CAP_IPC_LOCK, which the kernel lets pin past it.
+// The text names the figure, the limit and how to raise it. Pure.
+std::optional<std::string> memlock_refusal(std::size_t bytes, std::uint64_t memlock_limit,
+                                           bool cap_ipc_lock);
+
 // Whether a case can run, agreed by every rank from each rank's local outcome of a step: skipped
 // where some rank says unavailable (`skip`: "rank N: reason", the first such), failed where some
 // rank has any other error (`fails`, one per rank), else it runs.

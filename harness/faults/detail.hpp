@@ -29,6 +29,37 @@ std::string shell_join(const std::vector<std::string>& argv);
 // tbf rate Rbit burst B latency 50ms, B = max(64 KiB (a GSO frame), 1 ms at the rate) bytes.
 std::vector<std::string> tbf_args(double bits_per_s);
 
+// tc's clock: microseconds per tick (/proc/net/psched gives 1000/64 x 1 on every kernel since
+// 2.6.31), which turns a tbf's burst in ticks back into the bytes tc was given.
+inline constexpr double kPschedTickInUsec = 15.625;
+
+// What a tc fault's clear does with the root qdisc the fault replaces.
+struct RootQdiscPlan {
+  enum class Action {
+    delete_root,  // the kernel's default root (handle 0:): `tc qdisc del dev IF root`
+    restore,      // a configured root qdisc alone: `tc qdisc replace dev IF root` + args
+    refuse,       // a configured root that cannot be rebuilt (a tree, a kind or option not known)
+  };
+  Action action = Action::delete_root;
+  std::vector<std::string> args;  // restore: handle H: KIND OPTIONS..., exactly as it was
+  std::string what;               // restore, refuse: "tbf 8001:"
+  std::string why;                // refuse: the reason
+};
+
+// True when `tc -j qdisc show dev IF` shows no root qdisc or the kernel's default (handle 0:);
+// false for a configured root or output that is not tc's JSON. Pure.
+bool root_qdisc_is_default(const std::string& qdiscs_json);
+
+// The plan for an interface's root qdisc from `tc -j -r qdisc show dev IF` (qdiscs_json), `tc -j
+// -d qdisc show dev IF` (details_json: tbf's mpu and sfq's flows are shown with details only) and
+// `tc -j filter show dev IF` (filters_json; "" reads as none). A root with a child qdisc (other
+// than ingress/clsact beside it) or with filters is a tree: refused. Rebuilt kinds: tbf (no peak
+// rate), pfifo, bfifo, pfifo_fast (the kernel's priority map), fq_codel, netem (fixed delay and
+// random loss, uncorrelated), sfq (not in RED mode); an option the rebuild does not know is
+// refused, never dropped. Output that is not tc's JSON is refused too. Pure.
+RootQdiscPlan plan_root_qdisc(const std::string& qdiscs_json, const std::string& details_json,
+                              const std::string& filters_json);
+
 // "exit 1: <argv>: <output>" (output trimmed), for error messages.
 std::string failure_text(const ActionRecord& record);
 

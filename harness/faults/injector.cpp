@@ -8,7 +8,6 @@
 #include <cmath>
 #include <map>
 #include <mutex>
-#include <sstream>
 #include <stdexcept>
 
 #include <fmt/format.h>
@@ -44,8 +43,9 @@ class Backend {
   virtual std::vector<Step> clear_steps(const Fault& fault) const = 0;
   virtual bool uses_watchdog() const = 0;
   // What only the target can tell, asked with read-only commands in its namespace just before
-  // the fault: throws Error(config) to refuse before anything has changed.
-  virtual void check_in_place(const Fault& /*fault*/, std::uint64_t /*timeout_ns*/) const {}
+  // the fault: throws Error(config) to refuse before anything has changed. May remember what
+  // the fault's clear_steps must put back.
+  virtual void check_in_place(const Fault& /*fault*/, std::uint64_t /*timeout_ns*/) {}
 };
 
 std::string require_tool(const char* name, const std::string& why) {
@@ -215,42 +215,59 @@ class NetBackend final : public Backend {
         return {{what + " (output)", iptables_rule("-D", "OUTPUT", "-o", {})},
                 {what + " (input)", iptables_rule("-D", "INPUT", "-i", {})}};
       case Kind::loss:
-        if (netem_) return {{what, {tc_, "qdisc", "del", "dev", iface_, "root"}}};
+        if (netem_) return {root_qdisc_back(fault.kind, what)};
         if (!nft_.empty()) return {{what, {nft_, "delete table inet " + table(kLossTable)}}};
         return {{what, iptables_rule("-D", "OUTPUT", "-o",
                                      {"-m", "statistic", "--mode", "random", "--probability",
                                       fmt::format("{:.6f}", fault.loss)})}};
       case Kind::delay:
-        return {{what, {tc_, "qdisc", "del", "dev", iface_, "root"}}};
+        return {root_qdisc_back(fault.kind, what)};
       case Kind::rate_limit:
-        // The fabric's own shaping comes back; without one the root qdisc goes.
+        // The fabric's own shaping comes back; without one the root qdisc as it was.
         if (link_rate_ > 0) return {{what + " (back to the link rate)", tbf_replace(link_rate_)}};
-        return {{what, {tc_, "qdisc", "del", "dev", iface_, "root"}}};
+        return {root_qdisc_back(fault.kind, what)};
     }
     return {};
   }
 
   void set_link_rate(double bits_per_s) { link_rate_ = bits_per_s; }
 
-  // A tc fault replaces the root qdisc and its clear deletes it (or puts the fabric's own shaping
-  // back). A root qdisc someone configured (a handle other than the kernel default's 0:) would be
-  // lost: refused, naming it.
-  void check_in_place(const Fault& fault, std::uint64_t timeout_ns) const override {
+  // A tc fault replaces the root qdisc. On the kernel's default root (handle 0:) its clear
+  // deletes the fault's qdisc and the default comes back. A root qdisc someone configured is
+  // read (tc -j) and saved: the clear, and the watchdog's restore, re-create it with its handle
+  // and options. One that cannot be rebuilt (a tree of classes, child qdiscs or filters, a kind
+  // or option not known) would be lost: refused, naming it and why.
+  void check_in_place(const Fault& fault, std::uint64_t timeout_ns) override {
     const bool tc_fault = fault.kind == Kind::delay || fault.kind == Kind::rate_limit ||
                           (fault.kind == Kind::loss && netem_);
     if (!tc_fault || link_rate_ > 0 || tc_.empty()) return;
-    const auto shown = run_command("show the root qdisc of " + iface_,
-                                   {tc_, "qdisc", "show", "dev", iface_, "root"}, timeout_ns);
+    saved_root_.erase(fault.kind);
+    const auto shown = run_command("show the qdiscs of " + iface_,
+                                   {tc_, "-j", "-r", "qdisc", "show", "dev", iface_}, timeout_ns);
     if (!shown.ok()) return;  // the fault's own tc command reports the problem
-    std::istringstream words(shown.output);
-    std::string word, kind, handle;
-    if (!(words >> word >> kind >> handle) || word != "qdisc" || handle == "0:") return;
-    std::string first_line = shown.output.substr(0, shown.output.find('\n'));
+    if (detail::root_qdisc_is_default(shown.output)) return;
+    const auto details = run_command("show the qdiscs of " + iface_ + " in detail",
+                                     {tc_, "-j", "-d", "qdisc", "show", "dev", iface_}, timeout_ns);
+    const auto filters = run_command("show the filters of " + iface_,
+                                     {tc_, "-j", "filter", "show", "dev", iface_}, timeout_ns);
+    auto plan = detail::plan_root_qdisc(shown.output, details.ok() ? details.output : "",
+                                        filters.ok() ? filters.output : "");
+    for (const auto* r : {&details, &filters}) {
+      if (r->ok() || plan.action == detail::RootQdiscPlan::Action::refuse) continue;
+      plan.action = detail::RootQdiscPlan::Action::refuse;
+      plan.why = "tc could not show all of it: " + detail::failure_text(*r);
+    }
+    if (plan.action == detail::RootQdiscPlan::Action::restore) {
+      saved_root_[fault.kind] = std::move(plan);
+      return;
+    }
+    if (plan.action == detail::RootQdiscPlan::Action::delete_root) return;
     throw Error(ErrorKind::config,
-                fmt::format("{} backend: {} has a configured root qdisc ({}); a {} fault replaces "
-                            "the root qdisc and clearing it deletes it, so that configuration "
-                            "would be lost: remove it first, or use another interface",
-                            backend_, iface_, first_line, to_string(fault.kind)));
+                fmt::format("{} backend: {} has a configured root qdisc ({}) that cannot be saved "
+                            "and put back: {}; a {} fault replaces the root qdisc, so that "
+                            "configuration would be lost: remove it first, or use another "
+                            "interface",
+                            backend_, iface_, plan.what, plan.why, to_string(fault.kind)));
   }
 
  private:
@@ -261,6 +278,16 @@ class NetBackend final : public Backend {
                               backend_, kind));
     }
   }
+  // The clear of a tc fault: the saved root qdisc re-created, or the root deleted (the kernel's
+  // default comes back).
+  Step root_qdisc_back(Kind kind, const std::string& what) const {
+    const auto saved = saved_root_.find(kind);
+    if (saved == saved_root_.end()) return {what, {tc_, "qdisc", "del", "dev", iface_, "root"}};
+    std::vector<std::string> argv = {tc_, "qdisc", "replace", "dev", iface_, "root"};
+    argv.insert(argv.end(), saved->second.args.begin(), saved->second.args.end());
+    return {what + " (back to the saved root qdisc " + saved->second.what + ")", std::move(argv)};
+  }
+
   std::vector<std::string> tbf_replace(double bits_per_s) const {
     std::vector<std::string> argv = {tc_, "qdisc", "replace", "dev", iface_, "root"};
     for (auto& a : detail::tbf_args(bits_per_s)) argv.push_back(std::move(a));
@@ -314,7 +341,9 @@ class NetBackend final : public Backend {
   bool netem_;
   std::string ip_, tc_, nft_, iptables_;
   double link_rate_ = 0;  // netns: the fabric's shaping, restored after a rate_limit
-  std::string run_tag_;   // this run's part of rule and table names
+  // The configured root qdisc each tc fault replaced, saved just before it (check_in_place).
+  std::map<Kind, detail::RootQdiscPlan> saved_root_;
+  std::string run_tag_;  // this run's part of rule and table names
 };
 
 // link: only a link down, on an allowed interface that does not carry the default route.
@@ -442,7 +471,7 @@ class BackendInjector final : public Injector {
   std::vector<ActionRecord> inject(const Fault& fault) override {
     std::lock_guard<std::mutex> lock(mu_);
     backend_->check(fault);
-    {
+    if (injected_.count(fault.kind) == 0) {  // again: what the first inject saw stays saved
       detail::ScopedNetns in(netns_);
       backend_->check_in_place(fault, timeout_ns_);
     }

@@ -151,6 +151,12 @@ struct BackendConfig {
 //     B = max(64 KiB, 1 ms at R) bytes; clear: tc qdisc del dev IF root (netns with a
 //     link_rate: tc qdisc replace ... tbf at the link rate, the fabric's shaping).
 //     loss/delay (vm) and rate_limit all replace the root qdisc: one of them at a time.
+//     Before one of them the interface's qdiscs are read (tc -j -r / -d qdisc show, tc -j filter
+//     show; detail::plan_root_qdisc): a configured root qdisc standing alone whose kind and
+//     options can be rebuilt is saved, and the clear (and the watchdog's restore) is then
+//     tc qdisc replace dev IF root handle H: KIND OPTIONS instead of the delete; one that
+//     cannot (a tree, another kind, an option not known) is refused with core::Error(config)
+//     before anything changes. The kernel's default root (handle 0:) keeps the delete.
 //   ibport: ibportstate LID PORT disable / enable (link_down and flap only).
 //   command: /bin/sh -c INJECT / /bin/sh -c CLEAR, any kind (the kind only labels it).
 // Every command has the configured timeout (command_timeout_ns; 0: 10 s).

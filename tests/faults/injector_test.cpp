@@ -2,6 +2,7 @@
 // (no root needed: its commands only touch files in a temporary directory).
 #include <fstream>
 #include <functional>
+#include <regex>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -220,14 +221,39 @@ TEST(InjectorMake, DefaultRouteGuardSeesThroughABridge) {
   EXPECT_EQ(why_peer.find("default route"), std::string::npos) << why_peer;
 }
 
-// A tc fault would replace a root qdisc someone configured and its clear would delete it: refused
-// before anything changes. On the kernel's default qdisc the fault comes and goes as before.
-TEST(VmInjector, ConfiguredRootQdiscIsRefusedAndKept) {
+// `tc -j -r qdisc show dev IF` in namespace `ns`, without the reference counts (which say how
+// many hold the qdisc, not how it is configured): kind, handle, parent, root flag and options.
+std::string qdiscs_of(const std::string& ns, const std::string& iface) {
+  const auto shown = testing::sh("ip netns exec " + ns + " tc -j -r qdisc show dev " + iface);
+  return std::regex_replace(shown.output, std::regex(R"("refcnt":[0-9]+,)"), "");
+}
+
+// A tc fault on a configured root qdisc: saved before the fault, put back by the clear with the
+// same kind, handle and options (tbf: rate, burst to the tick, limit). A tbf over the tbf changes
+// it in place, a tbf over a pfifo grafts a new root: both come back. netem (loss) when this
+// kernel has it. On the kernel's default qdisc the fault comes and goes as before.
+TEST(VmInjector, ConfiguredRootQdiscIsSavedAndPutBack) {
   const ScratchNamespace ns("fbqdisc");
   if (!ns.made()) GTEST_SKIP() << "cannot make a namespace";
   ASSERT_TRUE(ns.ip({"link add va type veth peer name vb", "link set va up", "link set vb up"}));
-  std::string refused, first_inject;
-  bool kept = false, cleared_to_default = false;
+  const bool netem = testing::sh("ip netns exec " + ns.name() +
+                                 " tc qdisc add dev vb root netem loss 1% && ip netns exec " +
+                                 ns.name() + " tc qdisc del dev vb root")
+                         .ok();
+  std::string first_inject;
+  bool cleared_to_default = false;
+  struct Case {
+    std::string root;  // the configured root qdisc
+    Fault fault;
+    std::string before = {}, during = {}, after = {}, error = {};
+  };
+  std::vector<Case> cases = {
+      {"handle 8001: tbf rate 16mbit burst 32kbit latency 50ms", {Kind::rate_limit, 0, 0, 50e6}},
+      {"handle 8002: pfifo limit 77", {Kind::rate_limit, 0, 0, 50e6}}};
+  if (netem) {
+    cases.push_back(
+        {"handle 8001: tbf rate 16mbit burst 32kbit latency 50ms", {Kind::loss, 0.1, 0, 0}});
+  }
   ASSERT_TRUE(ns.inside([&] {
     auto wd = Watchdog::start();
     BackendConfig c;
@@ -246,20 +272,107 @@ TEST(VmInjector, ConfiguredRootQdiscIsRefusedAndKept) {
     }
     cleared_to_default =
         testing::sh("tc qdisc show dev va root").output.find(" 0: root") != std::string::npos;
-    testing::sh("tc qdisc add dev va root handle 7: tbf rate 1gbit burst 64kb latency 10ms");
-    try {
-      (void)injector->inject(limit);
-    } catch (const core::Error& e) {
-      refused = e.what();
+    for (auto& k : cases) {
+      testing::sh("tc qdisc del dev va root");
+      testing::sh("tc qdisc add dev va root " + k.root);
+      k.before = qdiscs_of(ns.name(), "va");
+      try {
+        (void)injector->inject(k.fault);
+        k.during = qdiscs_of(ns.name(), "va");
+        (void)injector->clear(k.fault);
+      } catch (const core::Error& e) {
+        k.error = e.what();
+      }
+      k.after = qdiscs_of(ns.name(), "va");
     }
-    kept = testing::sh("tc qdisc show dev va root").output.find("tbf 7: root") != std::string::npos;
   })) << "cannot enter "
       << ns.name();
   EXPECT_TRUE(first_inject.empty()) << first_inject;
   EXPECT_TRUE(cleared_to_default);
-  EXPECT_NE(refused.find("va has a configured root qdisc (qdisc tbf 7: root"), std::string::npos)
+  for (const auto& k : cases) {
+    SCOPED_TRACE(k.root + " / " + to_string(k.fault.kind));
+    EXPECT_TRUE(k.error.empty()) << k.error;
+    EXPECT_NE(k.before.find("\"root\":true"), std::string::npos) << k.before;
+    EXPECT_NE(k.during, k.before) << "the fault did not replace the root qdisc";
+    EXPECT_EQ(k.after, k.before);
+  }
+}
+
+// A qdisc tree (htb with a class and a child qdisc) cannot be saved: refused before anything
+// changes, naming it, and left as it was.
+TEST(VmInjector, ConfiguredQdiscTreeIsRefusedAndKept) {
+  const ScratchNamespace ns("fbqtree");
+  if (!ns.made()) GTEST_SKIP() << "cannot make a namespace";
+  ASSERT_TRUE(ns.ip({"link add va type veth peer name vb", "link set va up", "link set vb up"}));
+  const std::string tc = "ip netns exec " + ns.name() + " tc ";
+  ASSERT_TRUE(testing::sh(tc + "qdisc add dev va root handle 1: htb default 10 && " + tc +
+                          "class add dev va parent 1: classid 1:10 htb rate 10mbit && " + tc +
+                          "qdisc add dev va parent 1:10 handle 10: pfifo limit 50")
+                  .ok());
+  const std::string before = qdiscs_of(ns.name(), "va");
+  std::string refused;
+  core::ErrorKind kind = core::ErrorKind::usage;
+  ASSERT_TRUE(ns.inside([&] {
+    auto wd = Watchdog::start();
+    BackendConfig c;
+    c.backend = "vm";
+    c.target = "va";
+    c.command_timeout_ns = 10 * testing::kSecond;
+    auto injector = Injector::make(c, wd.get());
+    try {
+      (void)injector->inject(Fault{Kind::rate_limit, 0, 0, 50e6});
+    } catch (const core::Error& e) {
+      refused = e.what();
+      kind = e.kind();
+    }
+  })) << "cannot enter "
+      << ns.name();
+  EXPECT_EQ(kind, core::ErrorKind::config) << refused;
+  EXPECT_NE(refused.find("va has a configured root qdisc (htb 1:) that cannot be saved"),
+            std::string::npos)
       << refused;
-  EXPECT_TRUE(kept) << "the configured qdisc was changed";
+  EXPECT_NE(refused.find("trees are not saved"), std::string::npos) << refused;
+  EXPECT_EQ(qdiscs_of(ns.name(), "va"), before) << "the configured qdisc tree was changed";
+}
+
+// The injecting process killed while a rate_limit replaces a configured tbf: the watchdog's
+// restore (registered with the saved qdisc) puts the tbf back as it was.
+TEST(VmInjector, WatchdogPutsTheSavedRootQdiscBack) {
+  const ScratchNamespace ns("fbqwd");
+  if (!ns.made()) GTEST_SKIP() << "cannot make a namespace";
+  ASSERT_TRUE(ns.ip({"link add va type veth peer name vb", "link set va up", "link set vb up"}));
+  ASSERT_TRUE(testing::sh("ip netns exec " + ns.name() +
+                          " tc qdisc add dev va root handle 8001: tbf rate 16mbit burst 32kbit "
+                          "latency 50ms")
+                  .ok());
+  const std::string before = qdiscs_of(ns.name(), "va");
+  LinePipe pipe;
+  Child child([&] {
+    const int fd = ::open(("/run/netns/" + ns.name()).c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0 || ::setns(fd, CLONE_NEWNET) != 0) return 3;
+    ::close(fd);
+    auto wd = Watchdog::start();
+    BackendConfig c;
+    c.backend = "vm";
+    c.target = "va";
+    c.command_timeout_ns = 10 * testing::kSecond;
+    auto injector = Injector::make(c, wd.get());
+    (void)injector->inject(Fault{Kind::rate_limit, 0, 0, 50e6});
+    pipe.send(std::to_string(wd->pid()));
+    for (;;) ::pause();
+    return 0;
+  });
+  const auto line = pipe.receive();
+  ASSERT_TRUE(line.has_value()) << "the child did not inject";
+  const int wd_pid = std::atoi(line->c_str());
+  const std::string during = qdiscs_of(ns.name(), "va");
+  child.kill9();
+  child.wait();
+  EXPECT_NE(during, before) << "the fault did not replace the root qdisc";
+  EXPECT_TRUE(wait_for([&] { return qdiscs_of(ns.name(), "va") == before; }, seconds(10)))
+      << "the watchdog did not put the tbf back: " << qdiscs_of(ns.name(), "va");
+  EXPECT_TRUE(wait_for([&] { return process_gone(wd_pid); }, seconds(10)));
+  if (!process_gone(wd_pid)) ::kill(wd_pid, SIGKILL);
 }
 
 TEST(InjectorMake, NetnsBackendRefusesTheHostNamespace) {

@@ -42,6 +42,9 @@ struct Capabilities {
   // nvidia-peermem) or refuses it with the reason itself; false: the engine stages such memory
   // through page-locked host buffers (staging.hpp).
   bool device_memory = false;
+  // register_memory pins host pages (ibv_reg_mr): without CAP_IPC_LOCK they count against the
+  // process's RLIMIT_MEMLOCK, and a registration beyond it fails. false: nothing is pinned.
+  bool pins_memory = false;
   // The RDMA device its traffic crosses ("mlx5_0"; "" for none): `gpu: auto` takes the GPU
   // nearest it (MemoryProvider::place_near).
   std::string rdma_device;

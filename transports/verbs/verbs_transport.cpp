@@ -204,6 +204,7 @@ class VerbsTransport final : public Transport, public EventSource, public Connec
     c.busy_poll = true;
     c.blocking = true;
     c.device_memory = true;
+    c.pins_memory = true;
     c.rdma_device = device_->name;
     c.max_message_size = kind_ == QpKind::ud
                              ? static_cast<std::size_t>(mtu_bytes(device_->mtu))
