@@ -40,7 +40,9 @@ ORDER.tsv:  one line per round, `round<TAB>the tool that went first`.
 SPEC.json:  {"comparisons": [{"key", "name", "unit", "direction": "lower"|"higher",
              "target": ratio or null, "peer": "iperf3 ..."}],
              "checks": [{"key", "name", "kind": "not_bimodal", "of": "fabricbench"|"peer",
-             "tolerance": 0.25}]}
+             "tolerance": 0.25}],
+             "figures": [{"key", "name", "unit", "of": "fabricbench"|"peer"}]}
+            (figures: shown per round with their median, not judged)
 """
 import argparse
 import datetime
@@ -360,6 +362,13 @@ def build_report(spec, values, rounds, meta):
                  "unit": c.get("unit"), "values": vals}
         entry.update(not_bimodal(vals, c.get("tolerance", BIMODAL_TOLERANCE)))
         doc["checks"].append(entry)
+    doc["figures"] = []
+    for c in spec.get("figures", []):
+        vals = series(c["key"], c.get("of", "fabricbench"))
+        if vals is not None:
+            doc["figures"].append({"key": c["key"], "name": c["name"], "unit": c.get("unit"),
+                                   "of": c.get("of", "fabricbench"), "values": vals,
+                                   "median": statistics.median(vals)})
     if missing:
         raise ValueError("missing figures: " + "; ".join(missing))
     doc["verdict"] = overall([c["verdict"] for c in doc["comparisons"] + doc["checks"]])
@@ -395,6 +404,9 @@ def render_table(doc):
     for c in doc["comparisons"]:
         lines.append(f"  {c['name']} [{c['unit']}]: "
                      + ", ".join(f"{_g(f)} / {_g(p)}" for f, p in zip(c["fabricbench_values"], c["peer_values"])))
+    for c in doc.get("figures", []):
+        lines.append(f"  {c['name']} [{c.get('unit') or ''}] ({c['of']}, not judged): "
+                     + ", ".join(_g(v) for v in c["values"]) + f"; median {_g(c['median'])}")
     if doc.get("order"):
         lines.append("first in each round: " + ", ".join(f"{r}: {t}" for r, t in sorted(doc["order"].items(),
                                                                                         key=lambda x: int(x[0]))))
