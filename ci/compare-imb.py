@@ -3,8 +3,15 @@
 
   compare-imb.py check-imb IMB_OUTPUT RANKS     exit 1 unless every benchmark and size is there
   compare-imb.py check-fb RUN_JSON RANKS        exit 1 unless the run has every collective's times
-  compare-imb.py report OUT --rounds K --ranks "2 4" [--imb-only]
-                                                the Markdown table; OUT/results.json gets the data
+  compare-imb.py report OUT --rounds K --ranks "2 4" [--imb-only] [--target 1.05]
+          [--json FILE --load-before F --load-after F --command-line STR --order F]
+                                                the Markdown table; OUT/results.json gets the data,
+                                                FILE (compare_judge.py's JSON) every row judged
+
+Each (collective, ranks, IMB #bytes) row is one comparison of compare_judge.py: the per-round
+ratios fabricbench t / IMB t_avg (lower is better), their median, min..max and spread, and the
+verdict on the median against --target (default 1.05: "within 5% of IMB's t_avg", a faster
+row passes): PASS, WITHIN-NOISE (misses by less than max - min of the ratios) or MISS.
 
 Size columns: IMB's #bytes is the count argument in bytes (Allreduce, Bcast: the buffer;
 Allgather: each rank's send block; Alltoall: the block for each peer; Reduce_scatter: each
@@ -14,9 +21,11 @@ rank, so it is N x IMB #bytes for all_gather, alltoall and reduce_scatter.
 import argparse
 import json
 import os
-import re
 import statistics
 import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import compare_judge  # noqa: E402  (the shared parsers, judge and JSON writer)
 
 # IMB benchmark -> (fabricbench collective, size_bytes = IMB #bytes times ranks?)
 COLLECTIVES = {
@@ -36,28 +45,8 @@ def fail(msg):
 
 def parse_imb(path, ranks):
     """{benchmark: {bytes: {"t_min", "t_max", "t_avg" (us), "reps"}}} of the block at `ranks`."""
-    out, bench, procs = {}, None, None
-    row = re.compile(r"^\s*(\d+)\s+(\d+)\s+([0-9.]+)\s+([0-9.]+)\s+([0-9.]+)\s*$")
     with open(path, errors="replace") as f:
-        for line in f:
-            m = re.match(r"^# Benchmarking (\S+)", line)
-            if m:
-                bench, procs = m.group(1), None
-                continue
-            m = re.match(r"^# #processes = (\d+)", line)
-            if m:
-                procs = int(m.group(1))
-                continue
-            m = row.match(line)
-            if m and bench and procs == ranks:
-                size = int(m.group(1))
-                out.setdefault(bench, {})[size] = {
-                    "reps": int(m.group(2)),
-                    "t_min": float(m.group(3)),
-                    "t_max": float(m.group(4)),
-                    "t_avg": float(m.group(5)),
-                }
-    return out
+        return compare_judge.imb_tables(f.read(), ranks)
 
 
 def imb_problems(data):
@@ -148,7 +137,7 @@ def spread(values):
     return min(values) / med, max(values) / med, max(values) / min(values) - 1.0
 
 
-def report(out, rounds, ranks_list, imb_only):
+def report(out, rounds, ranks_list, imb_only, target=1.05, meta=None, json_path=None):
     imb = {}   # (n, round) -> parsed
     fb = {}
     for n in ranks_list:
@@ -166,6 +155,7 @@ def report(out, rounds, ranks_list, imb_only):
                      "IMB spread: IMB's t_avg per round over its median (min..max).")
     all_imb_spread, all_fb_spread = [], []
     summary = []
+    spec, values = {"comparisons": []}, {}
     for bench, (name, times_n) in COLLECTIVES.items():
         for n in ranks_list:
             lines.append("")
@@ -176,8 +166,8 @@ def report(out, rounds, ranks_list, imb_only):
                 lines.append("| IMB #bytes | IMB t_avg (median) | IMB t_min..t_max (median) | reps | IMB spread |")
                 lines.append("|---:|---:|---:|---:|---:|")
             else:
-                lines.append("| IMB #bytes | fb size_bytes | IMB t_avg | fabricbench | fb/IMB | [min..max] | IMB spread | fb spread |")
-                lines.append("|---:|---:|---:|---:|---:|---:|---:|---:|")
+                lines.append("| IMB #bytes | fb size_bytes | IMB t_avg | fabricbench | fb/IMB | [min..max] | IMB spread | fb spread | verdict |")
+                lines.append("|---:|---:|---:|---:|---:|---:|---:|---:|---|")
             ratios_here, imb_spreads = [], []
             for size in SIZES:
                 iv = [imb[(n, k)].get(bench, {}).get(size) for k in range(1, rounds + 1)]
@@ -198,7 +188,7 @@ def report(out, rounds, ranks_list, imb_only):
                     fv = [fb[(n, k)].get(name, {}).get(size) for k in range(1, rounds + 1)]
                     if any(v is None for v in fv):
                         lines.append(f"| {fmt_size(size)} | — | {fmt_us(statistics.median(it))} | — | "
-                                     f"— | | {lo:.2f}..{hi:.2f} | |")
+                                     f"— | | {lo:.2f}..{hi:.2f} | | |")
                     else:
                         ft = [v["time_us"] for v in fv]
                         r = [f / i for f, i in zip(ft, it)]
@@ -206,10 +196,19 @@ def report(out, rounds, ranks_list, imb_only):
                         all_fb_spread.append(frel)
                         ratios_here.append(statistics.median(r))
                         row.update({"fb_size_bytes": fv[0]["size_bytes"], "fb_time_us": ft, "ratio": r})
+                        key = f"{bench}-{n}-{size}"
+                        spec["comparisons"].append({
+                            "key": key, "name": f"{bench} {n} ranks IMB #bytes {fmt_size(size)}", "unit": "us",
+                            "direction": "lower", "target": target,
+                            "fabricbench": f"{name} size_bytes {fv[0]['size_bytes']} ({fv[0]['case']})",
+                            "peer": f"IMB-MPI1 {bench} t_avg at #bytes {size}"})
+                        values[key] = {"fabricbench": dict(enumerate(ft, 1)), "peer": dict(enumerate(it, 1))}
+                        verdict = compare_judge.judge(ft, it, "lower", target)["verdict"]
+                        row["verdict"] = verdict
                         lines.append(f"| {fmt_size(size)} | {fmt_size(fv[0]['size_bytes'])} | "
                                      f"{fmt_us(statistics.median(it))} | {fmt_us(statistics.median(ft))} | "
                                      f"**{statistics.median(r):.2f}** | [{min(r):.2f}..{max(r):.2f}] | "
-                                     f"{lo:.2f}..{hi:.2f} | {flo:.2f}..{fhi:.2f} |")
+                                     f"{lo:.2f}..{hi:.2f} | {flo:.2f}..{fhi:.2f} | {verdict} |")
                 results["rows"].append(row)
             s = {"benchmark": bench, "ranks": n,
                  "imb_spread_median": statistics.median(imb_spreads) if imb_spreads else None}
@@ -242,6 +241,20 @@ def report(out, rounds, ranks_list, imb_only):
     results["summary"] = summary
     with open(os.path.join(out, "results.json"), "w") as f:
         json.dump(results, f, indent=1)
+    if json_path:
+        doc = compare_judge.build_report(spec, values, rounds, meta or {})
+        doc["imb_summary"] = summary
+        compare_judge.write_json(doc, json_path)
+        if spec["comparisons"]:
+            counts = {v: sum(c["verdict"] == v for c in doc["comparisons"]) for v in ("PASS", "WITHIN-NOISE", "MISS")}
+            lines.append("")
+            lines.append(f"Verdicts on the median fb/IMB of each row against <= {target:.2f} ({len(doc['comparisons'])} "
+                         f"rows; WITHIN-NOISE: misses by less than max - min of the row's ratios): "
+                         + ", ".join(f"{k} {v}" for k, v in counts.items()) + f"; overall {doc['verdict']}")
+        lb, la = doc["load_before"], doc["load_after"]
+        lines.append(f"load before: {lb.get('loadavg')} (procs_running {lb.get('procs_running')}); "
+                     f"after: {la.get('loadavg')} (procs_running {la.get('procs_running')})")
+        lines.append(f"figures: {json_path}")
     print("\n".join(lines))
 
 
@@ -259,6 +272,12 @@ def main():
     a.add_argument("--rounds", type=int, required=True)
     a.add_argument("--ranks", required=True)
     a.add_argument("--imb-only", action="store_true")
+    a.add_argument("--target", type=float, default=1.05)
+    a.add_argument("--json")
+    a.add_argument("--load-before")
+    a.add_argument("--load-after")
+    a.add_argument("--command-line", default="")
+    a.add_argument("--order")
     args = ap.parse_args()
     if args.cmd == "check-imb":
         problems = imb_problems(parse_imb(args.path, args.ranks))
@@ -269,7 +288,22 @@ def main():
         if problems:
             fail(f"{args.path}: " + "; ".join(problems))
     else:
-        report(args.out, args.rounds, [int(x) for x in args.ranks.split()], args.imb_only)
+        meta = None
+        if args.json:
+            def load(path):
+                with open(path) as f:
+                    return json.load(f)
+            order = {}
+            if args.order:
+                with open(args.order) as f:
+                    order = dict(line.rstrip("\n").split("\t", 1) for line in f if line.strip())
+            meta = {"script": "compare-imb", "command_line": args.command_line,
+                    "machine": compare_judge.machine_facts(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
+                    "load_before": load(args.load_before) if args.load_before else None,
+                    "load_after": load(args.load_after) if args.load_after else None,
+                    "order": order, "raw_outputs": os.path.abspath(args.out)}
+        report(args.out, args.rounds, [int(x) for x in args.ranks.split()], args.imb_only,
+               args.target, meta, args.json)
 
 
 if __name__ == "__main__":

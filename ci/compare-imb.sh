@@ -36,11 +36,19 @@
 # Order: for each round, for each rank count, IMB then fabricbench in odd rounds, fabricbench
 # then IMB in even ones. Reported per collective, rank count and size: the median over rounds of
 # the per-round ratio fabricbench/IMB and its min..max, IMB's own run-to-run spread (its t_avg
-# per round over its median), and the median of that spread.
+# per round over its median), and the median of that spread; and the verdict of ci/compare_judge.py
+# on the median ratio against --target (default 1.05, fabricbench's time within 5% of IMB's
+# t_avg; lower is better): PASS, WITHIN-NOISE (misses by less than max - min of the row's
+# per-round ratios) or MISS. The load (/proc/loadavg, runnable processes) is recorded before
+# and after the rounds. Every row, judged, goes to one JSON file (docs/PERFORMANCE.md, "How the
+# comparisons judge").
 #
 # Usage: ci/compare-imb.sh --imb PATH/IMB-MPI1 --fabricbench PATH/fabricbench
 #          [--rounds 5] [--ranks "2 4"] [--out DIR] [--mpi-opts "--mca btl self,vader"]
 #          [--mpirun "mpirun ..."] [--imb-extra "ARGS"] [--timeout SECS] [--imb-only]
+#          [-o FILE] [--target RATIO]
+#   -o FILE      the JSON file with every row judged (default $FB_COMPARE_JSON, else
+#                compare-imb.json in the current directory)
 #   --out        where the config, every raw output and the table (compare.md) go; must be empty
 #                or absent (default: a new /tmp/fabricbench-compare-imb.XXXXXX, kept)
 #   --mpirun     the launcher without -np (default: mpirun, plus --oversubscribe for Open MPI and
@@ -53,7 +61,8 @@ py="$here/compare-imb.py"
 
 die2() { echo "compare-imb: $*" >&2; exit 2; }
 imb="" fb="" rounds=5 ranks="2 4" out="" mpi_opts="--mca btl self,vader" mpirun_cmd="" imb_extra=""
-run_timeout=900 imb_only=0
+run_timeout=900 imb_only=0 json=${FB_COMPARE_JSON:-compare-imb.json} target=1.05
+cmdline="$0 $*"
 while [ $# -gt 0 ]; do
   case $1 in
     --imb) imb=${2:?}; shift 2 ;;
@@ -66,6 +75,8 @@ while [ $# -gt 0 ]; do
     --imb-extra) imb_extra=${2?}; shift 2 ;;
     --timeout) run_timeout=${2:?}; shift 2 ;;
     --imb-only) imb_only=1; shift ;;
+    -o | --output) json=${2:?}; shift 2 ;;
+    --target) target=${2:?}; shift 2 ;;
     -h | --help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
     *) die2 "unknown argument '$1' (--help)" ;;
   esac
@@ -82,6 +93,8 @@ if [ "$imb_only" = 0 ]; then
   fb=$(cd "$(dirname "$fb")" && pwd)/$(basename "$fb")
 fi
 imb=$(cd "$(dirname "$imb")" && pwd)/$(basename "$imb")
+json=$(realpath -m "$json")
+python3 -c 'import sys; float(sys.argv[1]) > 0 or sys.exit(1)' "$target" 2>/dev/null || die2 "--target wants a positive ratio, not '$target'"
 case $rounds in '' | *[!0-9]* | 0) die2 "--rounds must be a positive integer, not '$rounds'" ;; esac
 case $run_timeout in '' | *[!0-9]* | 0) die2 "--timeout must be a positive integer, not '$run_timeout'" ;; esac
 for n in $ranks; do
@@ -165,6 +178,7 @@ bounded() {
   echo "rounds: $rounds, ranks: $ranks"
   echo "load average at start: $(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null)"
 } >"$out/meta.txt"
+python3 "$here/compare_judge.py" load >"$out/load-before.json"
 cat "$out/meta.txt"
 # MPI's shared-memory collectives spin: anything else on the cores shows up as noise in both tools.
 if python3 -c 'import os, sys; sys.exit(0 if os.getloadavg()[0] > 0.5 * os.cpu_count() else 1)' 2>/dev/null; then
@@ -225,9 +239,13 @@ for k in $(seq 1 "$rounds"); do
       run_fb "$n" "$k"; run_imb "$n" "$k"
     fi
   done
+  if [ $((k % 2)) = 1 ]; then printf '%s\tpeer\n' "$k"; else printf '%s\tfabricbench\n' "$k"; fi >>"$out/order.tsv"
 done
+python3 "$here/compare_judge.py" load >"$out/load-after.json"
 
 fb_flag=()
 [ "$imb_only" = 1 ] && fb_flag=(--imb-only)
-python3 "$py" report "$out" --rounds "$rounds" --ranks "$ranks" "${fb_flag[@]}" | tee "$out/compare.md"
+python3 "$py" report "$out" --rounds "$rounds" --ranks "$ranks" "${fb_flag[@]}" --target "$target" \
+  --json "$json" --load-before "$out/load-before.json" --load-after "$out/load-after.json" \
+  --order "$out/order.tsv" --command-line "$cmdline" | tee "$out/compare.md"
 echo "raw outputs, config and this table (compare.md): $out"

@@ -1,31 +1,65 @@
 #!/usr/bin/env bash
 # Runs fabricbench's regimes and sockperf side by side, in the same run, on loopback
-# (127.0.0.1 only), and prints ratios (docs/PERFORMANCE.md "Regimes on loopback against
-# sockperf"):
-#   pingpong, regime realistic, constant 10000/s, TCP, 64 B, blocking, 4 s (p50, p99 of the
-#     whole round trip from the intended issue time)
-#     vs  sockperf under-load --tcp -m 64 --mps 10000 --reply-every 1 --full-rtt -t 4
-#   pingpong, regime floor (one request in flight), same (p50 of the whole round trip)
-#     vs  sockperf ping-pong --tcp -m 64 --full-rtt -t 4
+# (127.0.0.1 only), and judges the ratios fabricbench / sockperf (docs/PERFORMANCE.md "Regimes
+# on loopback against sockperf" and "How the comparisons judge"):
+#   realistic-p50  pingpong, regime realistic, constant 10000/s, TCP, 64 B, blocking, S s: p50
+#                  of the whole round trip from the intended issue time
+#                  vs  sockperf under-load --tcp -m 64 --mps 10000 --reply-every 1 --full-rtt -t S
+#                  target <= 1.10; and its own check: not bimodal (every round's fabricbench
+#                  p50 within 25% of the median of the rounds)
+#   realistic-p99  the same, p99 (shown, not judged)
+#   floor-p50      pingpong, regime floor (one request in flight), same: p50 of the round trip
+#                  vs  sockperf ping-pong --tcp -m 64 --full-rtt -t S        target <= 1.00
 # Both tools use blocking sockets (sockperf without --nonblocked); sockperf's under-load sender
-# paces by spinning on the clock whatever the flags. Each round runs sockperf under-load,
-# fabricbench (realistic, then floor), sockperf ping-pong; the ratio of the medians over ROUNDS
-# rounds is reported.
-# Usage: ci/compare-regimes.sh [path/to/fabricbench] [rounds]
+# paces by spinning on the clock whatever the flags. ROUNDS interleaved rounds (default 5): odd
+# rounds run sockperf (under-load, then ping-pong) first and fabricbench (realistic and floor,
+# one run) second, even rounds fabricbench first. Per comparison: the per-round ratios, their
+# median, min..max and spread ((max - min) / median), and the verdict on the median: PASS,
+# WITHIN-NOISE (misses by less than max - min of the ratios) or MISS. The load (/proc/loadavg,
+# runnable processes) is recorded before and after the rounds.
+#
+# Usage: ci/compare-regimes.sh [FABRICBENCH] [ROUNDS] [-o FILE] [--seconds S]
+#   FABRICBENCH  default build/release/fabricbench
+#   -o FILE      the JSON file with every figure (default $FB_COMPARE_JSON, else
+#                compare-regimes.json in the current directory)
+#   --seconds S  length of each measurement (default 4; shorter only for smoke checks)
+# Exit: 0 judged (the verdicts are in the table and the JSON), 1 a run failed, 2 usage.
 set -euo pipefail
+caller_pwd=$PWD
 cd "$(dirname "$0")/.."
-fb=${1:-build/release/fabricbench}
-rounds=${2:-3}
+repo=$PWD
+judge=(python3 "$repo/ci/compare_judge.py")
+usage() { sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit "${1:-2}"; }
 config=configs/compare/regimes-vs-sockperf.yaml
 mps=10000   # keep equal to regime.rate of the realistic case in $config
-secs=4      # keep equal to its duration
-for tool in sockperf python3 timeout; do
-  command -v "$tool" >/dev/null || { echo "compare-regimes: $tool not found (ci/install-deps.sh)"; exit 2; }
+
+fb="" rounds=5 secs=4 json=${FB_COMPARE_JSON:-} pos=()
+cmdline="$0 $*"
+while [ $# -gt 0 ]; do
+  case $1 in
+    -o | --output) json=${2:?-o wants a file}; shift 2 ;;
+    --seconds) secs=${2:?--seconds wants a number}; shift 2 ;;
+    -h | --help) usage 0 ;;
+    -*) echo "compare-regimes: unknown option $1" >&2; usage ;;
+    *) pos+=("$1"); shift ;;
+  esac
 done
-[ -x "$fb" ] || { echo "compare-regimes: $fb not built (cmake --build --preset release)"; exit 2; }
+[ ${#pos[@]} -le 2 ] || usage
+[ ${#pos[@]} -lt 1 ] || fb=${pos[0]}
+[ ${#pos[@]} -lt 2 ] || rounds=${pos[1]}
+# A relative FABRICBENCH is looked up from the caller's directory, then from the repository.
+if [ -z "$fb" ]; then fb=$repo/build/release/fabricbench
+elif [[ $fb != /* && -e $caller_pwd/$fb ]]; then fb=$caller_pwd/$fb; fi
+json=${json:-compare-regimes.json}
+[[ $json == /* ]] || json=$caller_pwd/$json
+for tool in sockperf python3 timeout; do
+  command -v "$tool" >/dev/null || { echo "compare-regimes: $tool not found (ci/install-deps.sh)" >&2; exit 2; }
+done
+[ -x "$fb" ] || { echo "compare-regimes: $fb not built (cmake --build --preset release)" >&2; exit 2; }
 case $rounds in
-  '' | *[!0-9]* | 0) echo "compare-regimes: rounds must be a positive integer, not '$rounds'"; exit 2 ;;
+  '' | *[!0-9]* | 0) echo "compare-regimes: rounds must be a positive integer, not '$rounds'" >&2; exit 2 ;;
 esac
+case $secs in '' | *[!0-9]* | 0) echo "compare-regimes: --seconds must be a positive integer, not '$secs'" >&2; exit 2 ;; esac
 
 work=$(mktemp -d /tmp/fabricbench-compare-regimes.XXXXXX)
 pids=()  # every process started here that may still run; killed on exit
@@ -67,31 +101,35 @@ sockperf_pair() {
   forget "$server"
 }
 
-sockperf_percentiles() {  # $1 sockperf output; prints "p50 p99" of the full RTT in usec
-  python3 - "$1" <<'PY'
-import re, sys
-text = open(sys.argv[1]).read()
-if "Round trip" not in text:
-    sys.exit("sockperf did not report full round trips (--full-rtt):\n" + text)
-vals = []
-for p in ("50.000", "99.000"):
-    m = re.search(r"percentile " + re.escape(p) + r" =\s+([0-9.]+)", text)
-    if not m:
-        sys.exit(f"sockperf output has no p{p} line:\n" + text)
-    vals.append(m.group(1))
-print(*vals)
-PY
+record() { printf '%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$4" >>"$work/values.tsv"; }  # key round side value
+
+# The config with the measurement length of this run.
+sed -E "s/^([[:space:]]*duration:) 4s/\1 ${secs}s/" "$config" >"$work/config.yaml"
+
+run_sockperf() {  # $1 round: under-load, then ping-pong; p50 and p99 of the whole round trip (usec)
+  local r p50 p99
+  sockperf_pair "$work/ul.$1.txt" under-load --mps "$mps" --reply-every 1
+  r=$("${judge[@]}" parse sockperf "$work/ul.$1.txt" --percentile 50 --percentile 99 --expect rtt)
+  read -r p50 p99 <<<"$r"
+  record realistic-p50 "$1" peer "$p50"; record realistic-p99 "$1" peer "$p99"
+  sockperf_pair "$work/pp.$1.txt" ping-pong
+  p50=$("${judge[@]}" parse sockperf "$work/pp.$1.txt" --percentile 50 --expect rtt)
+  record floor-p50 "$1" peer "$p50"
 }
 
-# Writes "p50 p99 queueing_p50 service_p50 floor_p50" in usec (whole round trips) to $1.
-run_fabricbench() {
-  local out="$work/fb-$RANDOM"
-  bounded 120 "$fb" run "$config" -o "$out" >/dev/null
-  python3 - "$out/run.json" "$mps" "$secs" >"$1" <<'PY'
+# Both cases in one run: realistic p50, p99 (with its queueing and service p50) and floor p50,
+# in usec (whole round trips).
+run_fabricbench() {  # $1 round
+  local out="$work/fb.$1" figures
+  bounded 120 "$fb" run "$work/config.yaml" -o "$out" >"$out.log" 2>&1 ||
+    { echo "compare-regimes: fabricbench failed:" >&2; tail -n 30 "$out.log" >&2; exit 1; }
+  figures=$(python3 - "$out/run.json" "$mps" "$secs" <<'PY'
 import json, sys
 doc = json.load(open(sys.argv[1]))
 by_kind = {}
 for case in doc["cases"]:
+    if case.get("status", "ok") != "ok":
+        sys.exit(f"case {case.get('id')}: {case.get('status')} {case.get('errors')}")
     rep = case["repetitions"][0]
     by_kind[rep["regime"]["kind"]] = rep
 real, floor = by_kind["realistic"], by_kind["floor"]
@@ -103,34 +141,53 @@ if ph["refused_ops"] or abs(ph["offered_ops_per_s"] - rate) > 0.01 * rate:
 if ph["length_ns"] != int(float(sys.argv[3]) * 1e9):
     sys.exit(f"realistic case ran {ph['length_ns']} ns, not {sys.argv[3]} s as sockperf does")
 us = lambda ns: ns / 1000.0
-print(us(real["latency"]["lat_p50_ns"]), us(real["latency"]["lat_p99_ns"]),
-      us(ph["queueing"]["p50_ns"]), us(ph["service"]["p50_ns"]), us(floor["latency"]["lat_p50_ns"]))
+for key, v in (("realistic-p50", real["latency"]["lat_p50_ns"]), ("realistic-p99", real["latency"]["lat_p99_ns"]),
+               ("realistic-queueing-p50", ph["queueing"]["p50_ns"]),
+               ("realistic-service-p50", ph["service"]["p50_ns"]), ("floor-p50", floor["latency"]["lat_p50_ns"])):
+    print(key, us(v))
 PY
+  )
+  local key v
+  while read -r key v; do record "$key" "$1" fabricbench "$v"; done <<<"$figures"
 }
 
-median() { python3 -c 'import statistics,sys; print(statistics.median(float(x) for x in sys.argv[1:]))' "$@"; }
-
-sp50=(); sp99=(); fb50=(); fb99=(); fbq=(); fbs=(); pp50=(); fl50=()
+"${judge[@]}" load >"$work/load-before.json"
 for i in $(seq 1 "$rounds"); do
-  sockperf_pair "$work/ul.txt" under-load --mps "$mps" --reply-every 1
-  r=$(sockperf_percentiles "$work/ul.txt"); read -r a b <<<"$r"; sp50+=("$a"); sp99+=("$b")
-  run_fabricbench "$work/fb.txt"
-  read -r a b c d e <"$work/fb.txt"; fb50+=("$a"); fb99+=("$b"); fbq+=("$c"); fbs+=("$d"); fl50+=("$e")
-  sockperf_pair "$work/pp.txt" ping-pong
-  r=$(sockperf_percentiles "$work/pp.txt"); read -r a b <<<"$r"; pp50+=("$a")
-  echo "round $i: ${mps}/s RTT p50 fabricbench ${fb50[-1]} us (queueing ${fbq[-1]}, service ${fbs[-1]})," \
-       "sockperf ${sp50[-1]} us; p99 fabricbench ${fb99[-1]} us, sockperf ${sp99[-1]} us;" \
-       "floor RTT p50 fabricbench ${fl50[-1]} us, sockperf ping-pong ${pp50[-1]} us"
+  if [ $((i % 2)) = 1 ]; then
+    printf '%s\tpeer\n' "$i" >>"$work/order.tsv"
+    run_sockperf "$i"; run_fabricbench "$i"
+  else
+    printf '%s\tfabricbench\n' "$i" >>"$work/order.tsv"
+    run_fabricbench "$i"; run_sockperf "$i"
+  fi
+  echo "round $i done ($(cut -d' ' -f1-4 /proc/loadavg))"
 done
-python3 - "$rounds" "$mps" "$(median "${fb50[@]}")" "$(median "${sp50[@]}")" \
-  "$(median "${fb99[@]}")" "$(median "${sp99[@]}")" "$(median "${fl50[@]}")" \
-  "$(median "${pp50[@]}")" "$(median "${fbq[@]}")" "$(median "${fbs[@]}")" <<'PY'
-import sys
-rounds, mps = sys.argv[1], sys.argv[2]
-fb50, sp50, fb99, sp99, fl50, pp50, fbq, fbs = map(float, sys.argv[3:11])
-print(f"medians of {rounds} rounds (round-trip times, not halved)")
-print(f"| TCP 64 B at {mps}/s, blocking, RTT p50 | fabricbench realistic {fb50:.2f} us | sockperf under-load {sp50:.2f} us | ratio {fb50 / sp50:.3f} |")
-print(f"| TCP 64 B at {mps}/s, blocking, RTT p99 | fabricbench realistic {fb99:.2f} us | sockperf under-load {sp99:.2f} us | ratio {fb99 / sp99:.3f} |")
-print(f"| TCP 64 B one in flight, blocking, RTT p50 | fabricbench floor {fl50:.2f} us | sockperf ping-pong {pp50:.2f} us | ratio {fl50 / pp50:.3f} |")
-print(f"fabricbench realistic p50 split: queueing (intended -> posted) {fbq:.2f} us, service (posted -> echo) {fbs:.2f} us")
-PY
+"${judge[@]}" load >"$work/load-after.json"
+
+cat >"$work/spec.json" <<JSON
+{"comparisons": [
+  {"key": "realistic-p50", "name": "TCP 64 B at ${mps}/s, blocking, RTT p50", "unit": "us",
+   "direction": "lower", "target": 1.10,
+   "fabricbench": "$config realistic (latency.lat_p50_ns)",
+   "peer": "sockperf under-load --tcp -m 64 --mps ${mps} --reply-every 1 --full-rtt -t ${secs} (percentile 50.000)"},
+  {"key": "realistic-p99", "name": "TCP 64 B at ${mps}/s, blocking, RTT p99", "unit": "us",
+   "direction": "lower", "target": null,
+   "fabricbench": "$config realistic (latency.lat_p99_ns)",
+   "peer": "sockperf under-load, as above (percentile 99.000)"},
+  {"key": "floor-p50", "name": "TCP 64 B one in flight, blocking, RTT p50", "unit": "us",
+   "direction": "lower", "target": 1.00,
+   "fabricbench": "$config floor (latency.lat_p50_ns)",
+   "peer": "sockperf ping-pong --tcp -m 64 --full-rtt -t ${secs} (percentile 50.000)"}
+],
+ "checks": [
+  {"key": "realistic-p50", "name": "fabricbench ${mps}/s RTT p50 not bimodal", "kind": "not_bimodal",
+   "of": "fabricbench", "unit": "us", "tolerance": 0.25}
+],
+ "figures": [
+  {"key": "realistic-queueing-p50", "name": "fabricbench realistic queueing p50 (intended -> posted)", "unit": "us"},
+  {"key": "realistic-service-p50", "name": "fabricbench realistic service p50 (posted -> echo)", "unit": "us"}
+]}
+JSON
+"${judge[@]}" judge --script compare-regimes --spec "$work/spec.json" --values "$work/values.tsv" \
+  --order "$work/order.tsv" --rounds "$rounds" --load-before "$work/load-before.json" \
+  --load-after "$work/load-after.json" --command-line "$cmdline" --repo "$repo" -o "$json"

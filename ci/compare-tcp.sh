@@ -1,94 +1,140 @@
 #!/usr/bin/env bash
-# Runs fabricbench and the peer tools side by side, in the same run, on loopback, and prints
-# ratios (docs/PERFORMANCE.md):
-#   TCP stream, 1 connection, 128 KiB messages, 10 s       vs  iperf3 -l 128K -t 10
-#   TCP ping-pong, 64 B, busy polling, 10 s (p50 of RTT/2) vs  sockperf ping-pong --tcp --nonblocked
-# Each pair is run ROUNDS times, alternating tools; the ratio of medians is reported.
-# Usage: ci/compare-tcp.sh [path/to/fabricbench] [rounds]
+# Runs fabricbench and the peer tools side by side, in the same run, on loopback, and judges
+# the ratios fabricbench / peer (docs/PERFORMANCE.md, "How the comparisons judge"):
+#   stream     TCP stream, 1 connection, 128 KiB messages, S s, Gb/s
+#              vs  iperf3 -l 128K -t S -O 1 -J (end.sum_received)          target >= 1.00
+#   pingpong   TCP ping-pong, 64 B, busy polling, S s, p50 of RTT/2
+#              vs  sockperf ping-pong --tcp --nonblocked -m 64 -t S         target <= 1.00
+# ROUNDS interleaved rounds (default 5): each round runs both pairs, the peer first in odd
+# rounds and fabricbench first in even ones (to cancel drift). Per comparison: the per-round
+# ratios, their median, min..max and spread ((max - min) / median), and the verdict on the
+# median: PASS, WITHIN-NOISE (misses by less than max - min of the ratios) or MISS.
+# The load (/proc/loadavg, runnable processes) is recorded before and after the rounds.
+#
+# Usage: ci/compare-tcp.sh [FABRICBENCH] [ROUNDS] [-o FILE] [--seconds S]
+#   FABRICBENCH  default build/release/fabricbench
+#   -o FILE      the JSON file with every figure (default $FB_COMPARE_JSON, else
+#                compare-tcp.json in the current directory)
+#   --seconds S  length of each measurement (default 10; shorter only for smoke checks)
+# Exit: 0 judged (the verdicts are in the table and the JSON), 1 a run failed, 2 usage.
 set -euo pipefail
+caller_pwd=$PWD
 cd "$(dirname "$0")/.."
-fb=${1:-build/release/fabricbench}
-rounds=${2:-3}
-for tool in iperf3 sockperf python3; do
-  command -v "$tool" >/dev/null || { echo "compare-tcp: $tool not found (ci/install-deps.sh)"; exit 2; }
-done
-[ -x "$fb" ] || { echo "compare-tcp: $fb not built (cmake --build --preset release)"; exit 2; }
+repo=$PWD
+judge=(python3 "$repo/ci/compare_judge.py")
+usage() { sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit "${1:-2}"; }
 
-work=$(mktemp -d /tmp/fabricbench-compare.XXXXXX)
-pids=()
+fb="" rounds=5 secs=10 json=${FB_COMPARE_JSON:-} pos=()
+cmdline="$0 $*"
+while [ $# -gt 0 ]; do
+  case $1 in
+    -o | --output) json=${2:?-o wants a file}; shift 2 ;;
+    --seconds) secs=${2:?--seconds wants a number}; shift 2 ;;
+    -h | --help) usage 0 ;;
+    -*) echo "compare-tcp: unknown option $1" >&2; usage ;;
+    *) pos+=("$1"); shift ;;
+  esac
+done
+[ ${#pos[@]} -le 2 ] || usage
+[ ${#pos[@]} -lt 1 ] || fb=${pos[0]}
+[ ${#pos[@]} -lt 2 ] || rounds=${pos[1]}
+# A relative FABRICBENCH is looked up from the caller's directory, then from the repository.
+if [ -z "$fb" ]; then fb=$repo/build/release/fabricbench
+elif [[ $fb != /* && -e $caller_pwd/$fb ]]; then fb=$caller_pwd/$fb; fi
+json=${json:-compare-tcp.json}
+[[ $json == /* ]] || json=$caller_pwd/$json
+case $rounds in '' | *[!0-9]* | 0) echo "compare-tcp: rounds must be a positive integer, not '$rounds'" >&2; exit 2 ;; esac
+case $secs in '' | *[!0-9]* | 0) echo "compare-tcp: --seconds must be a positive integer, not '$secs'" >&2; exit 2 ;; esac
+for tool in iperf3 sockperf python3 timeout; do
+  command -v "$tool" >/dev/null || { echo "compare-tcp: $tool not found (ci/install-deps.sh)" >&2; exit 2; }
+done
+[ -x "$fb" ] || { echo "compare-tcp: $fb not built (cmake --build --preset release)" >&2; exit 2; }
+
+work=$(mktemp -d /tmp/fabricbench-compare-tcp.XXXXXX)
+pids=()  # every process started here that may still run; killed on exit
 cleanup() {
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
   rm -rf "$work"
 }
 trap cleanup EXIT
+trap 'exit 130' INT TERM
+forget() { local p keep=(); for p in "${pids[@]}"; do [ "$p" = "$1" ] || keep+=("$p"); done; pids=("${keep[@]}"); }
+stop() { kill "$1" 2>/dev/null || true; wait "$1" 2>/dev/null || true; forget "$1"; }
+
+# The configs with the measurement length of this run.
+for c in tcp-vs-iperf3 tcp-vs-sockperf; do
+  sed -E "s/^([[:space:]]*duration:) 10s/\1 ${secs}s/" "configs/compare/$c.yaml" >"$work/$c.yaml"
+done
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+record() { printf '%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$4" >>"$work/values.tsv"; }  # key round side value
+bound=$((secs + 30))
 
-# The figures come back through $(...), a subshell: each server is killed there as soon as its
-# client is done (a subshell's pids+= would not reach the EXIT trap), so a busy-polling server
-# never competes with the next measurement.
-run_iperf3() {  # prints Gb/s received
-  local port server; port=$(free_port)
-  timeout 30 iperf3 -s -1 -B 127.0.0.1 -p "$port" >/dev/null 2>&1 &
-  server=$!
+# Each server runs in this shell (so that the traps know it) and is killed as soon as its client
+# is done: a busy-polling sockperf server would otherwise spin through the next measurement.
+run_iperf3() {  # $1 round
+  local port server rc=0 v; port=$(free_port)
+  timeout "$bound" iperf3 -s -1 -B 127.0.0.1 -p "$port" >/dev/null 2>&1 &
+  server=$!; pids+=("$server")
   sleep 0.5
-  timeout 30 iperf3 -c 127.0.0.1 -p "$port" -l 128K -t 10 -O 1 -J >"$work/iperf3.json"
-  kill "$server" 2>/dev/null; wait "$server" 2>/dev/null
-  python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(d["end"]["sum_received"]["bits_per_second"]/1e9)' "$work/iperf3.json"
+  timeout "$bound" iperf3 -c 127.0.0.1 -p "$port" -l 128K -t "$secs" -O 1 -J >"$work/iperf3.$1.json" || rc=$?
+  stop "$server"
+  [ "$rc" = 0 ] || { echo "compare-tcp: iperf3 failed (exit $rc):" >&2; cat "$work/iperf3.$1.json" >&2; exit 1; }
+  v=$("${judge[@]}" parse iperf3 "$work/iperf3.$1.json")
+  record stream "$1" peer "$v"
 }
 
-run_sockperf() {  # prints p50 of half RTT in usec
-  local port server; port=$(free_port)
-  timeout 30 sockperf server --tcp -i 127.0.0.1 -p "$port" --nonblocked >/dev/null 2>&1 &
-  server=$!
+run_sockperf() {  # $1 round
+  local port server rc=0 v; port=$(free_port)
+  timeout "$bound" sockperf server --tcp -i 127.0.0.1 -p "$port" --nonblocked >/dev/null 2>&1 &
+  server=$!; pids+=("$server")
   sleep 0.5
-  timeout 30 sockperf ping-pong --tcp -i 127.0.0.1 -p "$port" --nonblocked -m 64 -t 10 >"$work/sockperf.txt" 2>&1
-  kill "$server" 2>/dev/null; wait "$server" 2>/dev/null
-  python3 - "$work/sockperf.txt" <<'PY'
-import re, sys
-text = open(sys.argv[1]).read()
-m = re.search(r"percentile 50\.000 =\s+([0-9.]+)", text)
-if not m:
-    sys.exit("sockperf output has no p50 line:\n" + text)
-print(m.group(1))
-PY
+  timeout "$bound" sockperf ping-pong --tcp -i 127.0.0.1 -p "$port" --nonblocked -m 64 -t "$secs" \
+    >"$work/sockperf.$1.txt" 2>&1 || rc=$?
+  stop "$server"
+  [ "$rc" = 0 ] || { echo "compare-tcp: sockperf failed (exit $rc):" >&2; cat "$work/sockperf.$1.txt" >&2; exit 1; }
+  # --nonblocked ping-pong without --full-rtt: sockperf reports half the round trip, as we do.
+  v=$("${judge[@]}" parse sockperf "$work/sockperf.$1.txt" --percentile 50 --expect latency)
+  record pingpong "$1" peer "$v"
 }
 
-run_fabricbench() {  # $1 config, $2 figure: bw | p50
-  local out="$work/fb-$RANDOM"
-  "$fb" run "$1" -o "$out" >/dev/null
-  python3 - "$out/run.json" "$2" <<'PY'
-import json, sys
-doc = json.load(open(sys.argv[1]))
-case = doc["cases"][0]
-rep = case["repetitions"][0]
-if sys.argv[2] == "bw":
-    print(rep["bw_gbps"])
-else:
-    print(rep["latency"]["lat_p50_ns"] / 1000.0)
-PY
+run_fabricbench() {  # $1 round, $2 stream | pingpong
+  local out="$work/fb.$2.$1" cfg field scale=1 v
+  if [ "$2" = stream ]; then cfg=$work/tcp-vs-iperf3.yaml field=bw_gbps
+  else cfg=$work/tcp-vs-sockperf.yaml field=latency.lat_p50_ns scale=0.001; fi
+  timeout $((bound + 60)) "$fb" run "$cfg" -o "$out" >"$out.log" 2>&1 ||
+    { echo "compare-tcp: fabricbench run $cfg failed:" >&2; tail -n 30 "$out.log" >&2; exit 1; }
+  v=$("${judge[@]}" parse fabricbench "$out/run.json" --field "$field" --scale "$scale")
+  record "$2" "$1" fabricbench "$v"
 }
 
-median() { python3 -c 'import statistics,sys; print(statistics.median(float(x) for x in sys.argv[1:]))' "$@"; }
-
-fb_bw=(); ip_bw=(); fb_lat=(); sp_lat=()
+"${judge[@]}" load >"$work/load-before.json"
 for i in $(seq 1 "$rounds"); do
-  ip_bw+=("$(run_iperf3)")
-  fb_bw+=("$(run_fabricbench configs/compare/tcp-vs-iperf3.yaml bw)")
-  sp_lat+=("$(run_sockperf)")
-  fb_lat+=("$(run_fabricbench configs/compare/tcp-vs-sockperf.yaml p50)")
-  echo "round $i: stream fabricbench ${fb_bw[-1]} Gb/s, iperf3 ${ip_bw[-1]} Gb/s;" \
-       "ping-pong p50 fabricbench ${fb_lat[-1]} us, sockperf ${sp_lat[-1]} us"
+  if [ $((i % 2)) = 1 ]; then
+    printf '%s\tpeer\n' "$i" >>"$work/order.tsv"
+    run_iperf3 "$i"; run_fabricbench "$i" stream
+    run_sockperf "$i"; run_fabricbench "$i" pingpong
+  else
+    printf '%s\tfabricbench\n' "$i" >>"$work/order.tsv"
+    run_fabricbench "$i" stream; run_iperf3 "$i"
+    run_fabricbench "$i" pingpong; run_sockperf "$i"
+  fi
+  echo "round $i done ($(cut -d' ' -f1-4 /proc/loadavg))"
 done
-fbm=$(median "${fb_bw[@]}"); ipm=$(median "${ip_bw[@]}")
-fbl=$(median "${fb_lat[@]}"); spl=$(median "${sp_lat[@]}")
-python3 - "$fbm" "$ipm" "$fbl" "$spl" "$rounds" <<'PY'
-import sys
-fbm, ipm, fbl, spl = map(float, sys.argv[1:5])
-rounds = sys.argv[5]
-bw_ratio = fbm / ipm
-lat_ratio = fbl / spl
-print(f"medians of {rounds} rounds")
-print(f"| TCP stream 128 KiB, 1 conn, 10 s | fabricbench {fbm:.2f} Gb/s | iperf3 {ipm:.2f} Gb/s | ratio {bw_ratio:.3f} (target >= 0.95) | {'PASS' if bw_ratio >= 0.95 else 'MISS'} |")
-print(f"| TCP ping-pong 64 B busy-poll p50 | fabricbench {fbl:.2f} us | sockperf {spl:.2f} us | ratio {lat_ratio:.3f} (target <= 1.10) | {'PASS' if lat_ratio <= 1.10 else 'MISS'} |")
-PY
+"${judge[@]}" load >"$work/load-after.json"
+
+cat >"$work/spec.json" <<JSON
+{"comparisons": [
+  {"key": "stream", "name": "TCP stream 128 KiB, 1 connection, ${secs} s", "unit": "Gb/s",
+   "direction": "higher", "target": 1.00,
+   "fabricbench": "configs/compare/tcp-vs-iperf3.yaml (bw_gbps)",
+   "peer": "iperf3 -c 127.0.0.1 -l 128K -t ${secs} -O 1 -J (end.sum_received.bits_per_second)"},
+  {"key": "pingpong", "name": "TCP ping-pong 64 B, busy-poll, p50 of RTT/2", "unit": "us",
+   "direction": "lower", "target": 1.00,
+   "fabricbench": "configs/compare/tcp-vs-sockperf.yaml (latency.lat_p50_ns)",
+   "peer": "sockperf ping-pong --tcp --nonblocked -m 64 -t ${secs} (percentile 50.000)"}
+]}
+JSON
+"${judge[@]}" judge --script compare-tcp --spec "$work/spec.json" --values "$work/values.tsv" \
+  --order "$work/order.tsv" --rounds "$rounds" --load-before "$work/load-before.json" \
+  --load-after "$work/load-after.json" --command-line "$cmdline" --repo "$repo" -o "$json"
