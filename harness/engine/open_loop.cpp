@@ -36,12 +36,22 @@ constexpr std::uint64_t kAckId = ~0ULL - 1;
 constexpr std::uint64_t kMinDrainLimitNs = 60'000'000'000;
 // Blocking completion mode: the open loop polls instead of sleeping this close to an arrival.
 constexpr std::uint64_t kSpinNs = 50'000;
+// Blocking completion mode: the longest single sleep (the loop's watchdog and interrupt checks
+// run between sleeps).
+constexpr std::uint64_t kMaxSleepNs = 1'000'000;
 
 int streams_per_endpoint(int streams, int connections) {
   return (streams + connections - 1) / connections;
 }
 
 }  // namespace
+
+std::uint64_t blocking_sleep_ns(std::optional<std::uint64_t> to_arrival, std::uint64_t to_sample,
+                                std::uint64_t spin_ns, std::uint64_t cap_ns) {
+  std::uint64_t sleep = std::min(cap_ns, to_sample);
+  if (to_arrival) sleep = std::min(sleep, *to_arrival > spin_ns ? *to_arrival - spin_ns : 0);
+  return sleep;
+}
 
 int open_loop_send_slots(int streams, int inflight, int connections) {
   return inflight * streams_per_endpoint(streams, connections);
@@ -383,8 +393,10 @@ void OpenLoopSession::State::Generator::post_ready() {
 bool OpenLoopSession::State::Generator::reap() {
   bool progress = false;
   for (std::size_t e = 0; e < s_.conns; ++e) {
-    std::size_t n = s_.ctx.endpoints[e]->poll(out_);
-    if (n == 0 && blocking_ && s_.conns == 1) n = wait_until_due(e);
+    // Blocking with one endpoint: wait() makes the same progress as poll() before it sleeps, so
+    // a poll() first would only add a read call that finds nothing.
+    const std::size_t n =
+        blocking_ && s_.conns == 1 ? wait_until_due(e) : s_.ctx.endpoints[e]->poll(out_);
     if (n == 0) continue;
     progress = true;
     const std::uint64_t done_t = core::now_ns() - start_;
@@ -394,19 +406,25 @@ bool OpenLoopSession::State::Generator::reap() {
 }
 
 // Blocking mode, one endpoint: sleeps in the transport until a completion, or until shortly
-// before the next arrival or sample is due; the last kSpinNs are polled, since a sleeping thread
-// wakes late (that lateness would count as queueing). Returns the completions taken.
+// before the next arrival, or until the next sample (blocking_sleep_ns); the last kSpinNs before
+// an arrival are polled. Returns the completions taken (the endpoint's progress as poll() would
+// make it, in either case).
 std::size_t OpenLoopSession::State::Generator::wait_until_due(std::size_t e) {
   const std::uint64_t now_t = core::now_ns() - start_;
-  std::uint64_t due = 1'000'000;
+  std::optional<std::uint64_t> to_arrival;
   for (const auto& st : streams_) {
     if (!plan_.closed && st.next_t < end_t_) {
-      due = std::min(due, st.next_t > now_t ? st.next_t - now_t : 0);
+      const std::uint64_t to = st.next_t > now_t ? st.next_t - now_t : 0;
+      to_arrival = to_arrival ? std::min(*to_arrival, to) : to;
     }
   }
-  due = std::min(due, next_sample_ > now_t ? next_sample_ - now_t : 0);
-  if (due > kSpinNs) return s_.ctx.endpoints[e]->wait(out_, due - kSpinNs);
-  return 0;
+  const std::uint64_t to_sample = next_sample_ > now_t ? next_sample_ - now_t : 0;
+  const std::uint64_t sleep = blocking_sleep_ns(to_arrival, to_sample, kSpinNs, kMaxSleepNs);
+  if (sleep > 0) return s_.ctx.endpoints[e]->wait(out_, sleep);
+  // Spinning up to an arrival with nothing in flight and no send outstanding: no completion can
+  // come, so spin on the clock without a read call per pass.
+  if (in_flight_total_ == 0 && sends_out_[e] == 0) return 0;
+  return s_.ctx.endpoints[e]->poll(out_);
 }
 
 void OpenLoopSession::State::Generator::on_completion(std::size_t e, const Completion& c,

@@ -41,6 +41,15 @@ struct PhasePlan {
   std::vector<regime::MixEntry> mix;  // empty: every operation is params.message_size bytes
 };
 
+// Blocking completion mode, one endpoint: how long the generator may sleep in the transport's
+// wait() before its next deadline. `to_arrival`: ns until the next arrival (nullopt: no more
+// arrivals, or a closed loop); `to_sample`: ns until the next queue sample. A sleep ends spin_ns
+// before an arrival, whose last stretch is polled (a sleeping thread wakes late, and the lateness
+// would count as queueing), but may run up to a sample (a late sample only moves its time stamp;
+// it is taken at the time it is actually taken). At most cap_ns. 0: poll, do not sleep.
+std::uint64_t blocking_sleep_ns(std::optional<std::uint64_t> to_arrival, std::uint64_t to_sample,
+                                std::uint64_t spin_ns, std::uint64_t cap_ns);
+
 // Buffer slots per endpoint the open loop needs (message_size bytes each).
 int open_loop_send_slots(int streams, int inflight, int connections);
 int open_loop_recv_slots(int streams, int inflight, int connections);

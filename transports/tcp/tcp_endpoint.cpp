@@ -170,6 +170,7 @@ void TcpEndpoint::adopt(Rejoiner::Joined joined) {
   fd_ = std::move(joined.fd);
   rejoiner_->configure(fd_.get());
   send_blocked_ = false;
+  rx_drained_ = false;
   rx_state_ = RxState::header;
   rx_header_got_ = 0;
   rx_got_ = 0;
@@ -396,6 +397,7 @@ void TcpEndpoint::pump_recv() {
       got = ::recv(fd_.get(), staging_.get(), kStagingBytes, 0);
     } while (got < 0 && errno == EINTR);
     if (got > 0) {
+      rx_drained_ = static_cast<std::size_t>(got) < kStagingBytes;
       staged_end_ = static_cast<std::size_t>(got);
       consume_staged();
       return;
@@ -412,6 +414,7 @@ void TcpEndpoint::pump_recv() {
       got = ::readv(fd_.get(), iov, 2);
     } while (got < 0 && errno == EINTR);
     if (got > 0) {
+      rx_drained_ = static_cast<std::size_t>(got) < iov[0].iov_len + iov[1].iov_len;
       const std::size_t direct = std::min(static_cast<std::size_t>(got), iov[0].iov_len);
       rx_got_ += static_cast<std::uint32_t>(direct);
       if (rx_got_ == rx_length_) finish_recv();
@@ -425,7 +428,10 @@ void TcpEndpoint::pump_recv() {
     return;  // reconnecting
   }
   const int err = errno;
-  if (err == EAGAIN || err == EWOULDBLOCK) return;
+  if (err == EAGAIN || err == EWOULDBLOCK) {
+    rx_drained_ = true;
+    return;
+  }
   fail_io(err, "recv");
 }
 
@@ -446,6 +452,10 @@ std::size_t TcpEndpoint::deliver(std::span<Completion> out) noexcept {
 }
 
 std::size_t TcpEndpoint::poll(std::span<Completion> out) {
+  return progress(out, true);
+}
+
+std::size_t TcpEndpoint::progress(std::span<Completion> out, bool read) {
   check_broken();
   if (rejoiner_) {
     if (!reconnecting_ && !info_.connector) {
@@ -464,12 +474,28 @@ std::size_t TcpEndpoint::poll(std::span<Completion> out) {
     if (reconnecting_ && !resume()) return deliver(out);
   }
   if (!sends_.empty()) flush_sends();
-  if (!reconnecting_ && !recvs_.empty()) pump_recv();
+  if (!reconnecting_ && !recvs_.empty()) {
+    if (read) {
+      pump_recv();
+    } else {
+      consume_staged();  // what an earlier read left staged, without a read call
+    }
+  }
   return deliver(out);
 }
 
 std::size_t TcpEndpoint::wait(std::span<Completion> out, std::uint64_t timeout_ns) {
-  std::size_t n = poll(out);
+  const bool blocking = mode_ == CompletionMode::blocking;
+  // Completions already taken (a send that completed in post(), the rest of a batch) are
+  // returned without touching the socket.
+  if (blocking && !out.empty() && !completions_.empty()) {
+    check_broken();
+    return deliver(out);
+  }
+  // Blocking, and the last read left the socket empty (EAGAIN or a short read): a read now would
+  // most likely find nothing again (the caller usually polled just before), so go straight to
+  // ppoll(), which returns at once if data came meanwhile, and read after it.
+  std::size_t n = progress(out, !(blocking && rx_drained_ && timeout_ns != 0));
   if (n != 0 || timeout_ns == 0 || out.empty()) return n;
   const std::uint64_t deadline = deadline_after(timeout_ns);
   if (mode_ == CompletionMode::busy_poll) {

@@ -135,6 +135,9 @@ class TcpEndpoint final : public Endpoint {
   bool start_payload();
   void finish_recv();
   std::size_t deliver(std::span<Completion> out) noexcept;
+  // poll() without the read call when `read` is false (wait() before sleeping on a socket that
+  // was empty at the last read).
+  std::size_t progress(std::span<Completion> out, bool read);
 
   [[noreturn]] void fail(core::ErrorKind kind, const std::string& message);
   // A broken connection: throws, or with a rejoiner starts re-establishing it and returns (the
@@ -160,6 +163,9 @@ class TcpEndpoint final : public Endpoint {
   std::size_t send_outstanding_ = 0;  // posted, completion not yet returned by poll
   std::size_t recv_outstanding_ = 0;
   bool send_blocked_ = false;  // the last write found the socket full
+  // The last read call left the receive queue empty: it returned EAGAIN, or fewer bytes than
+  // it asked for (TCP's recvmsg stops short only when the queue runs dry). A hint for wait().
+  bool rx_drained_ = false;
 
   RxState rx_state_ = RxState::header;
   alignas(8) std::array<std::byte, kHeaderBytes> rx_header_{};
