@@ -67,8 +67,8 @@ class PingPong final : public Workload {
     bool measuring = false;
     std::uint64_t measured = 0;
     for (std::uint64_t sequence = 0, last = 0; last == 0; ++sequence) {
-      const std::uint64_t now = core::now_ns();
-      if (!measuring) {
+      if (!measuring) {  // the warm-up reads the clock per iteration, the measured phase does not
+        const std::uint64_t now = core::now_ns();
         const bool warm_done =
             p.duration_mode ? now - phase_start >= p.warmup_ns : sequence >= p.warmup_iterations;
         if (warm_done) {
@@ -77,7 +77,9 @@ class PingPong final : public Workload {
         }
       }
       if (measuring) {
-        last = p.duration_mode ? (now - measure_start >= p.duration_ns && measured > 0)
+        // Duration mode: the previous sample's end (measure_end) is "now" for the end-of-phase
+        // check, so a measured iteration reads the clock only for its own two timestamps.
+        last = p.duration_mode ? (measured > 0 && measure_end - measure_start >= p.duration_ns)
                                : measured + 1 >= p.iterations;
       }
       const std::uint32_t tag = (last != 0 ? kTagLast : 0u) | (measuring ? 0u : kTagWarmup);
@@ -140,13 +142,16 @@ class PingPong final : public Workload {
     const WorkRequest recv = recv_request(ctx);
     // write_imm carries no length for the receiver to check (the data goes to an address).
     const bool check_bytes = p.op == Op::send;
+    // The reply proves the request left this rank, so its completion is not needed. Built once:
+    // only its tag changes per iteration.
+    WorkRequest request = make_request(ctx, p.op, 0, p.message_size, 0, false);
     return measure(ctx, true, 2 * p.message_size, [&](std::uint64_t sequence, std::uint32_t tag) {
       if (p.verify) stamp_pattern(ctx.memory.send.buffer, 0, p.message_size, sequence);
+      request.imm = tag;
       Sample s;
       s.t0 = core::now_ns();
       post_or_throw(ep, recv);
-      // The reply proves the request left this rank, so its completion is not needed.
-      post_or_throw(ep, make_request(ctx, p.op, 0, p.message_size, tag, false));
+      post_or_throw(ep, request);
       await_recv(completer, p.message_size, ctx.peer, check_bytes);
       s.t1 = core::now_ns();
       if (p.verify) verify_pattern(ctx.memory.recv.buffer, 0, p.message_size, sequence, ctx.peer);
@@ -160,6 +165,7 @@ class PingPong final : public Workload {
     Completer completer(ctx);
     const WorkRequest recv = recv_request(ctx);
     const bool check_bytes = p.op == Op::send;
+    WorkRequest reply = make_request(ctx, p.op, 0, p.message_size, 0, false);  // tag set per reply
     post_or_throw(ep, recv);
     for (std::uint64_t sequence = 0;; ++sequence) {
       const std::uint32_t tag = await_recv(completer, p.message_size, ctx.peer, check_bytes);
@@ -171,7 +177,9 @@ class PingPong final : public Workload {
       // Post the next receive before replying, so the next request always finds a buffer.
       if (!last) post_or_throw(ep, recv);
       // The last reply must have left before the endpoint is reused or torn down.
-      post_or_throw(ep, make_request(ctx, p.op, 0, p.message_size, tag, last));
+      reply.imm = tag;
+      reply.signaled = last;
+      post_or_throw(ep, reply);
       if (last) break;
     }
     await_send_completion(completer);
