@@ -26,7 +26,8 @@ for t in "${targets[@]}"; do
     exit 2
   fi
 done
-if ! "${build}/tests/fuzz/fuzz_units" -help=1 2>&1 | grep -q max_total_time; then
+help=$("${build}/tests/fuzz/fuzz_units" -help=1 2>&1 || true)
+if [[ "${help}" != *max_total_time* ]]; then
   echo "fuzz.sh: ${build} was not built with FABRICBENCH_FUZZ (libFuzzer)" >&2
   exit 2
 fi

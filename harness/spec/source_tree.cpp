@@ -5,9 +5,11 @@
 #include <charconv>
 #include <optional>
 #include <set>
+#include <sstream>
 #include <utility>
 
 #include <fmt/format.h>
+#include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 
 namespace fabricbench::spec {
@@ -192,31 +194,73 @@ class TreeBuilder {
   bool exceeded_ = false;
 };
 
+// Where each document of a stream starts; nothing else is kept.
+class DocumentStarts final : public YAML::EventHandler {
+ public:
+  void OnDocumentStart(const YAML::Mark& mark) override { starts.push_back(mark); }
+  void OnDocumentEnd() override {}
+  void OnNull(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnAlias(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnScalar(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                const std::string&) override {}
+  void OnSequenceStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                       YAML::EmitterStyle::value) override {}
+  void OnSequenceEnd() override {}
+  void OnMapStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                  YAML::EmitterStyle::value) override {}
+  void OnMapEnd() override {}
+
+  std::vector<YAML::Mark> starts;
+};
+
+// The number of documents in `text`, counting at most two. yaml-cpp 0.7 returns a document
+// without reading anything on some invalid input (a lone ","), so YAML::LoadAll never ends and
+// fills the memory: a second document starting where the first did is that case, reported as
+// a syntax error. Throws YAML::ParserException.
+std::size_t count_documents(const std::string& text, Reporter& report, bool& stuck) {
+  std::istringstream in(text);
+  YAML::Parser parser(in);
+  DocumentStarts handler;
+  std::size_t documents = 0;
+  while (documents < 2 && parser.HandleNextDocument(handler)) ++documents;
+  const auto& s = handler.starts;
+  stuck = documents == 2 && (s.size() < 2 || (s[0].pos == s[1].pos));
+  if (stuck) {
+    const YAML::Mark at = s.empty() ? YAML::Mark() : s.front();
+    report.error(Origin{-1, at.line + 1, at.column + 1}, "",
+                 "YAML syntax error: the parser cannot read past this point (a stray flow "
+                 "indicator such as ',' where a value should start?)");
+  }
+  return documents;
+}
+
 }  // namespace
 
 bool parse_document(const std::string& text, Reporter& report, SNode& root) {
-  std::vector<YAML::Node> docs;
+  YAML::Node doc;
   try {
-    docs = YAML::LoadAll(text);
+    bool stuck = false;
+    const std::size_t documents = count_documents(text, report, stuck);
+    if (stuck) return false;
+    if (documents > 1) {
+      report.error(Origin{-1, 1, 1}, "",
+                   "the file holds more than one YAML document ('---'); an experiment is one "
+                   "document");
+      return false;
+    }
+    const Origin top{-1, 1, 1};
+    if (documents == 0) {
+      root.kind = SNode::Kind::null;
+      root.origin = top;
+      return true;
+    }
+    doc = YAML::Load(text);
   } catch (const YAML::ParserException& e) {
     report.error(Origin{-1, e.mark.line + 1, e.mark.column + 1}, "",
                  fmt::format("YAML syntax error: {}", e.msg));
     return false;
   }
-  if (docs.size() > 1) {
-    report.error(
-        Origin{-1, 1, 1}, "",
-        fmt::format("the file holds {} YAML documents ('---'); an experiment is one document",
-                    docs.size()));
-    return false;
-  }
-  const Origin top{-1, 1, 1};
-  if (docs.empty()) {
-    root.kind = SNode::Kind::null;
-    root.origin = top;
-    return true;
-  }
-  root = TreeBuilder(report).convert(docs.front(), top, -1, "");
+  root = TreeBuilder(report).convert(doc, Origin{-1, 1, 1}, -1, "");
   return true;
 }
 

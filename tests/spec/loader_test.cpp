@@ -1,6 +1,8 @@
 // Bad experiment files: every diagnostic names file, line, column, field and a useful message.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include <string>
 #include <vector>
 
@@ -379,7 +381,18 @@ TEST(SpecErrors, StructureErrors) {
   ds = diagnostics_of(kValid + "    tcp: 5\n");
   EXPECT_TRUE(has_diagnostic(ds, "t.yaml", 7, 10, "cases[0].tcp", "expected a mapping"));
   ds = diagnostics_of("a: 1\n---\nb: 2\n");
-  EXPECT_TRUE(has_diagnostic(ds, "t.yaml", 1, 1, "", "2 YAML documents"));
+  EXPECT_TRUE(has_diagnostic(ds, "t.yaml", 1, 1, "", "more than one YAML document"));
+}
+
+// A lone "," made yaml-cpp's LoadAll return empty documents without reading on, for ever, until
+// the memory ran out (std::bad_alloc); found by tests/fuzz/fuzz_experiment.
+TEST(SpecErrors, AStrayFlowIndicatorIsASyntaxErrorNotAnEndlessStream) {
+  for (const char* text : {",", "fabricbench: 1\n,\n", ", ,"}) {
+    const auto ds = diagnostics_of(text);
+    EXPECT_TRUE(std::any_of(ds.begin(), ds.end(), [](const auto& d) {
+      return d.message.find("YAML syntax error") != std::string::npos;
+    })) << text;
+  }
 }
 
 TEST(SpecErrors, ErrorsInMergedValuesPointAtTheAnchor) {
