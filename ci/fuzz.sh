@@ -88,11 +88,13 @@ run_target() {
     "${corpus}" "${seeds}/${t}" > "${work}/logs/${t}.log" 2>&1
 }
 export -f run_target
-export work build seconds artifacts
+export work build seconds artifacts seeds
 
 status=0
 failed=()
-printf '%s\n' "${targets[@]}" | xargs -P "${jobs}" -I{} bash -c 'run_target {} || touch "${work}/logs/{}.failed"' || true
+printf '%s\n' "${targets[@]}" |
+  xargs -P "${jobs}" -I{} bash -c 'run_target {} || touch "${work}/logs/{}.failed"' || true
+keep=1  # until the verdict: the logs stay if anything below fails
 for t in "${targets[@]}"; do
   execs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "${work}/logs/${t}.log" | grep -o '[0-9]*$' || echo "?")
   cov=$(grep -o 'cov: [0-9]*' "${work}/logs/${t}.log" | tail -1 | grep -o '[0-9]*' || echo "?")
@@ -100,11 +102,13 @@ for t in "${targets[@]}"; do
     status=1
     failed+=("${t}")
     echo "== fuzz ${t}: FAILED after ${execs} inputs"
-    grep -E 'ERROR|SUMMARY|Test unit written|deadly signal|timeout|out-of-memory' "${work}/logs/${t}.log" | head -20
+    grep -E 'ERROR|SUMMARY|Test unit written|deadly signal|timeout|out-of-memory' \
+      "${work}/logs/${t}.log" | head -20 || true
   else
     echo "== fuzz ${t}: ${execs} inputs in ${seconds} s, ${cov} coverage points, no crash"
   fi
 done
+keep=0
 if [ "${status}" -ne 0 ]; then
   keep=1
   echo "fuzz.sh: ${failed[*]} failed; inputs in ${artifacts}, logs in ${work}/logs"
