@@ -6,6 +6,7 @@
 #include <optional>
 #include <set>
 #include <sstream>
+#include <string_view>
 #include <utility>
 
 #include <fmt/format.h>
@@ -194,6 +195,56 @@ class TreeBuilder {
   bool exceeded_ = false;
 };
 
+// The offset of the first byte that is not part of well-formed UTF-8 (RFC 3629: no overlong
+// forms, no surrogates, nothing above U+10FFFF), if any. Everything read from an experiment
+// ends up in JSON (the resolved plan, its digest, the run document), which must be UTF-8.
+std::optional<std::size_t> first_invalid_utf8(std::string_view text) {
+  std::size_t i = 0;
+  while (i < text.size()) {
+    const auto b = static_cast<unsigned char>(text[i]);
+    std::size_t n = 0;
+    unsigned lo = 0x80;
+    unsigned hi = 0xBF;
+    if (b < 0x80) {
+      ++i;
+      continue;
+    }
+    if (b >= 0xC2 && b <= 0xDF) {
+      n = 1;
+    } else if (b >= 0xE0 && b <= 0xEF) {
+      n = 2;
+      if (b == 0xE0) lo = 0xA0;
+      if (b == 0xED) hi = 0x9F;
+    } else if (b >= 0xF0 && b <= 0xF4) {
+      n = 3;
+      if (b == 0xF0) lo = 0x90;
+      if (b == 0xF4) hi = 0x8F;
+    } else {
+      return i;
+    }
+    for (std::size_t k = 1; k <= n; ++k) {
+      if (i + k >= text.size()) return i;
+      const auto c = static_cast<unsigned char>(text[i + k]);
+      if (c < (k == 1 ? lo : 0x80) || c > (k == 1 ? hi : 0xBF)) return i;
+    }
+    i += n + 1;
+  }
+  return std::nullopt;
+}
+
+// 1-based line and column of a byte offset.
+Origin origin_of_offset(std::string_view text, std::size_t offset) {
+  int line = 1;
+  std::size_t line_start = 0;
+  for (std::size_t i = 0; i < offset && i < text.size(); ++i) {
+    if (text[i] == '\n') {
+      ++line;
+      line_start = i + 1;
+    }
+  }
+  return Origin{-1, line, static_cast<int>(offset - line_start) + 1};
+}
+
 // Where each document of a stream starts; nothing else is kept.
 class DocumentStarts final : public YAML::EventHandler {
  public:
@@ -237,6 +288,13 @@ std::size_t count_documents(const std::string& text, Reporter& report, bool& stu
 }  // namespace
 
 bool parse_document(const std::string& text, Reporter& report, SNode& root) {
+  if (const auto bad = first_invalid_utf8(text)) {
+    report.error(origin_of_offset(text, *bad), "",
+                 fmt::format("the file is not valid UTF-8 (byte 0x{:02x}); experiment files are "
+                             "UTF-8 text",
+                             static_cast<unsigned char>(text[*bad])));
+    return false;
+  }
   YAML::Node doc;
   try {
     bool stuck = false;
@@ -358,6 +416,10 @@ void apply_overrides(SNode& root, Reporter& report) {
     const Origin o{index, 0, 0};
     auto p = parse_override(report, index);
     if (!p) continue;
+    if (first_invalid_utf8(p->value_text)) {
+      report.error(o, p->path_text, "the value is not valid UTF-8");
+      continue;
+    }
     YAML::Node value_yaml;
     try {
       value_yaml = YAML::Load(p->value_text);

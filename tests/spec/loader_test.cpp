@@ -386,6 +386,19 @@ TEST(SpecErrors, StructureErrors) {
 
 // A lone "," made yaml-cpp's LoadAll return empty documents without reading on, for ever, until
 // the memory ran out (std::bad_alloc); found by tests/fuzz/fuzz_experiment.
+// Bytes that are not UTF-8 in a value used to reach the plan's JSON, whose dump threw
+// nlohmann's type_error out of the loader; found by tests/fuzz/fuzz_experiment.
+TEST(SpecErrors, TextThatIsNotUtf8IsAnErrorAtItsPosition) {
+  auto ds = diagnostics_of("fabricbench: 1\nname: t\ndescription: caf\xe9 x\n");
+  EXPECT_TRUE(has_diagnostic(ds, "t.yaml", 3, 17, "", "not valid UTF-8 (byte 0xe9)"));
+  ds = diagnostics_of("fabricbench: 1\nname: t\ndescription: \xed\xa0\x80\n");  // a surrogate
+  EXPECT_TRUE(has_diagnostic(ds, "t.yaml", 3, 14, "", "not valid UTF-8"));
+  ds = diagnostics_of(kValid + "    description: caf\xc3\xa9\n");  // é is fine
+  EXPECT_FALSE(std::any_of(ds.begin(), ds.end(), [](const auto& d) {
+    return d.message.find("UTF-8") != std::string::npos;
+  }));
+}
+
 TEST(SpecErrors, AStrayFlowIndicatorIsASyntaxErrorNotAnEndlessStream) {
   for (const char* text : {",", "fabricbench: 1\n,\n", ", ,"}) {
     const auto ds = diagnostics_of(text);
