@@ -29,61 +29,15 @@ caller_pwd=$PWD
 cd "$(dirname "$0")/.."
 repo=$PWD
 judge=(python3 "$repo/ci/compare_judge.py")
-usage() { sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit "${1:-2}"; }
 config=configs/compare/regimes-vs-sockperf.yaml
 mps=10000   # keep equal to regime.rate of the realistic case in $config
 
-fb="" rounds=5 secs=4 json=${FB_COMPARE_JSON:-} pos=()
-cmdline="$0 $*"
-while [ $# -gt 0 ]; do
-  case $1 in
-    -o | --output) json=${2:?-o wants a file}; shift 2 ;;
-    --seconds) secs=${2:?--seconds wants a number}; shift 2 ;;
-    -h | --help) usage 0 ;;
-    -*) echo "compare-regimes: unknown option $1" >&2; usage ;;
-    *) pos+=("$1"); shift ;;
-  esac
-done
-[ ${#pos[@]} -le 2 ] || usage
-[ ${#pos[@]} -lt 1 ] || fb=${pos[0]}
-[ ${#pos[@]} -lt 2 ] || rounds=${pos[1]}
-# A relative FABRICBENCH is looked up from the caller's directory, then from the repository.
-if [ -z "$fb" ]; then fb=$repo/build/release/fabricbench
-elif [[ $fb != /* && -e $caller_pwd/$fb ]]; then fb=$caller_pwd/$fb; fi
-json=${json:-compare-regimes.json}
-[[ $json == /* ]] || json=$caller_pwd/$json
-for tool in sockperf python3 timeout; do
-  command -v "$tool" >/dev/null || { echo "compare-regimes: $tool not found (ci/install-deps.sh)" >&2; exit 2; }
-done
-[ -x "$fb" ] || { echo "compare-regimes: $fb not built (cmake --build --preset release)" >&2; exit 2; }
-case $rounds in
-  '' | *[!0-9]* | 0) echo "compare-regimes: rounds must be a positive integer, not '$rounds'" >&2; exit 2 ;;
-esac
-case $secs in '' | *[!0-9]* | 0) echo "compare-regimes: --seconds must be a positive integer, not '$secs'" >&2; exit 2 ;; esac
-
-work=$(mktemp -d /tmp/fabricbench-compare-regimes.XXXXXX)
-pids=()  # every process started here that may still run; killed on exit
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  rm -rf "$work"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-forget() { local p keep=(); for p in "${pids[@]}"; do [ "$p" = "$1" ] || keep+=("$p"); done; pids=("${keep[@]}"); }
-
-# Runs a command bounded in time. It runs in the background and is waited for, so that a signal
-# reaches the traps at once (timeout puts its child in a process group of its own).
-bounded() {
-  local secs=$1 p; shift
-  timeout "$secs" "$@" &
-  p=$!; pids+=("$p")
-  local rc=0; wait "$p" || rc=$?
-  forget "$p"
-  return "$rc"
-}
-
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+name=compare-regimes default_secs=4
+# shellcheck source=ci/compare-common.sh
+. "$repo/ci/compare-common.sh"
+parse_compare_args "$@"
+require_tools sockperf python3 timeout
+make_workdir
 
 # $1 output file, then the sockperf client mode and its arguments. Starts a server on a free
 # port, runs the client, stops the server (it would otherwise run on into the next
@@ -101,7 +55,6 @@ sockperf_pair() {
   forget "$server"
 }
 
-record() { printf '%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$4" >>"$work/values.tsv"; }  # key round side value
 
 # The config with the measurement length of this run.
 sed -E "s/^([[:space:]]*duration:) 4s/\1 ${secs}s/" "$config" >"$work/config.yaml"

@@ -22,52 +22,18 @@ caller_pwd=$PWD
 cd "$(dirname "$0")/.."
 repo=$PWD
 judge=(python3 "$repo/ci/compare_judge.py")
-usage() { sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit "${1:-2}"; }
-
-fb="" rounds=5 secs=10 json=${FB_COMPARE_JSON:-} pos=()
-cmdline="$0 $*"
-while [ $# -gt 0 ]; do
-  case $1 in
-    -o | --output) json=${2:?-o wants a file}; shift 2 ;;
-    --seconds) secs=${2:?--seconds wants a number}; shift 2 ;;
-    -h | --help) usage 0 ;;
-    -*) echo "compare-tcp: unknown option $1" >&2; usage ;;
-    *) pos+=("$1"); shift ;;
-  esac
-done
-[ ${#pos[@]} -le 2 ] || usage
-[ ${#pos[@]} -lt 1 ] || fb=${pos[0]}
-[ ${#pos[@]} -lt 2 ] || rounds=${pos[1]}
-# A relative FABRICBENCH is looked up from the caller's directory, then from the repository.
-if [ -z "$fb" ]; then fb=$repo/build/release/fabricbench
-elif [[ $fb != /* && -e $caller_pwd/$fb ]]; then fb=$caller_pwd/$fb; fi
-json=${json:-compare-tcp.json}
-[[ $json == /* ]] || json=$caller_pwd/$json
-case $rounds in '' | *[!0-9]* | 0) echo "compare-tcp: rounds must be a positive integer, not '$rounds'" >&2; exit 2 ;; esac
-case $secs in '' | *[!0-9]* | 0) echo "compare-tcp: --seconds must be a positive integer, not '$secs'" >&2; exit 2 ;; esac
-for tool in iperf3 sockperf python3 timeout; do
-  command -v "$tool" >/dev/null || { echo "compare-tcp: $tool not found (ci/install-deps.sh)" >&2; exit 2; }
-done
-[ -x "$fb" ] || { echo "compare-tcp: $fb not built (cmake --build --preset release)" >&2; exit 2; }
-
-work=$(mktemp -d /tmp/fabricbench-compare-tcp.XXXXXX)
-pids=()  # every process started here that may still run; killed on exit
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  rm -rf "$work"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-forget() { local p keep=(); for p in "${pids[@]}"; do [ "$p" = "$1" ] || keep+=("$p"); done; pids=("${keep[@]}"); }
-stop() { kill "$1" 2>/dev/null || true; wait "$1" 2>/dev/null || true; forget "$1"; }
+name=compare-tcp default_secs=10
+# shellcheck source=ci/compare-common.sh
+. "$repo/ci/compare-common.sh"
+parse_compare_args "$@"
+require_tools iperf3 sockperf python3 timeout
+make_workdir
 
 # The configs with the measurement length of this run.
 for c in tcp-vs-iperf3 tcp-vs-sockperf; do
   sed -E "s/^([[:space:]]*duration:) 10s/\1 ${secs}s/" "configs/compare/$c.yaml" >"$work/$c.yaml"
 done
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-record() { printf '%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$4" >>"$work/values.tsv"; }  # key round side value
 bound=$((secs + 30))
 
 # Each server runs in this shell (so that the traps know it) and is killed as soon as its client
