@@ -79,6 +79,28 @@ std::optional<wire::Frame> read_frame(int fd, std::string& buf) {
   }
 }
 
+// A fake rank 0's side of the handshake up to the peer's hello: accepts one connection, sends a
+// challenge, reads the hello. nullopt when nobody connects or the peer goes away first.
+struct FakeHub {
+  net::Fd conn;
+  std::string nonce;
+  wire::Hello hello;
+  std::string buf;  // what was read past the hello
+};
+std::optional<FakeHub> accept_hello(int listener) {
+  FakeHub h;
+  h.conn.reset(::accept(listener, nullptr, nullptr));
+  if (!h.conn.valid()) return std::nullopt;
+  set_io_timeout(h.conn.get(), 5s);
+  h.nonce = wire::random_bytes(wire::kNonceBytes);
+  send_all(h.conn.get(), wire::encode_frame(wire::Type::challenge, wire::encode(wire::Challenge{
+                                                                       wire::kVersion, h.nonce})));
+  const auto frame = read_frame(h.conn.get(), h.buf);
+  if (!frame) return std::nullopt;
+  h.hello = wire::decode_hello(frame->payload);
+  return h;
+}
+
 // Plays a peer by hand: "welcome", "reject: <reason>" or "closed".
 std::string raw_handshake(const std::string& address, const std::string& secret, std::uint32_t rank,
                           std::uint32_t size, std::uint32_t version = wire::kVersion) {
@@ -242,16 +264,11 @@ TEST(Authentication, PeerRefusesAnImpostorRoot) {
   std::string hello_rank;
   bool peer_hung_up = false;
   std::thread impostor([&] {
-    net::Fd c(::accept(listener.get(), nullptr, nullptr));
-    if (!c.valid()) return;
-    set_io_timeout(c.get(), 5s);
-    const std::string nonce = wire::random_bytes(wire::kNonceBytes);
-    send_all(c.get(), wire::encode_frame(wire::Type::challenge,
-                                         wire::encode(wire::Challenge{wire::kVersion, nonce})));
-    std::string buf;
-    const auto hello_frame = read_frame(c.get(), buf);
-    if (!hello_frame) return;
-    const auto hello = wire::decode_hello(hello_frame->payload);
+    auto hub = accept_hello(listener.get());
+    if (!hub) return;
+    const net::Fd& c = hub->conn;
+    const std::string& nonce = hub->nonce;
+    const wire::Hello& hello = hub->hello;
     hello_rank = std::to_string(hello.rank);
     // Admits anyone, but cannot compute the proof without the secret.
     const std::string proof =
@@ -437,16 +454,11 @@ TEST(Join, ReadyArrivingWithTheWelcomeIsNotMissed) {
   const std::string address = net::local_address(listener.get());
   const std::string secret = generate_secret();
   std::thread root([&] {
-    net::Fd c(::accept(listener.get(), nullptr, nullptr));
-    if (!c.valid()) return;
-    set_io_timeout(c.get(), 5s);
-    const std::string nonce = wire::random_bytes(wire::kNonceBytes);
-    send_all(c.get(), wire::encode_frame(wire::Type::challenge,
-                                         wire::encode(wire::Challenge{wire::kVersion, nonce})));
-    std::string buf;
-    const auto hello_frame = read_frame(c.get(), buf);
-    if (!hello_frame) return;
-    const auto hello = wire::decode_hello(hello_frame->payload);
+    auto hub = accept_hello(listener.get());
+    if (!hub) return;
+    const net::Fd& c = hub->conn;
+    const std::string& nonce = hub->nonce;
+    const wire::Hello& hello = hub->hello;
     const std::string proof = wire::root_proof(secret, nonce, hello.nonce, hello.rank, hello.size);
     // Welcome and ready (sealed, as every frame after the welcome) in a single send.
     wire::Session session(wire::session_key(secret, nonce, hello.nonce, hello.rank, hello.size),
@@ -646,16 +658,12 @@ TEST(FrameAuthentication, PeerRejectsAForgedFrameFromRankZero) {
     bool contrib_verified = false;
     std::string abort_seen;
     std::thread hub([&] {
-      net::Fd c(::accept(listener.get(), nullptr, nullptr));
-      if (!c.valid()) return;
-      set_io_timeout(c.get(), 5s);
-      const std::string nonce = wire::random_bytes(wire::kNonceBytes);
-      send_all(c.get(), wire::encode_frame(wire::Type::challenge,
-                                           wire::encode(wire::Challenge{wire::kVersion, nonce})));
-      std::string buf;
-      const auto hello_frame = read_frame(c.get(), buf);
-      if (!hello_frame) return;
-      const auto hello = wire::decode_hello(hello_frame->payload);
+      auto fake = accept_hello(listener.get());
+      if (!fake) return;
+      const net::Fd& c = fake->conn;
+      const std::string& nonce = fake->nonce;
+      std::string& buf = fake->buf;
+      const wire::Hello& hello = fake->hello;
       const std::string proof =
           wire::root_proof(secret, nonce, hello.nonce, hello.rank, hello.size);
       send_all(c.get(), wire::encode_frame(wire::Type::welcome,
