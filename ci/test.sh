@@ -2,7 +2,7 @@
 # Builds fabricbench three times and runs the tests with ctest:
 # - release (gcc, -Werror): every test;
 # - asan (clang, ASan+UBSan, libFuzzer instrumentation): every test but the vm, netns and
-#   asan_skip labels, then each fuzz target for FUZZ_SECONDS (default 60; ci/fuzz.sh);
+#   asan_skip labels, then each fuzz target for FUZZ_SECONDS (default 45; ci/fuzz.sh);
 # - tsan (clang, ThreadSanitizer): only the multithreaded parts, the tests labelled tsan
 #   (side channel, engine, open loop through the binary, tcp transport, fault watchdog).
 # Also checks formatting and runs clang-tidy (ci/clang-tidy.sh; the include layering is the ctest
@@ -33,8 +33,8 @@ for preset in release asan; do
   fi
   ctest --preset "${preset}" -j "${jobs}"
   if [ "${preset}" = asan ]; then
-    echo "== fuzz (ci/fuzz.sh, ${FUZZ_SECONDS:-60} s per target)"
-    ci/fuzz.sh build/asan "${FUZZ_SECONDS:-60}" "${jobs}"
+    echo "== fuzz (ci/fuzz.sh, ${FUZZ_SECONDS:-45} s per target)"
+    ci/fuzz.sh build/asan "${FUZZ_SECONDS:-45}" "${jobs}"
   fi
 done
 

@@ -2,6 +2,8 @@
 
 #include <fcntl.h>
 #include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -34,6 +36,14 @@ using wire::Type;
 constexpr std::size_t kReadChunk = 256 * 1024;
 constexpr std::size_t kMaxReadPerCall = 8 * 1024 * 1024;
 constexpr std::size_t kMaxPendingHandshakes = 64;
+
+// Side-channel frames are small and answered: Nagle's algorithm would hold a frame's second
+// write (a sealed frame's MAC trailer goes out after its shared body) until the peer's delayed
+// ACK, up to 40 ms per collective. Best effort: a socket that refuses still works, slower.
+void set_nodelay(int fd) noexcept {
+  const int one = 1;
+  (void)::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+}
 constexpr std::size_t kMaxRefusedListed = 1000;
 constexpr std::size_t kMaxDrain = 1024 * 1024;
 
@@ -826,6 +836,7 @@ void SideChannelImpl::accept_all(int listener, std::vector<std::unique_ptr<Conn>
       if (errno == EINTR || errno == ECONNABORTED) continue;
       return;  // EAGAIN, or a resource error that the next round may not have
     }
+    set_nodelay(fd);
     auto c = std::make_unique<Conn>();
     c->fd.reset(fd);
     c->address = net::remote_address(fd);
@@ -1033,6 +1044,7 @@ void SideChannelImpl::peer_join() {
           last_error = net::errno_text(errno);
           continue;
         }
+        set_nodelay(fd.get());
         if (::connect(fd.get(), ai->ai_addr, ai->ai_addrlen) != 0) {
           if (errno != EINPROGRESS) {
             last_error = net::errno_text(errno);
