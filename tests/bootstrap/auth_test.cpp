@@ -101,6 +101,21 @@ std::optional<FakeHub> accept_hello(int listener) {
   return h;
 }
 
+// A peer's hello for `rank` of `size`, proven with `secret` against rank 0's challenge.
+wire::Hello proven_hello(const std::string& secret, const std::string& challenge_nonce,
+                         std::uint32_t rank, std::uint32_t size, const std::string& host,
+                         std::uint32_t version = wire::kVersion) {
+  wire::Hello hello;
+  hello.version = version;
+  hello.rank = rank;
+  hello.size = size;
+  hello.pid = 1;
+  hello.host = host;
+  hello.nonce = wire::random_bytes(wire::kNonceBytes);
+  hello.mac = wire::peer_proof(secret, challenge_nonce, hello.nonce, rank, size);
+  return hello;
+}
+
 // Plays a peer by hand: "welcome", "reject: <reason>" or "closed".
 std::string raw_handshake(const std::string& address, const std::string& secret, std::uint32_t rank,
                           std::uint32_t size, std::uint32_t version = wire::kVersion) {
@@ -110,14 +125,7 @@ std::string raw_handshake(const std::string& address, const std::string& secret,
   const auto challenge_frame = read_frame(fd.get(), buf);
   if (!challenge_frame || challenge_frame->type != wire::Type::challenge) return "no challenge";
   const auto challenge = wire::decode_challenge(challenge_frame->payload);
-  wire::Hello hello;
-  hello.version = version;
-  hello.rank = rank;
-  hello.size = size;
-  hello.pid = 1;
-  hello.host = "stranger";
-  hello.nonce = wire::random_bytes(wire::kNonceBytes);
-  hello.mac = wire::peer_proof(secret, challenge.nonce, hello.nonce, rank, size);
+  const wire::Hello hello = proven_hello(secret, challenge.nonce, rank, size, "stranger", version);
   send_all(fd.get(), wire::encode_frame(wire::Type::hello, wire::encode(hello)));
   const auto answer = read_frame(fd.get(), buf);
   if (!answer) return "closed";
@@ -513,13 +521,7 @@ struct RawPeer {
       return fail("no challenge");
     }
     const auto challenge = wire::decode_challenge(challenge_frame->payload);
-    wire::Hello hello;
-    hello.rank = rank;
-    hello.size = size;
-    hello.pid = 1;
-    hello.host = "raw-peer";
-    hello.nonce = wire::random_bytes(wire::kNonceBytes);
-    hello.mac = wire::peer_proof(secret, challenge.nonce, hello.nonce, rank, size);
+    const wire::Hello hello = proven_hello(secret, challenge.nonce, rank, size, "raw-peer");
     send_all(fd.get(), wire::encode_frame(wire::Type::hello, wire::encode(hello)));
     const auto answer = read_frame(fd.get(), buf);
     if (!answer || answer->type != wire::Type::welcome) return fail("not welcomed");
