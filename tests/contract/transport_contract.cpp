@@ -6,8 +6,10 @@
 #include <gtest/gtest.h>
 
 #include <array>
+#include <chrono>
 #include <cstring>
 #include <set>
+#include <thread>
 
 #include "tests/contract/transport_testkit.hpp"
 
@@ -406,6 +408,75 @@ TEST_P(TransportContract, WaitReturnsZeroOnTimeout) {
       d.until(0, 1);
       EXPECT_EQ(d.recvs[0].wr_id, 5u);
       EXPECT_EQ(d.recvs[0].bytes, 3u);
+    }
+  });
+}
+
+// Rule: wait() returns 0 only on timeout, not before it, even when the timeout is long enough for
+// a transport to sleep in its receive call (tcp: from 20 ms). The upper bound only catches a
+// wait that overruns by far (a hang), not a slow one.
+TEST_P(TransportContract, LongWaitReturnsZeroNotBeforeItsTimeout) {
+  run_pair(maker(GetParam()), 1, [](RankSide& s) {
+    Endpoint& ep = *s.endpoints[0];
+    RegisteredBuffer buf(s.transport, 64);
+    Completion out[4];
+    if (s.rank == 0) {
+      ASSERT_TRUE(ep.post(recv_request(buf, 0, 64, 5)));
+      constexpr std::uint64_t kTimeoutNs = 70'000'000;
+      const std::uint64_t start = core::now_ns();
+      EXPECT_EQ(ep.wait(std::span<Completion>(out), kTimeoutNs), 0u);
+      const std::uint64_t waited = core::now_ns() - start;
+      EXPECT_GE(waited, kTimeoutNs);
+      EXPECT_LT(waited, kTimeoutNs + 5'000'000'000ULL) << "wait() overran its timeout by seconds";
+    }
+    s.bootstrap.barrier();
+    Drain d(ep);
+    if (s.rank == 1) {
+      ASSERT_TRUE(ep.post(send_request(buf, 0, 3, 6, 7)));
+      d.until(1, 0);
+    } else {
+      d.until(0, 1);
+      EXPECT_EQ(d.recvs[0].wr_id, 5u);
+    }
+  });
+}
+
+// Rule: a message that arrives while wait() sleeps ends the wait with its completion, bytes and
+// tag intact (also when the transport sleeps in its receive call and the message is larger than
+// one read).
+TEST_P(TransportContract, LongWaitEndsWithAMessageThatArrivesMeanwhile) {
+  run_pair(maker(GetParam()), 1, [](RankSide& s) {
+    Endpoint& ep = *s.endpoints[0];
+    constexpr std::size_t kBytes = 256 * 1024;
+    RegisteredBuffer buf(s.transport, kBytes);
+    for (const std::size_t size : {std::size_t{64}, kBytes}) {
+      if (s.rank == 0) {
+        std::memset(buf.data(), 0, kBytes);
+        ASSERT_TRUE(ep.post(recv_request(buf, 0, kBytes, 11)));
+      }
+      s.bootstrap.barrier();
+      if (s.rank == 0) {
+        std::vector<Completion> got;
+        Completion out[4];
+        const std::uint64_t give_up = core::now_ns() + 10'000'000'000ULL;
+        while (got.empty() && core::now_ns() < give_up) {
+          const std::size_t n = ep.wait(std::span<Completion>(out), 2'000'000'000ULL);
+          got.insert(got.end(), out, out + n);
+        }
+        ASSERT_EQ(got.size(), 1u) << size << "-byte message";
+        EXPECT_EQ(got[0].op, Op::recv);
+        EXPECT_EQ(got[0].wr_id, 11u);
+        EXPECT_EQ(got[0].bytes, size);
+        EXPECT_EQ(got[0].imm, 0x5EEDu);
+        EXPECT_EQ(pattern_mismatch(buf.data(), size, 77), size);
+      } else {
+        std::this_thread::sleep_for(std::chrono::milliseconds(30));  // rank 0 is asleep by now
+        fill_pattern(buf.data(), size, 77);
+        ASSERT_TRUE(ep.post(send_request(buf, 0, size, 12, 0x5EEDu)));
+        Drain d(ep);
+        d.until(1, 0);
+      }
+      s.bootstrap.barrier();
     }
   });
 }

@@ -1,5 +1,6 @@
 #include "transports/tcp/tcp_endpoint.hpp"
 
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
@@ -36,6 +37,26 @@ std::string requested_text(std::uint64_t bytes) {
   return bytes == 0 ? std::string("default") : std::to_string(bytes);
 }
 
+// Blocking completion mode: the longest single blocking read of wait() (SO_RCVTIMEO), and the
+// most the kernel may overrun it (it counts in scheduler ticks: 10 ms at HZ=100, the coarsest).
+// wait() reads blocking only while at least both remain before its deadline.
+constexpr std::uint64_t kBlockingReadNs = 10'000'000;
+constexpr std::uint64_t kTickSlackNs = 10'000'000;
+
+// Blocking completion mode: the socket itself blocks (every call that must not block passes
+// MSG_DONTWAIT), so that wait() can sleep in recv() itself, one system call per wake-up as a
+// blocking peer tool makes, instead of ppoll() and then a read. A read blocks at most
+// kBlockingReadNs. False when the socket cannot be set up so (wait() then uses ppoll()).
+bool make_blocking_reads(int fd) {
+  const int flags = ::fcntl(fd, F_GETFL);
+  if (flags < 0) return false;
+  timeval tv{};
+  tv.tv_sec = 0;
+  tv.tv_usec = static_cast<suseconds_t>(kBlockingReadNs / 1000);
+  if (::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv) != 0) return false;
+  return ::fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) == 0;
+}
+
 }  // namespace
 
 TcpEndpoint::TcpEndpoint(UniqueFd fd, EndpointInfo info, const Options& options,
@@ -53,6 +74,7 @@ TcpEndpoint::TcpEndpoint(UniqueFd fd, EndpointInfo info, const Options& options,
       rejoiner_(std::move(rejoiner)),
       reconnect_timeout_ns_(options.reconnect_timeout_ns) {
   nodelay_ = int_option(fd_.get(), IPPROTO_TCP, TCP_NODELAY) > 0;
+  blocking_reads_ = mode_ == CompletionMode::blocking && make_blocking_reads(fd_.get());
   sndbuf_ = int_option(fd_.get(), SOL_SOCKET, SO_SNDBUF);
   rcvbuf_ = int_option(fd_.get(), SOL_SOCKET, SO_RCVBUF);
 }
@@ -169,6 +191,7 @@ void TcpEndpoint::adopt(Rejoiner::Joined joined) {
   }
   fd_ = std::move(joined.fd);
   rejoiner_->configure(fd_.get());
+  blocking_reads_ = mode_ == CompletionMode::blocking && make_blocking_reads(fd_.get());
   send_blocked_ = false;
   rx_drained_ = false;
   rx_state_ = RxState::header;
@@ -383,7 +406,7 @@ void TcpEndpoint::consume_staged() {
   if (rx_state_ == RxState::header_ready) start_payload();
 }
 
-void TcpEndpoint::pump_recv() {
+void TcpEndpoint::pump_recv(int flags) {
   if (reconnecting_) return;
   consume_staged();
   // Read only into posted receives: with none posted, TCP backpressure holds the sender.
@@ -394,8 +417,8 @@ void TcpEndpoint::pump_recv() {
     // the header, a small payload and any frames behind it. recv() is the cheapest read call,
     // which matters when most calls find nothing (EAGAIN).
     do {
-      got = ::recv(fd_.get(), staging_.get(), kStagingBytes, 0);
-    } while (got < 0 && errno == EINTR);
+      got = ::recv(fd_.get(), staging_.get(), kStagingBytes, flags);
+    } while (got < 0 && errno == EINTR && flags != 0);
     if (got > 0) {
       rx_drained_ = static_cast<std::size_t>(got) < kStagingBytes;
       staged_end_ = static_cast<std::size_t>(got);
@@ -410,9 +433,12 @@ void TcpEndpoint::pump_recv() {
     iov[0].iov_len = rx_length_ - rx_got_;
     iov[1].iov_base = staging_.get();
     iov[1].iov_len = kStagingBytes;
+    msghdr msg{};
+    msg.msg_iov = iov;
+    msg.msg_iovlen = 2;
     do {
-      got = ::readv(fd_.get(), iov, 2);
-    } while (got < 0 && errno == EINTR);
+      got = ::recvmsg(fd_.get(), &msg, flags);
+    } while (got < 0 && errno == EINTR && flags != 0);
     if (got > 0) {
       rx_drained_ = static_cast<std::size_t>(got) < iov[0].iov_len + iov[1].iov_len;
       const std::size_t direct = std::min(static_cast<std::size_t>(got), iov[0].iov_len);
@@ -428,7 +454,9 @@ void TcpEndpoint::pump_recv() {
     return;  // reconnecting
   }
   const int err = errno;
-  if (err == EAGAIN || err == EWOULDBLOCK) {
+  // EAGAIN: nothing to read (or a blocking read's timeout); EINTR: a signal ended a blocking
+  // read (the non-blocking ones retry above).
+  if (err == EAGAIN || err == EWOULDBLOCK || err == EINTR) {
     rx_drained_ = true;
     return;
   }
@@ -476,12 +504,27 @@ std::size_t TcpEndpoint::progress(std::span<Completion> out, bool read) {
   if (!sends_.empty()) flush_sends();
   if (!reconnecting_ && !recvs_.empty()) {
     if (read) {
-      pump_recv();
+      pump_recv(MSG_DONTWAIT);
     } else {
       consume_staged();  // what an earlier read left staged, without a read call
     }
   }
   return deliver(out);
+}
+
+std::size_t TcpEndpoint::wait_in_read(std::span<Completion> out, std::uint64_t deadline) {
+  // Only in the plain case: something to receive and nothing to send (a send waits for POLLOUT),
+  // nothing staged, the connection up, no kept listener to watch (an acceptor with reconnect).
+  const bool watch_listener = rejoiner_ && !info_.connector;
+  while (!reconnecting_ && !watch_listener && sends_.empty() && !recvs_.empty() &&
+         staged_begin_ == staged_end_) {
+    const std::uint64_t now = core::now_ns();
+    if (now >= deadline || deadline - now < kBlockingReadNs + kTickSlackNs) return 0;
+    pump_recv(0);  // returns with data, at the receive timeout, or on a signal
+    const std::size_t n = deliver(out);
+    if (n != 0) return n;
+  }
+  return 0;
 }
 
 std::size_t TcpEndpoint::wait(std::span<Completion> out, std::uint64_t timeout_ns) {
@@ -498,6 +541,10 @@ std::size_t TcpEndpoint::wait(std::span<Completion> out, std::uint64_t timeout_n
   std::size_t n = progress(out, !(blocking && rx_drained_ && timeout_ns != 0));
   if (n != 0 || timeout_ns == 0 || out.empty()) return n;
   const std::uint64_t deadline = deadline_after(timeout_ns);
+  if (blocking_reads_) {
+    n = wait_in_read(out, deadline);
+    if (n != 0) return n;
+  }
   if (mode_ == CompletionMode::busy_poll) {
     while (true) {
       n = poll(out);

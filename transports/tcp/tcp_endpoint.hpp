@@ -129,7 +129,11 @@ class TcpEndpoint final : public Endpoint {
   bool post_send(const WorkRequest& request);
   bool post_recv(const WorkRequest& request);
   void flush_sends();
-  void pump_recv();
+  // One read call (recv or recvmsg with `flags`); MSG_DONTWAIT unless wait() blocks in it.
+  void pump_recv(int flags);
+  // Blocking wait() on a blocking socket: reads blocking (up to the socket's receive timeout)
+  // while the deadline is far enough; the completions then taken.
+  std::size_t wait_in_read(std::span<Completion> out, std::uint64_t deadline);
   void consume_staged();
   void on_header();
   bool start_payload();
@@ -163,6 +167,8 @@ class TcpEndpoint final : public Endpoint {
   std::size_t send_outstanding_ = 0;  // posted, completion not yet returned by poll
   std::size_t recv_outstanding_ = 0;
   bool send_blocked_ = false;  // the last write found the socket full
+  // Blocking mode: the socket blocks (with a receive timeout) and wait() may sleep in recv().
+  bool blocking_reads_ = false;
   // The last read call left the receive queue empty: it returned EAGAIN, or fewer bytes than
   // it asked for (TCP's recvmsg stops short only when the queue runs dry). A hint for wait().
   bool rx_drained_ = false;
