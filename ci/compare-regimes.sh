@@ -2,12 +2,15 @@
 # Runs fabricbench's regimes and sockperf side by side, in the same run, on loopback
 # (127.0.0.1 only), and judges the ratios fabricbench / sockperf (docs/PERFORMANCE.md "Regimes
 # on loopback against sockperf" and "How the comparisons judge"):
-#   realistic-p50  pingpong, regime realistic, constant 10000/s, TCP, 64 B, blocking, S s: p50
-#                  of the whole round trip from the intended issue time
+#   realistic-p50  pingpong, regime realistic, constant 10000/s, TCP, 64 B, blocking, S s, the
+#                  generator spinning (regime.generator: spin, as sockperf's under-load sender
+#                  spins), the responder sleeping (as sockperf's server): p50 of the whole round
+#                  trip from the intended issue time
 #                  vs  sockperf under-load --tcp -m 64 --mps 10000 --reply-every 1 --full-rtt -t S
 #                  target <= 1.10; and its own check: not bimodal (every round's fabricbench
 #                  p50 within 25% of the median of the rounds)
 #   realistic-p99  the same, p99 (shown, not judged)
+#   realistic-sleeping-p50  the same with the default sleeping generator (shown, not judged)
 #   floor-p50      pingpong, regime floor (one request in flight), same: p50 of the round trip
 #                  vs  sockperf ping-pong --tcp -m 64 --full-rtt -t S        target <= 1.00
 # Both tools use blocking sockets (sockperf without --nonblocked); sockperf's under-load sender
@@ -65,6 +68,7 @@ run_sockperf() {  # $1 round: under-load, then ping-pong; p50 and p99 of the who
   r=$("${judge[@]}" parse sockperf "$work/ul.$1.txt" --percentile 50 --percentile 99 --expect rtt)
   read -r p50 p99 <<<"$r"
   record realistic-p50 "$1" peer "$p50"; record realistic-p99 "$1" peer "$p99"
+  record realistic-sleeping-p50 "$1" peer "$p50"
   sockperf_pair "$work/pp.$1.txt" ping-pong
   p50=$("${judge[@]}" parse sockperf "$work/pp.$1.txt" --percentile 50 --expect rtt)
   record floor-p50 "$1" peer "$p50"
@@ -79,24 +83,30 @@ run_fabricbench() {  # $1 round
   figures=$(python3 - "$out/run.json" "$mps" "$secs" <<'PY'
 import json, sys
 doc = json.load(open(sys.argv[1]))
-by_kind = {}
+by_name = {}
 for case in doc["cases"]:
     if case.get("status", "ok") != "ok":
         sys.exit(f"case {case.get('id')}: {case.get('status')} {case.get('errors')}")
-    rep = case["repetitions"][0]
-    by_kind[rep["regime"]["kind"]] = rep
-real, floor = by_kind["realistic"], by_kind["floor"]
-ph = real["regime"]["phase"]
+    by_name[case["id"].split(".")[0]] = case["repetitions"][0]
+real, sleeping, floor = by_name["realistic"], by_name["realistic-sleeping"], by_name["floor"]
 rate = float(sys.argv[2])
-if ph["refused_ops"] or abs(ph["offered_ops_per_s"] - rate) > 0.01 * rate:
-    sys.exit(f"realistic case did not run at {sys.argv[2]}/s: {ph['offered_ops_per_s']} offered, "
-             f"{ph['refused_ops']} refused")
-if ph["length_ns"] != int(float(sys.argv[3]) * 1e9):
-    sys.exit(f"realistic case ran {ph['length_ns']} ns, not {sys.argv[3]} s as sockperf does")
+for name, rep, generator in (("realistic", real, "spin"), ("realistic-sleeping", sleeping, "sleep")):
+    ph = rep["regime"]["phase"]
+    if rep["regime"].get("generator") != generator:
+        sys.exit(f"case {name}: generator {rep['regime'].get('generator')}, expected {generator}")
+    if ph["refused_ops"] or abs(ph["offered_ops_per_s"] - rate) > 0.01 * rate:
+        sys.exit(f"case {name} did not run at {sys.argv[2]}/s: {ph['offered_ops_per_s']} offered, "
+                 f"{ph['refused_ops']} refused")
+    if ph["length_ns"] != int(float(sys.argv[3]) * 1e9):
+        sys.exit(f"case {name} ran {ph['length_ns']} ns, not {sys.argv[3]} s as sockperf does")
+ph, sph = real["regime"]["phase"], sleeping["regime"]["phase"]
 us = lambda ns: ns / 1000.0
 for key, v in (("realistic-p50", real["latency"]["lat_p50_ns"]), ("realistic-p99", real["latency"]["lat_p99_ns"]),
                ("realistic-queueing-p50", ph["queueing"]["p50_ns"]),
-               ("realistic-service-p50", ph["service"]["p50_ns"]), ("floor-p50", floor["latency"]["lat_p50_ns"])):
+               ("realistic-service-p50", ph["service"]["p50_ns"]),
+               ("realistic-sleeping-p50", sleeping["latency"]["lat_p50_ns"]),
+               ("realistic-sleeping-service-p50", sph["service"]["p50_ns"]),
+               ("floor-p50", floor["latency"]["lat_p50_ns"])):
     print(key, us(v))
 PY
   )
@@ -119,14 +129,18 @@ done
 
 cat >"$work/spec.json" <<JSON
 {"comparisons": [
-  {"key": "realistic-p50", "name": "TCP 64 B at ${mps}/s, blocking, RTT p50", "unit": "us",
+  {"key": "realistic-p50", "name": "TCP 64 B at ${mps}/s, blocking, spinning generator, RTT p50", "unit": "us",
    "direction": "lower", "target": 1.10,
-   "fabricbench": "$config realistic (latency.lat_p50_ns)",
+   "fabricbench": "$config realistic, generator: spin (latency.lat_p50_ns)",
    "peer": "sockperf under-load --tcp -m 64 --mps ${mps} --reply-every 1 --full-rtt -t ${secs} (percentile 50.000)"},
-  {"key": "realistic-p99", "name": "TCP 64 B at ${mps}/s, blocking, RTT p99", "unit": "us",
+  {"key": "realistic-p99", "name": "TCP 64 B at ${mps}/s, blocking, spinning generator, RTT p99", "unit": "us",
    "direction": "lower", "target": null,
    "fabricbench": "$config realistic (latency.lat_p99_ns)",
    "peer": "sockperf under-load, as above (percentile 99.000)"},
+  {"key": "realistic-sleeping-p50", "name": "TCP 64 B at ${mps}/s, blocking, sleeping generator (the default), RTT p50", "unit": "us",
+   "direction": "lower", "target": null,
+   "fabricbench": "$config realistic-sleeping, generator: sleep (latency.lat_p50_ns)",
+   "peer": "sockperf under-load, as above (percentile 50.000)"},
   {"key": "floor-p50", "name": "TCP 64 B one in flight, blocking, RTT p50", "unit": "us",
    "direction": "lower", "target": 1.00,
    "fabricbench": "$config floor (latency.lat_p50_ns)",
@@ -138,7 +152,8 @@ cat >"$work/spec.json" <<JSON
 ],
  "figures": [
   {"key": "realistic-queueing-p50", "name": "fabricbench realistic queueing p50 (intended -> posted)", "unit": "us"},
-  {"key": "realistic-service-p50", "name": "fabricbench realistic service p50 (posted -> echo)", "unit": "us"}
+  {"key": "realistic-service-p50", "name": "fabricbench realistic service p50 (posted -> echo)", "unit": "us"},
+  {"key": "realistic-sleeping-service-p50", "name": "fabricbench realistic-sleeping service p50 (posted -> echo)", "unit": "us"}
 ]}
 JSON
 "${judge[@]}" judge --script compare-regimes --spec "$work/spec.json" --values "$work/values.tsv" \

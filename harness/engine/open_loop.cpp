@@ -39,6 +39,11 @@ constexpr std::uint64_t kSpinNs = 50'000;
 // Blocking completion mode: the longest single sleep (the loop's watchdog and interrupt checks
 // run between sleeps).
 constexpr std::uint64_t kMaxSleepNs = 1'000'000;
+// Blocking completion mode, a closed loop (floor, the search's estimate): the longest single sleep.
+// It waits for a completion (the operations in flight are the only work), so queue samples do not
+// bound it (a sample is stamped when it is actually taken), and it is long enough for a
+// transport to sleep in its receive call itself (tcp: from 20 ms).
+constexpr std::uint64_t kMaxClosedSleepNs = 50'000'000;
 
 int streams_per_endpoint(int streams, int connections) {
   return (streams + connections - 1) / connections;
@@ -207,13 +212,14 @@ class OpenLoopSession::State::Generator {
   void confirm(std::size_t e, std::uint64_t now_t);
   void sample_queue(std::uint64_t t);
   void heartbeat(std::uint64_t now);
-  void check_alive(std::uint64_t now, std::uint64_t t);
+  void check_alive(std::uint64_t now, std::uint64_t t, bool progress);
   void send_last();
 
   State& s_;
   const PhasePlan& plan_;
   const suites::Params& p_;
-  const bool blocking_;
+  // Blocking completions and a sleeping generator (not regime.generator: spin): idle waits sleep.
+  const bool sleeps_;
   const std::uint64_t warm_;
   const std::uint64_t end_t_;  // arrivals stop here (phase time)
   const std::uint64_t drain_limit_;
@@ -258,7 +264,7 @@ OpenLoopSession::State::Generator::Generator(State& state, const PhasePlan& plan
     : s_(state),
       plan_(plan),
       p_(state.ctx.params),
-      blocking_(p_.completion == transport::CompletionMode::blocking),
+      sleeps_(p_.completion == transport::CompletionMode::blocking && !plan.spin),
       warm_(plan.closed ? 0 : plan.warmup_ns),
       end_t_(warm_ + plan.length_ns),
       drain_limit_(std::max(kMinDrainLimitNs, 4 * plan.length_ns)),
@@ -310,8 +316,8 @@ regime::PhaseResult OpenLoopSession::State::Generator::run() {
     sample_queue(t);
     heartbeat(now);
     if (arrivals_done && waiting_total_ == 0 && in_flight_total_ == 0) break;
-    check_alive(now, t);
-    if (!progress && blocking_ && s_.conns > 1) {
+    check_alive(now, t, progress);
+    if (!progress && sleeps_ && s_.conns > 1) {
       std::this_thread::sleep_for(std::chrono::microseconds(20));
     }
   }
@@ -396,7 +402,7 @@ bool OpenLoopSession::State::Generator::reap() {
     // Blocking with one endpoint: wait() makes the same progress as poll() before it sleeps, so
     // a poll() first would only add a read call that finds nothing.
     const std::size_t n =
-        blocking_ && s_.conns == 1 ? wait_until_due(e) : s_.ctx.endpoints[e]->poll(out_);
+        sleeps_ && s_.conns == 1 ? wait_until_due(e) : s_.ctx.endpoints[e]->poll(out_);
     if (n == 0) continue;
     progress = true;
     const std::uint64_t done_t = core::now_ns() - start_;
@@ -407,9 +413,15 @@ bool OpenLoopSession::State::Generator::reap() {
 
 // Blocking mode, one endpoint: sleeps in the transport until a completion, or until shortly
 // before the next arrival, or until the next sample (blocking_sleep_ns); the last kSpinNs before
-// an arrival are polled. Returns the completions taken (the endpoint's progress as poll() would
-// make it, in either case).
+// an arrival are polled. A closed loop sleeps until a completion (at most kMaxClosedSleepNs).
+// Returns the completions taken (the endpoint's progress as poll() would make it, in either
+// case).
 std::size_t OpenLoopSession::State::Generator::wait_until_due(std::size_t e) {
+  const bool awaited = in_flight_total_ > 0 || sends_out_[e] > 0;
+  if (plan_.closed) {
+    return awaited ? s_.ctx.endpoints[e]->wait(out_, kMaxClosedSleepNs)
+                   : s_.ctx.endpoints[e]->poll(out_);
+  }
   const std::uint64_t now_t = core::now_ns() - start_;
   std::optional<std::uint64_t> to_arrival;
   for (const auto& st : streams_) {
@@ -423,7 +435,7 @@ std::size_t OpenLoopSession::State::Generator::wait_until_due(std::size_t e) {
   if (sleep > 0) return s_.ctx.endpoints[e]->wait(out_, sleep);
   // Spinning up to an arrival with nothing in flight and no send outstanding: no completion can
   // come, so spin on the clock without a read call per pass.
-  if (in_flight_total_ == 0 && sends_out_[e] == 0) return 0;
+  if (!awaited) return 0;
   return s_.ctx.endpoints[e]->poll(out_);
 }
 
@@ -489,8 +501,10 @@ void OpenLoopSession::State::Generator::heartbeat(std::uint64_t now) {
 }
 
 // Watchdog, interrupt, drain bound.
-void OpenLoopSession::State::Generator::check_alive(std::uint64_t now, std::uint64_t t) {
-  if (++passes_ % 256 == 0) s_.check_stop();
+void OpenLoopSession::State::Generator::check_alive(std::uint64_t now, std::uint64_t t,
+                                                    bool progress) {
+  // Every 256 passes, and after every pass that took nothing (which may have slept).
+  if (++passes_ % 256 == 0 || !progress) s_.check_stop();
   if (in_flight_total_ > 0 && now - last_progress_ > p_.peer_timeout_ns) {
     s_.lost(now - last_progress_);
   }

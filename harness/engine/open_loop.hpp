@@ -37,6 +37,9 @@ struct PhasePlan {
   std::uint64_t backlog = 100'000;  // per stream
   std::uint64_t deadline_ns = 0;    // 0: none
   std::uint64_t sample_interval_ns = 1'000'000;
+  // Blocking completions: the generator polls throughout instead of sleeping in wait() (a
+  // spinning load generator; regime.generator: spin). No effect with busy polling.
+  bool spin = false;
   std::uint64_t bin_ns = 100'000'000;
   std::vector<regime::MixEntry> mix;  // empty: every operation is params.message_size bytes
 };

@@ -267,6 +267,7 @@ json settings_document(const spec::Case& c, double mean_size) {
           {"streams", effective_streams(c)},
           {"inflight", effective_inflight(c)},
           {"backlog_ops", r.backlog},
+          {"generator", r.generator},
           {"deadline_ns", r.deadline_ns == 0 ? json(nullptr) : json(r.deadline_ns)},
           {"mean_message_bytes", mean_size}};
 }
@@ -364,6 +365,7 @@ PhasePlan RegimeRunner::base_plan(std::uint64_t bin_ns) const {
   plan.backlog = case_.regime.backlog;
   plan.deadline_ns = case_.regime.deadline_ns;
   plan.sample_interval_ns = case_.regime.sample_interval_ns;
+  plan.spin = case_.regime.generator == "spin";
   plan.bin_ns = bin_ns;
   plan.mix = mix_of(case_);
   return plan;

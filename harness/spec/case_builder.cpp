@@ -25,6 +25,7 @@ void set_regime(RegimeSettings& r, std::string_view key, const Value& v) {
   if (key == "backlog") r.backlog = v.number;
   if (key == "deadline") r.deadline_ns = v.number;
   if (key == "sample_interval") r.sample_interval_ns = v.number;
+  if (key == "generator") r.generator = v.text;
   if (key == "search_queue_age") r.search_queue_age_ns = v.number;
   if (key == "search_probe") r.search_probe_ns = v.number;
   if (key == "search_precision") r.search_precision = v.real;

@@ -108,6 +108,7 @@ std::vector<KeySpec> regime_keys() {
       regime_key("backlog", Type::count, 1, 100'000'000, open),
       regime_key("deadline", Type::duration, kNsPerUs, 3600 * kNsPerS, open),
       regime_key("sample_interval", Type::duration, 10 * kNsPerUs, kNsPerS, open),
+      regime_key("generator", Type::choice, 0, 0, open, {"sleep", "spin"}),
       regime_key("search_queue_age", Type::duration, kNsPerUs, 10 * kNsPerS, open),
       regime_key("search_probe", Type::duration, 100 * kNsPerMs, 60 * kNsPerS, open),
       regime_key("search_precision", Type::percent, 1, 500, open),

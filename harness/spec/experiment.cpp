@@ -65,6 +65,7 @@ nlohmann::json to_json(const RegimeSettings& r) {
       {"backlog", r.backlog},
       {"deadline_ns", r.deadline_ns},
       {"sample_interval_ns", r.sample_interval_ns},
+      {"generator", r.generator},
       {"search_queue_age_ns", r.search_queue_age_ns},
       {"search_probe_ns", r.search_probe_ns},
       {"search_precision", r.search_precision},

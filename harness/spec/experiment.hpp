@@ -59,6 +59,10 @@ struct RegimeSettings {
   std::uint64_t backlog = 100'000;  // most ops waiting to be posted, per stream; more refused
   std::uint64_t deadline_ns = 0;    // 0: no deadline; else latency above it = a miss
   std::uint64_t sample_interval_ns = 1'000'000;  // queue depth and age sampling period
+  // How the generator waits between operations with blocking completions: sleep (in the
+  // transport's wait, polling only the last stretch before each arrival) | spin (polls the
+  // transport and the clock throughout, as a spinning load generator does; costs a core).
+  std::string generator = "sleep";
   // Sustainable-rate search.
   std::uint64_t search_queue_age_ns = 5'000'000;  // bound on a probe's queue-age p99
   std::uint64_t search_probe_ns = 1'000'000'000;  // length of each probe

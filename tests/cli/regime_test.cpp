@@ -300,6 +300,49 @@ TEST(RegimeCli, EveryRegimeRunsWithBothSuites) {
   }
 }
 
+// regime.generator: spin with blocking completions: the generator polls instead of sleeping, the
+// responder still sleeps; every arrival is confirmed, and the run records how the generator
+// waited (the default, sleep, in the other tests).
+TEST(RegimeCli, SpinningGeneratorConfirmsEveryArrival) {
+  const json doc = run_to_document(
+      "fabricbench: 1\n"
+      "name: spinning-generator\n"
+      "ranks: 2\n"
+      "timeouts: {peer: 20s}\n"
+      "defaults:\n"
+      "  transport: tcp\n"
+      "  completion: blocking\n"
+      "  sizes: 64\n"
+      "cases:\n"
+      "  - name: one\n"
+      "    suite: [pingpong, stream]\n"
+      "    tcp: {address: 127.0.0.1}\n"
+      "    duration: 300ms\n"
+      "    warmup: 50ms\n"
+      "    regime: {kind: realistic, rate: 2000/s, arrival: constant, generator: spin}\n"
+      "  - name: two\n"
+      "    suite: pingpong\n"
+      "    tcp: {address: 127.0.0.1, connections: 2}\n"
+      "    duration: 300ms\n"
+      "    warmup: 50ms\n"
+      "    regime: {kind: realistic, rate: 2000/s, streams: 2, generator: spin}\n");
+  if (HasFailure()) return;
+  ASSERT_EQ(doc["run"]["status"], "complete");
+  ASSERT_EQ(doc["cases"].size(), 3u);
+  for (const auto& c : doc["cases"]) {
+    const std::string id = c["id"];
+    SCOPED_TRACE(id);
+    ASSERT_EQ(c["status"], "ok");
+    const auto& r = c["repetitions"].at(0)["regime"];
+    EXPECT_EQ(r["generator"], "spin");
+    const auto& phase = r["phase"];
+    expect_phase_accounts(phase, id);
+    EXPECT_EQ(phase["refused_ops"], 0u);
+    EXPECT_EQ(phase["completed_ops"], phase["offered_ops"]);
+    EXPECT_GT(phase["completed_ops"].get<std::uint64_t>(), 0u);
+  }
+}
+
 // A backlog bound refuses arrivals beyond it and counts them: offered far above what the
 // connection can carry (one operation in flight, a 3-operation backlog, 200k/s).
 TEST(RegimeCli, ArrivalsBeyondTheBacklogAreRefusedAndCounted) {

@@ -63,6 +63,7 @@ TEST(SpecRegime, DefaultsAreClosedAndLeaveIdsAlone) {
   EXPECT_EQ(r.backlog, 100'000U);
   EXPECT_EQ(r.deadline_ns, 0U);
   EXPECT_EQ(r.sample_interval_ns, 1 * kMs);
+  EXPECT_EQ(r.generator, "sleep");
   EXPECT_EQ(r.search_queue_age_ns, 5 * kMs);
   EXPECT_EQ(r.search_probe_ns, 1 * kS);
   EXPECT_DOUBLE_EQ(r.search_precision, 0.03);
@@ -93,6 +94,7 @@ TEST(SpecRegime, EveryOpenLoopKeyParses) {
                             "      backlog: 5000\n"
                             "      deadline: 500us\n"
                             "      sample_interval: 100us\n"
+                            "      generator: spin\n"
                             "      search_queue_age: 2ms\n"
                             "      search_probe: 250ms\n"
                             "      search_precision: 2.5%\n"
@@ -117,6 +119,7 @@ TEST(SpecRegime, EveryOpenLoopKeyParses) {
   EXPECT_EQ(r.backlog, 5000U);
   EXPECT_EQ(r.deadline_ns, 500'000U);
   EXPECT_EQ(r.sample_interval_ns, 100'000U);
+  EXPECT_EQ(r.generator, "spin");
   EXPECT_EQ(r.search_queue_age_ns, 2 * kMs);
   EXPECT_EQ(r.search_probe_ns, 250 * kMs);
   EXPECT_DOUBLE_EQ(r.search_precision, 0.025);
@@ -133,6 +136,7 @@ TEST(SpecRegime, EveryOpenLoopKeyParses) {
   EXPECT_EQ(j["backlog"], 5000);
   EXPECT_EQ(j["deadline_ns"], 500'000);
   EXPECT_EQ(j["sample_interval_ns"], 100'000);
+  EXPECT_EQ(j["generator"], "spin");
   EXPECT_EQ(j["search_queue_age_ns"], 2 * kMs);
   EXPECT_EQ(j["search_probe_ns"], 250 * kMs);
   EXPECT_EQ(j["search_precision"], 0.025);
@@ -402,6 +406,15 @@ TEST(SpecRegimeErrors, UnknownKindListsTheKinds) {
   ASSERT_EQ(alone.size(), 1U) << dump(alone);
   EXPECT_TRUE(
       has_diagnostic(alone, "t.yaml", 7, 20, "cases[0].regime.kind", "did you mean 'overload'?"));
+}
+
+TEST(SpecRegimeErrors, UnknownGeneratorListsTheChoices) {
+  const auto ds = diagnostics_of(kHead +
+                                 "    duration: 1s\n    regime:\n      kind: realistic\n"
+                                 "      rate: 1000/s\n      generator: spinning\n");
+  EXPECT_TRUE(has_diagnostic(ds, "t.yaml", 11, 18, "cases[0].regime.generator",
+                             "unknown value 'spinning'; valid values: sleep, spin"))
+      << dump(ds);
 }
 
 TEST(SpecRegimeErrors, SectionMustBeAMapping) {
