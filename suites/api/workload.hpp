@@ -26,9 +26,10 @@ struct Params {
   std::uint64_t duration_ns = 0;
   std::uint64_t warmup_iterations = 0;
   std::uint64_t warmup_ns = 0;
-  bool bidirectional = false;  // stream
-  int window = 1;              // stream: messages in flight per endpoint
-  int cq_moderation = 1;       // stream senders: request a completion for one op in N
+  bool bidirectional = false;   // stream
+  int window = 1;               // stream: messages in flight per endpoint
+  bool shared_buffers = false;  // stream: every message of an endpoint uses its first slot
+  int cq_moderation = 1;        // stream senders: request a completion for one op in N
   std::uint64_t interval_ns = 100'000'000;
   bool verify = false;
   transport::CompletionMode completion = transport::CompletionMode::busy_poll;

@@ -17,6 +17,13 @@ using transport::WorkRequest;
 
 constexpr std::uint64_t kNoLimit = ~0ULL;
 
+// Slots of an endpoint's region that messages use: one per message in flight (`count`), or the
+// first only with `buffers: shared` (perftest's *_bw tests reuse one buffer for messages over
+// 2 KiB). The regions keep their full size either way.
+std::uint64_t slots_in_use(const Params& p, std::uint64_t count) {
+  return p.shared_buffers ? 1 : count;
+}
+
 // Signal one operation in this many (at most the window, or the sender would stall).
 std::uint64_t moderation_for(const Params& p) {
   return std::clamp<std::uint64_t>(p.cq_moderation, 1, static_cast<std::uint64_t>(p.window));
@@ -56,6 +63,8 @@ class TwoSidedRun {
         receiver_(!ctx.initiator || p_.bidirectional),
         window_(static_cast<std::uint64_t>(p_.window)),
         rwindow_(rwindow),
+        sslots_(slots_in_use(p_, window_)),
+        rslots_(slots_in_use(p_, rwindow_)),
         completer_(ctx),
         recv_seen_(conns_, 0),
         recv_open_(receiver_ ? conns_ : 0),
@@ -93,7 +102,7 @@ class TwoSidedRun {
     WorkRequest wr;
     wr.op = Op::recv;
     wr.local = &ctx_.memory.recv;
-    wr.offset = (e * rwindow_ + n_.recv_posted[e] % rwindow_) * p_.message_size;
+    wr.offset = (e * rwindow_ + n_.recv_posted[e] % rslots_) * p_.message_size;
     wr.length = p_.message_size;
     wr.wr_id = n_.recv_posted[e];
     post_or_throw(*ctx_.endpoints[e], wr);
@@ -126,7 +135,7 @@ class TwoSidedRun {
 
   void post_send(std::size_t e) {
     const bool last = next_ + conns_ >= total_;
-    const std::size_t offset = (e * window_ + n_.send_posted[e] % window_) * p_.message_size;
+    const std::size_t offset = (e * window_ + n_.send_posted[e] % sslots_) * p_.message_size;
     const std::uint32_t tag = (last ? kTagLast : 0u) | (measuring_ ? 0u : kTagWarmup);
     // Completion moderation: one signaled send in `moderation` (and every endpoint's last),
     // as perftest's --cq-mod; a completion retires every earlier send of its endpoint.
@@ -160,7 +169,7 @@ class TwoSidedRun {
     // sender's slot layout, which the receive count reproduces).
     const std::uint64_t k = n_.recv_completed[e];
     const std::uint64_t slot =
-        p_.op == Op::send ? e * rwindow_ + k % rwindow_ : e * window_ + k % window_;
+        p_.op == Op::send ? e * rwindow_ + k % rslots_ : e * window_ + k % sslots_;
     ++n_.recv_completed[e];
     const std::uint64_t sequence = recv_seen_[e] * conns_ + e;
     ++recv_seen_[e];
@@ -200,6 +209,8 @@ class TwoSidedRun {
   const bool receiver_;
   const std::uint64_t window_;
   const std::uint64_t rwindow_;
+  const std::uint64_t sslots_;  // send slots in use per endpoint (1 with shared buffers)
+  const std::uint64_t rslots_;  // receive slots in use per endpoint
   Completer completer_;
   std::array<Completion, 64> out_{};
 
@@ -252,6 +263,7 @@ class Stream final : public Workload {
     const Params& p = ctx.params;
     const std::size_t conns = ctx.endpoints.size();
     const auto window = static_cast<std::uint64_t>(p.window);
+    const std::uint64_t slots = slots_in_use(p, window);
     Completer completer(ctx);
     const std::uint64_t heartbeat_ns = heartbeat_interval_ns(p);
     std::vector<std::uint64_t> posted(conns, 0);
@@ -285,7 +297,7 @@ class Stream final : public Workload {
         }
         // Completion moderation as in the two-sided sender; the wr_id is the endpoint's count.
         const bool last = next + conns >= total;
-        const std::size_t offset = (e * window + posted[e] % window) * p.message_size;
+        const std::size_t offset = (e * window + posted[e] % slots) * p.message_size;
         WorkRequest wr = make_request(ctx, p.op, offset, p.message_size, 0,
                                       last || (posted[e] + 1) % moderation == 0);
         wr.wr_id = posted[e] + 1;
@@ -306,7 +318,7 @@ class Stream final : public Workload {
         for (std::uint64_t j = done[e]; j < out[i].wr_id; ++j) {
           if (j * conns + e < first_measured) continue;
           if (p.verify && p.op == Op::read) {
-            const std::size_t slot = (e * window + j % window) * p.message_size;
+            const std::size_t slot = (e * window + j % slots) * p.message_size;
             verify_pattern(ctx.memory.recv.buffer, slot, p.message_size, 0, ctx.peer);
           }
           ++counted;

@@ -14,10 +14,37 @@ std::vector<core::KeyDecl> keys() {
                        "uni: rank 0 sends, rank 1 receives; bidir: both send at once.")
           .in_every_case(),
       core::count_key("window", 1, 4096, 64, "Messages in flight per connection.").in_every_case(),
+      core::choice_key("buffers", {"distinct", "shared"}, "distinct",
+                       "distinct: each message in flight has its own slot of the buffers; "
+                       "shared: every message of a connection uses the same slot, as perftest's "
+                       "bandwidth tests do for messages over 2 KiB."),
   };
 }
 
+std::vector<core::KeyProblem> buffer_problems(const core::Settings& own, const core::CaseFacts& c) {
+  if (own.text("buffers") != "shared") return {};
+  core::KeyProblem p;
+  p.defaults_too = false;
+  if (c.verify) {
+    p.at = {"buffers", "verify"};
+    p.message =
+        "verify checks every message's own bytes, which messages sharing one buffer "
+        "overwrite: it needs buffers distinct, not shared";
+    return {p};
+  }
+  if (c.regime_kind != "closed") {
+    p.at = {"buffers", "regime.kind"};
+    p.message = "regime " + c.regime_kind +
+                " lays out its own buffer slots; buffers applies to the suite's own closed loop "
+                "only (regime closed)";
+    return {p};
+  }
+  return {};
+}
+
 std::vector<core::KeyProblem> check(const core::Settings& own, const core::CaseFacts& c) {
+  auto problems = buffer_problems(own, c);
+  if (!problems.empty()) return problems;
   if (own.text("direction") != "bidir") return {};
   core::KeyProblem p;
   p.defaults_too = false;
@@ -48,11 +75,13 @@ Descriptor stream_descriptor() {
   d.configure = [](const core::Settings& own, Params& p) {
     p.bidirectional = own.text("direction") == "bidir";
     p.window = static_cast<int>(own.integer("window"));
+    p.shared_buffers = own.text("buffers") == "shared";
   };
   d.describe = [](const core::Settings& own) {
     return std::string(own.text("direction") == "bidir" ? "bidirectional (sum of both directions)"
                                                         : "unidirectional") +
-           ", window " + std::to_string(own.integer("window"));
+           ", window " + std::to_string(own.integer("window")) +
+           (own.text("buffers") == "shared" ? ", shared buffers" : "");
   };
   d.reports_bandwidth = true;
   d.echoes_requests = false;

@@ -164,6 +164,39 @@ TEST(Registry, TheEngineRunsTheTestTransport) {
   std::filesystem::remove_all(dir);
 }
 
+// buffers: shared (every message of a connection in one slot, perftest's *_bw layout) moves and
+// counts every message as distinct slots do, in both directions.
+TEST(Registry, StreamWithSharedBuffersCountsEveryMessage) {
+  const engine::Registry registry = with_loop();
+  const spec::Experiment e = spec::load_experiment_text(
+      "fabricbench: 1\n"
+      "name: shared\n"
+      "cases:\n"
+      "  - name: bw\n"
+      "    suite: stream\n"
+      "    transport: loop\n"
+      "    sizes: 64KiB\n"
+      "    iterations: 300\n"
+      "    window: 8\n"
+      "    direction: [uni, bidir]\n"
+      "    buffers: shared\n",
+      "loop.yaml", registry.catalog());
+  const auto dir = run_two_ranks(registry, e, "loop-shared");
+  const results::RunDocument doc = results::read_run_document((dir / "run.json").string());
+  EXPECT_EQ(doc.status, results::RunStatus::complete);
+  ASSERT_EQ(doc.cases.size(), 2U);
+  for (const auto& c : doc.cases) {
+    SCOPED_TRACE(c.id);
+    EXPECT_EQ(c.status, results::CaseStatus::ok);
+    ASSERT_EQ(c.repetitions.size(), 1U);
+    const auto& bw = c.repetitions[0];
+    EXPECT_GE(bw.ops, 299U);
+    EXPECT_EQ(bw.bytes, bw.ops * 64 * 1024);
+    EXPECT_GT(bw.bw_gbps, 0.0);
+  }
+  std::filesystem::remove_all(dir);
+}
+
 // Buffers larger than the host's memory (1 GiB messages x a window of 4096, sent and received)
 // fail their case before anything is mapped, naming the figure; the run goes on and finishes.
 TEST(Registry, BuffersBeyondTheHostsMemoryFailTheCaseFirst) {

@@ -342,6 +342,27 @@ TEST(SpecErrors, PatternAllPairsNeedsAClosedPointToPointCase) {
       kValid + "    pattern: all_pairs\n    map: {node_fraction: 60%}\n", "t.yaml", catalog()));
 }
 
+TEST(SpecErrors, SharedStreamBuffersNeedNoVerifyAndTheClosedLoop) {
+  const std::string stream =
+      "fabricbench: 1\nname: t\ncases:\n  - suite: stream\n    sizes: 64KiB\n"
+      "    duration: 1s\n";
+  auto ds = diagnostics_of(stream + "    buffers: shared\n    verify: true\n");
+  EXPECT_TRUE(has_diagnostic(ds, "t.yaml", 7, 14, "cases[0].buffers",
+                             "verify checks every message's own bytes, which messages sharing "
+                             "one buffer overwrite: it needs buffers distinct, not shared"))
+      << dump(ds);
+  ds = diagnostics_of(stream + "    buffers: shared\n    regime: {kind: floor}\n");
+  EXPECT_TRUE(has_diagnostic(ds, "t.yaml", 7, 14, "cases[0].buffers",
+                             "regime floor lays out its own buffer slots"))
+      << dump(ds);
+  ds = diagnostics_of(stream + "    buffers: one\n");
+  EXPECT_TRUE(has_diagnostic(ds, "t.yaml", 7, 14, "cases[0].buffers",
+                             "unknown value 'one'; valid values: distinct, shared"))
+      << dump(ds);
+  EXPECT_NO_THROW(
+      load_experiment_text(stream + "    buffers: [distinct, shared]\n", "t.yaml", catalog()));
+}
+
 TEST(SpecErrors, PatternsIncastAndShiftNeedAClosedStreamCase) {
   auto ds = diagnostics_of(kValid + "    pattern: incast\n");
   EXPECT_TRUE(has_diagnostic(ds, "t.yaml", 7, 14, "cases[0].pattern",
