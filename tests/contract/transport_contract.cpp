@@ -29,6 +29,21 @@ TransportMaker maker(const ContractVariant& v) {
 constexpr std::byte kGuard{0xEE};
 constexpr std::size_t kConnections = 3;
 
+// The end of a timeout test: rank 1 sends 3 bytes (wr_id 6, tag 7) to the receive rank 0 has
+// posted and waited on in vain; on rank 0, `*received` is that receive's completion.
+void send_three_bytes_to_rank0(RankSide& s, Endpoint& ep, const RegisteredBuffer& buf,
+                               Completion* received) {
+  s.bootstrap.barrier();
+  Drain d(ep);
+  if (s.rank == 1) {
+    ASSERT_TRUE(ep.post(send_request(buf, 0, 3, 6, 7)));
+    d.until(1, 0);
+  } else {
+    d.until(0, 1);
+    *received = d.recvs[0];
+  }
+}
+
 // Rule: send/recv carries the bytes and the tag intact, for empty, tiny, odd and large sizes;
 // the receive reports the message length and writes nothing past it.
 TEST_P(TransportContract, SendRecvSizesIntact) {
@@ -399,15 +414,11 @@ TEST_P(TransportContract, WaitReturnsZeroOnTimeout) {
       EXPECT_EQ(ep.wait(std::span<Completion>(out), 20'000'000), 0u);
       EXPECT_EQ(ep.poll(std::span<Completion>(out)), 0u);
     }
-    s.bootstrap.barrier();
-    Drain d(ep);
-    if (s.rank == 1) {
-      ASSERT_TRUE(ep.post(send_request(buf, 0, 3, 6, 7)));
-      d.until(1, 0);
-    } else {
-      d.until(0, 1);
-      EXPECT_EQ(d.recvs[0].wr_id, 5u);
-      EXPECT_EQ(d.recvs[0].bytes, 3u);
+    Completion received{};
+    send_three_bytes_to_rank0(s, ep, buf, &received);
+    if (s.rank == 0) {
+      EXPECT_EQ(received.wr_id, 5u);
+      EXPECT_EQ(received.bytes, 3u);
     }
   });
 }
@@ -429,14 +440,10 @@ TEST_P(TransportContract, LongWaitReturnsZeroNotBeforeItsTimeout) {
       EXPECT_GE(waited, kTimeoutNs);
       EXPECT_LT(waited, kTimeoutNs + 5'000'000'000ULL) << "wait() overran its timeout by seconds";
     }
-    s.bootstrap.barrier();
-    Drain d(ep);
-    if (s.rank == 1) {
-      ASSERT_TRUE(ep.post(send_request(buf, 0, 3, 6, 7)));
-      d.until(1, 0);
-    } else {
-      d.until(0, 1);
-      EXPECT_EQ(d.recvs[0].wr_id, 5u);
+    Completion received{};
+    send_three_bytes_to_rank0(s, ep, buf, &received);
+    if (s.rank == 0) {
+      EXPECT_EQ(received.wr_id, 5u);
     }
   });
 }

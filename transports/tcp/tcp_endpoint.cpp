@@ -515,8 +515,7 @@ std::size_t TcpEndpoint::progress(std::span<Completion> out, bool read) {
 std::size_t TcpEndpoint::wait_in_read(std::span<Completion> out, std::uint64_t deadline) {
   // Only in the plain case: something to receive and nothing to send (a send waits for POLLOUT),
   // nothing staged, the connection up, no kept listener to watch (an acceptor with reconnect).
-  const bool watch_listener = rejoiner_ && !info_.connector;
-  while (!reconnecting_ && !watch_listener && sends_.empty() && !recvs_.empty() &&
+  while (!reconnecting_ && !watches_listener() && sends_.empty() && !recvs_.empty() &&
          staged_begin_ == staged_end_) {
     const std::uint64_t now = core::now_ns();
     if (now >= deadline || deadline - now < kBlockingReadNs + kTickSlackNs) return 0;
@@ -552,8 +551,7 @@ std::size_t TcpEndpoint::wait(std::span<Completion> out, std::uint64_t timeout_n
       if (core::now_ns() >= deadline) return 0;
     }
   }
-  // With reconnect, an acceptor also watches the kept listener (the peer may reconnect).
-  const bool watch_listener = rejoiner_ && !info_.connector;
+  const bool watch_listener = watches_listener();
   while (true) {
     const std::uint64_t now = core::now_ns();
     if (now >= deadline) return 0;

@@ -134,6 +134,9 @@ class TcpEndpoint final : public Endpoint {
   // Blocking wait() on a blocking socket: reads blocking (up to the socket's receive timeout)
   // while the deadline is far enough; the completions then taken.
   std::size_t wait_in_read(std::span<Completion> out, std::uint64_t deadline);
+  // With reconnect, an acceptor also watches the kept listener while it waits (the peer may
+  // reconnect there).
+  bool watches_listener() const noexcept { return rejoiner_ && !info_.connector; }
   void consume_staged();
   void on_header();
   bool start_payload();
