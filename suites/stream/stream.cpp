@@ -258,8 +258,8 @@ class Stream final : public Workload {
   // One-sided ops (write, read, atomics; perftest's *_bw): the active side keeps `window`
   // operations in flight per endpoint and counts its own completions, from the post of the
   // first measured operation (on an idle pipeline: the warm-up drains first) to the completion
-  // of the last. The passive side's CPU takes no
-  // part; it only waits for heartbeats and the final message on endpoint 0.
+  // of the last. The passive side's CPU takes no part; it only waits for heartbeats and the
+  // final message on endpoint 0.
   static RankResult one_sided_active(Context& ctx) {
     const Params& p = ctx.params;
     const std::size_t conns = ctx.endpoints.size();
