@@ -5,7 +5,9 @@
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/uio.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -55,6 +57,22 @@ bool make_blocking_reads(int fd) {
   tv.tv_usec = static_cast<suseconds_t>(kBlockingReadNs / 1000);
   if (::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv) != 0) return false;
   return ::fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) == 0;
+}
+
+// The data path's system calls, made directly. A rank has a second thread (the failure watch),
+// so glibc brackets each recv()/sendmsg() with the cancellation-point switch (about 60
+// instructions per call, a third of an empty busy poll: docs/PERFORMANCE.md); nothing in
+// fabricbench cancels threads. Same arguments, return values and errno as the glibc calls.
+ssize_t sys_recv(int fd, void* buffer, std::size_t length, int flags) noexcept {
+  return ::syscall(SYS_recvfrom, fd, buffer, length, flags, nullptr, nullptr);
+}
+
+ssize_t sys_recvmsg(int fd, msghdr* msg, int flags) noexcept {
+  return ::syscall(SYS_recvmsg, fd, msg, flags);
+}
+
+ssize_t sys_sendmsg(int fd, const msghdr* msg, int flags) noexcept {
+  return ::syscall(SYS_sendmsg, fd, msg, flags);
 }
 
 }  // namespace
@@ -304,7 +322,7 @@ void TcpEndpoint::flush_sends() {
     msghdr msg{};
     msg.msg_iov = iov;
     msg.msg_iovlen = static_cast<std::size_t>(count);
-    const ssize_t written = ::sendmsg(fd_.get(), &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
+    const ssize_t written = sys_sendmsg(fd_.get(), &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
     if (written < 0) {
       const int err = errno;
       if (err == EINTR) continue;
@@ -406,9 +424,28 @@ void TcpEndpoint::consume_staged() {
   if (rx_state_ == RxState::header_ready) start_payload();
 }
 
+bool TcpEndpoint::take_whole_frame(std::size_t got) {
+  if (got < kHeaderBytes) return false;
+  std::array<std::uint32_t, 4> h{};
+  std::memcpy(h.data(), staging_.get(), kHeaderBytes);
+  const std::uint32_t length = to_wire(h[0]);
+  // A frame that is not whole and plain (flags, reserved, a receive that fits) takes the
+  // general path, which also reports what is wrong with it.
+  if (h[2] != 0 || h[3] != 0 || got - kHeaderBytes < length) return false;
+  PostedRecv& r = recvs_.front();
+  if (length > r.capacity) return false;
+  if (length != 0) std::memcpy(r.data, staging_.get() + kHeaderBytes, length);
+  completions_.push() = Completion{r.wr_id, Op::recv, length, to_wire(h[1])};
+  recvs_.pop();
+  ++received_;
+  staged_begin_ = kHeaderBytes + length;
+  staged_end_ = got;
+  return true;
+}
+
 void TcpEndpoint::pump_recv(int flags) {
   if (reconnecting_) return;
-  consume_staged();
+  if (staged_begin_ != staged_end_ || rx_state_ == RxState::header_ready) consume_staged();
   // Read only into posted receives: with none posted, TCP backpressure holds the sender.
   if (recvs_.empty() || staged_begin_ != staged_end_) return;
   ssize_t got = 0;
@@ -417,12 +454,21 @@ void TcpEndpoint::pump_recv(int flags) {
     // the header, a small payload and any frames behind it. recv() is the cheapest read call,
     // which matters when most calls find nothing (EAGAIN).
     do {
-      got = ::recv(fd_.get(), staging_.get(), kStagingBytes, flags);
+      got = sys_recv(fd_.get(), staging_.get(), kStagingBytes, flags);
     } while (got < 0 && errno == EINTR && flags != 0);
     if (got > 0) {
-      rx_drained_ = static_cast<std::size_t>(got) < kStagingBytes;
-      staged_end_ = static_cast<std::size_t>(got);
-      consume_staged();
+      const auto n = static_cast<std::size_t>(got);
+      rx_drained_ = n < kStagingBytes;
+      // The common case of a ping-pong, one whole small frame from the start of a read, skips
+      // the byte-wise state machine; what follows it is staged as usual.
+      if (rx_state_ != RxState::header || rx_header_got_ != 0 || !take_whole_frame(n)) {
+        staged_end_ = n;
+      }
+      if (staged_begin_ == staged_end_) {
+        staged_begin_ = staged_end_ = 0;
+      } else {
+        consume_staged();
+      }
       return;
     }
   } else {
@@ -437,7 +483,7 @@ void TcpEndpoint::pump_recv(int flags) {
     msg.msg_iov = iov;
     msg.msg_iovlen = 2;
     do {
-      got = ::recvmsg(fd_.get(), &msg, flags);
+      got = sys_recvmsg(fd_.get(), &msg, flags);
     } while (got < 0 && errno == EINTR && flags != 0);
     if (got > 0) {
       rx_drained_ = static_cast<std::size_t>(got) < iov[0].iov_len + iov[1].iov_len;
@@ -484,7 +530,7 @@ std::size_t TcpEndpoint::poll(std::span<Completion> out) {
 }
 
 std::size_t TcpEndpoint::progress(std::span<Completion> out, bool read) {
-  check_broken();
+  if (!broken_.empty()) check_broken();
   if (rejoiner_) {
     if (!reconnecting_ && !info_.connector) {
       // The peer may have re-established a connection this side still thinks is alive.

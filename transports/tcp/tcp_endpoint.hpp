@@ -131,6 +131,9 @@ class TcpEndpoint final : public Endpoint {
   void flush_sends();
   // One read call (recv or recvmsg with `flags`); MSG_DONTWAIT unless wait() blocks in it.
   void pump_recv(int flags);
+  // A read of `got` bytes into staging that starts with a whole frame for the first posted
+  // receive: completes it and stages the rest; false (nothing changed) otherwise.
+  bool take_whole_frame(std::size_t got);
   // Blocking wait() on a blocking socket: reads blocking (up to the socket's receive timeout)
   // while the deadline is far enough; the completions then taken.
   std::size_t wait_in_read(std::span<Completion> out, std::uint64_t deadline);
