@@ -206,7 +206,9 @@ class OpenLoopSession::State::Generator {
   bool arrive(std::uint64_t t);
   bool refill(std::uint64_t t);
   void post_ready();
-  bool reap();
+  // Takes the completions of every endpoint; true when there were any. `now` receives the
+  // clock read after the last endpoint's completions, or 0 when the pass ended without one.
+  bool reap(std::uint64_t& now);
   std::size_t wait_until_due(std::size_t e);
   void on_completion(std::size_t e, const Completion& c, std::uint64_t done_t);
   void confirm(std::size_t e, std::uint64_t now_t);
@@ -304,13 +306,17 @@ regime::PhaseResult OpenLoopSession::State::Generator::run() {
   last_progress_ = start_;
   next_sample_ = warm_;
   last_heartbeat_ = start_;
+  // The clock is read once per pass where it can be: the time taken after the reap (by reap()
+  // itself when its last endpoint had completions) is also the next pass's start, unless the
+  // pass slept after it (docs/PERFORMANCE.md, "The harness's cost per operation").
+  std::uint64_t now = start_;
   for (;;) {
-    std::uint64_t now = core::now_ns();
     std::uint64_t t = now - start_;
     const bool arrivals_done = plan_.closed ? refill(t) : arrive(t);
     post_ready();
-    const bool progress = reap();
-    now = core::now_ns();
+    std::uint64_t reaped = 0;
+    const bool progress = reap(reaped);
+    now = reaped != 0 ? reaped : core::now_ns();
     t = now - start_;
     if (progress) last_progress_ = now;
     sample_queue(t);
@@ -319,6 +325,7 @@ regime::PhaseResult OpenLoopSession::State::Generator::run() {
     check_alive(now, t, progress);
     if (!progress && sleeps_ && s_.conns > 1) {
       std::this_thread::sleep_for(std::chrono::microseconds(20));
+      now = core::now_ns();
     }
   }
   const std::uint64_t measured_end = core::now_ns() - start_;
@@ -395,17 +402,21 @@ void OpenLoopSession::State::Generator::post_ready() {
   }
 }
 
-// Takes the completions of every endpoint; true when there were any.
-bool OpenLoopSession::State::Generator::reap() {
+bool OpenLoopSession::State::Generator::reap(std::uint64_t& now) {
   bool progress = false;
+  now = 0;
   for (std::size_t e = 0; e < s_.conns; ++e) {
     // Blocking with one endpoint: wait() makes the same progress as poll() before it sleeps, so
     // a poll() first would only add a read call that finds nothing.
     const std::size_t n =
         sleeps_ && s_.conns == 1 ? wait_until_due(e) : s_.ctx.endpoints[e]->poll(out_);
-    if (n == 0) continue;
+    if (n == 0) {
+      now = 0;  // the time read for an earlier endpoint is no longer the pass's end
+      continue;
+    }
     progress = true;
-    const std::uint64_t done_t = core::now_ns() - start_;
+    now = core::now_ns();
+    const std::uint64_t done_t = now - start_;
     for (std::size_t i = 0; i < n; ++i) on_completion(e, out_[i], done_t);
   }
   return progress;

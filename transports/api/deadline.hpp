@@ -7,12 +7,16 @@
 
 namespace fabricbench::transport {
 
-// now + timeout_ns, or the largest value when that does not fit (such a deadline never passes).
-inline std::uint64_t deadline_after(std::uint64_t timeout_ns) noexcept {
-  const std::uint64_t start = core::now_ns();
+// start + timeout_ns, or the largest value when that does not fit (such a deadline never passes).
+inline std::uint64_t saturating_deadline(std::uint64_t start, std::uint64_t timeout_ns) noexcept {
   return timeout_ns > std::numeric_limits<std::uint64_t>::max() - start
              ? std::numeric_limits<std::uint64_t>::max()
              : start + timeout_ns;
+}
+
+// now + timeout_ns, saturating as above.
+inline std::uint64_t deadline_after(std::uint64_t timeout_ns) noexcept {
+  return saturating_deadline(core::now_ns(), timeout_ns);
 }
 
 }  // namespace fabricbench::transport

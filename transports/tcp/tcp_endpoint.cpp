@@ -558,16 +558,17 @@ std::size_t TcpEndpoint::progress(std::span<Completion> out, bool read) {
   return deliver(out);
 }
 
-std::size_t TcpEndpoint::wait_in_read(std::span<Completion> out, std::uint64_t deadline) {
+std::size_t TcpEndpoint::wait_in_read(std::span<Completion> out, std::uint64_t now,
+                                      std::uint64_t deadline) {
   // Only in the plain case: something to receive and nothing to send (a send waits for POLLOUT),
   // nothing staged, the connection up, no kept listener to watch (an acceptor with reconnect).
   while (!reconnecting_ && !watches_listener() && sends_.empty() && !recvs_.empty() &&
          staged_begin_ == staged_end_) {
-    const std::uint64_t now = core::now_ns();
     if (now >= deadline || deadline - now < kBlockingReadNs + kTickSlackNs) return 0;
     pump_recv(0);  // returns with data, at the receive timeout, or on a signal
     const std::size_t n = deliver(out);
     if (n != 0) return n;
+    now = core::now_ns();
   }
   return 0;
 }
@@ -585,9 +586,10 @@ std::size_t TcpEndpoint::wait(std::span<Completion> out, std::uint64_t timeout_n
   // ppoll(), which returns at once if data came meanwhile, and read after it.
   std::size_t n = progress(out, !(blocking && rx_drained_ && timeout_ns != 0));
   if (n != 0 || timeout_ns == 0 || out.empty()) return n;
-  const std::uint64_t deadline = deadline_after(timeout_ns);
+  const std::uint64_t start = core::now_ns();
+  const std::uint64_t deadline = saturating_deadline(start, timeout_ns);
   if (blocking_reads_) {
-    n = wait_in_read(out, deadline);
+    n = wait_in_read(out, start, deadline);
     if (n != 0) return n;
   }
   if (mode_ == CompletionMode::busy_poll) {

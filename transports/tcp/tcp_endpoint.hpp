@@ -136,7 +136,8 @@ class TcpEndpoint final : public Endpoint {
   bool take_whole_frame(std::size_t got);
   // Blocking wait() on a blocking socket: reads blocking (up to the socket's receive timeout)
   // while the deadline is far enough; the completions then taken.
-  std::size_t wait_in_read(std::span<Completion> out, std::uint64_t deadline);
+  // `now`: the clock as the caller last read it (the first pass reads no clock of its own).
+  std::size_t wait_in_read(std::span<Completion> out, std::uint64_t now, std::uint64_t deadline);
   // With reconnect, an acceptor also watches the kept listener while it waits (the peer may
   // reconnect there).
   bool watches_listener() const noexcept { return rejoiner_ && !info_.connector; }
