@@ -429,7 +429,7 @@ bool TcpEndpoint::take_whole_frame(std::size_t got) {
   std::array<std::uint32_t, 4> h{};
   std::memcpy(h.data(), staging_.get(), kHeaderBytes);
   const std::uint32_t length = to_wire(h[0]);
-  // A frame that is not whole and plain (flags, reserved, a receive that fits) takes the
+  // Anything else (a partial frame, flags or reserved bits set, a receive too small) takes the
   // general path, which also reports what is wrong with it.
   if (h[2] != 0 || h[3] != 0 || got - kHeaderBytes < length) return false;
   PostedRecv& r = recvs_.front();
