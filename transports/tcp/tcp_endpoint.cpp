@@ -28,6 +28,20 @@ constexpr std::uint32_t to_wire(std::uint32_t v) noexcept {
   return v;
 }
 
+// A frame header as the wire carries it (16 bytes, little-endian words).
+struct FrameHeader {
+  std::uint32_t length;
+  std::uint32_t tag;
+  std::uint32_t flags;
+  std::uint32_t reserved;
+};
+
+FrameHeader read_header(const std::byte* bytes) noexcept {
+  std::array<std::uint32_t, 4> h{};
+  std::memcpy(h.data(), bytes, kHeaderBytes);
+  return FrameHeader{to_wire(h[0]), to_wire(h[1]), to_wire(h[2]), to_wire(h[3])};
+}
+
 int int_option(int fd, int level, int name) {
   int value = 0;
   socklen_t len = sizeof value;
@@ -360,17 +374,14 @@ void TcpEndpoint::flush_sends() {
 // ---- receiving ----
 
 void TcpEndpoint::on_header() {
-  std::array<std::uint32_t, 4> h{};
-  std::memcpy(h.data(), rx_header_.data(), kHeaderBytes);
-  rx_length_ = to_wire(h[0]);
-  rx_tag_ = to_wire(h[1]);
-  const std::uint32_t flags = to_wire(h[2]);
-  const std::uint32_t reserved = to_wire(h[3]);
-  if (flags != 0 || reserved != 0 || rx_length_ > kMaxMessageBytes) {
+  const FrameHeader h = read_header(rx_header_.data());
+  rx_length_ = h.length;
+  rx_tag_ = h.tag;
+  if (h.flags != 0 || h.reserved != 0 || rx_length_ > kMaxMessageBytes) {
     fail(ErrorKind::runtime, "tcp: corrupt frame header from rank " + std::to_string(info_.peer) +
                                  " (" + info_.remote + "): length " + std::to_string(rx_length_) +
-                                 ", flags " + std::to_string(flags) + ", reserved " +
-                                 std::to_string(reserved));
+                                 ", flags " + std::to_string(h.flags) + ", reserved " +
+                                 std::to_string(h.reserved));
   }
   rx_header_got_ = 0;
   rx_state_ = RxState::header_ready;
@@ -426,19 +437,16 @@ void TcpEndpoint::consume_staged() {
 
 bool TcpEndpoint::take_whole_frame(std::size_t got) {
   if (got < kHeaderBytes) return false;
-  std::array<std::uint32_t, 4> h{};
-  std::memcpy(h.data(), staging_.get(), kHeaderBytes);
-  const std::uint32_t length = to_wire(h[0]);
+  const FrameHeader h = read_header(staging_.get());
   // Anything else (a partial frame, flags or reserved bits set, a receive too small) takes the
   // general path, which also reports what is wrong with it.
-  if (h[2] != 0 || h[3] != 0 || got - kHeaderBytes < length) return false;
-  PostedRecv& r = recvs_.front();
-  if (length > r.capacity) return false;
-  if (length != 0) std::memcpy(r.data, staging_.get() + kHeaderBytes, length);
-  completions_.push() = Completion{r.wr_id, Op::recv, length, to_wire(h[1])};
-  recvs_.pop();
-  ++received_;
-  staged_begin_ = kHeaderBytes + length;
+  if (h.flags != 0 || h.reserved != 0 || got - kHeaderBytes < h.length) return false;
+  if (h.length > recvs_.front().capacity) return false;
+  if (h.length != 0) std::memcpy(recvs_.front().data, staging_.get() + kHeaderBytes, h.length);
+  rx_length_ = h.length;
+  rx_tag_ = h.tag;
+  finish_recv();
+  staged_begin_ = kHeaderBytes + h.length;
   staged_end_ = got;
   return true;
 }
